@@ -1,0 +1,133 @@
+#!/bin/sh
+# Builds the test host's initramfs: $BUILD/testhost/initrd.cpio.
+#
+# Two concatenated cpio archives (the kernel unpacks both):
+#   base.cpio  - busybox, the Debian kernel's KVM and vsock modules, QEMU with
+#                its libraries and firmware, and a nested guest (kernel and a
+#                busybox initramfs). Rebuilt only when its inputs change.
+#   tests.cpio - /init, our modules, the test and bench programs with their
+#                libraries. Rebuilt every run (a second or so).
+set -eu
+
+: "${BUILD:?}" "${KVER:?}"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=$BUILD/testhost
+mkdir -p "$out"
+
+MODDIR=/lib/modules/$KVER/kernel
+HOST_MODULES="
+	virt/lib/irqbypass.ko
+	drivers/crypto/ccp/ccp.ko
+	arch/x86/kvm/kvm.ko
+	arch/x86/kvm/kvm-amd.ko
+	net/vmw_vsock/vsock.ko
+	net/vmw_vsock/vmw_vsock_virtio_transport_common.ko
+	net/vmw_vsock/vsock_loopback.ko
+	drivers/vhost/vhost_iotlb.ko
+	drivers/vhost/vhost.ko
+	drivers/vhost/vhost_vsock.ko
+	mm/zsmalloc.ko
+	lib/lz4/lz4_compress.ko
+"
+
+die() {
+	echo "mkinitramfs: $*" >&2
+	exit 1
+}
+
+# copy_elf ROOT FILE [DEST]: FILE into ROOT at DEST (default: same path),
+# with every shared library ldd lists, at the same paths.
+copy_elf() {
+	local root=$1 src=$2 dst=${3:-$2}
+	install -D -m 0755 "$src" "$root$dst"
+	ldd "$src" 2>/dev/null | awk '/=>/ { print $3 } /^\t\/.*ld-linux/ { print $1 }' |
+	while read -r lib; do
+		[ -n "$lib" ] && [ -e "$lib" ] || continue
+		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+	done
+}
+
+make_cpio() {
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$2"
+}
+
+busybox_root() {
+	local root=$1
+	rm -rf "$root"
+	mkdir -p "$root/bin" "$root/sbin" "$root/dev" "$root/proc" "$root/sys" \
+		"$root/tmp" "$root/etc" "$root/root" "$root/usr/bin" "$root/usr/sbin"
+	[ -x /bin/busybox ] || die "/bin/busybox missing: install busybox-static (make deps)"
+	cp /bin/busybox "$root/bin/busybox"
+}
+
+build_base() {
+	root=$out/base
+	busybox_root "$root"
+	mkdir -p "$root/lib/modules/host" "$root/guest"
+	for m in $HOST_MODULES; do
+		[ -e "$MODDIR/$m" ] || die "$MODDIR/$m missing: install linux-image-$KVER"
+		cp "$MODDIR/$m" "$root/lib/modules/host/"
+	done
+
+	qemu=$(command -v qemu-system-x86_64) ||
+		die "qemu-system-x86_64 missing: install qemu-system-x86 (make deps)"
+	# QEMU finds its firmware relative to its own path: keep it in /usr/bin.
+	copy_elf "$root" "$qemu" /usr/bin/qemu-system-x86_64
+	for d in /usr/share/seabios /usr/share/qemu /usr/lib/ipxe/qemu; do
+		[ -d "$d" ] && mkdir -p "$root$(dirname "$d")" && cp -a "$d" "$root$d"
+	done
+	# Keymaps, icons and descriptors are not needed headless.
+	rm -rf "$root/usr/share/qemu/keymaps" "$root/usr/share/qemu/firmware" \
+		"$root/usr/share/qemu/"*.svg "$root/usr/share/qemu/"*.png
+
+	# The nested guest: the same Debian kernel with a busybox initramfs.
+	cp "/boot/vmlinuz-$KVER" "$root/guest/vmlinuz"
+	groot=$out/guest-root
+	busybox_root "$groot"
+	install -m 0755 "$top/tests/host/guest-init" "$groot/init"
+	make_cpio "$groot" "$root/guest/initrd.cpio"
+
+	make_cpio "$root" "$out/base.cpio"
+}
+
+build_tests() {
+	root=$out/tests-root
+	rm -rf "$root"
+	mkdir -p "$root/lib/modules/esxmem" "$root/tests" "$root/bench"
+	install -m 0755 "$top/tests/host/init" "$root/init"
+	for ko in "$top/kmod/esxmem.ko"; do
+		[ -e "$ko" ] || die "$ko missing: run 'make modules'"
+		cp "$ko" "$root/lib/modules/esxmem/"
+	done
+	# Test programs: every executable in $BUILD/tests/vm and every shell
+	# test in tests/vm; bench programs likewise from $BUILD/bench.
+	for f in "$BUILD"/tests/vm/* "$top"/tests/vm/*.sh; do
+		[ -f "$f" ] && [ -x "$f" ] || continue
+		case $f in
+		*.sh) install -m 0755 "$f" "$root/tests/$(basename "$f")" ;;
+		*) copy_elf "$root" "$f" "/tests/$(basename "$f")" ;;
+		esac
+	done
+	for f in "$BUILD"/bench/*; do
+		[ -f "$f" ] && [ -x "$f" ] || continue
+		copy_elf "$root" "$f" "/bench/$(basename "$f")"
+	done
+	for f in "$BUILD"/tests/vmm/tinyvmm "$top"/tests/host/testlib.sh; do
+		[ -f "$f" ] || continue
+		case $f in
+		*.sh) install -D -m 0644 "$f" "$root/usr/lib/esxmem-test/lib.sh" ;;
+		*) copy_elf "$root" "$f" "/usr/bin/$(basename "$f")" ;;
+		esac
+	done
+	make_cpio "$root" "$out/tests.cpio"
+}
+
+# The base archive depends on the kernel release and on this script and the
+# guest init; a stamp of those decides whether to rebuild it.
+stamp=$(cat "$0" "$top/tests/host/guest-init" | md5sum | cut -d' ' -f1)-$KVER
+if [ ! -e "$out/base.cpio" ] || [ "$(cat "$out/base.stamp" 2>/dev/null)" != "$stamp" ]; then
+	build_base
+	echo "$stamp" > "$out/base.stamp"
+fi
+build_tests
+cat "$out/base.cpio" "$out/tests.cpio" > "$out/initrd.cpio"

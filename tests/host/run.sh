@@ -1,0 +1,99 @@
+#!/bin/sh
+# Boots the test host (the Debian kernel under QEMU/TCG with emulated AMD-V,
+# so that KVM works inside it) and runs the in-VM tests.
+#
+#   run.sh [NAME...]   run all tests, or only those named
+#   run.sh --shell     interactive shell in the test host
+#   run.sh --bench     run the bench programs, print their "bench:" lines
+#
+# The verdict fails by default: every test must report "ok" on the second
+# serial port, the runner must report "end", QEMU must finish before the
+# timeout, and the console must show no kernel warning, BUG or oops.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+: "${BUILD:=$top/build}" "${KVER:=$("$top/tools/kver.sh")}"
+export BUILD KVER
+
+die() {
+	echo "testhost: $*" >&2
+	exit 1
+}
+
+mode=run
+case ${1:-} in
+--shell) mode=shell; shift ;;
+--bench) mode=bench; shift ;;
+esac
+only=$(echo "$*" | tr -s ' ' ,)
+
+kernel=/boot/vmlinuz-$KVER
+[ -r "$kernel" ] || die "$kernel missing or unreadable: install linux-image-amd64 (make deps)"
+qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 missing: install qemu-system-x86 (make deps)"
+"$top/tests/host/mkinitramfs.sh" || die "could not build the initramfs"
+
+out=$BUILD/testhost/run-$mode
+rm -rf "$out"
+mkdir -p "$out"
+mem=${ESXTEST_MEM:-4096}
+# Per-test and whole-run limits, in seconds.
+test_timeout=${ESXTEST_TEST_TIMEOUT:-600}
+run_timeout=${ESXTEST_TIMEOUT:-1200}
+
+append="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic"
+append="$append esxtest.mode=$mode esxtest.timeout=$test_timeout"
+[ -n "$only" ] && append="$append esxtest.only=$only"
+
+set -- -machine q35 -accel tcg -cpu qemu64,+svm,+npt -smp 2 -m "$mem" \
+	-kernel "$kernel" -initrd "$BUILD/testhost/initrd.cpio" -no-reboot \
+	-display none -device virtio-rng-pci
+
+if [ $mode = shell ]; then
+	exec "$qemu" "$@" -append "$append" -serial mon:stdio -serial null
+fi
+
+start=$(date +%s)
+timeout -s KILL "$run_timeout" "$qemu" "$@" -append "$append" \
+	-serial "file:$out/console.log" -serial "file:$out/results.log" &
+qpid=$!
+# Show results as they arrive.
+touch "$out/results.log"
+tail -n +1 -f --pid=$qpid "$out/results.log" | while read -r verdict name rest; do
+	case $verdict in
+	ok) echo "testhost: ok   $name ${rest}" ;;
+	fail) echo "testhost: FAIL $name ${rest}" ;;
+	bench:) echo "bench: $name $rest" ;;
+	esac
+done
+wait $qpid
+qrc=$?
+secs=$(( $(date +%s) - start ))
+
+passed=$(grep -c '^ok ' "$out/results.log")
+failed=$(grep -c '^fail ' "$out/results.log")
+if ! grep -q '^end' "$out/results.log"; then
+	if [ $qrc -eq 137 ]; then
+		echo "testhost: FAIL no end report: QEMU killed after ${run_timeout}s (hang?)"
+	else
+		echo "testhost: FAIL no end report: QEMU exited with $qrc (panic, WARN or crash; see below)"
+	fi
+	failed=$((failed + 1))
+fi
+if grep -nE 'WARNING:|BUG:|Oops|Kernel panic|general protection|UBSAN:|Call Trace:|soft lockup|blocked for more than' \
+	"$out/console.log" > "$out/kernel-bad.log"; then
+	echo "testhost: FAIL kernel log shows trouble:"
+	head -n 20 "$out/kernel-bad.log" | sed 's/^/  /'
+	failed=$((failed + 1))
+fi
+
+# On failure, show each failed test's console section, or the console tail.
+if [ "$failed" -gt 0 ]; then
+	for t in $(awk '$1 == "fail" { print $2 }' "$out/results.log"); do
+		echo "---- console of $t ----"
+		awk -v t="$t" '/^=== (RUN|BENCH) / { show = ($3 == t) } show' "$out/console.log" | tail -n 60
+	done
+	echo "---- console tail ($out/console.log) ----"
+	tail -n 40 "$out/console.log"
+fi
+echo "testhost: ${secs}s, log in $out/console.log"
+echo "testhost: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

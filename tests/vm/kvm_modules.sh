@@ -1,0 +1,9 @@
+#!/bin/sh
+# The Debian kernel's KVM modules are loaded and /dev/kvm is usable.
+. /usr/lib/esxmem-test/lib.sh
+for m in kvm kvm_amd; do
+	grep -q "^$m " /proc/modules || fail "module $m not loaded"
+done
+[ -c /dev/kvm ] || fail "/dev/kvm missing"
+grep -q svm /proc/cpuinfo || fail "CPU lacks svm"
+pass

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Installs the Debian packages that building and testing esxmem needs.
+# Quick and silent when everything is present; otherwise installs the
+# missing ones with apt-get, as root or through sudo.
+set -eu
+
+PACKAGES="
+	gcc make libc6-dev pkg-config
+	linux-image-amd64 linux-headers-amd64 kmod
+	qemu-system-x86 busybox-static cpio
+	libnl-3-dev libnl-genl-3-dev libjansson-dev
+	check libsubunit-dev
+"
+
+missing=
+for p in $PACKAGES; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" = 0 ]; then
+	SUDO=
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO=sudo
+else
+	echo "deps: missing packages:$missing; run 'apt-get install$missing' as root" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -q --no-install-recommends $missing
+}
+if ! apt_install >/tmp/esxmem-deps.log 2>&1; then
+	$SUDO apt-get update -q >>/tmp/esxmem-deps.log 2>&1 || true
+	if ! apt_install >>/tmp/esxmem-deps.log 2>&1; then
+		tail -n 20 /tmp/esxmem-deps.log >&2
+		echo "deps: could not install:$missing (log: /tmp/esxmem-deps.log); install them by hand with apt-get" >&2
+		exit 1
+	fi
+fi
+echo "deps: done"

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Prints the release of the Debian kernel that the modules build against and
+# that the test host boots. The build machine's own kernel is irrelevant: it
+# is whatever linux-image-amd64 currently depends on, or failing that the
+# newest kernel that has both an image and a build directory.
+dep=$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null |
+	sed -n 's/^linux-image-\([^ ,]*\).*/\1/p')
+if [ -n "$dep" ] && [ -d "/lib/modules/$dep/build" ] && [ -e "/boot/vmlinuz-$dep" ]; then
+	echo "$dep"
+	exit 0
+fi
+for d in $(ls -d /lib/modules/*/build 2>/dev/null | sort -rV); do
+	rel=${d#/lib/modules/}
+	rel=${rel%/build}
+	if [ -e "/boot/vmlinuz-$rel" ]; then
+		echo "$rel"
+		exit 0
+	fi
+done
+echo "kver: no Debian kernel with headers found; run 'make deps' (installs linux-image-amd64 and linux-headers-amd64)" >&2
+exit 1
