@@ -43,7 +43,7 @@ userspace:
 # --- tests -----------------------------------------------------------------
 
 include tests/unit/Makefile.inc
--include tests/vmm/Makefile.inc
+include tests/vmm/Makefile.inc
 include tests/vm/Makefile.inc
 
 # check: dependencies first, then a fresh make so that KVER is discovered

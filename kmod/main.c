@@ -1,27 +1,73 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <linux/module.h>
+/*
+ * esxmem: ESX-style memory resource management for KVM guests.
+ *
+ * The module owns the machine pages behind guest RAM: a VMM maps guest RAM
+ * from /dev/esxmem, and esxmem backs, shares and reclaims those pages.
+ */
 #include <linux/miscdevice.h>
-#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/module.h>
 
-static const struct file_operations esxmem_fops = {
-	.owner = THIS_MODULE,
-};
+#include "esxmem.h"
+
+static unsigned long pool_pages;
+module_param(pool_pages, ulong, 0444);
+MODULE_PARM_DESC(pool_pages,
+		 "Machine pages esxmem may back in total (default: RAM less max(1/8 of RAM, 256 MiB))");
 
 static struct miscdevice esxmem_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "esxmem",
 	.fops = &esxmem_fops,
+	/* Root only; tools/udev/60-esxmem.rules grants group kvm. */
 	.mode = 0600,
 };
 
+static unsigned long default_pool_pages(void)
+{
+	unsigned long ram = totalram_pages();
+	unsigned long reserve = max(ram / 8, 256UL << (20 - PAGE_SHIFT));
+
+	return ram > 2 * reserve ? ram - reserve : ram / 2;
+}
+
 static int __init esxmem_init(void)
 {
-	return misc_register(&esxmem_misc);
+	int err;
+
+	if (pool_pages > totalram_pages()) {
+		pr_err("esxmem: pool_pages=%lu exceeds RAM (%lu pages)\n",
+		       pool_pages, totalram_pages());
+		return -EINVAL;
+	}
+	esxmem_pool_init(pool_pages ?: default_pool_pages());
+
+	err = esxmem_vm_init();
+	if (err)
+		return err;
+	err = esxmem_sysfs_init();
+	if (err)
+		goto err_vm;
+	/* Last: from here on VMMs can open the device. */
+	err = misc_register(&esxmem_misc);
+	if (err)
+		goto err_sysfs;
+	pr_info("esxmem: pool of %lu pages\n", esxmem_pool.pages);
+	return 0;
+
+err_sysfs:
+	esxmem_sysfs_exit();
+err_vm:
+	esxmem_vm_exit();
+	return err;
 }
 
 static void __exit esxmem_exit(void)
 {
 	misc_deregister(&esxmem_misc);
+	esxmem_sysfs_exit();
+	esxmem_vm_exit();
 }
 
 module_init(esxmem_init);

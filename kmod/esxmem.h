@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Declarations shared by the parts of esxmem.ko. */
+#ifndef _ESXMEM_H
+#define _ESXMEM_H
+
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+
+#include "memstate.h"
+#include "pmap.h"
+
+#define ESXMEM_MAGIC	0x65786d6d	/* "exmm": our pseudo filesystem */
+
+/* pool.c: the machine memory that backs every VM's guest pages. */
+struct esxmem_pool {
+	atomic_long_t used;		/* pages charged */
+	unsigned long pages;		/* limit; under @lock */
+	spinlock_t lock;		/* pages, permille, thresholds, state */
+	struct esxmem_permille permille;
+	struct esxmem_thresholds thresholds;
+	enum esxmem_mem_state state;
+	wait_queue_head_t wait;		/* faults waiting for a page */
+	unsigned int fault_wait_ms;
+
+	atomic_long_t faults;
+	atomic_long_t cow_breaks;
+	atomic_long_t fault_waits;
+	atomic_long_t fault_wait_timeouts;
+	atomic_long_t alloc_failures;
+	atomic_long_t state_changes;
+};
+
+extern struct esxmem_pool esxmem_pool;
+
+void esxmem_pool_init(unsigned long pages);
+long esxmem_pool_free_pages(void);
+int esxmem_pool_set_pages(unsigned long pages);
+int esxmem_pool_set_permille(enum esxmem_mem_state s, unsigned int permille);
+void esxmem_pool_uncharge(unsigned long pages);
+struct esxmem_vm;
+struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero);
+void esxmem_vm_free_page(struct page *page);
+
+/* vm.c: one VM memory object per open() of /dev/esxmem. */
+struct esxmem_vm {
+	struct inode *inode;		/* private inode: its own address_space */
+	struct address_space *mapping;	/* what unmaps of this VM go through */
+	struct mutex size_lock;		/* fixing the size and pmap */
+	spinlock_t lock;		/* pmap entries and state_pages */
+	esxmem_pte_t *pmap;		/* set once, with npages */
+	unsigned long npages;
+	unsigned long state_pages[ESXMEM_PAGE_NR_STATES];
+
+	atomic_t mappings;
+	atomic_long_t faults;
+	atomic_long_t cow_breaks;
+	atomic_long_t fault_waits;
+	atomic_long_t fault_wait_timeouts;
+
+	pid_t owner_pid;
+	char owner_comm[TASK_COMM_LEN];
+	struct list_head node;		/* esxmem_vms */
+};
+
+extern struct page *esxmem_zero_frame;
+
+int esxmem_vm_init(void);
+void esxmem_vm_exit(void);
+unsigned long esxmem_vm_count(void);
+int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages,
+		       bool exact);
+void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e);
+extern const struct file_operations esxmem_fops;
+
+/* fault.c: mapping guest RAM, faults, copy-on-write and punching holes. */
+int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
+int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
+long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
+
+/* sysfs.c */
+int esxmem_sysfs_init(void);
+void esxmem_sysfs_exit(void);
+void esxmem_sysfs_state_changed(void);
+
+#endif

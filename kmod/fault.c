@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest RAM as seen by the VMM and, through its page tables, by KVM.
+ *
+ * Every page is mapped read-only first: because .page_mkwrite exists the
+ * kernel write-protects shared mappings, so esxmem sees the first write to
+ * each page. That is where copy-on-write of shared frames breaks and where
+ * pages become dirty.
+ *
+ * A page's pmap entry changes only with the machine page locked (or, for
+ * the zero frame, with the change followed by an unmap). Faults lock the
+ * page and then check the entry, so a fault never installs a page table
+ * entry for a page that was freed or replaced meanwhile.
+ */
+#include <linux/types.h>
+#include <linux/falloc.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+
+#include "esxmem.h"
+
+static struct esxmem_vm *vma_to_vm(struct vm_area_struct *vma)
+{
+	return vma->vm_file->private_data;
+}
+
+/* Whether entry @e is still backed by @page. */
+static bool pte_maps(esxmem_pte_t e, struct page *page)
+{
+	if (page == esxmem_zero_frame)
+		return esxmem_pte_state(e) == ESXMEM_PAGE_ZERO;
+	return esxmem_pte_has_pfn(e) &&
+	       esxmem_pte_payload(e) == page_to_pfn(page);
+}
+
+static void unmap_one(struct esxmem_vm *vm, pgoff_t index)
+{
+	unmap_mapping_range(vm->mapping, (loff_t)index << PAGE_SHIFT,
+			    PAGE_SIZE, 0);
+}
+
+static vm_fault_t esxmem_fault(struct vm_fault *vmf)
+{
+	struct esxmem_vm *vm = vma_to_vm(vmf->vma);
+	pgoff_t index = vmf->pgoff;
+	struct page *page, *fresh = NULL;
+	esxmem_pte_t e;
+
+	if (index >= vm->npages)
+		return VM_FAULT_SIGBUS;
+	atomic_long_inc(&vm->faults);
+	atomic_long_inc(&esxmem_pool.faults);
+
+again:
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	switch (esxmem_pte_state(e)) {
+	case ESXMEM_PAGE_PRIVATE:
+	case ESXMEM_PAGE_SHARED:
+		page = pfn_to_page(esxmem_pte_payload(e));
+		get_page(page);
+		spin_unlock(&vm->lock);
+		lock_page(page);
+		spin_lock(&vm->lock);
+		if (unlikely(!pte_maps(vm->pmap[index], page))) {
+			spin_unlock(&vm->lock);
+			unlock_page(page);
+			put_page(page);
+			goto again;
+		}
+		spin_unlock(&vm->lock);
+		if (fresh)
+			esxmem_vm_free_page(fresh);
+		vmf->page = page;
+		return VM_FAULT_LOCKED;
+
+	case ESXMEM_PAGE_UNBACKED:
+	case ESXMEM_PAGE_BALLOONED:
+	case ESXMEM_PAGE_ZERO:
+		/* Reads of untouched memory cost no machine page. */
+		if (!(vmf->flags & FAULT_FLAG_WRITE)) {
+			if (esxmem_pte_state(e) != ESXMEM_PAGE_ZERO)
+				esxmem_vm_set_pte(vm, index,
+					esxmem_pte_make(ESXMEM_PAGE_ZERO, 0, 0));
+			spin_unlock(&vm->lock);
+			if (fresh)
+				esxmem_vm_free_page(fresh);
+			return vmf_insert_page(vmf->vma, vmf->address,
+					       esxmem_zero_frame);
+		}
+		if (!fresh) {
+			spin_unlock(&vm->lock);
+			fresh = esxmem_vm_alloc_page(vm, true);
+			/* Killed or timed out: a killed task never sees it. */
+			if (IS_ERR(fresh))
+				return VM_FAULT_SIGBUS;
+			goto again;
+		}
+		/* Unpublished until now, so nobody else holds its lock. */
+		__SetPageLocked(fresh);
+		esxmem_vm_set_pte(vm, index,
+				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
+						  page_to_pfn(fresh), 0));
+		spin_unlock(&vm->lock);
+		/* Other mappings may still show the zero frame here. */
+		if (esxmem_pte_state(e) == ESXMEM_PAGE_ZERO)
+			unmap_one(vm, index);
+		get_page(fresh);
+		vmf->page = fresh;
+		return VM_FAULT_LOCKED;
+
+	default:
+		/* Swapped and compressed pages arrive with reclamation. */
+		spin_unlock(&vm->lock);
+		if (fresh)
+			esxmem_vm_free_page(fresh);
+		return VM_FAULT_SIGBUS;
+	}
+}
+
+/*
+ * Gives the page at @index a private copy of @old (the zero frame or a
+ * shared frame) and unmaps @old there; the access then faults again and
+ * finds the copy.
+ */
+static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
+			    struct page *old)
+{
+	bool from_zero = old == esxmem_zero_frame;
+	struct page *copy;
+
+	copy = esxmem_vm_alloc_page(vm, from_zero);
+	if (IS_ERR(copy))
+		return VM_FAULT_SIGBUS;
+	if (!from_zero)
+		copy_highpage(copy, old);
+
+	spin_lock(&vm->lock);
+	if (pte_maps(vm->pmap[index], old)) {
+		esxmem_vm_set_pte(vm, index,
+				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
+						  page_to_pfn(copy),
+						  ESXMEM_PTE_DIRTY));
+		copy = NULL;
+	}
+	spin_unlock(&vm->lock);
+
+	if (copy) {
+		/* Someone else changed the entry first; theirs stands. */
+		esxmem_vm_free_page(copy);
+	} else {
+		atomic_long_inc(&vm->cow_breaks);
+		atomic_long_inc(&esxmem_pool.cow_breaks);
+	}
+	unmap_one(vm, index);
+	return VM_FAULT_NOPAGE;
+}
+
+static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
+{
+	struct esxmem_vm *vm = vma_to_vm(vmf->vma);
+	struct page *page = vmf->page;
+	pgoff_t index = vmf->pgoff;
+	esxmem_pte_t e;
+
+	if (index >= vm->npages)
+		return VM_FAULT_SIGBUS;
+	if (page == esxmem_zero_frame)
+		return cow_break(vm, index, page);
+
+	lock_page(page);
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	if (unlikely(!pte_maps(e, page))) {
+		/* Freed or replaced since it was mapped: fault afresh. */
+		spin_unlock(&vm->lock);
+		unlock_page(page);
+		unmap_one(vm, index);
+		return VM_FAULT_NOPAGE;
+	}
+	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
+		vm->pmap[index] = e | ESXMEM_PTE_DIRTY;
+		spin_unlock(&vm->lock);
+		/* Locked, as the kernel expects of a page with no ->mapping. */
+		return VM_FAULT_LOCKED;
+	}
+	spin_unlock(&vm->lock);
+	unlock_page(page);
+	return cow_break(vm, index, page);
+}
+
+static void esxmem_vma_open(struct vm_area_struct *vma)
+{
+	atomic_inc(&vma_to_vm(vma)->mappings);
+}
+
+static void esxmem_vma_close(struct vm_area_struct *vma)
+{
+	atomic_dec(&vma_to_vm(vma)->mappings);
+}
+
+static const struct vm_operations_struct esxmem_vm_ops = {
+	.open = esxmem_vma_open,
+	.close = esxmem_vma_close,
+	.fault = esxmem_fault,
+	.page_mkwrite = esxmem_page_mkwrite,
+};
+
+int esxmem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct esxmem_vm *vm = file->private_data;
+	unsigned long end;
+	int err;
+
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (check_add_overflow(vma->vm_pgoff, vma_pages(vma), &end))
+		return -EINVAL;
+	err = esxmem_vm_fix_size(vm, end, false);
+	if (err)
+		return err;
+	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND;
+	vma->vm_ops = &esxmem_vm_ops;
+	esxmem_vma_open(vma);
+	return 0;
+}
+
+/* Zeroes [from, to) of the page at @index, which must stay as it is. */
+static void zero_partial(struct esxmem_vm *vm, pgoff_t index,
+			 unsigned int from, unsigned int to)
+{
+	struct page *page = NULL;
+	esxmem_pte_t e;
+
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	/* Zero, unbacked and ballooned pages already read as zeros. */
+	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
+		page = pfn_to_page(esxmem_pte_payload(e));
+		get_page(page);
+	}
+	spin_unlock(&vm->lock);
+	if (!page)
+		return;
+	lock_page(page);
+	spin_lock(&vm->lock);
+	if (pte_maps(vm->pmap[index], page))
+		zero_user_segment(page, from, to);
+	spin_unlock(&vm->lock);
+	unlock_page(page);
+	put_page(page);
+}
+
+#define FREE_BATCH 32
+
+/*
+ * Frees the pages [start, end). Machine pages are taken from the pmap in
+ * batches, locked in index order, unmapped together and then released.
+ */
+static void free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
+{
+	struct page *pages[FREE_BATCH];
+	pgoff_t where[FREE_BATCH];
+	unsigned long freed;
+	pgoff_t i, next;
+	int n, k;
+
+	for (; start < end; start = next) {
+		n = 0;
+		spin_lock(&vm->lock);
+		for (i = start; i < end && n < FREE_BATCH; i++) {
+			esxmem_pte_t e = vm->pmap[i];
+
+			if (esxmem_pte_has_pfn(e)) {
+				pages[n] = pfn_to_page(esxmem_pte_payload(e));
+				get_page(pages[n]);
+				where[n++] = i;
+			} else if (esxmem_pte_state(e) != ESXMEM_PAGE_UNBACKED) {
+				esxmem_vm_set_pte(vm, i, 0);
+			}
+		}
+		next = i;
+		spin_unlock(&vm->lock);
+
+		for (k = 0; k < n; k++)
+			lock_page(pages[k]);
+		freed = 0;
+		spin_lock(&vm->lock);
+		for (k = 0; k < n; k++) {
+			if (pte_maps(vm->pmap[where[k]], pages[k])) {
+				esxmem_vm_set_pte(vm, where[k], 0);
+				/* Drop the pmap's reference below. */
+				freed |= 1UL << k;
+			}
+		}
+		spin_unlock(&vm->lock);
+
+		unmap_mapping_range(vm->mapping, (loff_t)start << PAGE_SHIFT,
+				    (loff_t)(next - start) << PAGE_SHIFT, 0);
+		for (k = 0; k < n; k++) {
+			unlock_page(pages[k]);
+			put_page(pages[k]);
+			if (freed & (1UL << k))
+				esxmem_vm_free_page(pages[k]);
+		}
+		cond_resched();
+	}
+}
+
+/* Frees [offset, offset + len) of @vm, zeroing partial pages in place. */
+int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len)
+{
+	loff_t size, end;
+	pgoff_t first, last;
+
+	if (offset < 0 || len <= 0 || check_add_overflow(offset, len, &end))
+		return -EINVAL;
+	/* Pairs with the release in esxmem_vm_fix_size(). */
+	if (!smp_load_acquire(&vm->pmap))
+		return 0;
+	size = (loff_t)vm->npages << PAGE_SHIFT;
+	end = min(end, size);
+	if (offset >= end)
+		return 0;
+
+	first = DIV_ROUND_UP(offset, PAGE_SIZE);
+	last = end >> PAGE_SHIFT;
+	if (first > last) {
+		/* Inside one page. */
+		zero_partial(vm, last, offset_in_page(offset),
+			     offset_in_page(end));
+		return 0;
+	}
+	if (offset_in_page(offset))
+		zero_partial(vm, first - 1, offset_in_page(offset), PAGE_SIZE);
+	if (offset_in_page(end))
+		zero_partial(vm, last, 0, offset_in_page(end));
+	free_range(vm, first, last);
+	return 0;
+}
+
+long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len)
+{
+	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+		return -EOPNOTSUPP;
+	return esxmem_vm_punch_hole(file->private_data, offset, len);
+}

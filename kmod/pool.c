@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The machine-memory pool: how many pages esxmem may back in total. Pages
+ * are charged here before they are allocated, so the host's own memory is
+ * never touched beyond the pool: a fault that finds the pool exhausted waits
+ * for pages to come back rather than pushing the host into OOM.
+ */
+#include <linux/mm.h>
+#include <linux/printk.h>
+
+#include "esxmem.h"
+
+struct esxmem_pool esxmem_pool = {
+	.lock = __SPIN_LOCK_UNLOCKED(esxmem_pool.lock),
+	.wait = __WAIT_QUEUE_HEAD_INITIALIZER(esxmem_pool.wait),
+	.permille = ESXMEM_PERMILLE_DEFAULT,
+	.state = ESXMEM_STATE_HIGH,
+	.fault_wait_ms = 10000,
+};
+
+long esxmem_pool_free_pages(void)
+{
+	return (long)READ_ONCE(esxmem_pool.pages) -
+	       atomic_long_read(&esxmem_pool.used);
+}
+
+static void pool_update_state(void)
+{
+	struct esxmem_pool *p = &esxmem_pool;
+	enum esxmem_mem_state old;
+	bool changed = false;
+
+	/* Cheap unlocked test first: the state rarely changes. */
+	old = READ_ONCE(p->state);
+	if (esxmem_state_next(old, esxmem_pool_free_pages(), &p->thresholds) == old)
+		return;
+
+	spin_lock(&p->lock);
+	old = p->state;
+	p->state = esxmem_state_next(old, esxmem_pool_free_pages(),
+				     &p->thresholds);
+	if (p->state != old) {
+		atomic_long_inc(&p->state_changes);
+		changed = true;
+	}
+	spin_unlock(&p->lock);
+
+	if (changed) {
+		pr_debug("esxmem: free-memory state %s -> %s, %ld pages free\n",
+			 esxmem_state_name(old), esxmem_state_name(p->state),
+			 esxmem_pool_free_pages());
+		esxmem_sysfs_state_changed();
+	}
+}
+
+void esxmem_pool_init(unsigned long pages)
+{
+	spin_lock(&esxmem_pool.lock);
+	esxmem_pool.pages = pages;
+	esxmem_thresholds_compute(&esxmem_pool.thresholds,
+				  &esxmem_pool.permille, pages);
+	spin_unlock(&esxmem_pool.lock);
+}
+
+int esxmem_pool_set_pages(unsigned long pages)
+{
+	if (!pages || pages > totalram_pages())
+		return -EINVAL;
+	esxmem_pool_init(pages);
+	pool_update_state();
+	/* A larger pool may satisfy waiting faults. */
+	wake_up_all(&esxmem_pool.wait);
+	return 0;
+}
+
+int esxmem_pool_set_permille(enum esxmem_mem_state s, unsigned int permille)
+{
+	struct esxmem_pool *p = &esxmem_pool;
+	struct esxmem_permille next;
+
+	spin_lock(&p->lock);
+	next = p->permille;
+	next.of[s] = permille;
+	if (!esxmem_permille_valid(&next)) {
+		spin_unlock(&p->lock);
+		return -EINVAL;
+	}
+	p->permille = next;
+	esxmem_thresholds_compute(&p->thresholds, &p->permille, p->pages);
+	spin_unlock(&p->lock);
+	pool_update_state();
+	return 0;
+}
+
+static bool pool_try_charge(void)
+{
+	long used = atomic_long_read(&esxmem_pool.used);
+
+	do {
+		if (used >= (long)READ_ONCE(esxmem_pool.pages))
+			return false;
+	} while (!atomic_long_try_cmpxchg(&esxmem_pool.used, &used, used + 1));
+	return true;
+}
+
+/*
+ * Charges one page to the pool, waiting killably for at most fault_wait_ms
+ * when it is exhausted. Returns 0, -ENOMEM on timeout or -EINTR when the
+ * task was killed.
+ */
+static int pool_charge(struct esxmem_vm *vm)
+{
+	unsigned int ms;
+	long ret;
+
+	if (likely(pool_try_charge()))
+		goto charged;
+
+	atomic_long_inc(&esxmem_pool.fault_waits);
+	atomic_long_inc(&vm->fault_waits);
+	ms = READ_ONCE(esxmem_pool.fault_wait_ms);
+	ret = wait_event_killable_timeout(esxmem_pool.wait, pool_try_charge(),
+					  msecs_to_jiffies(ms));
+	if (ret < 0)
+		return -EINTR;
+	if (ret == 0) {
+		atomic_long_inc(&esxmem_pool.fault_wait_timeouts);
+		atomic_long_inc(&vm->fault_wait_timeouts);
+		pr_warn_ratelimited("esxmem: %s[%d]: no machine memory after %u ms, sending SIGBUS; raise /sys/kernel/mm/esxmem/pool_pages or free guest memory\n",
+				    current->comm, task_pid_nr(current), ms);
+		return -ENOMEM;
+	}
+charged:
+	pool_update_state();
+	return 0;
+}
+
+void esxmem_pool_uncharge(unsigned long pages)
+{
+	if (!pages)
+		return;
+	atomic_long_sub(pages, &esxmem_pool.used);
+	if (wq_has_sleeper(&esxmem_pool.wait))
+		wake_up_all(&esxmem_pool.wait);
+	pool_update_state();
+}
+
+/*
+ * A machine page for @vm, charged to the pool. Not movable: the page is off
+ * the LRU and has no migration callbacks, so it must not sit in a movable
+ * pageblock where it would defeat compaction and memory hot-unplug.
+ */
+struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero)
+{
+	gfp_t gfp = GFP_HIGHUSER | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	struct page *page;
+	int err;
+
+	err = pool_charge(vm);
+	if (err)
+		return ERR_PTR(err);
+	page = alloc_page(zero ? gfp | __GFP_ZERO : gfp);
+	if (unlikely(!page)) {
+		esxmem_pool_uncharge(1);
+		atomic_long_inc(&esxmem_pool.alloc_failures);
+		pr_warn_ratelimited("esxmem: host has no free page although the pool has; lower /sys/kernel/mm/esxmem/pool_pages\n");
+		return ERR_PTR(-ENOMEM);
+	}
+	return page;
+}
+
+void esxmem_vm_free_page(struct page *page)
+{
+	put_page(page);
+	esxmem_pool_uncharge(1);
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/mm/esxmem/: the pool's knobs and global counters, one value
+ * per file. Documented in Documentation/ABI/testing/sysfs-kernel-mm-esxmem.
+ * A rejected write returns -EINVAL and changes nothing.
+ */
+#include <linux/kobject.h>
+#include <linux/kstrtox.h>
+#include <linux/mm.h>
+#include <linux/sysfs.h>
+
+#include "esxmem.h"
+
+static struct kobject *esxmem_kobj;
+
+#define COUNTER_ATTR(_name, _expr)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%ld\n", (long)(_expr));			\
+}									\
+static struct kobj_attribute _name##_attr = __ATTR_RO(_name)
+
+COUNTER_ATTR(used_pages, atomic_long_read(&esxmem_pool.used));
+COUNTER_ATTR(free_pages, esxmem_pool_free_pages());
+COUNTER_ATTR(objects, esxmem_vm_count());
+COUNTER_ATTR(faults, atomic_long_read(&esxmem_pool.faults));
+COUNTER_ATTR(cow_breaks, atomic_long_read(&esxmem_pool.cow_breaks));
+COUNTER_ATTR(fault_waits, atomic_long_read(&esxmem_pool.fault_waits));
+COUNTER_ATTR(fault_wait_timeouts,
+	     atomic_long_read(&esxmem_pool.fault_wait_timeouts));
+COUNTER_ATTR(alloc_failures, atomic_long_read(&esxmem_pool.alloc_failures));
+COUNTER_ATTR(state_changes, atomic_long_read(&esxmem_pool.state_changes));
+
+static ssize_t state_show(struct kobject *kobj, struct kobj_attribute *attr,
+			  char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  esxmem_state_name(READ_ONCE(esxmem_pool.state)));
+}
+static struct kobj_attribute state_attr = __ATTR_RO(state);
+
+static ssize_t pool_pages_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(esxmem_pool.pages));
+}
+
+static ssize_t pool_pages_store(struct kobject *kobj,
+				struct kobj_attribute *attr,
+				const char *buf, size_t count)
+{
+	unsigned long pages;
+	int err;
+
+	err = kstrtoul(buf, 10, &pages);
+	if (err)
+		return -EINVAL;
+	err = esxmem_pool_set_pages(pages);
+	return err ? err : count;
+}
+static struct kobj_attribute pool_pages_attr = __ATTR_RW_MODE(pool_pages, 0644);
+
+static ssize_t fault_wait_ms_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(esxmem_pool.fault_wait_ms));
+}
+
+static ssize_t fault_wait_ms_store(struct kobject *kobj,
+				   struct kobj_attribute *attr,
+				   const char *buf, size_t count)
+{
+	unsigned int ms;
+
+	/* At most ten minutes: a fault must stay bounded. */
+	if (kstrtouint(buf, 10, &ms) || ms > 600000)
+		return -EINVAL;
+	WRITE_ONCE(esxmem_pool.fault_wait_ms, ms);
+	return count;
+}
+static struct kobj_attribute fault_wait_ms_attr =
+	__ATTR_RW_MODE(fault_wait_ms, 0644);
+
+#define PERMILLE_ATTR(_state, _name)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%u\n",					\
+			  READ_ONCE(esxmem_pool.permille.of[_state]));	\
+}									\
+static ssize_t _name##_store(struct kobject *kobj,			\
+			     struct kobj_attribute *attr,		\
+			     const char *buf, size_t count)		\
+{									\
+	unsigned int v;							\
+	int err;							\
+									\
+	if (kstrtouint(buf, 10, &v))					\
+		return -EINVAL;						\
+	err = esxmem_pool_set_permille(_state, v);			\
+	return err ? err : count;					\
+}									\
+static struct kobj_attribute _name##_attr = __ATTR_RW_MODE(_name, 0644)
+
+PERMILLE_ATTR(ESXMEM_STATE_HIGH, state_high_permille);
+PERMILLE_ATTR(ESXMEM_STATE_SOFT, state_soft_permille);
+PERMILLE_ATTR(ESXMEM_STATE_HARD, state_hard_permille);
+PERMILLE_ATTR(ESXMEM_STATE_LOW, state_low_permille);
+
+static struct attribute *esxmem_attrs[] = {
+	&pool_pages_attr.attr,
+	&used_pages_attr.attr,
+	&free_pages_attr.attr,
+	&state_attr.attr,
+	&state_high_permille_attr.attr,
+	&state_soft_permille_attr.attr,
+	&state_hard_permille_attr.attr,
+	&state_low_permille_attr.attr,
+	&fault_wait_ms_attr.attr,
+	&objects_attr.attr,
+	&faults_attr.attr,
+	&cow_breaks_attr.attr,
+	&fault_waits_attr.attr,
+	&fault_wait_timeouts_attr.attr,
+	&alloc_failures_attr.attr,
+	&state_changes_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group esxmem_attr_group = {
+	.attrs = esxmem_attrs,
+};
+
+void esxmem_sysfs_state_changed(void)
+{
+	/* Safe in any context; lets a daemon poll() on "state". */
+	if (esxmem_kobj)
+		sysfs_notify(esxmem_kobj, NULL, "state");
+}
+
+int esxmem_sysfs_init(void)
+{
+	int err;
+
+	esxmem_kobj = kobject_create_and_add("esxmem", mm_kobj);
+	if (!esxmem_kobj)
+		return -ENOMEM;
+	err = sysfs_create_group(esxmem_kobj, &esxmem_attr_group);
+	if (err) {
+		kobject_put(esxmem_kobj);
+		esxmem_kobj = NULL;
+	}
+	return err;
+}
+
+void esxmem_sysfs_exit(void)
+{
+	sysfs_remove_group(esxmem_kobj, &esxmem_attr_group);
+	kobject_put(esxmem_kobj);
+	esxmem_kobj = NULL;
+}

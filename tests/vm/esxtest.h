@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Helpers for in-VM tests of esxmem.ko: the device, its stats and sysfs. */
+#ifndef ESXMEM_TESTS_ESXTEST_H
+#define ESXMEM_TESTS_ESXTEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "esxmem.h"
+
+#define ESX_PAGE 4096UL
+#define ESX_SYSFS "/sys/kernel/mm/esxmem/"
+
+/* Opens a new VM memory object; exits the test if that fails. */
+static inline int esx_open(void)
+{
+	int fd = open(ESXMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "open %s: %s\n", ESXMEM_DEVICE_PATH, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static inline void *esx_map(int fd, size_t pages, off_t offset_pages)
+{
+	void *p = mmap(NULL, pages * ESX_PAGE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, offset_pages * ESX_PAGE);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static inline struct esxmem_vm_stats esx_stats(int fd)
+{
+	struct esxmem_vm_stats st;
+
+	if (ioctl(fd, ESXMEM_IOC_GET_STATS, &st)) {
+		fprintf(stderr, "ESXMEM_IOC_GET_STATS: %s\n", strerror(errno));
+		exit(1);
+	}
+	return st;
+}
+
+/* Reads a sysfs file of esxmem as a number; exits the test on failure. */
+static inline long esx_sysfs_long(const char *name)
+{
+	char path[256], buf[64];
+	long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), ESX_SYSFS "%s", name);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		fprintf(stderr, "read %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	fclose(f);
+	v = strtol(buf, NULL, 10);
+	return v;
+}
+
+static inline void esx_sysfs_string(const char *name, char *buf, size_t len)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), ESX_SYSFS "%s", name);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, (int)len, f)) {
+		fprintf(stderr, "read %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* Writes @value to a sysfs file of esxmem: 0 or -errno. */
+static inline int esx_sysfs_write(const char *name, const char *value)
+{
+	char path[256];
+	ssize_t n;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), ESX_SYSFS "%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static inline int esx_sysfs_write_long(const char *name, long value)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", value);
+	return esx_sysfs_write(name, buf);
+}
+
+static inline int esx_punch(int fd, off_t offset, off_t len)
+{
+	struct esxmem_range r = { .offset = (uint64_t)offset, .length = (uint64_t)len };
+
+	return ioctl(fd, ESXMEM_IOC_PUNCH_HOLE, &r) ? -errno : 0;
+}
+
+/* Whether every byte of [p, p+len) is zero. */
+static inline int esx_is_zero(const void *p, size_t len)
+{
+	const uint64_t *q = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		if (q[i])
+			return 0;
+	return 1;
+}
+
+#endif
