@@ -70,11 +70,14 @@ checkpatch:
 # --- install ------------------------------------------------------------------
 
 install: modules userspace
-	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
-		INSTALL_MOD_DIR=updates DEPMOD=true modules_install
+	install -D -m 0644 kmod/esxmem.ko \
+		$(DESTDIR)/lib/modules/$(KVER)/updates/esxmem.ko
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
 	install -D -m 0644 kmod/uapi/esxmem.h $(DESTDIR)$(PREFIX)/include/esxmem/esxmem.h
 	install -D -m 0644 tools/udev/60-esxmem.rules \
 		$(DESTDIR)/lib/udev/rules.d/60-esxmem.rules
+	install -D -m 0644 doc/ABI/sysfs-kernel-mm-esxmem \
+		$(DESTDIR)$(PREFIX)/share/doc/esxmem/ABI/sysfs-kernel-mm-esxmem
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

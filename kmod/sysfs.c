@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /sys/kernel/mm/esxmem/: the pool's knobs and global counters, one value
- * per file. Documented in Documentation/ABI/testing/sysfs-kernel-mm-esxmem.
+ * per file. Documented in doc/ABI/sysfs-kernel-mm-esxmem.
  * A rejected write returns -EINVAL and changes nothing.
  */
 #include <linux/kobject.h>

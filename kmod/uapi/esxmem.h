@@ -49,7 +49,7 @@
  * == sysfs ==
  *
  * /sys/kernel/mm/esxmem/: the pool and global counters, one value per file;
- * see Documentation/ABI/testing/sysfs-kernel-mm-esxmem in the source tree.
+ * see doc/ABI/sysfs-kernel-mm-esxmem in the source tree.
  */
 #ifndef _UAPI_LINUX_ESXMEM_H
 #define _UAPI_LINUX_ESXMEM_H

@@ -95,7 +95,7 @@ build_tests() {
 	rm -rf "$root"
 	mkdir -p "$root/lib/modules/esxmem" "$root/tests" "$root/bench"
 	install -m 0755 "$top/tests/host/init" "$root/init"
-	for ko in "$top/kmod/esxmem.ko"; do
+	for ko in "${ESXMEM_KO:-$top/kmod/esxmem.ko}"; do
 		[ -e "$ko" ] || die "$ko missing: run 'make modules'"
 		cp "$ko" "$root/lib/modules/esxmem/"
 	done

@@ -1,0 +1,25 @@
+#!/bin/sh
+# make install DESTDIR=... puts every installed file where the system
+# expects it, and nothing outside DESTDIR.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+: "${KVER:=$("$top/tools/kver.sh")}"
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+
+make -C "$top" --no-print-directory install DESTDIR="$dest" PREFIX=/usr >/dev/null
+status=0
+for f in \
+	"lib/modules/$KVER/updates/esxmem.ko" \
+	usr/include/esxmem/esxmem.h \
+	lib/udev/rules.d/60-esxmem.rules \
+	usr/share/doc/esxmem/ABI/sysfs-kernel-mm-esxmem; do
+	if [ ! -s "$dest/$f" ]; then
+		echo "install: missing $f"
+		status=1
+	fi
+done
+modinfo -F description "$dest/lib/modules/$KVER/updates/esxmem.ko" | grep -q ESX ||
+	{ echo "install: installed esxmem.ko has no description"; status=1; }
+[ $status -eq 0 ] && echo "install: ok"
+exit $status

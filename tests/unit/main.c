@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Runs every unit-test suite; exits non-zero if any check fails. */
+#include <stdlib.h>
+
+#include "unit.h"
+
+static Suite *(*const suites[])(void) = {
+	memstate_suite,
+	pmap_suite,
+};
+
+int main(void)
+{
+	SRunner *sr = srunner_create(NULL);
+	size_t i;
+	int failed;
+
+	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		srunner_add_suite(sr, suites[i]());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The unit-test suites; tests/unit/main.c runs them all. */
+#ifndef ESXMEM_TESTS_UNIT_H
+#define ESXMEM_TESTS_UNIT_H
+
+#include <check.h>
+
+Suite *memstate_suite(void);
+Suite *pmap_suite(void);
+
+#endif
