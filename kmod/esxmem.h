@@ -49,7 +49,7 @@ void esxmem_vm_free_page(struct page *page);
 
 /* vm.c: one VM memory object per open() of /dev/esxmem. */
 struct esxmem_vm {
-	struct inode *inode;		/* private inode: its own address_space */
+	struct inode *inode;		/* its inode, in an esxmem superblock */
 	struct address_space *mapping;	/* what unmaps of this VM go through */
 	struct mutex size_lock;		/* fixing the size and pmap */
 	spinlock_t lock;		/* pmap entries and state_pages */
@@ -72,16 +72,28 @@ extern struct page *esxmem_zero_frame;
 
 int esxmem_vm_init(void);
 void esxmem_vm_exit(void);
+struct esxmem_vm *esxmem_vm_create(struct inode *inode);
+void esxmem_vm_destroy(struct esxmem_vm *vm);
+long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
+		     unsigned long arg);
 unsigned long esxmem_vm_count(void);
 int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages,
 		       bool exact);
 void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e);
-extern const struct file_operations esxmem_fops;
 
 /* fault.c: mapping guest RAM, faults, copy-on-write and punching holes. */
 int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
+
+/* fs.c: esxmemfs, whose regular files are VM memory objects. */
+int esxmem_fs_init(void);
+void esxmem_fs_exit(void);
+struct inode *esxmem_fs_new_object(void);
+
+/* device.c: /dev/esxmem, one new object per open(). */
+int esxmem_device_init(void);
+void esxmem_device_exit(void);
 
 /* sysfs.c */
 int esxmem_sysfs_init(void);

@@ -5,7 +5,6 @@
  * The module owns the machine pages behind guest RAM: a VMM maps guest RAM
  * from /dev/esxmem, and esxmem backs, shares and reclaims those pages.
  */
-#include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 
@@ -15,14 +14,6 @@ static unsigned long pool_pages;
 module_param(pool_pages, ulong, 0444);
 MODULE_PARM_DESC(pool_pages,
 		 "Machine pages esxmem may back in total (default: RAM less max(1/8 of RAM, 256 MiB))");
-
-static struct miscdevice esxmem_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
-	.name = "esxmem",
-	.fops = &esxmem_fops,
-	/* Root only; tools/udev/60-esxmem.rules grants group kvm. */
-	.mode = 0600,
-};
 
 static unsigned long default_pool_pages(void)
 {
@@ -49,13 +40,18 @@ static int __init esxmem_init(void)
 	err = esxmem_sysfs_init();
 	if (err)
 		goto err_vm;
-	/* Last: from here on VMMs can open the device. */
-	err = misc_register(&esxmem_misc);
+	err = esxmem_fs_init();
 	if (err)
 		goto err_sysfs;
+	/* Last: from here on VMMs can open the device. */
+	err = esxmem_device_init();
+	if (err)
+		goto err_fs;
 	pr_info("esxmem: pool of %lu pages\n", esxmem_pool.pages);
 	return 0;
 
+err_fs:
+	esxmem_fs_exit();
 err_sysfs:
 	esxmem_sysfs_exit();
 err_vm:
@@ -65,7 +61,8 @@ err_vm:
 
 static void __exit esxmem_exit(void)
 {
-	misc_deregister(&esxmem_misc);
+	esxmem_device_exit();
+	esxmem_fs_exit();
 	esxmem_sysfs_exit();
 	esxmem_vm_exit();
 }
@@ -74,3 +71,4 @@ module_init(esxmem_init);
 module_exit(esxmem_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("ESX-style memory resource management for KVM guests");
+MODULE_ALIAS_FS("esxmem");

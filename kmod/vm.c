@@ -4,11 +4,8 @@
  * behind one VM's guest RAM, with a pmap entry for every guest page.
  */
 #include <linux/fs.h>
-#include <linux/fs_context.h>
 #include <linux/ioctl.h>
 #include <linux/mm.h>
-#include <linux/mount.h>
-#include <linux/pseudo_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -16,7 +13,6 @@
 
 struct page *esxmem_zero_frame;
 
-static struct vfsmount *esxmem_mnt;
 static LIST_HEAD(esxmem_vms);
 static DEFINE_MUTEX(esxmem_vms_lock);
 static unsigned long esxmem_nr_vms;
@@ -60,6 +56,7 @@ int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages, bool exact)
 	spin_lock(&vm->lock);
 	vm->npages = npages;
 	vm->state_pages[ESXMEM_PAGE_UNBACKED] = npages;
+	i_size_write(vm->inode, (loff_t)npages << PAGE_SHIFT);
 	/* Faults read pmap without size_lock: publish it after npages. */
 	smp_store_release(&vm->pmap, pmap);
 	spin_unlock(&vm->lock);
@@ -89,21 +86,16 @@ static void esxmem_vm_free_all(struct esxmem_vm *vm)
 	kvfree(vm->pmap);
 }
 
-static int esxmem_open(struct inode *inode, struct file *file)
+/* The memory object behind @inode, an inode of an esxmem superblock. */
+struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 {
 	struct esxmem_vm *vm;
-	int err;
 
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
-		return -ENOMEM;
-	vm->inode = alloc_anon_inode(esxmem_mnt->mnt_sb);
-	if (IS_ERR(vm->inode)) {
-		err = PTR_ERR(vm->inode);
-		kfree(vm);
-		return err;
-	}
-	vm->mapping = vm->inode->i_mapping;
+		return NULL;
+	vm->inode = inode;
+	vm->mapping = inode->i_mapping;
 	mutex_init(&vm->size_lock);
 	spin_lock_init(&vm->lock);
 	vm->owner_pid = task_tgid_nr(current);
@@ -113,25 +105,19 @@ static int esxmem_open(struct inode *inode, struct file *file)
 	list_add_tail(&vm->node, &esxmem_vms);
 	esxmem_nr_vms++;
 	mutex_unlock(&esxmem_vms_lock);
-
-	file->private_data = vm;
-	file->f_mapping = vm->mapping;
-	return 0;
+	return vm;
 }
 
-static int esxmem_release(struct inode *inode, struct file *file)
+/* Called when the inode goes: no file and no mapping is left. */
+void esxmem_vm_destroy(struct esxmem_vm *vm)
 {
-	struct esxmem_vm *vm = file->private_data;
-
 	mutex_lock(&esxmem_vms_lock);
 	list_del(&vm->node);
 	esxmem_nr_vms--;
 	mutex_unlock(&esxmem_vms_lock);
 
 	esxmem_vm_free_all(vm);
-	iput(vm->inode);
 	kfree(vm);
-	return 0;
 }
 
 static void esxmem_vm_get_stats(struct esxmem_vm *vm,
@@ -154,10 +140,9 @@ static void esxmem_vm_get_stats(struct esxmem_vm *vm,
 	st->pmap_bytes = st->size_pages * sizeof(esxmem_pte_t);
 }
 
-static long esxmem_ioctl(struct file *file, unsigned int cmd,
-			 unsigned long arg)
+long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
+		     unsigned long arg)
 {
-	struct esxmem_vm *vm = file->private_data;
 	void __user *uarg = (void __user *)arg;
 	struct esxmem_vm_stats st;
 	struct esxmem_range range;
@@ -184,44 +169,14 @@ static long esxmem_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-const struct file_operations esxmem_fops = {
-	.owner = THIS_MODULE,
-	.open = esxmem_open,
-	.release = esxmem_release,
-	.mmap = esxmem_mmap,
-	.fallocate = esxmem_fallocate,
-	.unlocked_ioctl = esxmem_ioctl,
-	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = noop_llseek,
-};
-
-static int esxmem_init_fs_context(struct fs_context *fc)
-{
-	return init_pseudo(fc, ESXMEM_MAGIC) ? 0 : -ENOMEM;
-}
-
-static struct file_system_type esxmem_fs_type = {
-	.name = "esxmem",
-	.init_fs_context = esxmem_init_fs_context,
-	.kill_sb = kill_anon_super,
-};
-
 int esxmem_vm_init(void)
 {
 	esxmem_zero_frame = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	if (!esxmem_zero_frame)
-		return -ENOMEM;
-	esxmem_mnt = kern_mount(&esxmem_fs_type);
-	if (IS_ERR(esxmem_mnt)) {
-		__free_page(esxmem_zero_frame);
-		return PTR_ERR(esxmem_mnt);
-	}
-	return 0;
+	return esxmem_zero_frame ? 0 : -ENOMEM;
 }
 
 void esxmem_vm_exit(void)
 {
-	kern_unmount(esxmem_mnt);
 	/* Mappings of the zero frame may outlive us in GUP pins: drop ours. */
 	put_page(esxmem_zero_frame);
 }

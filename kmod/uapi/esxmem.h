@@ -5,33 +5,43 @@
  * This header is the userspace interface of esxmem.ko. It may be included
  * unchanged by userspace programs.
  *
- * == The memory device, /dev/esxmem ==
+ * == VM memory objects: /dev/esxmem and esxmemfs ==
  *
- * Every open() of /dev/esxmem creates one VM memory object: the machine
- * memory behind one VM's guest RAM. A VMM maps it instead of anonymous
- * memory, for example
+ * A VM memory object is the machine memory behind one VM's guest RAM. A VMM
+ * maps it instead of anonymous memory. There are two ways to get one:
+ *
+ * /dev/esxmem: every open() creates a new object, freed on the last close.
  *
  *   qemu-system-x86_64 -object memory-backend-file,id=ram0,size=2G,\
  *       mem-path=/dev/esxmem,share=on -machine memory-backend=ram0 ...
  *
+ * esxmemfs (mount -t esxmem esxmem /run/esxmem): every regular file is an
+ * object; QEMU given the directory as mem-path creates and unlinks a file
+ * there, sizes it with ftruncate() and maps it. Only files support
+ * fallocate(), which VMMs use to discard guest RAM (virtio-balloon,
+ * virtio-mem, free page reporting), so this is the recommended way.
+ *
  * mmap():    MAP_SHARED only (MAP_PRIVATE fails with EINVAL). The first
  *            mapping fixes the object's size to the end of the mapping unless
- *            ESXMEM_IOC_SET_SIZE did so before; a later mapping that reaches
- *            beyond the size fails with EINVAL. Pages are allocated on first
- *            write; a read of a never-written page maps the shared zero frame.
- * Punching holes: ESXMEM_IOC_PUNCH_HOLE frees the pages of a range
- *            (partial pages at either end are zeroed in place); the next
- *            touch reads zeros. (The VFS refuses fallocate() on character
- *            devices, so the device offers the same operation as an ioctl.)
- * close():   when the last reference (fd or mapping) goes, every page returns
- *            to the machine-memory pool.
+ *            ESXMEM_IOC_SET_SIZE or ftruncate() did so before; a later
+ *            mapping that reaches beyond the size fails with EINVAL. Pages
+ *            are allocated on first write; a read of a never-written page
+ *            maps the shared zero frame.
+ * ftruncate() (esxmemfs): fixes the size like ESXMEM_IOC_SET_SIZE, once.
+ * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) (esxmemfs) and
+ * ESXMEM_IOC_PUNCH_HOLE (both): free the pages of a range (partial pages at
+ *            either end are zeroed in place); the next touch reads zeros.
+ *            Other fallocate() modes fail with EOPNOTSUPP. (The VFS refuses
+ *            fallocate() on character devices, hence the ioctl.)
+ * close():   when the last reference (fd, mapping or, for esxmemfs, a link)
+ *            goes, every page returns to the machine-memory pool.
  *
  * When the pool is exhausted, a fault waits (killably, for at most
  * /sys/kernel/mm/esxmem/fault_wait_ms) for memory to be freed; if none is
  * freed in time the faulting task gets SIGBUS. The host never goes out of
  * memory on esxmem's account.
  *
- * ioctls on an object fd:
+ * ioctls on an object fd (either kind):
  *
  * ESXMEM_IOC_SET_SIZE (__u64 bytes, in)
  *     Fixes the object's size before the first mmap. The size must be a
