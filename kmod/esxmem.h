@@ -14,6 +14,7 @@
 
 #include "memstate.h"
 #include "pmap.h"
+#include "slotmap.h"
 
 #define ESXMEM_MAGIC	0x65786d6d	/* "exmm": our pseudo filesystem */
 
@@ -38,10 +39,21 @@ struct esxmem_pool {
 
 extern struct esxmem_pool esxmem_pool;
 
+/* The pool's knobs, set together or not at all. */
+struct esxmem_pool_config {
+	unsigned long pages;
+	struct esxmem_permille permille;
+	unsigned int fault_wait_ms;
+};
+
+#define ESXMEM_FAULT_WAIT_MS_MAX 600000
+
 void esxmem_pool_init(unsigned long pages);
 long esxmem_pool_free_pages(void);
-int esxmem_pool_set_pages(unsigned long pages);
-int esxmem_pool_set_permille(enum esxmem_mem_state s, unsigned int permille);
+/* Serializes read-modify-write of the configuration. */
+extern struct mutex esxmem_pool_config_lock;
+void esxmem_pool_get_config(struct esxmem_pool_config *c);
+int esxmem_pool_configure(const struct esxmem_pool_config *c);
 void esxmem_pool_uncharge(unsigned long pages);
 struct esxmem_vm;
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero);
@@ -65,8 +77,22 @@ struct esxmem_vm {
 
 	pid_t owner_pid;
 	char owner_comm[TASK_COMM_LEN];
-	struct list_head node;		/* esxmem_vms */
+	u32 id;				/* key in the VM registry */
+
+	/* Policy set over netlink; under esxmem_vms_lock. */
+	char name[ESXMEM_VM_NAME_MAX];
+	u32 domain;
+	u32 shares;
+	u32 flags;
+	u64 min_pages;
+	u64 max_pages;
+	u64 target_pages;
+
+	struct mutex kvm_lock;		/* @kvm and its map */
+	struct esxmem_kvm_link *kvm;	/* NULL when not attached */
 };
+
+#define ESXMEM_DEFAULT_SHARES	1000
 
 extern struct page *esxmem_zero_frame;
 
@@ -77,11 +103,22 @@ void esxmem_vm_destroy(struct esxmem_vm *vm);
 long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
 		     unsigned long arg);
 unsigned long esxmem_vm_count(void);
+void esxmem_vm_get_stats(struct esxmem_vm *vm, struct esxmem_vm_stats *st);
+
+/*
+ * The VM registry: held across a netlink request that looks VMs up, and
+ * while objects come and go, which bumps the generation.
+ */
+extern struct mutex esxmem_vms_lock;
+extern u64 esxmem_vms_generation;
+struct esxmem_vm *esxmem_vm_lookup(u32 id);
+struct esxmem_vm *esxmem_vm_next(u32 *id);
 int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages,
 		       bool exact);
 void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e);
 
 /* fault.c: mapping guest RAM, faults, copy-on-write and punching holes. */
+bool esxmem_vma_is_ours(const struct vm_area_struct *vma);
 int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
@@ -94,6 +131,21 @@ struct inode *esxmem_fs_new_object(void);
 /* device.c: /dev/esxmem, one new object per open(). */
 int esxmem_device_init(void);
 void esxmem_device_exit(void);
+
+/* kvm.c: the link to the KVM VM running on an object. */
+struct esxmem_kvm_link;
+int esxmem_kvm_attach(struct esxmem_vm *vm, int fd);
+void esxmem_kvm_detach(struct esxmem_vm *vm);
+int esxmem_kvm_gfn_to_offset(struct esxmem_vm *vm, u64 gfn, u64 *offset);
+int esxmem_kvm_offset_to_gfn(struct esxmem_vm *vm, u64 offset, u64 *gfn);
+struct esxmem_slotmap *esxmem_kvm_slotmap(struct esxmem_vm *vm, pid_t *pid,
+					  int *err);
+
+/* netlink.c: the generic netlink family; events from the rest. */
+int esxmem_netlink_init(void);
+void esxmem_netlink_exit(void);
+void esxmem_netlink_vm_event(int cmd, u32 id, pid_t owner);
+void esxmem_netlink_state_changed(void);
 
 /* sysfs.c */
 int esxmem_sysfs_init(void);

@@ -207,6 +207,11 @@ static const struct vm_operations_struct esxmem_vm_ops = {
 	.page_mkwrite = esxmem_page_mkwrite,
 };
 
+bool esxmem_vma_is_ours(const struct vm_area_struct *vma)
+{
+	return vma->vm_ops == &esxmem_vm_ops;
+}
+
 int esxmem_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct esxmem_vm *vm = file->private_data;

@@ -7,6 +7,7 @@
  */
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <net/genetlink.h>
 
 #include "esxmem.h"
 
@@ -43,13 +44,18 @@ static int __init esxmem_init(void)
 	err = esxmem_fs_init();
 	if (err)
 		goto err_sysfs;
-	/* Last: from here on VMMs can open the device. */
 	err = esxmem_device_init();
 	if (err)
 		goto err_fs;
+	/* Last: from here on the control plane answers. */
+	err = esxmem_netlink_init();
+	if (err)
+		goto err_device;
 	pr_info("esxmem: pool of %lu pages\n", esxmem_pool.pages);
 	return 0;
 
+err_device:
+	esxmem_device_exit();
 err_fs:
 	esxmem_fs_exit();
 err_sysfs:
@@ -61,6 +67,7 @@ err_vm:
 
 static void __exit esxmem_exit(void)
 {
+	esxmem_netlink_exit();
 	esxmem_device_exit();
 	esxmem_fs_exit();
 	esxmem_sysfs_exit();
@@ -72,3 +79,4 @@ module_exit(esxmem_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("ESX-style memory resource management for KVM guests");
 MODULE_ALIAS_FS("esxmem");
+MODULE_ALIAS_GENL_FAMILY(ESXMEM_GENL_NAME);

@@ -50,6 +50,7 @@ static void pool_update_state(void)
 			 esxmem_state_name(old), esxmem_state_name(p->state),
 			 esxmem_pool_free_pages());
 		esxmem_sysfs_state_changed();
+		esxmem_netlink_state_changed();
 	}
 }
 
@@ -62,33 +63,35 @@ void esxmem_pool_init(unsigned long pages)
 	spin_unlock(&esxmem_pool.lock);
 }
 
-int esxmem_pool_set_pages(unsigned long pages)
+DEFINE_MUTEX(esxmem_pool_config_lock);
+
+void esxmem_pool_get_config(struct esxmem_pool_config *c)
 {
-	if (!pages || pages > totalram_pages())
-		return -EINVAL;
-	esxmem_pool_init(pages);
-	pool_update_state();
-	/* A larger pool may satisfy waiting faults. */
-	wake_up_all(&esxmem_pool.wait);
-	return 0;
+	spin_lock(&esxmem_pool.lock);
+	c->pages = esxmem_pool.pages;
+	c->permille = esxmem_pool.permille;
+	c->fault_wait_ms = esxmem_pool.fault_wait_ms;
+	spin_unlock(&esxmem_pool.lock);
 }
 
-int esxmem_pool_set_permille(enum esxmem_mem_state s, unsigned int permille)
+/* Applies @c whole, or returns -EINVAL and changes nothing. */
+int esxmem_pool_configure(const struct esxmem_pool_config *c)
 {
 	struct esxmem_pool *p = &esxmem_pool;
-	struct esxmem_permille next;
 
-	spin_lock(&p->lock);
-	next = p->permille;
-	next.of[s] = permille;
-	if (!esxmem_permille_valid(&next)) {
-		spin_unlock(&p->lock);
+	if (!c->pages || c->pages > totalram_pages() ||
+	    !esxmem_permille_valid(&c->permille) ||
+	    c->fault_wait_ms > ESXMEM_FAULT_WAIT_MS_MAX)
 		return -EINVAL;
-	}
-	p->permille = next;
+	spin_lock(&p->lock);
+	p->pages = c->pages;
+	p->permille = c->permille;
+	WRITE_ONCE(p->fault_wait_ms, c->fault_wait_ms);
 	esxmem_thresholds_compute(&p->thresholds, &p->permille, p->pages);
 	spin_unlock(&p->lock);
 	pool_update_state();
+	/* A larger pool may satisfy waiting faults. */
+	wake_up_all(&p->wait);
 	return 0;
 }
 

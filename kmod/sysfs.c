@@ -46,18 +46,49 @@ static ssize_t pool_pages_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%lu\n", READ_ONCE(esxmem_pool.pages));
 }
 
+/* Read-modify-write of one knob; -EINVAL and no change when invalid. */
+static ssize_t configure(void (*set)(struct esxmem_pool_config *c,
+				     unsigned long v, unsigned long arg),
+			 const char *buf, size_t count, unsigned long arg)
+{
+	struct esxmem_pool_config c;
+	unsigned long v;
+	int err;
+
+	if (kstrtoul(buf, 10, &v))
+		return -EINVAL;
+	mutex_lock(&esxmem_pool_config_lock);
+	esxmem_pool_get_config(&c);
+	set(&c, v, arg);
+	err = esxmem_pool_configure(&c);
+	mutex_unlock(&esxmem_pool_config_lock);
+	return err ? err : count;
+}
+
+static void set_pages(struct esxmem_pool_config *c, unsigned long v,
+		      unsigned long arg)
+{
+	c->pages = v;
+}
+
+static void set_fault_wait_ms(struct esxmem_pool_config *c, unsigned long v,
+			      unsigned long arg)
+{
+	/* Out of range stays out of range, for configure() to refuse. */
+	c->fault_wait_ms = min_t(unsigned long, v, UINT_MAX);
+}
+
+static void set_permille(struct esxmem_pool_config *c, unsigned long v,
+			 unsigned long state)
+{
+	c->permille.of[state] = min_t(unsigned long, v, UINT_MAX);
+}
+
 static ssize_t pool_pages_store(struct kobject *kobj,
 				struct kobj_attribute *attr,
 				const char *buf, size_t count)
 {
-	unsigned long pages;
-	int err;
-
-	err = kstrtoul(buf, 10, &pages);
-	if (err)
-		return -EINVAL;
-	err = esxmem_pool_set_pages(pages);
-	return err ? err : count;
+	return configure(set_pages, buf, count, 0);
 }
 static struct kobj_attribute pool_pages_attr = __ATTR_RW_MODE(pool_pages, 0644);
 
@@ -71,13 +102,7 @@ static ssize_t fault_wait_ms_store(struct kobject *kobj,
 				   struct kobj_attribute *attr,
 				   const char *buf, size_t count)
 {
-	unsigned int ms;
-
-	/* At most ten minutes: a fault must stay bounded. */
-	if (kstrtouint(buf, 10, &ms) || ms > 600000)
-		return -EINVAL;
-	WRITE_ONCE(esxmem_pool.fault_wait_ms, ms);
-	return count;
+	return configure(set_fault_wait_ms, buf, count, 0);
 }
 static struct kobj_attribute fault_wait_ms_attr =
 	__ATTR_RW_MODE(fault_wait_ms, 0644);
@@ -93,13 +118,7 @@ static ssize_t _name##_store(struct kobject *kobj,			\
 			     struct kobj_attribute *attr,		\
 			     const char *buf, size_t count)		\
 {									\
-	unsigned int v;							\
-	int err;							\
-									\
-	if (kstrtouint(buf, 10, &v))					\
-		return -EINVAL;						\
-	err = esxmem_pool_set_permille(_state, v);			\
-	return err ? err : count;					\
+	return configure(set_permille, buf, count, _state);		\
 }									\
 static struct kobj_attribute _name##_attr = __ATTR_RW_MODE(_name, 0644)
 

@@ -13,9 +13,29 @@
 
 struct page *esxmem_zero_frame;
 
-static LIST_HEAD(esxmem_vms);
-static DEFINE_MUTEX(esxmem_vms_lock);
+static DEFINE_XARRAY_ALLOC1(esxmem_vms);
+DEFINE_MUTEX(esxmem_vms_lock);
+u64 esxmem_vms_generation;
 static unsigned long esxmem_nr_vms;
+
+struct esxmem_vm *esxmem_vm_lookup(u32 id)
+{
+	lockdep_assert_held(&esxmem_vms_lock);
+	return xa_load(&esxmem_vms, id);
+}
+
+/* The VM with the lowest id >= *id, for walking the registry in order. */
+struct esxmem_vm *esxmem_vm_next(u32 *id)
+{
+	unsigned long index = *id;
+	struct esxmem_vm *vm;
+
+	lockdep_assert_held(&esxmem_vms_lock);
+	vm = xa_find(&esxmem_vms, &index, U32_MAX, XA_PRESENT);
+	if (vm)
+		*id = index;
+	return vm;
+}
 
 unsigned long esxmem_vm_count(void)
 {
@@ -90,6 +110,7 @@ static void esxmem_vm_free_all(struct esxmem_vm *vm)
 struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 {
 	struct esxmem_vm *vm;
+	int err;
 
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
@@ -98,13 +119,24 @@ struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 	vm->mapping = inode->i_mapping;
 	mutex_init(&vm->size_lock);
 	spin_lock_init(&vm->lock);
+	mutex_init(&vm->kvm_lock);
 	vm->owner_pid = task_tgid_nr(current);
 	get_task_comm(vm->owner_comm, current);
+	vm->shares = ESXMEM_DEFAULT_SHARES;
+	vm->max_pages = U64_MAX;
 
 	mutex_lock(&esxmem_vms_lock);
-	list_add_tail(&vm->node, &esxmem_vms);
-	esxmem_nr_vms++;
+	err = xa_alloc(&esxmem_vms, &vm->id, vm, xa_limit_32b, GFP_KERNEL);
+	if (!err) {
+		esxmem_nr_vms++;
+		esxmem_vms_generation++;
+	}
 	mutex_unlock(&esxmem_vms_lock);
+	if (err) {
+		kfree(vm);
+		return NULL;
+	}
+	esxmem_netlink_vm_event(ESXMEM_CMD_EVENT_VM_NEW, vm->id, vm->owner_pid);
 	return vm;
 }
 
@@ -112,15 +144,18 @@ struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 void esxmem_vm_destroy(struct esxmem_vm *vm)
 {
 	mutex_lock(&esxmem_vms_lock);
-	list_del(&vm->node);
+	xa_erase(&esxmem_vms, vm->id);
 	esxmem_nr_vms--;
+	esxmem_vms_generation++;
 	mutex_unlock(&esxmem_vms_lock);
 
+	esxmem_netlink_vm_event(ESXMEM_CMD_EVENT_VM_DEL, vm->id, vm->owner_pid);
+	esxmem_kvm_detach(vm);
 	esxmem_vm_free_all(vm);
 	kfree(vm);
 }
 
-static void esxmem_vm_get_stats(struct esxmem_vm *vm,
+void esxmem_vm_get_stats(struct esxmem_vm *vm,
 				struct esxmem_vm_stats *st)
 {
 	int s;
@@ -138,6 +173,7 @@ static void esxmem_vm_get_stats(struct esxmem_vm *vm,
 	st->fault_waits = atomic_long_read(&vm->fault_waits);
 	st->fault_wait_timeouts = atomic_long_read(&vm->fault_wait_timeouts);
 	st->pmap_bytes = st->size_pages * sizeof(esxmem_pte_t);
+	st->id = vm->id;
 }
 
 long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,

@@ -56,6 +56,47 @@
  *     Frees the pages of [offset, offset + length), clamped to the size.
  *     Errors: EINVAL (negative or overflowing range).
  *
+ * == Generic netlink family "esxmem" ==
+ *
+ * The control plane: list and configure VMs, the pool, attach VMs to KVM,
+ * and subscribe to events. Commands marked (admin) need CAP_NET_ADMIN and
+ * fail with EPERM otherwise. Every message carries one top-level nest,
+ * ESXMEM_A_VM or ESXMEM_A_POOL. Unknown attributes, wrong lengths, values
+ * out of range and unknown flag bits fail with EINVAL (and an extack
+ * message naming the attribute); nothing is changed then.
+ *
+ * ESXMEM_CMD_GET_VM
+ *     doit:   in  ESXMEM_A_VM { ID }
+ *             out ESXMEM_A_VM { every VM attribute below, marked out }
+ *             ENOENT if there is no such VM.
+ *     dumpit: every VM, one message each. The dump carries the VM list's
+ *             generation: when VMs come or go during it, a message has
+ *             NLM_F_DUMP_INTR set and the caller should list again.
+ * ESXMEM_CMD_SET_VM (admin)
+ *     in ESXMEM_A_VM { ID, and any of NAME, DOMAIN, SHARES, MIN_PAGES,
+ *     MAX_PAGES, TARGET_PAGES, FLAGS }. Applied all or nothing: EINVAL if
+ *     the result would have MIN_PAGES > MAX_PAGES.
+ * ESXMEM_CMD_GET_POOL
+ *     out ESXMEM_A_POOL { every pool attribute }
+ * ESXMEM_CMD_SET_POOL (admin)
+ *     in ESXMEM_A_POOL { any of PAGES, *_PERMILLE, FAULT_WAIT_MS }; all or
+ *     nothing, with the same rules as the sysfs files.
+ * ESXMEM_CMD_ATTACH_KVM (admin)
+ *     in ESXMEM_A_VM { ID, KVM_FD }: attaches the memory object to the KVM
+ *     VM whose fd (an "anon_inode:kvm-vm" file, e.g. taken from the VMM with
+ *     pidfd_getfd()) is KVM_FD in the caller's fd table. esxmem then maps
+ *     the VM's guest frame numbers to object offsets through KVM's memory
+ *     slots and follows their changes. EBADF: no such fd; EINVAL: not a KVM
+ *     VM; EBUSY: attached to another KVM VM already; ENOENT: no such VM.
+ * ESXMEM_CMD_DETACH_KVM (admin)
+ *     in ESXMEM_A_VM { ID }.
+ *
+ * Events (multicast group "events", no subscription rights needed):
+ * ESXMEM_CMD_EVENT_STATE  ESXMEM_A_POOL { STATE, FREE_PAGES }: the pool's
+ *                         free-memory state changed.
+ * ESXMEM_CMD_EVENT_VM_NEW ESXMEM_A_VM { ID, OWNER_PID }: an object appeared.
+ * ESXMEM_CMD_EVENT_VM_DEL ESXMEM_A_VM { ID }: an object went away.
+ *
  * == sysfs ==
  *
  * /sys/kernel/mm/esxmem/: the pool and global counters, one value per file;
@@ -82,6 +123,9 @@ enum esxmem_page_state {
 	ESXMEM_PAGE_NR_STATES,
 };
 
+/* Padding inside ESXMEM_VM_A_STATE_PAGES (whose types are state + 1). */
+#define ESXMEM_STATE_PAGES_A_PAD	(ESXMEM_PAGE_NR_STATES + 1)
+
 /*
  * The free-memory states of the machine-memory pool (Waldspurger, OSDI
  * 2002, section 6): each selects which reclamation techniques may run.
@@ -94,6 +138,104 @@ enum esxmem_mem_state {
 	ESXMEM_STATE_NR,
 };
 
+/* Generic netlink. */
+#define ESXMEM_GENL_NAME		"esxmem"
+#define ESXMEM_GENL_VERSION		1
+#define ESXMEM_GENL_MCGRP_EVENTS	"events"
+
+#define ESXMEM_VM_NAME_MAX		64	/* with the terminating NUL */
+#define ESXMEM_SHARES_MAX		1000000
+
+enum esxmem_cmd {
+	ESXMEM_CMD_UNSPEC,
+	ESXMEM_CMD_GET_VM,
+	ESXMEM_CMD_SET_VM,
+	ESXMEM_CMD_GET_POOL,
+	ESXMEM_CMD_SET_POOL,
+	ESXMEM_CMD_ATTACH_KVM,
+	ESXMEM_CMD_DETACH_KVM,
+	ESXMEM_CMD_EVENT_STATE,
+	ESXMEM_CMD_EVENT_VM_NEW,
+	ESXMEM_CMD_EVENT_VM_DEL,
+	__ESXMEM_CMD_MAX
+};
+#define ESXMEM_CMD_MAX (__ESXMEM_CMD_MAX - 1)
+
+enum esxmem_attr {
+	ESXMEM_A_UNSPEC,
+	ESXMEM_A_VM,			/* nest: enum esxmem_vm_attr */
+	ESXMEM_A_POOL,			/* nest: enum esxmem_pool_attr */
+	__ESXMEM_A_MAX
+};
+#define ESXMEM_A_MAX (__ESXMEM_A_MAX - 1)
+
+/* VM flags (ESXMEM_VM_A_FLAGS). */
+enum esxmem_vm_flag {
+	ESXMEM_VM_F_NO_SHARING = 1U << 0,	/* never share its pages */
+	ESXMEM_VM_F_ALL = ESXMEM_VM_F_NO_SHARING,
+};
+
+enum esxmem_vm_attr {
+	ESXMEM_VM_A_UNSPEC,
+	ESXMEM_VM_A_ID,			/* u32, in/out */
+	ESXMEM_VM_A_NAME,		/* string, in/out */
+	ESXMEM_VM_A_OWNER_PID,		/* u32, out: the process that made it */
+	ESXMEM_VM_A_DOMAIN,		/* u32, in/out: sharing domain */
+	ESXMEM_VM_A_SHARES,		/* u32, in/out: 1..ESXMEM_SHARES_MAX */
+	ESXMEM_VM_A_MIN_PAGES,		/* u64, in/out */
+	ESXMEM_VM_A_MAX_PAGES,		/* u64, in/out */
+	ESXMEM_VM_A_TARGET_PAGES,	/* u64, in/out */
+	ESXMEM_VM_A_FLAGS,		/* u32, in/out: enum esxmem_vm_flag */
+	ESXMEM_VM_A_SIZE_PAGES,		/* u64, out */
+	ESXMEM_VM_A_CONSUMED_PAGES,	/* u64, out */
+	ESXMEM_VM_A_STATE_PAGES,	/* nest, out: u64 per page state, with
+					 * attribute type = state + 1 */
+	ESXMEM_VM_A_MAPPINGS,		/* u32, out */
+	ESXMEM_VM_A_FAULTS,		/* u64, out */
+	ESXMEM_VM_A_COW_BREAKS,		/* u64, out */
+	ESXMEM_VM_A_FAULT_WAITS,	/* u64, out */
+	ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS,/* u64, out */
+	ESXMEM_VM_A_KVM_FD,		/* s32, in: ATTACH_KVM */
+	ESXMEM_VM_A_KVM_PID,		/* u32, out: the attached KVM VM's
+					 * creator; absent when detached */
+	ESXMEM_VM_A_SLOTS,		/* nest, out: ESXMEM_VM_A_SLOT each */
+	ESXMEM_VM_A_PAD,
+	__ESXMEM_VM_A_MAX
+};
+#define ESXMEM_VM_A_MAX (__ESXMEM_VM_A_MAX - 1)
+
+/* Inside ESXMEM_VM_A_SLOTS: one nest of type ESXMEM_SLOT per slot piece
+ * that lies in this object, sorted by guest frame number.
+ */
+#define ESXMEM_SLOT 1
+enum esxmem_slot_attr {
+	ESXMEM_SLOT_A_UNSPEC,
+	ESXMEM_SLOT_A_ID,		/* u32: address space << 16 | slot id */
+	ESXMEM_SLOT_A_BASE_GFN,		/* u64 */
+	ESXMEM_SLOT_A_NPAGES,		/* u64 */
+	ESXMEM_SLOT_A_OFFSET,		/* u64: object page of BASE_GFN */
+	ESXMEM_SLOT_A_PAD,
+	__ESXMEM_SLOT_A_MAX
+};
+#define ESXMEM_SLOT_A_MAX (__ESXMEM_SLOT_A_MAX - 1)
+
+enum esxmem_pool_attr {
+	ESXMEM_POOL_A_UNSPEC,
+	ESXMEM_POOL_A_PAGES,		/* u64, in/out */
+	ESXMEM_POOL_A_USED_PAGES,	/* u64, out */
+	ESXMEM_POOL_A_FREE_PAGES,	/* s64, out: negative when overdrawn */
+	ESXMEM_POOL_A_STATE,		/* u32, out: enum esxmem_mem_state */
+	ESXMEM_POOL_A_HIGH_PERMILLE,	/* u32, in/out */
+	ESXMEM_POOL_A_SOFT_PERMILLE,	/* u32, in/out */
+	ESXMEM_POOL_A_HARD_PERMILLE,	/* u32, in/out */
+	ESXMEM_POOL_A_LOW_PERMILLE,	/* u32, in/out */
+	ESXMEM_POOL_A_FAULT_WAIT_MS,	/* u32, in/out: 0..600000 */
+	ESXMEM_POOL_A_OBJECTS,		/* u32, out */
+	ESXMEM_POOL_A_PAD,
+	__ESXMEM_POOL_A_MAX
+};
+#define ESXMEM_POOL_A_MAX (__ESXMEM_POOL_A_MAX - 1)
+
 struct esxmem_vm_stats {
 	__u64 size_pages;		/* fixed size of the object */
 	__u64 mappings;			/* VMAs currently mapping it */
@@ -104,7 +246,9 @@ struct esxmem_vm_stats {
 	__u64 fault_waits;		/* faults that waited for the pool */
 	__u64 fault_wait_timeouts;	/* ... and gave up with SIGBUS */
 	__u64 pmap_bytes;		/* memory used by the pmap */
-	__u64 reserved[8];		/* zero */
+	__u32 id;			/* ESXMEM_VM_A_ID in netlink */
+	__u32 reserved0;		/* zero */
+	__u64 reserved[7];		/* zero */
 };
 
 struct esxmem_range {

@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The generic netlink family "esxmem": the control plane. The protocol is
+ * specified in uapi/esxmem.h. Policies are tables, validated strictly by
+ * the genetlink core before any handler runs; mutating commands need
+ * CAP_NET_ADMIN; a SET is checked whole before anything changes.
+ */
+#include <linux/mm.h>
+#include <linux/workqueue.h>
+#include <net/genetlink.h>
+
+#include "esxmem.h"
+
+static struct netlink_range_validation shares_range __ro_after_init = {
+	.min = 1,
+	.max = ESXMEM_SHARES_MAX,
+};
+
+static struct netlink_range_validation fault_wait_range __ro_after_init = {
+	.max = ESXMEM_FAULT_WAIT_MS_MAX,
+};
+
+static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
+	[ESXMEM_VM_A_ID]		= { .type = NLA_U32 },
+	[ESXMEM_VM_A_NAME]		= { .type = NLA_NUL_STRING,
+					    .len = ESXMEM_VM_NAME_MAX - 1 },
+	[ESXMEM_VM_A_OWNER_PID]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_DOMAIN]		= { .type = NLA_U32 },
+	[ESXMEM_VM_A_SHARES]		= NLA_POLICY_FULL_RANGE(NLA_U32, &shares_range),
+	[ESXMEM_VM_A_MIN_PAGES]		= { .type = NLA_U64 },
+	[ESXMEM_VM_A_MAX_PAGES]		= { .type = NLA_U64 },
+	[ESXMEM_VM_A_TARGET_PAGES]	= { .type = NLA_U64 },
+	[ESXMEM_VM_A_FLAGS]		= NLA_POLICY_MASK(NLA_U32, ESXMEM_VM_F_ALL),
+	[ESXMEM_VM_A_SIZE_PAGES]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_CONSUMED_PAGES]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_STATE_PAGES]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_MAPPINGS]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_FAULTS]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_COW_BREAKS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_FAULT_WAITS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS] = { .type = NLA_REJECT },
+	[ESXMEM_VM_A_KVM_FD]		= { .type = NLA_S32 },
+	[ESXMEM_VM_A_KVM_PID]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_SLOTS]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_PAD]		= { .type = NLA_REJECT },
+};
+
+static const struct nla_policy pool_policy[ESXMEM_POOL_A_MAX + 1] = {
+	[ESXMEM_POOL_A_PAGES]		= { .type = NLA_U64 },
+	[ESXMEM_POOL_A_USED_PAGES]	= { .type = NLA_REJECT },
+	[ESXMEM_POOL_A_FREE_PAGES]	= { .type = NLA_REJECT },
+	[ESXMEM_POOL_A_STATE]		= { .type = NLA_REJECT },
+	[ESXMEM_POOL_A_HIGH_PERMILLE]	= NLA_POLICY_MAX(NLA_U32, 1000),
+	[ESXMEM_POOL_A_SOFT_PERMILLE]	= NLA_POLICY_MAX(NLA_U32, 1000),
+	[ESXMEM_POOL_A_HARD_PERMILLE]	= NLA_POLICY_MAX(NLA_U32, 1000),
+	[ESXMEM_POOL_A_LOW_PERMILLE]	= NLA_POLICY_MAX(NLA_U32, 1000),
+	[ESXMEM_POOL_A_FAULT_WAIT_MS]	= NLA_POLICY_FULL_RANGE(NLA_U32, &fault_wait_range),
+	[ESXMEM_POOL_A_OBJECTS]		= { .type = NLA_REJECT },
+	[ESXMEM_POOL_A_PAD]		= { .type = NLA_REJECT },
+};
+
+static const struct nla_policy esxmem_policy[ESXMEM_A_MAX + 1] = {
+	[ESXMEM_A_VM]	= NLA_POLICY_NESTED(vm_policy),
+	[ESXMEM_A_POOL]	= NLA_POLICY_NESTED(pool_policy),
+};
+
+static struct genl_family esxmem_genl_family;
+
+/* Parses the VM nest of a request; every VM request names the VM. */
+static int parse_vm(struct genl_info *info, struct nlattr **tb)
+{
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, ESXMEM_A_VM))
+		return -EINVAL;
+	err = nla_parse_nested(tb, ESXMEM_VM_A_MAX, info->attrs[ESXMEM_A_VM],
+			       vm_policy, info->extack);
+	if (err)
+		return err;
+	if (!tb[ESXMEM_VM_A_ID]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[ESXMEM_A_VM],
+				    "ESXMEM_VM_A_ID is required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct esxmem_vm *lookup_vm(struct genl_info *info, struct nlattr **tb)
+{
+	struct esxmem_vm *vm = esxmem_vm_lookup(nla_get_u32(tb[ESXMEM_VM_A_ID]));
+
+	if (!vm)
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[ESXMEM_VM_A_ID], "no such VM");
+	return vm;
+}
+
+static int put_slots(struct sk_buff *skb, const struct esxmem_slotmap *map)
+{
+	struct nlattr *slots, *slot;
+	unsigned int i;
+
+	slots = nla_nest_start(skb, ESXMEM_VM_A_SLOTS);
+	if (!slots)
+		return -EMSGSIZE;
+	for (i = 0; i < map->nr; i++) {
+		const struct esxmem_slot_piece *p = &map->piece[i];
+
+		slot = nla_nest_start(skb, ESXMEM_SLOT);
+		if (!slot ||
+		    nla_put_u32(skb, ESXMEM_SLOT_A_ID, p->id) ||
+		    nla_put_u64_64bit(skb, ESXMEM_SLOT_A_BASE_GFN, p->base_gfn, ESXMEM_SLOT_A_PAD) ||
+		    nla_put_u64_64bit(skb, ESXMEM_SLOT_A_NPAGES, p->npages, ESXMEM_SLOT_A_PAD) ||
+		    nla_put_u64_64bit(skb, ESXMEM_SLOT_A_OFFSET, p->offset, ESXMEM_SLOT_A_PAD))
+			return -EMSGSIZE;
+		nla_nest_end(skb, slot);
+	}
+	nla_nest_end(skb, slots);
+	return 0;
+}
+
+static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm)
+{
+	struct esxmem_vm_stats st;
+	struct esxmem_slotmap *map;
+	struct nlattr *nest, *states;
+	pid_t kvm_pid = 0;
+	int s, err;
+
+	esxmem_vm_get_stats(vm, &st);
+	nest = nla_nest_start(skb, ESXMEM_A_VM);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, ESXMEM_VM_A_ID, vm->id) ||
+	    nla_put_string(skb, ESXMEM_VM_A_NAME, vm->name) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_OWNER_PID, vm->owner_pid) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_DOMAIN, vm->domain) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_SHARES, vm->shares) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_FLAGS, vm->flags) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_MIN_PAGES, vm->min_pages, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_MAX_PAGES, vm->max_pages, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_TARGET_PAGES, vm->target_pages, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SIZE_PAGES, st.size_pages, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_CONSUMED_PAGES, st.consumed_pages, ESXMEM_VM_A_PAD) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_MAPPINGS, st.mappings) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FAULTS, st.faults, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_COW_BREAKS, st.cow_breaks, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FAULT_WAITS, st.fault_waits, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS, st.fault_wait_timeouts,
+			      ESXMEM_VM_A_PAD))
+		return -EMSGSIZE;
+
+	states = nla_nest_start(skb, ESXMEM_VM_A_STATE_PAGES);
+	if (!states)
+		return -EMSGSIZE;
+	for (s = 0; s < ESXMEM_PAGE_NR_STATES; s++)
+		if (nla_put_u64_64bit(skb, s + 1, st.state_pages[s],
+				      ESXMEM_STATE_PAGES_A_PAD))
+			return -EMSGSIZE;
+	nla_nest_end(skb, states);
+
+	map = esxmem_kvm_slotmap(vm, &kvm_pid, &err);
+	if (err)
+		return err;
+	if (map) {
+		err = nla_put_u32(skb, ESXMEM_VM_A_KVM_PID, kvm_pid) ?: put_slots(skb, map);
+		kvfree(map);
+		if (err)
+			return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int esxmem_nl_get_vm(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct esxmem_vm *vm;
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	err = parse_vm(info, tb);
+	if (err)
+		return err;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &esxmem_genl_family, 0, ESXMEM_CMD_GET_VM);
+	if (!hdr) {
+		err = -EMSGSIZE;
+		goto err_free;
+	}
+	mutex_lock(&esxmem_vms_lock);
+	vm = lookup_vm(info, tb);
+	err = vm ? put_vm(msg, vm) : -ENOENT;
+	mutex_unlock(&esxmem_vms_lock);
+	if (err)
+		goto err_free;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_free:
+	nlmsg_free(msg);
+	return err;
+}
+
+/* Dumps walk the registry by id; cb->args[0] is the next id to send. */
+static int esxmem_nl_dump_vms(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct esxmem_vm *vm;
+	u32 id = cb->args[0];
+	int err = 0;
+	void *hdr;
+
+	mutex_lock(&esxmem_vms_lock);
+	/* A dump torn by VMs coming or going gets NLM_F_DUMP_INTR. */
+	cb->seq = (u32)esxmem_vms_generation;
+	while ((vm = esxmem_vm_next(&id))) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+				  &esxmem_genl_family, NLM_F_MULTI, ESXMEM_CMD_GET_VM);
+		if (!hdr)
+			break;
+		genl_dump_check_consistent(cb, hdr);
+		err = put_vm(skb, vm);
+		if (err) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		if (id == U32_MAX) {
+			id = 0;
+			break;
+		}
+		id++;
+	}
+	mutex_unlock(&esxmem_vms_lock);
+	cb->args[0] = vm ? id : U32_MAX;
+	/* A VM too large for an empty message is an error, not a loop. */
+	if (err == -EMSGSIZE && skb->len)
+		err = 0;
+	return err ?: skb->len;
+}
+
+static int esxmem_nl_dump_vms_start(struct netlink_callback *cb)
+{
+	cb->args[0] = 1;
+	return 0;
+}
+
+static int esxmem_nl_set_vm(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct esxmem_vm *vm;
+	u64 min, max;
+	int err;
+
+	err = parse_vm(info, tb);
+	if (err)
+		return err;
+	if (tb[ESXMEM_VM_A_KVM_FD]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[ESXMEM_VM_A_KVM_FD],
+				    "use ESXMEM_CMD_ATTACH_KVM");
+		return -EINVAL;
+	}
+	mutex_lock(&esxmem_vms_lock);
+	vm = lookup_vm(info, tb);
+	if (!vm) {
+		err = -ENOENT;
+		goto out;
+	}
+	min = tb[ESXMEM_VM_A_MIN_PAGES] ? nla_get_u64(tb[ESXMEM_VM_A_MIN_PAGES]) : vm->min_pages;
+	max = tb[ESXMEM_VM_A_MAX_PAGES] ? nla_get_u64(tb[ESXMEM_VM_A_MAX_PAGES]) : vm->max_pages;
+	if (min > max) {
+		NL_SET_ERR_MSG(info->extack, "min_pages above max_pages");
+		err = -EINVAL;
+		goto out;
+	}
+	vm->min_pages = min;
+	vm->max_pages = max;
+	if (tb[ESXMEM_VM_A_NAME])
+		nla_strscpy(vm->name, tb[ESXMEM_VM_A_NAME], sizeof(vm->name));
+	if (tb[ESXMEM_VM_A_DOMAIN])
+		WRITE_ONCE(vm->domain, nla_get_u32(tb[ESXMEM_VM_A_DOMAIN]));
+	if (tb[ESXMEM_VM_A_SHARES])
+		WRITE_ONCE(vm->shares, nla_get_u32(tb[ESXMEM_VM_A_SHARES]));
+	if (tb[ESXMEM_VM_A_TARGET_PAGES])
+		WRITE_ONCE(vm->target_pages, nla_get_u64(tb[ESXMEM_VM_A_TARGET_PAGES]));
+	if (tb[ESXMEM_VM_A_FLAGS])
+		WRITE_ONCE(vm->flags, nla_get_u32(tb[ESXMEM_VM_A_FLAGS]));
+out:
+	mutex_unlock(&esxmem_vms_lock);
+	return err;
+}
+
+static int esxmem_nl_attach_kvm(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct esxmem_vm *vm;
+	int err;
+
+	err = parse_vm(info, tb);
+	if (err)
+		return err;
+	if (GENL_REQ_ATTR_CHECK(info, ESXMEM_A_VM) || !tb[ESXMEM_VM_A_KVM_FD]) {
+		NL_SET_ERR_MSG(info->extack, "ESXMEM_VM_A_KVM_FD is required");
+		return -EINVAL;
+	}
+	mutex_lock(&esxmem_vms_lock);
+	vm = lookup_vm(info, tb);
+	err = vm ? esxmem_kvm_attach(vm, nla_get_s32(tb[ESXMEM_VM_A_KVM_FD])) : -ENOENT;
+	mutex_unlock(&esxmem_vms_lock);
+	if (err == -EINVAL)
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[ESXMEM_VM_A_KVM_FD],
+				    "not a KVM VM fd (anon_inode:kvm-vm)");
+	else if (err == -EBUSY)
+		NL_SET_ERR_MSG(info->extack, "attached to another KVM VM; detach first");
+	return err;
+}
+
+static int esxmem_nl_detach_kvm(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct esxmem_vm *vm;
+	int err;
+
+	err = parse_vm(info, tb);
+	if (err)
+		return err;
+	mutex_lock(&esxmem_vms_lock);
+	vm = lookup_vm(info, tb);
+	if (vm)
+		esxmem_kvm_detach(vm);
+	mutex_unlock(&esxmem_vms_lock);
+	return vm ? 0 : -ENOENT;
+}
+
+static int put_pool(struct sk_buff *skb)
+{
+	struct esxmem_pool_config c;
+	struct nlattr *nest;
+
+	esxmem_pool_get_config(&c);
+	nest = nla_nest_start(skb, ESXMEM_A_POOL);
+	if (!nest ||
+	    nla_put_u64_64bit(skb, ESXMEM_POOL_A_PAGES, c.pages, ESXMEM_POOL_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_POOL_A_USED_PAGES,
+			      atomic_long_read(&esxmem_pool.used), ESXMEM_POOL_A_PAD) ||
+	    nla_put_s64(skb, ESXMEM_POOL_A_FREE_PAGES, esxmem_pool_free_pages(),
+			ESXMEM_POOL_A_PAD) ||
+	    nla_put_u32(skb, ESXMEM_POOL_A_STATE, READ_ONCE(esxmem_pool.state)) ||
+	    nla_put_u32(skb, ESXMEM_POOL_A_HIGH_PERMILLE, c.permille.of[ESXMEM_STATE_HIGH]) ||
+	    nla_put_u32(skb, ESXMEM_POOL_A_SOFT_PERMILLE, c.permille.of[ESXMEM_STATE_SOFT]) ||
+	    nla_put_u32(skb, ESXMEM_POOL_A_HARD_PERMILLE, c.permille.of[ESXMEM_STATE_HARD]) ||
+	    nla_put_u32(skb, ESXMEM_POOL_A_LOW_PERMILLE, c.permille.of[ESXMEM_STATE_LOW]) ||
+	    nla_put_u32(skb, ESXMEM_POOL_A_FAULT_WAIT_MS, c.fault_wait_ms) ||
+	    nla_put_u32(skb, ESXMEM_POOL_A_OBJECTS, esxmem_vm_count()))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int esxmem_nl_get_pool(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &esxmem_genl_family, 0, ESXMEM_CMD_GET_POOL);
+	err = hdr ? put_pool(msg) : -EMSGSIZE;
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static const u16 permille_attr[ESXMEM_STATE_NR] = {
+	[ESXMEM_STATE_HIGH] = ESXMEM_POOL_A_HIGH_PERMILLE,
+	[ESXMEM_STATE_SOFT] = ESXMEM_POOL_A_SOFT_PERMILLE,
+	[ESXMEM_STATE_HARD] = ESXMEM_POOL_A_HARD_PERMILLE,
+	[ESXMEM_STATE_LOW] = ESXMEM_POOL_A_LOW_PERMILLE,
+};
+
+static int esxmem_nl_set_pool(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[ESXMEM_POOL_A_MAX + 1];
+	struct esxmem_pool_config c;
+	int s, err;
+
+	if (GENL_REQ_ATTR_CHECK(info, ESXMEM_A_POOL))
+		return -EINVAL;
+	err = nla_parse_nested(tb, ESXMEM_POOL_A_MAX, info->attrs[ESXMEM_A_POOL],
+			       pool_policy, info->extack);
+	if (err)
+		return err;
+
+	mutex_lock(&esxmem_pool_config_lock);
+	esxmem_pool_get_config(&c);
+	if (tb[ESXMEM_POOL_A_PAGES]) {
+		u64 pages = nla_get_u64(tb[ESXMEM_POOL_A_PAGES]);
+
+		c.pages = pages > ULONG_MAX ? 0 : pages;
+	}
+	for (s = 0; s < ESXMEM_STATE_NR; s++)
+		if (tb[permille_attr[s]])
+			c.permille.of[s] = nla_get_u32(tb[permille_attr[s]]);
+	if (tb[ESXMEM_POOL_A_FAULT_WAIT_MS])
+		c.fault_wait_ms = nla_get_u32(tb[ESXMEM_POOL_A_FAULT_WAIT_MS]);
+	err = esxmem_pool_configure(&c);
+	mutex_unlock(&esxmem_pool_config_lock);
+	if (err)
+		NL_SET_ERR_MSG(info->extack,
+			       "pool pages must be 1..RAM and thresholds 1000 >= high > soft > hard > low > 0");
+	return err;
+}
+
+static const struct genl_ops esxmem_ops[] = {
+	{
+		.cmd = ESXMEM_CMD_GET_VM,
+		.doit = esxmem_nl_get_vm,
+		.start = esxmem_nl_dump_vms_start,
+		.dumpit = esxmem_nl_dump_vms,
+	}, {
+		.cmd = ESXMEM_CMD_SET_VM,
+		.doit = esxmem_nl_set_vm,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = ESXMEM_CMD_GET_POOL,
+		.doit = esxmem_nl_get_pool,
+	}, {
+		.cmd = ESXMEM_CMD_SET_POOL,
+		.doit = esxmem_nl_set_pool,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = ESXMEM_CMD_ATTACH_KVM,
+		.doit = esxmem_nl_attach_kvm,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = ESXMEM_CMD_DETACH_KVM,
+		.doit = esxmem_nl_detach_kvm,
+		.flags = GENL_ADMIN_PERM,
+	},
+};
+
+static const struct genl_multicast_group esxmem_mcgrps[] = {
+	{ .name = ESXMEM_GENL_MCGRP_EVENTS },
+};
+
+static struct genl_family esxmem_genl_family __ro_after_init = {
+	.name = ESXMEM_GENL_NAME,
+	.version = ESXMEM_GENL_VERSION,
+	.maxattr = ESXMEM_A_MAX,
+	.policy = esxmem_policy,
+	.netnsok = false,
+	.module = THIS_MODULE,
+	.ops = esxmem_ops,
+	.n_ops = ARRAY_SIZE(esxmem_ops),
+	.mcgrps = esxmem_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(esxmem_mcgrps),
+};
+
+static bool esxmem_genl_registered;
+
+static void multicast(struct sk_buff *msg, void *hdr)
+{
+	genlmsg_end(msg, hdr);
+	/* -ESRCH just means nobody listens. */
+	genlmsg_multicast(&esxmem_genl_family, msg, 0, 0, GFP_KERNEL);
+}
+
+void esxmem_netlink_vm_event(int cmd, u32 id, pid_t owner)
+{
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	void *hdr;
+
+	if (!READ_ONCE(esxmem_genl_registered) ||
+	    !genl_has_listeners(&esxmem_genl_family, &init_net, 0))
+		return;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &esxmem_genl_family, 0, cmd);
+	if (!hdr)
+		goto err;
+	nest = nla_nest_start(msg, ESXMEM_A_VM);
+	if (!nest || nla_put_u32(msg, ESXMEM_VM_A_ID, id) ||
+	    nla_put_u32(msg, ESXMEM_VM_A_OWNER_PID, owner))
+		goto err;
+	nla_nest_end(msg, nest);
+	multicast(msg, hdr);
+	return;
+err:
+	nlmsg_free(msg);
+}
+
+/* State changes happen in fault paths: send from a worker. */
+static void state_event_work(struct work_struct *work)
+{
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	void *hdr;
+
+	if (!genl_has_listeners(&esxmem_genl_family, &init_net, 0))
+		return;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &esxmem_genl_family, 0, ESXMEM_CMD_EVENT_STATE);
+	if (!hdr)
+		goto err;
+	nest = nla_nest_start(msg, ESXMEM_A_POOL);
+	if (!nest ||
+	    nla_put_u32(msg, ESXMEM_POOL_A_STATE, READ_ONCE(esxmem_pool.state)) ||
+	    nla_put_s64(msg, ESXMEM_POOL_A_FREE_PAGES, esxmem_pool_free_pages(),
+			ESXMEM_POOL_A_PAD))
+		goto err;
+	nla_nest_end(msg, nest);
+	multicast(msg, hdr);
+	return;
+err:
+	nlmsg_free(msg);
+}
+
+static DECLARE_WORK(esxmem_state_work, state_event_work);
+
+void esxmem_netlink_state_changed(void)
+{
+	if (READ_ONCE(esxmem_genl_registered))
+		schedule_work(&esxmem_state_work);
+}
+
+int esxmem_netlink_init(void)
+{
+	int err = genl_register_family(&esxmem_genl_family);
+
+	if (!err)
+		WRITE_ONCE(esxmem_genl_registered, true);
+	return err;
+}
+
+void esxmem_netlink_exit(void)
+{
+	WRITE_ONCE(esxmem_genl_registered, false);
+	cancel_work_sync(&esxmem_state_work);
+	genl_unregister_family(&esxmem_genl_family);
+}
