@@ -61,9 +61,10 @@
  * The control plane: list and configure VMs, the pool, attach VMs to KVM,
  * and subscribe to events. Commands marked (admin) need CAP_NET_ADMIN and
  * fail with EPERM otherwise. Every message carries one top-level nest,
- * ESXMEM_A_VM or ESXMEM_A_POOL. Unknown attributes, wrong lengths, values
- * out of range and unknown flag bits fail with EINVAL (and an extack
- * message naming the attribute); nothing is changed then.
+ * ESXMEM_A_VM or ESXMEM_A_POOL. Unknown attributes, output-only attributes,
+ * wrong lengths and unknown flag bits fail with EINVAL, values outside an
+ * attribute's range with ERANGE, each with an extack message naming the
+ * attribute; nothing is changed then.
  *
  * ESXMEM_CMD_GET_VM
  *     doit:   in  ESXMEM_A_VM { ID }

@@ -7,6 +7,7 @@
 static Suite *(*const suites[])(void) = {
 	memstate_suite,
 	pmap_suite,
+	slotmap_suite,
 };
 
 int main(void)

@@ -7,5 +7,6 @@
 
 Suite *memstate_suite(void);
 Suite *pmap_suite(void);
+Suite *slotmap_suite(void);
 
 #endif

@@ -623,3 +623,8 @@ uint64_t vmm_pattern_check(const void *p, uint64_t gpa, size_t len,
 	}
 	return bad;
 }
+
+int vmm_vm_fd(const struct vmm *vm)
+{
+	return vm->vm_fd;
+}

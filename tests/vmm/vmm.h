@@ -118,6 +118,9 @@ int vmm_run(struct vmm *vm, uint64_t entry, struct vmm_regs *regs);
 /* The description of the last failure of any vmm call, "" if none. */
 const char *vmm_last_error(const struct vmm *vm);
 
+/* The KVM VM fd (anon_inode:kvm-vm), e.g. to attach it to esxmem. */
+int vmm_vm_fd(const struct vmm *vm);
+
 /*
  * Guest routines
  *
