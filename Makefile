@@ -26,7 +26,7 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 export BUILD KVER KDIR
 
 .PHONY: all modules userspace deps check _check unit vmtest vmshell bench \
-	install clean checkpatch
+	install clean
 
 all: modules userspace
 
@@ -63,9 +63,6 @@ vmshell: modules vm-programs
 bench: deps
 	@$(MAKE) --no-print-directory modules vm-programs
 	@tests/host/run.sh --bench
-
-checkpatch:
-	@tools/checkpatch.sh
 
 # --- install ------------------------------------------------------------------
 
