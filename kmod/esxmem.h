@@ -70,6 +70,7 @@ struct esxmem_vm {
 	unsigned long state_pages[ESXMEM_PAGE_NR_STATES];
 
 	atomic_t mappings;
+	atomic_t mappings_gen;		/* bumped when a mapping comes or goes */
 	atomic_long_t faults;
 	atomic_long_t cow_breaks;
 	atomic_long_t fault_waits;

@@ -190,14 +190,17 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 	return cow_break(vm, index, page);
 }
 
+/* The KVM link's slot map depends on the VMM's mappings: see kvm.c. */
 static void esxmem_vma_open(struct vm_area_struct *vma)
 {
 	atomic_inc(&vma_to_vm(vma)->mappings);
+	atomic_inc(&vma_to_vm(vma)->mappings_gen);
 }
 
 static void esxmem_vma_close(struct vm_area_struct *vma)
 {
 	atomic_dec(&vma_to_vm(vma)->mappings);
+	atomic_inc(&vma_to_vm(vma)->mappings_gen);
 }
 
 static const struct vm_operations_struct esxmem_vm_ops = {

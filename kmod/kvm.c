@@ -6,8 +6,9 @@
  * indexed by object page. The link maps one onto the other by walking the
  * VM's memory slots and, for each, the VMM's mappings of this object at the
  * slot's host address. The map is rebuilt whenever KVM's memslot
- * generation moves (slots added, moved, deleted), and KVM's page-track
- * notifier marks it stale as soon as a slot is flushed.
+ * generation moves (slots added, moved, deleted) or the object's mappings
+ * change, and KVM's page-track notifier marks it stale as soon as a slot
+ * is flushed.
  */
 #include <linux/file.h>
 #include <linux/kvm_host.h>
@@ -27,6 +28,7 @@ struct esxmem_kvm_link {
 	struct kvm_page_track_notifier_node track;
 	struct esxmem_slotmap *map;	/* NULL until walked */
 	u64 generation;			/* of the memslots behind @map */
+	int mappings_gen;		/* of the object's mappings, likewise */
 	atomic_t stale;
 };
 
@@ -38,15 +40,6 @@ static void esxmem_kvm_flush_slot(struct kvm *kvm, struct kvm_memory_slot *slot,
 
 	/* Called with KVM's slots_lock held: only note it. */
 	atomic_set(&link->stale, 1);
-}
-
-/* Whether @file is a KVM VM ("anon_inode:kvm-vm" made by kvm.ko). */
-static bool file_is_kvm_vm(struct file *file)
-{
-	return file->f_op->owner &&
-	       !strcmp(module_name(file->f_op->owner), "kvm") &&
-	       !strcmp(file->f_path.dentry->d_name.name, "kvm-vm") &&
-	       file->private_data;
 }
 
 /* Adds the pieces of [hva, hva + npages pages) that map @vm in @mm. */
@@ -103,6 +96,7 @@ static int rewalk(struct esxmem_vm *vm, struct esxmem_kvm_link *link)
 	if (!mmget_not_zero(kvm->mm))
 		goto publish_empty;
 	atomic_set(&link->stale, 0);
+	link->mappings_gen = atomic_read(&vm->mappings_gen);
 	idx = srcu_read_lock(&kvm->srcu);
 	slots = __kvm_memslots(kvm, 0);
 	generation = slots->generation;
@@ -126,6 +120,7 @@ static int rewalk(struct esxmem_vm *vm, struct esxmem_kvm_link *link)
 	return 0;
 
 publish_empty:
+	link->mappings_gen = atomic_read(&vm->mappings_gen);
 	kvfree(link->map);
 	link->map = map;
 	link->generation = 0;
@@ -143,6 +138,7 @@ static int refresh(struct esxmem_vm *vm, struct esxmem_kvm_link *link)
 	generation = __kvm_memslots(link->kvm, 0)->generation;
 	srcu_read_unlock(&link->kvm->srcu, idx);
 	if (link->map && generation == link->generation &&
+	    link->mappings_gen == atomic_read(&vm->mappings_gen) &&
 	    !atomic_read(&link->stale))
 		return 0;
 	return rewalk(vm, link);
@@ -157,7 +153,8 @@ int esxmem_kvm_attach(struct esxmem_vm *vm, int fd)
 
 	if (!f.file)
 		return -EBADF;
-	if (!file_is_kvm_vm(f.file)) {
+	/* KVM's own test: the file is a VM made by kvm.ko. */
+	if (!file_is_kvm(f.file)) {
 		fdput(f);
 		return -EINVAL;
 	}
