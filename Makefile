@@ -20,7 +20,7 @@ DESTDIR ?=
 WARN     := -Wall -Wextra -Werror
 CFLAGS   := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN)
 # Test programs may use GNU extensions (inline asm, typeof).
-TCFLAGS  := -std=gnu11 -D_GNU_SOURCE -O2 -g $(WARN) -I$(CURDIR)/tests -I$(CURDIR)/kmod/uapi
+TCFLAGS  := -std=gnu11 -D_GNU_SOURCE -O2 -g $(WARN) -I$(CURDIR) -I$(CURDIR)/tests -I$(CURDIR)/kmod/uapi
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 export BUILD KVER KDIR
@@ -38,7 +38,9 @@ modules:
 
 # --- userspace -----------------------------------------------------------
 
-userspace:
+include libesxmem/Makefile.inc
+
+userspace: libesxmem
 
 # --- tests -----------------------------------------------------------------
 
@@ -66,7 +68,7 @@ bench: deps
 
 # --- install ------------------------------------------------------------------
 
-install: modules userspace
+install: modules userspace install-libesxmem
 	install -D -m 0644 kmod/esxmem.ko \
 		$(DESTDIR)/lib/modules/$(KVER)/updates/esxmem.ko
 	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi

@@ -7,6 +7,7 @@
 
 Suite *memstate_suite(void);
 Suite *pmap_suite(void);
+Suite *libesxmem_suite(void);
 Suite *slotmap_suite(void);
 
 #endif

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * VMs: get one, list all, change one, attach to and detach from KVM.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "msg.h"
+
+struct get_ctx {
+	struct esxmem_vm_info *out;
+	bool got;
+};
+
+static int get_one(const struct nlmsghdr *nlh, void *arg)
+{
+	struct get_ctx *ctx = arg;
+	int err;
+
+	if (ctx->got)
+		return -EPROTO;		/* one VM asked, several answered */
+	err = esxmem_msg_parse_vm(nlh, ctx->out);
+	if (err)
+		return err;
+	ctx->got = true;
+	return 0;
+}
+
+ESXMEM_EXPORT int esxmem_vm_get(struct esxmem *h, uint32_t id,
+				struct esxmem_vm_info *out)
+{
+	struct get_ctx ctx = { .out = out };
+	struct nl_msg *msg = NULL;
+	int err;
+
+	if (!h || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	err = esxmem_msg_vm_get(esxmem_family(h), id, &msg);
+	if (!err)
+		err = esxmem_request(h, msg, get_one, &ctx);
+	if (!err && (!ctx.got || out->id != id))
+		err = -EPROTO;
+	if (err)
+		esxmem_vm_info_free(out);
+	return err;
+}
+
+struct list_ctx {
+	struct esxmem_vm_info *vms;
+	size_t n;
+	size_t cap;
+};
+
+static int add_vm(const struct nlmsghdr *nlh, void *arg)
+{
+	struct list_ctx *ctx = arg;
+	struct esxmem_vm_info *vms;
+	size_t cap;
+	int err;
+
+	if (ctx->n == ctx->cap) {
+		cap = ctx->cap ? 2 * ctx->cap : 16;
+		vms = reallocarray(ctx->vms, cap, sizeof(*vms));
+		if (!vms)
+			return -ENOMEM;
+		ctx->vms = vms;
+		ctx->cap = cap;
+	}
+	err = esxmem_msg_parse_vm(nlh, &ctx->vms[ctx->n]);
+	if (err)
+		return err;
+	ctx->n++;
+	return 0;
+}
+
+ESXMEM_EXPORT int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info **vms,
+				 size_t *n)
+{
+	struct list_ctx ctx = { 0 };
+	struct nl_msg *msg = NULL;
+	int err;
+
+	if (!h || !vms || !n)
+		return -EINVAL;
+	*vms = NULL;
+	*n = 0;
+	err = esxmem_msg_vm_dump(esxmem_family(h), &msg);
+	if (!err)
+		err = esxmem_request(h, msg, add_vm, &ctx);
+	if (err) {
+		esxmem_vm_list_free(ctx.vms, ctx.n);
+		return err;
+	}
+	*vms = ctx.vms;
+	*n = ctx.n;
+	return 0;
+}
+
+ESXMEM_EXPORT void esxmem_vm_info_free(struct esxmem_vm_info *vm)
+{
+	if (!vm)
+		return;
+	free(vm->slots);
+	memset(vm, 0, sizeof(*vm));
+}
+
+ESXMEM_EXPORT void esxmem_vm_list_free(struct esxmem_vm_info *vms, size_t n)
+{
+	size_t i;
+
+	if (!vms)
+		return;
+	for (i = 0; i < n; i++)
+		esxmem_vm_info_free(&vms[i]);
+	free(vms);
+}
+
+ESXMEM_EXPORT int esxmem_vm_set(struct esxmem *h, uint32_t id,
+				const struct esxmem_vm_settings *s)
+{
+	struct nl_msg *msg = NULL;
+	int err;
+
+	if (!h)
+		return -EINVAL;
+	err = esxmem_msg_vm_set(esxmem_family(h), id, s, &msg);
+	return err ? err : esxmem_request(h, msg, NULL, NULL);
+}
+
+ESXMEM_EXPORT int esxmem_kvm_attach(struct esxmem *h, uint32_t vm_id,
+				    int kvm_fd)
+{
+	struct nl_msg *msg = NULL;
+	int err;
+
+	if (!h)
+		return -EINVAL;
+	err = esxmem_msg_kvm_attach(esxmem_family(h), vm_id, kvm_fd, &msg);
+	return err ? err : esxmem_request(h, msg, NULL, NULL);
+}
+
+ESXMEM_EXPORT int esxmem_kvm_detach(struct esxmem *h, uint32_t vm_id)
+{
+	struct nl_msg *msg = NULL;
+	int err;
+
+	if (!h)
+		return -EINVAL;
+	err = esxmem_msg_kvm_detach(esxmem_family(h), vm_id, &msg);
+	return err ? err : esxmem_request(h, msg, NULL, NULL);
+}
