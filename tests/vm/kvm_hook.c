@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm_hook: esxmem follows a KVM VM's memory slots.
+ *
+ * A tiny-VMM guest has two slots over one esxmem object with a hole
+ * between them, as x86 has below 4 GiB:
+ *     gpa 0x000000 .. 0x080000  -> object pages   0 .. 127
+ *     (hole)
+ *     gpa 0x100000 .. 0x180000  -> object pages 128 .. 255
+ * Attached over netlink, the VM reports exactly that slot map; the guest
+ * writes at guest frame numbers and the host finds the bytes at the object
+ * offsets the map gives. Deleting a slot and adding it elsewhere is
+ * followed; detach, re-attach, EBUSY for a second KVM VM, and a KVM VM
+ * that goes away are handled.
+ */
+#include "esxtest.h"
+#include "vmtest.h"
+#include "vmm/vmm.h"
+
+#include <libesxmem/libesxmem.h>
+
+#define SLOT_PAGES 128
+#define CODE_GPA 0x1000
+
+static struct esxmem *h;
+
+static const struct esxmem_slot_info *slot_of(const struct esxmem_vm_info *vm, uint64_t gfn,
+					      uint64_t *offset)
+{
+	for (size_t i = 0; i < vm->nr_slots; i++) {
+		const struct esxmem_slot_info *s = &vm->slots[i];
+
+		if (gfn >= s->base_gfn && gfn < s->base_gfn + s->npages) {
+			*offset = s->offset + (gfn - s->base_gfn);
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* The guest stores @value at @gpa; the host finds it through the map. */
+static void guest_write_host_find(struct vmm *vm, const uint8_t *obj, uint32_t id,
+				  uint32_t gpa, uint32_t value)
+{
+	struct vmm_write w = { .gpa = gpa, .value = value };
+	struct vmm_regs r = { .ebx = 0x2000, .ecx = 1 };
+	struct esxmem_vm_info info;
+	uint64_t offset;
+
+	/* The write list lives at gpa 0x2000, in the first slot. */
+	memcpy(vmm_gpa(vm, 0x2000), &w, sizeof(w));
+	REQUIRE_OK(vmm_call(vm, VMM_WRITE_LIST, &r));
+	REQUIRE_OK(esxmem_vm_get(h, id, &info));
+	if (slot_of(&info, gpa >> 12, &offset)) {
+		uint32_t got;
+
+		memcpy(&got, obj + offset * ESX_PAGE + (gpa & 0xfff), sizeof(got));
+		CHECK(got == value, "gpa 0x%x -> object page %llu holds 0x%x, want 0x%x",
+		      gpa, (unsigned long long)offset, got, value);
+	} else {
+		CHECK(0, "gfn 0x%x not in the slot map", gpa >> 12);
+	}
+	esxmem_vm_info_free(&info);
+}
+
+int main(void)
+{
+	struct esxmem_vm_info info;
+	struct vmm *vm, *other;
+	uint8_t *obj;
+	uint32_t id;
+	int fd;
+
+	REQUIRE_OK(esxmem_open(&h));
+	fd = esx_open();
+	id = esx_stats(fd).id;
+	obj = esx_map(fd, 2 * SLOT_PAGES, 0);
+	REQUIRE(obj, "mmap of the object");
+
+	REQUIRE_OK(vmm_create(&vm));
+	REQUIRE_OK(vmm_add_slot(vm, 0, 0, SLOT_PAGES * ESX_PAGE, fd, 0));
+	REQUIRE_OK(vmm_add_slot(vm, 1, 0x100000, SLOT_PAGES * ESX_PAGE, fd,
+				SLOT_PAGES * ESX_PAGE));
+	REQUIRE_OK(vmm_load_guest(vm, CODE_GPA));
+
+	{
+		int err = esxmem_kvm_attach(h, id, vmm_vm_fd(vm));
+
+		REQUIRE(err == 0, "attach: %s (%s)", strerror(-err), esxmem_errmsg(h));
+	}
+	CHECK_OK(esxmem_kvm_attach(h, id, vmm_vm_fd(vm)));	/* idempotent */
+	REQUIRE_OK(esxmem_vm_get(h, id, &info));
+	CHECK(info.kvm_attached && info.kvm_pid == (uint32_t)getpid(), "attached, pid %u",
+	      info.kvm_pid);
+	REQUIRE(info.nr_slots == 2, "two slot pieces, got %zu", info.nr_slots);
+	CHECK(info.slots[0].base_gfn == 0 && info.slots[0].npages == SLOT_PAGES &&
+	      info.slots[0].offset == 0 && info.slots[0].id == 0, "slot 0");
+	CHECK(info.slots[1].base_gfn == 0x100 && info.slots[1].npages == SLOT_PAGES &&
+	      info.slots[1].offset == SLOT_PAGES && info.slots[1].id == 1, "slot 1");
+	esxmem_vm_info_free(&info);
+
+	guest_write_host_find(vm, obj, id, 0x7f000 + 12, 0xdeadbeef);
+	guest_write_host_find(vm, obj, id, 0x100000 + 4, 0x12345678);
+	guest_write_host_find(vm, obj, id, 0x17f000 + 4092, 0xcafef00d);
+
+	/* Delete slot 1 and add it back elsewhere. */
+	REQUIRE_OK(vmm_delete_slot(vm, 1));
+	REQUIRE_OK(esxmem_vm_get(h, id, &info));
+	CHECK(info.nr_slots == 1, "after deleting slot 1: %zu pieces", info.nr_slots);
+	esxmem_vm_info_free(&info);
+	REQUIRE_OK(vmm_add_slot(vm, 1, 0x200000, SLOT_PAGES * ESX_PAGE, fd,
+				SLOT_PAGES * ESX_PAGE));
+	REQUIRE_OK(esxmem_vm_get(h, id, &info));
+	CHECK(info.nr_slots == 2 && info.slots[1].base_gfn == 0x200 &&
+	      info.slots[1].offset == SLOT_PAGES, "slot 1 re-added at gfn 0x200");
+	esxmem_vm_info_free(&info);
+	guest_write_host_find(vm, obj, id, 0x200000 + 8, 0x0badf00d);
+	CHECK(*(uint32_t *)(obj + SLOT_PAGES * ESX_PAGE + 4) == 0x12345678,
+	      "the object kept what the guest wrote at the old address");
+
+	/* A second KVM VM cannot take the object. */
+	REQUIRE_OK(vmm_create(&other));
+	CHECK(esxmem_kvm_attach(h, id, vmm_vm_fd(other)) == -EBUSY, "second KVM VM: EBUSY");
+	CHECK_OK(esxmem_kvm_detach(h, id));
+	REQUIRE_OK(esxmem_vm_get(h, id, &info));
+	CHECK(!info.kvm_attached && info.nr_slots == 0, "detached");
+	esxmem_vm_info_free(&info);
+	CHECK_OK(esxmem_kvm_attach(h, id, vmm_vm_fd(other)));
+	REQUIRE_OK(esxmem_vm_get(h, id, &info));
+	CHECK(info.kvm_attached && info.nr_slots == 0, "attached to a VM with no slots here");
+	esxmem_vm_info_free(&info);
+	CHECK_OK(esxmem_kvm_detach(h, id));
+	vmm_destroy(other);
+
+	/* The KVM VM goes away while attached: the map empties, nothing breaks. */
+	REQUIRE_OK(esxmem_kvm_attach(h, id, vmm_vm_fd(vm)));
+	vmm_destroy(vm);
+	REQUIRE_OK(esxmem_vm_get(h, id, &info));
+	CHECK(info.nr_slots == 0, "no slot maps the object once the VMM unmapped it");
+	esxmem_vm_info_free(&info);
+	CHECK(*(uint32_t *)(obj + 0x7f000 + 12) == 0xdeadbeef, "memory intact");
+
+	munmap(obj, 2 * SLOT_PAGES * ESX_PAGE);
+	close(fd);	/* detaches and drops the KVM VM */
+	esxmem_close(h);
+	return vmtest_done("kvm_hook");
+}
