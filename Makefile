@@ -71,8 +71,7 @@ bench: deps
 install: modules userspace install-libesxmem
 	install -D -m 0644 kmod/esxmem.ko \
 		$(DESTDIR)/lib/modules/$(KVER)/updates/esxmem.ko
-	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
-	install -D -m 0644 kmod/uapi/esxmem.h $(DESTDIR)$(PREFIX)/include/esxmem/esxmem.h
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER) && ldconfig; fi
 	install -D -m 0644 tools/udev/60-esxmem.rules \
 		$(DESTDIR)/lib/udev/rules.d/60-esxmem.rules
 	install -D -m 0644 doc/ABI/sysfs-kernel-mm-esxmem \

@@ -134,6 +134,7 @@ int esxmem_device_init(void);
 void esxmem_device_exit(void);
 
 /* kvm.c: the link to the KVM VM running on an object. */
+#define ESXMEM_SLOTMAP_MAX	512	/* pieces: far more than VMMs make */
 struct esxmem_kvm_link;
 int esxmem_kvm_attach(struct esxmem_vm *vm, int fd);
 void esxmem_kvm_detach(struct esxmem_vm *vm);

@@ -20,9 +20,6 @@
 
 #include "esxmem.h"
 
-/* Pieces one map may hold: far more than any VMM creates. */
-#define ESXMEM_SLOTMAP_MAX	512
-
 struct esxmem_kvm_link {
 	struct kvm *kvm;
 	struct kvm_page_track_notifier_node track;

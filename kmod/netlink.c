@@ -66,6 +66,10 @@ static const struct nla_policy esxmem_policy[ESXMEM_A_MAX + 1] = {
 
 static struct genl_family esxmem_genl_family;
 
+/* A VM's reply with a full slot map: each piece is a nest of four. */
+#define VM_MSG_SIZE (NLMSG_GOODSIZE + ESXMEM_SLOTMAP_MAX * \
+		     (NLA_HDRLEN + nla_total_size(4) + 3 * nla_total_size_64bit(8)))
+
 /* Parses the VM nest of a request; every VM request names the VM. */
 static int parse_vm(struct genl_info *info, struct nlattr **tb)
 {
@@ -182,7 +186,7 @@ static int esxmem_nl_get_vm(struct sk_buff *skb, struct genl_info *info)
 	err = parse_vm(info, tb);
 	if (err)
 		return err;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(VM_MSG_SIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(msg, info, &esxmem_genl_family, 0, ESXMEM_CMD_GET_VM);

@@ -76,8 +76,9 @@ struct esxmem;
  * stores the new handle in *out and returns 0.
  * Errors: -ENOENT the family is not registered: esxmem.ko is not loaded
  * (run "modprobe esxmem"), or the caller is in a network namespace other
- * than the initial one, where the family does not exist; -EAFNOSUPPORT / -EPROTONOSUPPORT the kernel has
- * no generic netlink; -EMFILE / -ENFILE too many open files; -ENOMEM.
+ * than the initial one, which alone has the family; -EAFNOSUPPORT or
+ * -EPROTONOSUPPORT the kernel has no generic netlink; -EMFILE, -ENFILE too
+ * many open files; -ENOMEM.
  */
 int esxmem_open(struct esxmem **out);
 
@@ -86,9 +87,9 @@ void esxmem_close(struct esxmem *h);
 
 /*
  * The kernel's explanation of why the last request on @h failed (its
- * netlink extended acknowledgement), e.g. "attribute out of range"; "" when
- * the last request succeeded or the kernel gave none. Never NULL; valid
- * until the next request on @h or esxmem_close().
+ * netlink extended acknowledgement), e.g. "min_pages above max_pages";
+ * "" when the last request succeeded or the kernel gave none. Never NULL;
+ * valid until the next request on @h or esxmem_close().
  */
 const char *esxmem_errmsg(const struct esxmem *h);
 

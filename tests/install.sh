@@ -13,7 +13,10 @@ for f in \
 	"lib/modules/$KVER/updates/esxmem.ko" \
 	usr/include/esxmem/esxmem.h \
 	lib/udev/rules.d/60-esxmem.rules \
-	usr/share/doc/esxmem/ABI/sysfs-kernel-mm-esxmem; do
+	usr/share/doc/esxmem/ABI/sysfs-kernel-mm-esxmem \
+	usr/include/esxmem/libesxmem.h \
+	usr/lib/libesxmem.so.0.1.0 \
+	usr/lib/pkgconfig/libesxmem.pc; do
 	if [ ! -s "$dest/$f" ]; then
 		echo "install: missing $f"
 		status=1
@@ -21,5 +24,10 @@ for f in \
 done
 modinfo -F description "$dest/lib/modules/$KVER/updates/esxmem.ko" | grep -q ESX ||
 	{ echo "install: installed esxmem.ko has no description"; status=1; }
+[ -L "$dest/usr/lib/libesxmem.so.0" ] || { echo "install: libesxmem.so.0 link missing"; status=1; }
+objdump -p "$dest/usr/lib/libesxmem.so.0.1.0" | grep -q 'SONAME *libesxmem.so.0$' ||
+	{ echo "install: libesxmem has no soname libesxmem.so.0"; status=1; }
+PKG_CONFIG_PATH="$dest/usr/lib/pkgconfig" pkg-config --cflags libesxmem | grep -q -- '-I/usr/include' ||
+	{ echo "install: libesxmem.pc does not resolve"; status=1; }
 [ $status -eq 0 ] && echo "install: ok"
 exit $status
