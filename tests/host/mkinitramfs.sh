@@ -43,7 +43,14 @@ copy_elf() {
 	ldd "$src" 2>/dev/null | awk '/=>/ { print $3 } /^\t\/.*ld-linux/ { print $1 }' |
 	while read -r lib; do
 		[ -n "$lib" ] && [ -e "$lib" ] || continue
-		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+		# Our own libraries (from the build tree, which may lie under
+		# /tmp, hidden in the test host) go where init points
+		# LD_LIBRARY_PATH.
+		case $lib in
+		/lib/* | /lib64/* | /usr/lib/*) to=$lib ;;
+		*) to=/usr/local/lib/$(basename "$lib") ;;
+		esac
+		[ -e "$root$to" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$to"
 	done
 }
 
