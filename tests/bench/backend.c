@@ -30,7 +30,9 @@
 #include "esxtest.h"
 #include "vmm/vmm.h"
 
+#include <linux/kvm.h>
 #include <stdbool.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define MIB		(1024UL * 1024)
@@ -77,6 +79,8 @@ static const struct {
 };
 
 static double results[NR_METRICS][NR_BACKENDS][ROUNDS];
+/* Minor page faults per page taken by the host passes (last round). */
+static double faults_per_page[NR_METRICS][NR_BACKENDS];
 
 /* Keeps every read the loops make. */
 static volatile uint64_t sink;
@@ -140,6 +144,14 @@ static double region_put(struct region *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	return now() - t;
+}
+
+static long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
 }
 
 static double touch_write(uint8_t *p, uint8_t v)
@@ -210,12 +222,15 @@ static void host_round(enum backend b, int round)
 {
 	double best_r = 0, best_w = 0;
 	struct region r;
+	long f;
 	int i;
 
 	/* Write first touch, then the steady state over that memory. */
 	r = region_get(b);
+	f = minflt();
 	results[TOUCH_WRITE][b][round] = per_page(touch_write(r.p, (uint8_t)(round + 1)),
 						  REGION_PAGES);
+	faults_per_page[TOUCH_WRITE][b] = (double)(minflt() - f) / REGION_PAGES;
 	for (i = 0; i < SEQ_REPS; i++) {
 		double rd = mbps(seq_read(r.p));
 		double wr = mbps(seq_write(r.p, i + 1));
@@ -231,8 +246,12 @@ static void host_round(enum backend b, int round)
 
 	/* Read first touch, then the writes that break copy-on-write. */
 	r = region_get(b);
+	f = minflt();
 	results[TOUCH_READ][b][round] = per_page(touch_read(r.p), REGION_PAGES);
+	faults_per_page[TOUCH_READ][b] = (double)(minflt() - f) / REGION_PAGES;
+	f = minflt();
 	results[WRITE_AFTER_READ][b][round] = per_page(touch_write(r.p, 0x5a), REGION_PAGES);
+	faults_per_page[WRITE_AFTER_READ][b] = (double)(minflt() - f) / REGION_PAGES;
 	region_put(&r);
 }
 
@@ -329,6 +348,24 @@ static int guest_round(enum backend b, int round)
 	return 0;
 }
 
+/*
+ * An idle KVM VM held for the whole run, so that the guest rounds' VM
+ * creation and destruction do not patch kernel text each time (KVM flips
+ * the scheduler's preempt-notifier static key when the number of VMs goes
+ * 0 <-> 1), which the test host's emulator (QEMU 7.2 TCG) does not always
+ * survive. -1 if there is no KVM.
+ */
+static int hold_kvm_vm(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
+
+	if (kvm < 0)
+		return -1;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	close(kvm);
+	return vm;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -336,12 +373,15 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static double median(const double *v)
+/* The median of @v's ROUNDS values; *lo and *hi get the extremes. */
+static double median(const double *v, double *lo, double *hi)
 {
 	double s[ROUNDS];
 
 	memcpy(s, v, sizeof(s));
 	qsort(s, ROUNDS, sizeof(s[0]), cmp_double);
+	*lo = s[0];
+	*hi = s[ROUNDS - 1];
 	return ROUNDS % 2 ? s[ROUNDS / 2] : (s[ROUNDS / 2 - 1] + s[ROUNDS / 2]) / 2;
 }
 
@@ -367,9 +407,10 @@ int main(void)
 	};
 	bool guest_ok = true;
 	double t0 = now();
-	int round, k, m;
+	int round, k, m, kvm_vm;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	kvm_vm = hold_kvm_vm();
 	note_thp();
 	for (round = 0; round < ROUNDS; round++) {
 		for (k = 0; k < NR_BACKENDS; k++)
@@ -386,7 +427,7 @@ int main(void)
 	}
 
 	for (m = 0; m < NR_METRICS; m++) {
-		double v[NR_BACKENDS];
+		double v[NR_BACKENDS], lo[NR_BACKENDS], hi[NR_BACKENDS];
 		bool guest = metric_info[m].guest;
 		int nb = guest ? THP : NR_BACKENDS;
 		int b;
@@ -394,13 +435,23 @@ int main(void)
 		if (guest && !guest_ok)
 			continue;
 		for (b = 0; b < nb; b++) {
-			v[b] = median(results[m][b]);
+			v[b] = median(results[m][b], &lo[b], &hi[b]);
 			printf("bench: %s_%s %.*f %s\n", metric_info[m].name, backend_name[b],
 			       v[b] < 100 ? 2 : 0, v[b], metric_info[m].unit);
 		}
 		printf("bench: %s_ratio_esxmem_vs_anon %.3f ratio\n", metric_info[m].name,
 		       v[ESX] / v[ANON]);
+		/* The spread, to judge the noise. */
+		printf("backend: %s range over rounds: esxmem %.0f..%.0f, anon %.0f..%.0f %s\n",
+		       metric_info[m].name, lo[ESX], hi[ESX], lo[ANON], hi[ANON],
+		       metric_info[m].unit);
 	}
+	for (m = TOUCH_WRITE; m <= WRITE_AFTER_READ; m++)
+		printf("backend: %s page faults per page: esxmem %.2f, anon %.2f, anon_thp %.3f\n",
+		       metric_info[m].name, faults_per_page[m][ESX], faults_per_page[m][ANON],
+		       faults_per_page[m][THP]);
 	printf("backend: %.1f s in all\n", now() - t0);
+	if (kvm_vm >= 0)
+		close(kvm_vm);
 	return 0;
 }

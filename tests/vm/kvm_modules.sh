@@ -6,4 +6,6 @@ for m in kvm kvm_amd; do
 done
 [ -c /dev/kvm ] || fail "/dev/kvm missing"
 grep -q svm /proc/cpuinfo || fail "CPU lacks svm"
+# init keeps one idle KVM VM for the whole run (tinyvmm --help says why).
+pidof tinyvmm >/dev/null || fail "the idle KVM VM holder is not running"
 pass

@@ -47,6 +47,10 @@ static void usage(FILE *f)
 "  -o, --offset BYTES   mmap offset into PATH, page-aligned (default 0)\n"
 "  -p, --pages N        RAM size in 4 KiB pages, 1..%u (default 64)\n"
 "  -s, --seed S         pattern seed, 32 bits (default 0x5eed1234)\n"
+"      --hold           only create an idle KVM VM and keep it until killed\n"
+"                       (the test host holds one so that the count of KVM VMs\n"
+"                       never drops to zero: each 0 <-> 1 change live-patches\n"
+"                       the scheduler, which QEMU's TCG can mistranslate)\n"
 "  -h, --help           show this help\n"
 "\n"
 "Numbers may be decimal, 0x-prefixed hex or 0-prefixed octal.\n",
@@ -85,6 +89,7 @@ int main(int argc, char **argv)
 		{ "pages", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "hold", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
@@ -126,6 +131,11 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'H':
+			if (vmm_create(&vm))
+				return 1;
+			for (;;)
+				pause();
 		default:
 			usage(stderr);
 			return 2;
