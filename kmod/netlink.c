@@ -251,33 +251,43 @@ static int esxmem_nl_dump_vms_start(struct netlink_callback *cb)
 	return 0;
 }
 
-static int esxmem_nl_set_vm(struct sk_buff *skb, struct genl_info *info)
+/*
+ * Runs @op on the VM a request names, with the registry locked so that the
+ * VM cannot go away meanwhile. -ENOENT when there is no such VM.
+ */
+static int with_vm(struct genl_info *info,
+		   int (*op)(struct esxmem_vm *vm, struct nlattr **tb,
+			     struct genl_info *info))
 {
 	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
 	struct esxmem_vm *vm;
-	u64 min, max;
 	int err;
 
 	err = parse_vm(info, tb);
 	if (err)
 		return err;
+	mutex_lock(&esxmem_vms_lock);
+	vm = lookup_vm(info, tb);
+	err = vm ? op(vm, tb, info) : -ENOENT;
+	mutex_unlock(&esxmem_vms_lock);
+	return err;
+}
+
+static int set_vm(struct esxmem_vm *vm, struct nlattr **tb,
+		  struct genl_info *info)
+{
+	u64 min, max;
+
 	if (tb[ESXMEM_VM_A_KVM_FD]) {
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[ESXMEM_VM_A_KVM_FD],
 				    "use ESXMEM_CMD_ATTACH_KVM");
 		return -EINVAL;
 	}
-	mutex_lock(&esxmem_vms_lock);
-	vm = lookup_vm(info, tb);
-	if (!vm) {
-		err = -ENOENT;
-		goto out;
-	}
 	min = tb[ESXMEM_VM_A_MIN_PAGES] ? nla_get_u64(tb[ESXMEM_VM_A_MIN_PAGES]) : vm->min_pages;
 	max = tb[ESXMEM_VM_A_MAX_PAGES] ? nla_get_u64(tb[ESXMEM_VM_A_MAX_PAGES]) : vm->max_pages;
 	if (min > max) {
 		NL_SET_ERR_MSG(info->extack, "min_pages above max_pages");
-		err = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	vm->min_pages = min;
 	vm->max_pages = max;
@@ -291,28 +301,19 @@ static int esxmem_nl_set_vm(struct sk_buff *skb, struct genl_info *info)
 		WRITE_ONCE(vm->target_pages, nla_get_u64(tb[ESXMEM_VM_A_TARGET_PAGES]));
 	if (tb[ESXMEM_VM_A_FLAGS])
 		WRITE_ONCE(vm->flags, nla_get_u32(tb[ESXMEM_VM_A_FLAGS]));
-out:
-	mutex_unlock(&esxmem_vms_lock);
-	return err;
+	return 0;
 }
 
-static int esxmem_nl_attach_kvm(struct sk_buff *skb, struct genl_info *info)
+static int attach_kvm(struct esxmem_vm *vm, struct nlattr **tb,
+		      struct genl_info *info)
 {
-	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
-	struct esxmem_vm *vm;
 	int err;
 
-	err = parse_vm(info, tb);
-	if (err)
-		return err;
-	if (GENL_REQ_ATTR_CHECK(info, ESXMEM_A_VM) || !tb[ESXMEM_VM_A_KVM_FD]) {
+	if (!tb[ESXMEM_VM_A_KVM_FD]) {
 		NL_SET_ERR_MSG(info->extack, "ESXMEM_VM_A_KVM_FD is required");
 		return -EINVAL;
 	}
-	mutex_lock(&esxmem_vms_lock);
-	vm = lookup_vm(info, tb);
-	err = vm ? esxmem_kvm_attach(vm, nla_get_s32(tb[ESXMEM_VM_A_KVM_FD])) : -ENOENT;
-	mutex_unlock(&esxmem_vms_lock);
+	err = esxmem_kvm_attach(vm, nla_get_s32(tb[ESXMEM_VM_A_KVM_FD]));
 	if (err == -EINVAL)
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[ESXMEM_VM_A_KVM_FD],
 				    "not a KVM VM fd (anon_inode:kvm-vm)");
@@ -321,21 +322,26 @@ static int esxmem_nl_attach_kvm(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+static int detach_kvm(struct esxmem_vm *vm, struct nlattr **tb,
+		      struct genl_info *info)
+{
+	esxmem_kvm_detach(vm);
+	return 0;
+}
+
+static int esxmem_nl_set_vm(struct sk_buff *skb, struct genl_info *info)
+{
+	return with_vm(info, set_vm);
+}
+
+static int esxmem_nl_attach_kvm(struct sk_buff *skb, struct genl_info *info)
+{
+	return with_vm(info, attach_kvm);
+}
+
 static int esxmem_nl_detach_kvm(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
-	struct esxmem_vm *vm;
-	int err;
-
-	err = parse_vm(info, tb);
-	if (err)
-		return err;
-	mutex_lock(&esxmem_vms_lock);
-	vm = lookup_vm(info, tb);
-	if (vm)
-		esxmem_kvm_detach(vm);
-	mutex_unlock(&esxmem_vms_lock);
-	return vm ? 0 : -ENOENT;
+	return with_vm(info, detach_kvm);
 }
 
 static int put_pool(struct sk_buff *skb)
