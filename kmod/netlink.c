@@ -482,30 +482,52 @@ static void multicast(struct sk_buff *msg, void *hdr)
 	genlmsg_multicast(&esxmem_genl_family, msg, 0, 0, GFP_KERNEL);
 }
 
+/*
+ * A new event message of @cmd with its nest @type open, or NULL when
+ * nobody listens or memory is short: events are best effort.
+ */
+static struct sk_buff *event_start(int cmd, int type, void **hdr,
+				   struct nlattr **nest)
+{
+	struct sk_buff *msg;
+
+	if (!genl_has_listeners(&esxmem_genl_family, &init_net, 0))
+		return NULL;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	*hdr = genlmsg_put(msg, 0, 0, &esxmem_genl_family, 0, cmd);
+	*nest = *hdr ? nla_nest_start(msg, type) : NULL;
+	if (!*nest) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static void event_send(struct sk_buff *msg, void *hdr, struct nlattr *nest)
+{
+	nla_nest_end(msg, nest);
+	multicast(msg, hdr);
+}
+
 void esxmem_netlink_vm_event(int cmd, u32 id, pid_t owner)
 {
 	struct sk_buff *msg;
 	struct nlattr *nest;
 	void *hdr;
 
-	if (!READ_ONCE(esxmem_genl_registered) ||
-	    !genl_has_listeners(&esxmem_genl_family, &init_net, 0))
+	if (!READ_ONCE(esxmem_genl_registered))
 		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = event_start(cmd, ESXMEM_A_VM, &hdr, &nest);
 	if (!msg)
 		return;
-	hdr = genlmsg_put(msg, 0, 0, &esxmem_genl_family, 0, cmd);
-	if (!hdr)
-		goto err;
-	nest = nla_nest_start(msg, ESXMEM_A_VM);
-	if (!nest || nla_put_u32(msg, ESXMEM_VM_A_ID, id) ||
-	    nla_put_u32(msg, ESXMEM_VM_A_OWNER_PID, owner))
-		goto err;
-	nla_nest_end(msg, nest);
-	multicast(msg, hdr);
-	return;
-err:
-	nlmsg_free(msg);
+	if (nla_put_u32(msg, ESXMEM_VM_A_ID, id) ||
+	    nla_put_u32(msg, ESXMEM_VM_A_OWNER_PID, owner)) {
+		nlmsg_free(msg);
+		return;
+	}
+	event_send(msg, hdr, nest);
 }
 
 /* State changes happen in fault paths: send from a worker. */
@@ -515,25 +537,16 @@ static void state_event_work(struct work_struct *work)
 	struct nlattr *nest;
 	void *hdr;
 
-	if (!genl_has_listeners(&esxmem_genl_family, &init_net, 0))
-		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = event_start(ESXMEM_CMD_EVENT_STATE, ESXMEM_A_POOL, &hdr, &nest);
 	if (!msg)
 		return;
-	hdr = genlmsg_put(msg, 0, 0, &esxmem_genl_family, 0, ESXMEM_CMD_EVENT_STATE);
-	if (!hdr)
-		goto err;
-	nest = nla_nest_start(msg, ESXMEM_A_POOL);
-	if (!nest ||
-	    nla_put_u32(msg, ESXMEM_POOL_A_STATE, READ_ONCE(esxmem_pool.state)) ||
+	if (nla_put_u32(msg, ESXMEM_POOL_A_STATE, READ_ONCE(esxmem_pool.state)) ||
 	    nla_put_s64(msg, ESXMEM_POOL_A_FREE_PAGES, esxmem_pool_free_pages(),
-			ESXMEM_POOL_A_PAD))
-		goto err;
-	nla_nest_end(msg, nest);
-	multicast(msg, hdr);
-	return;
-err:
-	nlmsg_free(msg);
+			ESXMEM_POOL_A_PAD)) {
+		nlmsg_free(msg);
+		return;
+	}
+	event_send(msg, hdr, nest);
 }
 
 static DECLARE_WORK(esxmem_state_work, state_event_work);
