@@ -33,6 +33,7 @@
 #include "vmtest.h"
 #include "vmm/vmm.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -52,6 +53,7 @@
 #define WAIT_MS		120000L		/* fault_wait_ms during the run */
 #define RUN_SECS	70.0		/* random fills and checks until then */
 #define MIN_RANDOM_SECS	10.0		/* ... but for at least this long */
+#define STALL_SECS	30.0		/* no progress for so long: show why */
 #define END_SECS	400.0		/* a worker still running then is hung */
 #define MAX_REPORTS	5		/* corrupt pages described per worker */
 
@@ -565,6 +567,55 @@ static int worker_main(int id, struct result *res, double start)
 
 /* ---- the parent --------------------------------------------------------- */
 
+/* Prints one line of text file @path after @what, or nothing. */
+static void show_file(const char *what, const char *path)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	fprintf(stderr, "  %s: %s%s", what, buf, buf[n - 1] == '\n' ? "" : "\n");
+}
+
+/* What a worker that stopped making progress is doing, for the log. */
+static void show_stalled(int i, pid_t pid, double secs)
+{
+	static const char *const counters[] = { "used_pages", "free_pages", "faults",
+						"fault_waits", "fault_wait_timeouts" };
+	char path[320];
+	struct dirent *e;
+	size_t k;
+	DIR *d;
+
+	fprintf(stderr, "worker %d (pid %d) made no progress for %.0f s:\n", i, (int)pid, secs);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		fprintf(stderr, " thread %s\n", e->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+		show_file("stat", path);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/wchan", (int)pid, e->d_name);
+		show_file("wchan", path);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stack", (int)pid, e->d_name);
+		show_file("stack", path);
+	}
+	if (d)
+		closedir(d);
+	for (k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
+		snprintf(path, sizeof(path), ESX_SYSFS "%s", counters[k]);
+		show_file(counters[k], path);
+	}
+}
+
 static void cleanup(void)
 {
 	int i;
@@ -587,6 +638,9 @@ static void cleanup(void)
 int main(void)
 {
 	uint64_t written = 0, verified = 0, corrupted = 0, punches = 0, waits_obj = 0;
+	uint64_t progress[NR_WORKERS] = { 0 };
+	double last_change[NR_WORKERS];
+	bool stall_shown[NR_WORKERS] = { false };
 	long used0, waits0, timeouts0, waits, pool, orig_pool;
 	int i, status, running;
 	double start, secs;
@@ -621,7 +675,23 @@ int main(void)
 			_exit(worker_main(i, &results[i], start));
 	}
 
+	for (i = 0; i < NR_WORKERS; i++)
+		last_change[i] = start;
 	for (running = NR_WORKERS; running > 0;) {
+		for (i = 0; i < NR_WORKERS; i++) {
+			struct result *r = &results[i];
+			uint64_t p = r->written + r->verified + r->guest_ops;
+
+			if (pids[i] <= 0 || r->done)
+				continue;
+			if (p != progress[i]) {
+				progress[i] = p;
+				last_change[i] = now();
+			} else if (now() - last_change[i] > STALL_SECS && !stall_shown[i]) {
+				show_stalled(i, pids[i], now() - last_change[i]);
+				stall_shown[i] = true;
+			}
+		}
 		for (i = 0; i < NR_WORKERS; i++) {
 			if (pids[i] <= 0 || waitpid(pids[i], &status, WNOHANG) != pids[i])
 				continue;
