@@ -6,8 +6,10 @@
 #include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -59,6 +61,22 @@ struct esxmem_vm;
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero);
 void esxmem_vm_free_page(struct page *page);
 
+/* share.c: what the page-sharing scanner keeps per VM. */
+struct esxmem_vm_scan {
+	/* Only the scanner thread touches these. */
+	unsigned long npages;		/* size the pass was planned for */
+	u64 start, step, k;		/* page k of a pass: start + k * step */
+	s64 tokens;			/* the per-VM rate's bucket */
+	u64 stamp;
+	/* Statistics. */
+	atomic_long_t pages_scanned;
+	atomic_long_t full_scans;
+	atomic_long_t hints;		/* hint frames naming this VM */
+	atomic64_t scan_ns;		/* scanner time spent on this VM */
+};
+
+extern struct page *esxmem_zero_frame;
+
 /* vm.c: one VM memory object per open() of /dev/esxmem. */
 struct esxmem_vm {
 	struct inode *inode;		/* its inode, in an esxmem superblock */
@@ -66,6 +84,12 @@ struct esxmem_vm {
 	struct mutex size_lock;		/* fixing the size and pmap */
 	spinlock_t lock;		/* pmap entries and state_pages */
 	esxmem_pte_t *pmap;		/* set once, with npages */
+	/*
+	 * Read-held while a fault maps the zero frame, write-held while an
+	 * entry leaves the zero state, so no zero frame is mapped after the
+	 * unmap that follows.
+	 */
+	struct rw_semaphore zero_sem;
 	unsigned long npages;
 	unsigned long state_pages[ESXMEM_PAGE_NR_STATES];
 
@@ -91,11 +115,13 @@ struct esxmem_vm {
 
 	struct mutex kvm_lock;		/* @kvm and its map */
 	struct esxmem_kvm_link *kvm;	/* NULL when not attached */
+
+	struct esxmem_vm_scan scan;
+	struct rcu_head rcu;
 };
 
 #define ESXMEM_DEFAULT_SHARES	1000
 
-extern struct page *esxmem_zero_frame;
 
 int esxmem_vm_init(void);
 void esxmem_vm_exit(void);
@@ -113,16 +139,68 @@ void esxmem_vm_get_stats(struct esxmem_vm *vm, struct esxmem_vm_stats *st);
 extern struct mutex esxmem_vms_lock;
 extern u64 esxmem_vms_generation;
 struct esxmem_vm *esxmem_vm_lookup(u32 id);
+/* Under rcu_read_lock(); the VM may be on its way out. */
+struct esxmem_vm *esxmem_vm_lookup_rcu(u32 id);
+unsigned long esxmem_vm_total_pages(void);
+unsigned long esxmem_vm_sum_state(enum esxmem_page_state state);
 struct esxmem_vm *esxmem_vm_next(u32 *id);
 int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages,
 		       bool exact);
 void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e);
+/* Drops the machine page behind a pmap entry that was just cleared. */
+void esxmem_vm_release(esxmem_pte_t e);
+
+/* Whether entry @e is still backed by @page. */
+static inline bool esxmem_pte_maps(esxmem_pte_t e, struct page *page)
+{
+	if (page == esxmem_zero_frame)
+		return esxmem_pte_state(e) == ESXMEM_PAGE_ZERO;
+	return esxmem_pte_has_pfn(e) &&
+	       esxmem_pte_payload(e) == page_to_pfn(page);
+}
 
 /* fault.c: mapping guest RAM, faults, copy-on-write and punching holes. */
 bool esxmem_vma_is_ours(const struct vm_area_struct *vma);
 int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
+void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
+
+/* share.c: content-based page sharing. */
+struct esxmem_share {
+	struct mutex lock;		/* the frame table, frame counts */
+	struct mutex run_lock;		/* held while the scanner works */
+	wait_queue_head_t wait;		/* the scanner's */
+	/* Knobs (sysfs). */
+	bool enabled;
+	bool isolate_vms;		/* every VM its own sharing domain */
+	unsigned int pages_per_sec;
+	unsigned int vm_pages_per_sec;
+	/* Statistics. */
+	unsigned long table_bytes;
+	atomic_long_t sharing;		/* pmap entries on shared frames */
+	atomic_long_t pages_scanned;
+	atomic_long_t full_scans;
+	atomic_long_t merges;		/* pages freed by sharing */
+	atomic_long_t zero_merges;	/* ... of them, zero pages */
+	atomic_long_t stale_hints;	/* hinted pages that had changed */
+	atomic_long_t collisions;	/* same hash, other content */
+	atomic_long_t table_full;	/* hints not kept for want of room */
+};
+
+#define ESXMEM_SCAN_RATE_MAX	10000000	/* pages a second */
+
+extern struct esxmem_share esxmem_share;
+int esxmem_share_init(void);
+void esxmem_share_exit(void);
+void esxmem_share_kick(void);
+void esxmem_share_set_enabled(bool on);
+void esxmem_share_put(struct page *frame);
+bool esxmem_share_claim(struct page *frame);
+void esxmem_share_forget_vm(struct esxmem_vm *vm);
+u64 esxmem_share_cpu_ns(void);
+unsigned long esxmem_share_frames(void);
+unsigned long esxmem_share_hints(void);
 
 /* fs.c: esxmemfs, whose regular files are VM memory objects. */
 int esxmem_fs_init(void);

@@ -25,19 +25,39 @@ static struct esxmem_vm *vma_to_vm(struct vm_area_struct *vma)
 	return vma->vm_file->private_data;
 }
 
-/* Whether entry @e is still backed by @page. */
-static bool pte_maps(esxmem_pte_t e, struct page *page)
-{
-	if (page == esxmem_zero_frame)
-		return esxmem_pte_state(e) == ESXMEM_PAGE_ZERO;
-	return esxmem_pte_has_pfn(e) &&
-	       esxmem_pte_payload(e) == page_to_pfn(page);
-}
-
-static void unmap_one(struct esxmem_vm *vm, pgoff_t index)
+void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index)
 {
 	unmap_mapping_range(vm->mapping, (loff_t)index << PAGE_SHIFT,
 			    PAGE_SIZE, 0);
+}
+
+static bool is_free_state(enum esxmem_page_state s)
+{
+	return s == ESXMEM_PAGE_UNBACKED || s == ESXMEM_PAGE_BALLOONED ||
+	       s == ESXMEM_PAGE_ZERO;
+}
+
+/* A read of memory that holds no data maps the zero frame. */
+static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
+			   pgoff_t index)
+{
+	vm_fault_t ret = VM_FAULT_NOPAGE;
+
+	down_read(&vm->zero_sem);
+	spin_lock(&vm->lock);
+	if (is_free_state(esxmem_pte_state(vm->pmap[index]))) {
+		if (esxmem_pte_state(vm->pmap[index]) != ESXMEM_PAGE_ZERO)
+			esxmem_vm_set_pte(vm, index,
+				esxmem_pte_make(ESXMEM_PAGE_ZERO, 0, 0));
+		spin_unlock(&vm->lock);
+		ret = vmf_insert_page(vmf->vma, vmf->address,
+				      esxmem_zero_frame);
+	} else {
+		/* Backed meanwhile: the access faults again and finds it. */
+		spin_unlock(&vm->lock);
+	}
+	up_read(&vm->zero_sem);
+	return ret;
 }
 
 static vm_fault_t esxmem_fault(struct vm_fault *vmf)
@@ -45,6 +65,8 @@ static vm_fault_t esxmem_fault(struct vm_fault *vmf)
 	struct esxmem_vm *vm = vma_to_vm(vmf->vma);
 	pgoff_t index = vmf->pgoff;
 	struct page *page, *fresh = NULL;
+	bool zero_locked = false;
+	vm_fault_t ret;
 	esxmem_pte_t e;
 
 	if (index >= vm->npages)
@@ -63,31 +85,24 @@ again:
 		spin_unlock(&vm->lock);
 		lock_page(page);
 		spin_lock(&vm->lock);
-		if (unlikely(!pte_maps(vm->pmap[index], page))) {
+		if (unlikely(!esxmem_pte_maps(vm->pmap[index], page))) {
 			spin_unlock(&vm->lock);
 			unlock_page(page);
 			put_page(page);
 			goto again;
 		}
 		spin_unlock(&vm->lock);
-		if (fresh)
-			esxmem_vm_free_page(fresh);
 		vmf->page = page;
-		return VM_FAULT_LOCKED;
+		ret = VM_FAULT_LOCKED;
+		break;
 
 	case ESXMEM_PAGE_UNBACKED:
 	case ESXMEM_PAGE_BALLOONED:
 	case ESXMEM_PAGE_ZERO:
-		/* Reads of untouched memory cost no machine page. */
 		if (!(vmf->flags & FAULT_FLAG_WRITE)) {
-			if (esxmem_pte_state(e) != ESXMEM_PAGE_ZERO)
-				esxmem_vm_set_pte(vm, index,
-					esxmem_pte_make(ESXMEM_PAGE_ZERO, 0, 0));
 			spin_unlock(&vm->lock);
-			if (fresh)
-				esxmem_vm_free_page(fresh);
-			return vmf_insert_page(vmf->vma, vmf->address,
-					       esxmem_zero_frame);
+			ret = map_zero(vmf, vm, index);
+			break;
 		}
 		if (!fresh) {
 			spin_unlock(&vm->lock);
@@ -95,6 +110,13 @@ again:
 			/* Killed or timed out: a killed task never sees it. */
 			if (IS_ERR(fresh))
 				return VM_FAULT_SIGBUS;
+			goto again;
+		}
+		if (esxmem_pte_state(e) == ESXMEM_PAGE_ZERO && !zero_locked) {
+			/* Leaving the zero state: see esxmem_vm.zero_sem. */
+			spin_unlock(&vm->lock);
+			down_write(&vm->zero_sem);
+			zero_locked = true;
 			goto again;
 		}
 		/* Unpublished until now, so nobody else holds its lock. */
@@ -105,39 +127,55 @@ again:
 		spin_unlock(&vm->lock);
 		/* Other mappings may still show the zero frame here. */
 		if (esxmem_pte_state(e) == ESXMEM_PAGE_ZERO)
-			unmap_one(vm, index);
+			esxmem_vm_unmap_page(vm, index);
 		get_page(fresh);
 		vmf->page = fresh;
-		return VM_FAULT_LOCKED;
+		fresh = NULL;
+		ret = VM_FAULT_LOCKED;
+		break;
 
 	default:
 		/* Swapped and compressed pages arrive with reclamation. */
 		spin_unlock(&vm->lock);
-		if (fresh)
-			esxmem_vm_free_page(fresh);
-		return VM_FAULT_SIGBUS;
+		ret = VM_FAULT_SIGBUS;
+		break;
 	}
+	if (zero_locked)
+		up_write(&vm->zero_sem);
+	if (fresh)
+		esxmem_vm_free_page(fresh);
+	return ret;
 }
 
 /*
  * Gives the page at @index a private copy of @old (the zero frame or a
  * shared frame) and unmaps @old there; the access then faults again and
- * finds the copy.
+ * finds the copy. The switch happens with @old locked (or, for the zero
+ * frame, zero_sem held) so that no fault maps @old there afterwards.
  */
 static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 			    struct page *old)
 {
 	bool from_zero = old == esxmem_zero_frame;
+	enum esxmem_page_state state;
 	struct page *copy;
+	esxmem_pte_t e;
 
 	copy = esxmem_vm_alloc_page(vm, from_zero);
 	if (IS_ERR(copy))
 		return VM_FAULT_SIGBUS;
 	if (!from_zero)
 		copy_highpage(copy, old);
+	state = from_zero ? ESXMEM_PAGE_ZERO : ESXMEM_PAGE_SHARED;
 
+	if (from_zero)
+		down_write(&vm->zero_sem);
+	else
+		lock_page(old);
 	spin_lock(&vm->lock);
-	if (pte_maps(vm->pmap[index], old)) {
+	e = vm->pmap[index];
+	/* A claimed frame is private now, though still at the same pfn. */
+	if (esxmem_pte_state(e) == state && esxmem_pte_maps(e, old)) {
 		esxmem_vm_set_pte(vm, index,
 				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
 						  page_to_pfn(copy),
@@ -145,15 +183,21 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 		copy = NULL;
 	}
 	spin_unlock(&vm->lock);
+	esxmem_vm_unmap_page(vm, index);
+	if (from_zero)
+		up_write(&vm->zero_sem);
+	else
+		unlock_page(old);
 
 	if (copy) {
 		/* Someone else changed the entry first; theirs stands. */
 		esxmem_vm_free_page(copy);
-	} else {
-		atomic_long_inc(&vm->cow_breaks);
-		atomic_long_inc(&esxmem_pool.cow_breaks);
+		return VM_FAULT_NOPAGE;
 	}
-	unmap_one(vm, index);
+	atomic_long_inc(&vm->cow_breaks);
+	atomic_long_inc(&esxmem_pool.cow_breaks);
+	if (!from_zero)
+		esxmem_share_put(old);
 	return VM_FAULT_NOPAGE;
 }
 
@@ -172,11 +216,11 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 	lock_page(page);
 	spin_lock(&vm->lock);
 	e = vm->pmap[index];
-	if (unlikely(!pte_maps(e, page))) {
+	if (unlikely(!esxmem_pte_maps(e, page))) {
 		/* Freed or replaced since it was mapped: fault afresh. */
 		spin_unlock(&vm->lock);
 		unlock_page(page);
-		unmap_one(vm, index);
+		esxmem_vm_unmap_page(vm, index);
 		return VM_FAULT_NOPAGE;
 	}
 	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
@@ -186,6 +230,18 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 		return VM_FAULT_LOCKED;
 	}
 	spin_unlock(&vm->lock);
+	/* The last sharer of a frame takes it over without a copy. */
+	if (esxmem_share_claim(page)) {
+		spin_lock(&vm->lock);
+		esxmem_vm_set_pte(vm, index,
+				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
+						  page_to_pfn(page),
+						  ESXMEM_PTE_DIRTY));
+		spin_unlock(&vm->lock);
+		atomic_long_inc(&vm->cow_breaks);
+		atomic_long_inc(&esxmem_pool.cow_breaks);
+		return VM_FAULT_LOCKED;
+	}
 	unlock_page(page);
 	return cow_break(vm, index, page);
 }
@@ -253,7 +309,7 @@ static void zero_partial(struct esxmem_vm *vm, pgoff_t index,
 		return;
 	lock_page(page);
 	spin_lock(&vm->lock);
-	if (pte_maps(vm->pmap[index], page))
+	if (esxmem_pte_maps(vm->pmap[index], page))
 		zero_user_segment(page, from, to);
 	spin_unlock(&vm->lock);
 	unlock_page(page);
@@ -270,6 +326,7 @@ static void free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 {
 	struct page *pages[FREE_BATCH];
 	pgoff_t where[FREE_BATCH];
+	esxmem_pte_t old[FREE_BATCH];
 	unsigned long freed;
 	pgoff_t i, next;
 	int n, k;
@@ -280,7 +337,19 @@ static void free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 		for (i = start; i < end && n < FREE_BATCH; i++) {
 			esxmem_pte_t e = vm->pmap[i];
 
-			if (esxmem_pte_has_pfn(e)) {
+			/*
+			 * A shared frame goes alone: other VMs lock frames
+			 * in their own index order, and it may sit at several
+			 * indexes of this one.
+			 */
+			if (esxmem_pte_state(e) == ESXMEM_PAGE_SHARED && n) {
+				break;
+			} else if (esxmem_pte_state(e) == ESXMEM_PAGE_SHARED) {
+				pages[n] = pfn_to_page(esxmem_pte_payload(e));
+				get_page(pages[n]);
+				where[n++] = i++;
+				break;
+			} else if (esxmem_pte_has_pfn(e)) {
 				pages[n] = pfn_to_page(esxmem_pte_payload(e));
 				get_page(pages[n]);
 				where[n++] = i;
@@ -296,7 +365,8 @@ static void free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 		freed = 0;
 		spin_lock(&vm->lock);
 		for (k = 0; k < n; k++) {
-			if (pte_maps(vm->pmap[where[k]], pages[k])) {
+			old[k] = vm->pmap[where[k]];
+			if (esxmem_pte_maps(old[k], pages[k])) {
 				esxmem_vm_set_pte(vm, where[k], 0);
 				/* Drop the pmap's reference below. */
 				freed |= 1UL << k;
@@ -310,7 +380,7 @@ static void free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 			unlock_page(pages[k]);
 			put_page(pages[k]);
 			if (freed & (1UL << k))
-				esxmem_vm_free_page(pages[k]);
+				esxmem_vm_release(old[k]);
 		}
 		cond_resched();
 	}

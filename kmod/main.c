@@ -38,9 +38,12 @@ static int __init esxmem_init(void)
 	err = esxmem_vm_init();
 	if (err)
 		return err;
-	err = esxmem_sysfs_init();
+	err = esxmem_share_init();
 	if (err)
 		goto err_vm;
+	err = esxmem_sysfs_init();
+	if (err)
+		goto err_share;
 	err = esxmem_fs_init();
 	if (err)
 		goto err_sysfs;
@@ -60,6 +63,8 @@ err_fs:
 	esxmem_fs_exit();
 err_sysfs:
 	esxmem_sysfs_exit();
+err_share:
+	esxmem_share_exit();
 err_vm:
 	esxmem_vm_exit();
 	return err;
@@ -71,6 +76,7 @@ static void __exit esxmem_exit(void)
 	esxmem_device_exit();
 	esxmem_fs_exit();
 	esxmem_sysfs_exit();
+	esxmem_share_exit();
 	esxmem_vm_exit();
 }
 

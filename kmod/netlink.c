@@ -16,6 +16,10 @@ static struct netlink_range_validation shares_range __ro_after_init = {
 	.max = ESXMEM_SHARES_MAX,
 };
 
+static struct netlink_range_validation domain_range __ro_after_init = {
+	.max = ESXMEM_DOMAIN_MAX,
+};
+
 static struct netlink_range_validation fault_wait_range __ro_after_init = {
 	.max = ESXMEM_FAULT_WAIT_MS_MAX,
 };
@@ -25,7 +29,7 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_NAME]		= { .type = NLA_NUL_STRING,
 					    .len = ESXMEM_VM_NAME_MAX - 1 },
 	[ESXMEM_VM_A_OWNER_PID]		= { .type = NLA_REJECT },
-	[ESXMEM_VM_A_DOMAIN]		= { .type = NLA_U32 },
+	[ESXMEM_VM_A_DOMAIN]		= NLA_POLICY_FULL_RANGE(NLA_U32, &domain_range),
 	[ESXMEM_VM_A_SHARES]		= NLA_POLICY_FULL_RANGE(NLA_U32, &shares_range),
 	[ESXMEM_VM_A_MIN_PAGES]		= { .type = NLA_U64 },
 	[ESXMEM_VM_A_MAX_PAGES]		= { .type = NLA_U64 },
@@ -43,6 +47,10 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_KVM_PID]		= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_SLOTS]		= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_PAD]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_PAGES_SCANNED]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_FULL_SCANS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_HINTS]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_SCAN_NS]		= { .type = NLA_REJECT },
 };
 
 static const struct nla_policy pool_policy[ESXMEM_POOL_A_MAX + 1] = {
@@ -150,7 +158,11 @@ static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm)
 	    nla_put_u64_64bit(skb, ESXMEM_VM_A_COW_BREAKS, st.cow_breaks, ESXMEM_VM_A_PAD) ||
 	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FAULT_WAITS, st.fault_waits, ESXMEM_VM_A_PAD) ||
 	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS, st.fault_wait_timeouts,
-			      ESXMEM_VM_A_PAD))
+			      ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_PAGES_SCANNED, st.pages_scanned, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FULL_SCANS, st.full_scans, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_HINTS, st.hints, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SCAN_NS, st.scan_ns, ESXMEM_VM_A_PAD))
 		return -EMSGSIZE;
 
 	states = nla_nest_start(skb, ESXMEM_VM_A_STATE_PAGES);

@@ -127,6 +127,95 @@ PERMILLE_ATTR(ESXMEM_STATE_SOFT, state_soft_permille);
 PERMILLE_ATTR(ESXMEM_STATE_HARD, state_hard_permille);
 PERMILLE_ATTR(ESXMEM_STATE_LOW, state_low_permille);
 
+/* share/: the page-sharing scanner's knobs and counters. */
+
+COUNTER_ATTR(pages_shared, esxmem_share_frames());
+COUNTER_ATTR(pages_sharing, atomic_long_read(&esxmem_share.sharing));
+COUNTER_ATTR(zero_pages, esxmem_vm_sum_state(ESXMEM_PAGE_ZERO));
+COUNTER_ATTR(hints, esxmem_share_hints());
+COUNTER_ATTR(pages_scanned, atomic_long_read(&esxmem_share.pages_scanned));
+COUNTER_ATTR(full_scans, atomic_long_read(&esxmem_share.full_scans));
+COUNTER_ATTR(merges, atomic_long_read(&esxmem_share.merges));
+COUNTER_ATTR(zero_merges, atomic_long_read(&esxmem_share.zero_merges));
+COUNTER_ATTR(stale_hints, atomic_long_read(&esxmem_share.stale_hints));
+COUNTER_ATTR(collisions, atomic_long_read(&esxmem_share.collisions));
+COUNTER_ATTR(table_full, atomic_long_read(&esxmem_share.table_full));
+COUNTER_ATTR(scan_cpu_us, esxmem_share_cpu_ns() / NSEC_PER_USEC);
+COUNTER_ATTR(guest_pages, esxmem_vm_total_pages());
+COUNTER_ATTR(metadata_bytes, esxmem_vm_total_pages() * sizeof(esxmem_pte_t) +
+			     READ_ONCE(esxmem_share.table_bytes));
+
+/* A knob of the scanner: an unsigned value in [min, max]. */
+#define SHARE_KNOB(_name, _field, _min, _max)				\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%u\n",					\
+			  (unsigned int)READ_ONCE(esxmem_share._field));\
+}									\
+static ssize_t _name##_store(struct kobject *kobj,			\
+			     struct kobj_attribute *attr,		\
+			     const char *buf, size_t count)		\
+{									\
+	unsigned int v;							\
+									\
+	if (kstrtouint(buf, 10, &v) || v < (_min) || v > (_max))	\
+		return -EINVAL;						\
+	WRITE_ONCE(esxmem_share._field, v);				\
+	esxmem_share_kick();						\
+	return count;							\
+}									\
+static struct kobj_attribute _name##_attr = __ATTR_RW_MODE(_name, 0644)
+
+static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(esxmem_share.enabled));
+}
+
+static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	unsigned int v;
+
+	if (kstrtouint(buf, 10, &v) || v > 1)
+		return -EINVAL;
+	esxmem_share_set_enabled(v);
+	return count;
+}
+static struct kobj_attribute enabled_attr = __ATTR_RW_MODE(enabled, 0644);
+
+SHARE_KNOB(isolate_vms, isolate_vms, 0, 1);
+SHARE_KNOB(pages_per_sec, pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX);
+SHARE_KNOB(vm_pages_per_sec, vm_pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX);
+
+static struct attribute *share_attrs[] = {
+	&enabled_attr.attr,
+	&isolate_vms_attr.attr,
+	&pages_per_sec_attr.attr,
+	&vm_pages_per_sec_attr.attr,
+	&pages_shared_attr.attr,
+	&pages_sharing_attr.attr,
+	&zero_pages_attr.attr,
+	&hints_attr.attr,
+	&pages_scanned_attr.attr,
+	&full_scans_attr.attr,
+	&merges_attr.attr,
+	&zero_merges_attr.attr,
+	&stale_hints_attr.attr,
+	&collisions_attr.attr,
+	&table_full_attr.attr,
+	&scan_cpu_us_attr.attr,
+	&guest_pages_attr.attr,
+	&metadata_bytes_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group share_attr_group = {
+	.name = "share",
+	.attrs = share_attrs,
+};
+
 static struct attribute *esxmem_attrs[] = {
 	&pool_pages_attr.attr,
 	&used_pages_attr.attr,
@@ -166,15 +255,24 @@ int esxmem_sysfs_init(void)
 	if (!esxmem_kobj)
 		return -ENOMEM;
 	err = sysfs_create_group(esxmem_kobj, &esxmem_attr_group);
-	if (err) {
-		kobject_put(esxmem_kobj);
-		esxmem_kobj = NULL;
-	}
+	if (err)
+		goto err_put;
+	err = sysfs_create_group(esxmem_kobj, &share_attr_group);
+	if (err)
+		goto err_group;
+	return 0;
+
+err_group:
+	sysfs_remove_group(esxmem_kobj, &esxmem_attr_group);
+err_put:
+	kobject_put(esxmem_kobj);
+	esxmem_kobj = NULL;
 	return err;
 }
 
 void esxmem_sysfs_exit(void)
 {
+	sysfs_remove_group(esxmem_kobj, &share_attr_group);
 	sysfs_remove_group(esxmem_kobj, &esxmem_attr_group);
 	kobject_put(esxmem_kobj);
 	esxmem_kobj = NULL;

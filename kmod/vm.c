@@ -17,11 +17,37 @@ static DEFINE_XARRAY_ALLOC1(esxmem_vms);
 DEFINE_MUTEX(esxmem_vms_lock);
 u64 esxmem_vms_generation;
 static unsigned long esxmem_nr_vms;
+static u32 esxmem_next_id;
+/* Guest pages of every object with a size: what the frame table scales to. */
+static atomic_long_t esxmem_total_pages;
 
 struct esxmem_vm *esxmem_vm_lookup(u32 id)
 {
 	lockdep_assert_held(&esxmem_vms_lock);
 	return xa_load(&esxmem_vms, id);
+}
+
+struct esxmem_vm *esxmem_vm_lookup_rcu(u32 id)
+{
+	return xa_load(&esxmem_vms, id);
+}
+
+unsigned long esxmem_vm_total_pages(void)
+{
+	return atomic_long_read(&esxmem_total_pages);
+}
+
+/* Pages in state @state over every VM. */
+unsigned long esxmem_vm_sum_state(enum esxmem_page_state state)
+{
+	unsigned long id = 0, sum = 0;
+	struct esxmem_vm *vm;
+
+	mutex_lock(&esxmem_vms_lock);
+	xa_for_each(&esxmem_vms, id, vm)
+		sum += READ_ONCE(vm->state_pages[state]);
+	mutex_unlock(&esxmem_vms_lock);
+	return sum;
 }
 
 /* The VM with the lowest id >= *id, for walking the registry in order. */
@@ -48,6 +74,16 @@ void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e)
 	vm->state_pages[esxmem_pte_state(vm->pmap[index])]--;
 	vm->state_pages[esxmem_pte_state(e)]++;
 	vm->pmap[index] = e;
+}
+
+void esxmem_vm_release(esxmem_pte_t e)
+{
+	struct page *page = pfn_to_page(esxmem_pte_payload(e));
+
+	if (esxmem_pte_state(e) == ESXMEM_PAGE_SHARED)
+		esxmem_share_put(page);
+	else
+		esxmem_vm_free_page(page);
 }
 
 /*
@@ -77,6 +113,7 @@ int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages, bool exact)
 	vm->npages = npages;
 	vm->state_pages[ESXMEM_PAGE_UNBACKED] = npages;
 	i_size_write(vm->inode, (loff_t)npages << PAGE_SHIFT);
+	atomic_long_add(npages, &esxmem_total_pages);
 	/* Faults read pmap without size_lock: publish it after npages. */
 	smp_store_release(&vm->pmap, pmap);
 	spin_unlock(&vm->lock);
@@ -95,7 +132,9 @@ static void esxmem_vm_free_all(struct esxmem_vm *vm)
 	for (i = 0; i < vm->npages; i++) {
 		esxmem_pte_t e = vm->pmap[i];
 
-		if (esxmem_pte_has_pfn(e)) {
+		if (esxmem_pte_state(e) == ESXMEM_PAGE_SHARED) {
+			esxmem_share_put(pfn_to_page(esxmem_pte_payload(e)));
+		} else if (esxmem_pte_has_pfn(e)) {
 			put_page(pfn_to_page(esxmem_pte_payload(e)));
 			freed++;
 		}
@@ -103,6 +142,7 @@ static void esxmem_vm_free_all(struct esxmem_vm *vm)
 			cond_resched();
 	}
 	esxmem_pool_uncharge(freed);
+	atomic_long_sub(vm->npages, &esxmem_total_pages);
 	kvfree(vm->pmap);
 }
 
@@ -119,6 +159,7 @@ struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 	vm->mapping = inode->i_mapping;
 	mutex_init(&vm->size_lock);
 	spin_lock_init(&vm->lock);
+	init_rwsem(&vm->zero_sem);
 	mutex_init(&vm->kvm_lock);
 	vm->owner_pid = task_tgid_nr(current);
 	get_task_comm(vm->owner_comm, current);
@@ -126,8 +167,13 @@ struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 	vm->max_pages = U64_MAX;
 
 	mutex_lock(&esxmem_vms_lock);
-	err = xa_alloc(&esxmem_vms, &vm->id, vm, xa_limit_32b, GFP_KERNEL);
-	if (!err) {
+	/* Cyclic, so an id names one VM for a long time; below 2^31 for the
+	 * frame table's hints.
+	 */
+	err = xa_alloc_cyclic(&esxmem_vms, &vm->id, vm, xa_limit_31b,
+			      &esxmem_next_id, GFP_KERNEL);
+	if (err >= 0) {
+		err = 0;
 		esxmem_nr_vms++;
 		esxmem_vms_generation++;
 	}
@@ -151,8 +197,10 @@ void esxmem_vm_destroy(struct esxmem_vm *vm)
 
 	esxmem_netlink_vm_event(ESXMEM_CMD_EVENT_VM_DEL, vm->id, vm->owner_pid);
 	esxmem_kvm_detach(vm);
+	esxmem_share_forget_vm(vm);
 	esxmem_vm_free_all(vm);
-	kfree(vm);
+	/* The frame table's counters may still look it up under RCU. */
+	kfree_rcu(vm, rcu);
 }
 
 void esxmem_vm_get_stats(struct esxmem_vm *vm,
@@ -173,6 +221,10 @@ void esxmem_vm_get_stats(struct esxmem_vm *vm,
 	st->fault_waits = atomic_long_read(&vm->fault_waits);
 	st->fault_wait_timeouts = atomic_long_read(&vm->fault_wait_timeouts);
 	st->pmap_bytes = st->size_pages * sizeof(esxmem_pte_t);
+	st->pages_scanned = atomic_long_read(&vm->scan.pages_scanned);
+	st->full_scans = atomic_long_read(&vm->scan.full_scans);
+	st->hints = atomic_long_read(&vm->scan.hints);
+	st->scan_ns = atomic64_read(&vm->scan.scan_ns);
 	st->id = vm->id;
 }
 

@@ -141,6 +141,10 @@ struct esxmem_vm_info {
 	uint64_t cow_breaks;
 	uint64_t fault_waits;
 	uint64_t fault_wait_timeouts;
+	uint64_t pages_scanned;		/* visits of the sharing scanner */
+	uint64_t full_scans;		/* its passes over every page */
+	uint64_t hints;			/* hint frames naming its pages */
+	uint64_t scan_ns;		/* scanner time spent on it */
 	size_t nr_slots;		/* entries in slots[], by base_gfn */
 	struct esxmem_slot_info *slots;	/* NULL when nr_slots is 0 */
 };

@@ -53,6 +53,10 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS] = POL_U64,
 	[ESXMEM_VM_A_KVM_PID]		= POL_U32,
 	[ESXMEM_VM_A_SLOTS]		= POL_NEST,
+	[ESXMEM_VM_A_PAGES_SCANNED]	= POL_U64,
+	[ESXMEM_VM_A_FULL_SCANS]	= POL_U64,
+	[ESXMEM_VM_A_HINTS]		= POL_U64,
+	[ESXMEM_VM_A_SCAN_NS]		= POL_U64,
 };
 
 /* Inside ESXMEM_VM_A_STATE_PAGES: type = page state + 1, then padding. */
@@ -500,6 +504,10 @@ int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out)
 	get_u64(tb, ESXMEM_VM_A_FAULT_WAITS, &out->fault_waits);
 	get_u64(tb, ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS,
 		&out->fault_wait_timeouts);
+	get_u64(tb, ESXMEM_VM_A_PAGES_SCANNED, &out->pages_scanned);
+	get_u64(tb, ESXMEM_VM_A_FULL_SCANS, &out->full_scans);
+	get_u64(tb, ESXMEM_VM_A_HINTS, &out->hints);
+	get_u64(tb, ESXMEM_VM_A_SCAN_NS, &out->scan_ns);
 
 	if (tb[ESXMEM_VM_A_STATE_PAGES]) {
 		err = parse_state_pages(tb[ESXMEM_VM_A_STATE_PAGES], out);

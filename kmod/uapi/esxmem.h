@@ -146,6 +146,16 @@ enum esxmem_mem_state {
 
 #define ESXMEM_VM_NAME_MAX		64	/* with the terminating NUL */
 #define ESXMEM_SHARES_MAX		1000000
+/*
+ * Sharing domains: VMs share pages only with VMs of the same domain. Domain
+ * 0, every VM's default, is a domain of one: the VM shares only within
+ * itself, the safe choice against cross-VM side channels (VMware's
+ * salting). VMs given the same domain 1..ESXMEM_DOMAIN_MAX share with each
+ * other, unless /sys/kernel/mm/esxmem/share/isolate_vms is 1, which makes
+ * every VM a domain of its own. Zero pages are shared across domains: the
+ * zero frame holds no secret to leak.
+ */
+#define ESXMEM_DOMAIN_MAX		0x7fffffff
 
 enum esxmem_cmd {
 	ESXMEM_CMD_UNSPEC,
@@ -181,7 +191,8 @@ enum esxmem_vm_attr {
 	ESXMEM_VM_A_ID,			/* u32, in/out */
 	ESXMEM_VM_A_NAME,		/* string, in/out */
 	ESXMEM_VM_A_OWNER_PID,		/* u32, out: the process that made it */
-	ESXMEM_VM_A_DOMAIN,		/* u32, in/out: sharing domain */
+	ESXMEM_VM_A_DOMAIN,		/* u32, in/out: sharing domain,
+					 * 0..ESXMEM_DOMAIN_MAX */
 	ESXMEM_VM_A_SHARES,		/* u32, in/out: 1..ESXMEM_SHARES_MAX */
 	ESXMEM_VM_A_MIN_PAGES,		/* u64, in/out */
 	ESXMEM_VM_A_MAX_PAGES,		/* u64, in/out */
@@ -201,6 +212,10 @@ enum esxmem_vm_attr {
 					 * creator; absent when detached */
 	ESXMEM_VM_A_SLOTS,		/* nest, out: ESXMEM_VM_A_SLOT each */
 	ESXMEM_VM_A_PAD,
+	ESXMEM_VM_A_PAGES_SCANNED,	/* u64, out: sharing scanner visits */
+	ESXMEM_VM_A_FULL_SCANS,		/* u64, out: passes over every page */
+	ESXMEM_VM_A_HINTS,		/* u64, out: hint frames of its pages */
+	ESXMEM_VM_A_SCAN_NS,		/* u64, out: scanner time spent on it */
 	__ESXMEM_VM_A_MAX
 };
 #define ESXMEM_VM_A_MAX (__ESXMEM_VM_A_MAX - 1)
@@ -249,7 +264,11 @@ struct esxmem_vm_stats {
 	__u64 pmap_bytes;		/* memory used by the pmap */
 	__u32 id;			/* ESXMEM_VM_A_ID in netlink */
 	__u32 reserved0;		/* zero */
-	__u64 reserved[7];		/* zero */
+	__u64 pages_scanned;		/* visits of the sharing scanner */
+	__u64 full_scans;		/* passes over every page */
+	__u64 hints;			/* hint frames naming its pages */
+	__u64 scan_ns;			/* scanner time spent on it */
+	__u64 reserved[3];		/* zero */
 };
 
 struct esxmem_range {

@@ -8,6 +8,7 @@ static Suite *(*const suites[])(void) = {
 	memstate_suite,
 	pmap_suite,
 	slotmap_suite,
+	frames_suite,
 	libesxmem_suite,
 };
 

@@ -9,5 +9,6 @@ Suite *memstate_suite(void);
 Suite *pmap_suite(void);
 Suite *libesxmem_suite(void);
 Suite *slotmap_suite(void);
+Suite *frames_suite(void);
 
 #endif

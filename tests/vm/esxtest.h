@@ -108,6 +108,31 @@ static inline int esx_sysfs_write_long(const char *name, long value)
 	return esx_sysfs_write(name, buf);
 }
 
+static char esx_sharing_saved[8];
+static pid_t esx_sharing_pid;
+
+static inline void esx_sharing_restore(void)
+{
+	if (getpid() == esx_sharing_pid &&
+	    esx_sysfs_write("share/enabled", esx_sharing_saved))
+		fprintf(stderr, "could not restore share/enabled\n");
+}
+
+/*
+ * Stops the page-sharing scanner until the test exits, for tests that count
+ * a VM's pages exactly: sharing would change the counts under them.
+ */
+static inline void esx_sharing_off(void)
+{
+	esx_sysfs_string("share/enabled", esx_sharing_saved, sizeof(esx_sharing_saved));
+	esx_sharing_pid = getpid();
+	atexit(esx_sharing_restore);
+	if (esx_sysfs_write("share/enabled", "0")) {
+		fprintf(stderr, "cannot stop the sharing scanner\n");
+		exit(1);
+	}
+}
+
 static inline int esx_punch(int fd, off_t offset, off_t len)
 {
 	struct esxmem_range r = { .offset = (uint64_t)offset, .length = (uint64_t)len };

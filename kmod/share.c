@@ -1,0 +1,664 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Content-based page sharing, the ESX way (Waldspurger, OSDI 2002, §4).
+ *
+ * A kernel thread visits the private pages of every VM in a random order,
+ * round robin across VMs and within global and per-VM rates. For each page:
+ *
+ *  - all zeros: it becomes a zero page, backed by the one zero frame;
+ *  - else its content hash, salted with the VM's sharing domain, is looked
+ *    up in the frame table (frames.h). A shared frame with that key: after
+ *    a full compare the page maps the frame copy-on-write and its machine
+ *    page is freed. A hint (a page seen once): the hinted page is hashed
+ *    again, since it may have changed, compared in full, and becomes the
+ *    shared frame of both. Nothing: the page becomes a hint.
+ *
+ * Before a page's content is trusted, the page is locked (so no fault can
+ * map it), unmapped everywhere (so nothing can write it, KVM included
+ * through its MMU notifier), and must have no reference beyond the pmap's
+ * and ours (so no GUP pin can write it). Writes to shared frames then go
+ * through .page_mkwrite and copy-on-write (fault.c).
+ *
+ * A shared frame's machine page holds its key in page->index and its
+ * domain and sharer count in page->private: these pages are never in the
+ * page cache, so the fields are ours. Locks nest as page lock, then
+ * esxmem_vms_lock or share.lock or a VM's lock, none of them inside
+ * another.
+ */
+#include <linux/freezer.h>
+#include <linux/gcd.h>
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/random.h>
+#include <linux/sched/clock.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/xxhash.h>
+
+#include "esxmem.h"
+#include "frames.h"
+
+#define SCAN_BATCH		64	/* pages of one VM per turn */
+#define SCAN_BURST_NS		(50 * NSEC_PER_MSEC)	/* rate bucket depth */
+#define SCAN_IDLE_MS		10	/* wait when no VM may scan */
+#define DOMAIN_ALONE		(1U << 31)
+#define COUNT_MASK		0xffffffffUL
+
+struct esxmem_share esxmem_share = {
+	.lock = __MUTEX_INITIALIZER(esxmem_share.lock),
+	.run_lock = __MUTEX_INITIALIZER(esxmem_share.run_lock),
+	.wait = __WAIT_QUEUE_HEAD_INITIALIZER(esxmem_share.wait),
+	.enabled = true,
+	.pages_per_sec = 20000,
+	.vm_pages_per_sec = 5000,
+};
+
+static struct esxmem_frames frames;
+static struct task_struct *scanner;
+
+/* ---- frames ------------------------------------------------------------ */
+
+static u32 frame_count(struct page *frame)
+{
+	return page_private(frame) & COUNT_MASK;
+}
+
+static u32 frame_domain(struct page *frame)
+{
+	return page_private(frame) >> 32;
+}
+
+static void set_frame(struct page *frame, u32 domain, u32 count)
+{
+	set_page_private(frame, (unsigned long)domain << 32 | count);
+}
+
+/* A hint of VM @id left the table: count it off that VM, if it is there. */
+static void hint_gone(u32 id)
+{
+	struct esxmem_vm *vm;
+
+	rcu_read_lock();
+	vm = esxmem_vm_lookup_rcu(id);
+	if (vm)
+		atomic_long_dec(&vm->scan.hints);
+	rcu_read_unlock();
+}
+
+/* Drops one sharer of @frame; the last one frees it. */
+void esxmem_share_put(struct page *frame)
+{
+	bool last = false;
+	long pos;
+
+	mutex_lock(&esxmem_share.lock);
+	if (frame_count(frame) > 1) {
+		set_page_private(frame, page_private(frame) - 1);
+	} else {
+		pos = esxmem_frames_find(&frames, frame->index);
+		if (!WARN_ON_ONCE(pos < 0 || frames.slot[pos].val !=
+				  esxmem_frame_shared_val(page_to_pfn(frame))))
+			esxmem_frames_delete(&frames, pos);
+		set_page_private(frame, 0);
+		last = true;
+	}
+	mutex_unlock(&esxmem_share.lock);
+	atomic_long_dec(&esxmem_share.sharing);
+	if (last)
+		esxmem_vm_free_page(frame);
+}
+
+/*
+ * Whether the caller's pmap entry is the only sharer of @frame, in which
+ * case the frame leaves the table and is the caller's private page now.
+ * The caller holds the frame locked.
+ */
+bool esxmem_share_claim(struct page *frame)
+{
+	bool claimed = false;
+	long pos;
+
+	mutex_lock(&esxmem_share.lock);
+	if (frame_count(frame) == 1) {
+		pos = esxmem_frames_find(&frames, frame->index);
+		if (!WARN_ON_ONCE(pos < 0))
+			esxmem_frames_delete(&frames, pos);
+		set_page_private(frame, 0);
+		claimed = true;
+	}
+	mutex_unlock(&esxmem_share.lock);
+	if (claimed)
+		atomic_long_dec(&esxmem_share.sharing);
+	return claimed;
+}
+
+/* Every hint of @vm goes, before its id may be reused. */
+void esxmem_share_forget_vm(struct esxmem_vm *vm)
+{
+	mutex_lock(&esxmem_share.lock);
+	if (frames.slot)
+		esxmem_frames_purge_vm(&frames, vm->id);
+	mutex_unlock(&esxmem_share.lock);
+}
+
+/*
+ * Sizes the table to half an entry per guest page, so that with the pmap's
+ * eight bytes a guest page costs at most sixteen. Shared frames and as many
+ * hints as fit move over.
+ */
+static void frames_resize(void)
+{
+	static unsigned long failed_cap;
+	unsigned long cap, old_cap, i;
+	struct esxmem_frame *slot, *old;
+	struct esxmem_frames t;
+	u64 evicted;
+
+	cap = max(ESXMEM_FRAMES_MIN,
+		  rounddown_pow_of_two(max(esxmem_vm_total_pages() / 2, 1UL)));
+	old_cap = frames.slot ? frames.mask + 1 : 0;
+	if (cap == old_cap || cap == failed_cap)
+		return;
+	slot = kvcalloc(cap, sizeof(*slot), GFP_KERNEL);
+	if (!slot) {
+		failed_cap = cap;	/* until the size wanted changes */
+		return;
+	}
+
+	esxmem_frames_init(&t, slot, cap);
+	mutex_lock(&esxmem_share.lock);
+	old = frames.slot;
+	/* Shared frames first: hints may be dropped, frames may not. */
+	for (i = 0; i < old_cap; i++) {
+		struct esxmem_frame *f = &old[i];
+
+		if (esxmem_frame_is_shared(f->val) &&
+		    esxmem_frames_insert(&t, f->key, f->val, &evicted)) {
+			/* A shrink that cannot hold every frame waits. */
+			mutex_unlock(&esxmem_share.lock);
+			kvfree(slot);
+			failed_cap = cap;
+			return;
+		}
+	}
+	for (i = 0; i < old_cap; i++) {
+		struct esxmem_frame *f = &old[i];
+
+		if (!f->val || esxmem_frame_is_shared(f->val))
+			continue;
+		if (esxmem_frames_insert(&t, f->key, f->val, &evicted))
+			hint_gone(esxmem_frame_hint_vm(f->val));
+		else if (evicted)
+			hint_gone(esxmem_frame_hint_vm(evicted));
+	}
+	frames = t;
+	WRITE_ONCE(esxmem_share.table_bytes, cap * sizeof(*slot));
+	mutex_unlock(&esxmem_share.lock);
+	kvfree(old);
+}
+
+/* ---- visiting one page -------------------------------------------------- */
+
+static u32 share_domain(struct esxmem_vm *vm)
+{
+	u32 domain = READ_ONCE(vm->domain);
+
+	if (!domain || READ_ONCE(esxmem_share.isolate_vms))
+		return DOMAIN_ALONE | vm->id;
+	return domain;
+}
+
+static u64 page_key(struct page *page, u32 domain)
+{
+	void *p = kmap_local_page(page);
+	u64 key = xxh64(p, PAGE_SIZE, domain);
+
+	kunmap_local(p);
+	return key;
+}
+
+static bool page_is_zero(struct page *page)
+{
+	void *p = kmap_local_page(page);
+	bool zero = !memchr_inv(p, 0, PAGE_SIZE);
+
+	kunmap_local(p);
+	return zero;
+}
+
+static bool pages_equal(struct page *a, struct page *b)
+{
+	void *pa = kmap_local_page(a), *pb = kmap_local_page(b);
+	bool equal = !memcmp(pa, pb, PAGE_SIZE);
+
+	kunmap_local(pb);
+	kunmap_local(pa);
+	return equal;
+}
+
+/*
+ * Makes the locked private @page at @index unwritable: unmapped everywhere
+ * and held by nobody but the pmap and the caller. False when something
+ * else holds it (a GUP pin, or a fault waiting for the lock).
+ */
+static bool isolate(struct esxmem_vm *vm, pgoff_t index, struct page *page)
+{
+	esxmem_vm_unmap_page(vm, index);
+	return !page_mapped(page) && page_count(page) == 2;
+}
+
+/* The private page at @index, referenced, or NULL. */
+static struct page *get_private(struct esxmem_vm *vm, pgoff_t index)
+{
+	struct page *page = NULL;
+	esxmem_pte_t e;
+
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
+		page = pfn_to_page(esxmem_pte_payload(e));
+		get_page(page);
+	}
+	spin_unlock(&vm->lock);
+	return page;
+}
+
+/* Points the entry at @index, still backed by locked @page, at @frame. */
+static void map_frame(struct esxmem_vm *vm, pgoff_t index, struct page *page,
+		      enum esxmem_page_state state, struct page *frame)
+{
+	spin_lock(&vm->lock);
+	WARN_ON_ONCE(!esxmem_pte_maps(vm->pmap[index], page));
+	esxmem_vm_set_pte(vm, index,
+			  esxmem_pte_make(state, frame ? page_to_pfn(frame) : 0,
+					  0));
+	spin_unlock(&vm->lock);
+}
+
+/* Backs locked @page at @index, if it is all zeros, by the zero frame. */
+static bool merge_zero(struct esxmem_vm *vm, pgoff_t index, struct page *page)
+{
+	if (!isolate(vm, index, page) || !page_is_zero(page))
+		return false;
+	map_frame(vm, index, page, ESXMEM_PAGE_ZERO, NULL);
+	atomic_long_inc(&esxmem_share.zero_merges);
+	return true;
+}
+
+/* Shares locked @page with the shared frame at table slot @pos. */
+static bool merge_into_frame(struct esxmem_vm *vm, pgoff_t index,
+			     struct page *page, u64 key, u32 domain, long pos)
+{
+	u64 val = frames.slot[pos].val;
+	struct page *frame = pfn_to_page(esxmem_frame_pfn(val));
+	bool merged = false;
+
+	if (frame_domain(frame) != domain) {
+		/* The same key in another domain: a 64-bit hash collision. */
+		mutex_unlock(&esxmem_share.lock);
+		atomic_long_inc(&esxmem_share.collisions);
+		return false;
+	}
+	get_page(frame);
+	mutex_unlock(&esxmem_share.lock);
+
+	if (isolate(vm, index, page) && pages_equal(page, frame)) {
+		mutex_lock(&esxmem_share.lock);
+		pos = esxmem_frames_find(&frames, key);
+		/* The frame may have lost its last sharer meanwhile. */
+		if (pos >= 0 && frames.slot[pos].val == val) {
+			set_page_private(frame, page_private(frame) + 1);
+			merged = true;
+		}
+		mutex_unlock(&esxmem_share.lock);
+	}
+	if (merged) {
+		map_frame(vm, index, page, ESXMEM_PAGE_SHARED, frame);
+		atomic_long_inc(&esxmem_share.sharing);
+	}
+	put_page(frame);
+	return merged;
+}
+
+/* A VM by id, held by its inode, or NULL when it is gone or going. */
+static struct esxmem_vm *get_vm(u32 id)
+{
+	struct esxmem_vm *vm;
+
+	mutex_lock(&esxmem_vms_lock);
+	vm = esxmem_vm_lookup(id);
+	if (vm && !igrab(vm->inode))
+		vm = NULL;
+	mutex_unlock(&esxmem_vms_lock);
+	return vm;
+}
+
+enum hint_result { HINT_MERGED, HINT_BUSY, HINT_STALE };
+
+/*
+ * Shares locked @page with the page the hint @hint names, which becomes
+ * the shared frame, if that page still has content key @key.
+ */
+static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
+					struct page *page, u64 key, u32 domain,
+					u64 hint)
+{
+	u32 index2 = esxmem_frame_hint_index(hint);
+	enum hint_result ret = HINT_STALE;
+	struct page *page2 = NULL;
+	struct esxmem_vm *vm2;
+	long pos;
+
+	vm2 = get_vm(esxmem_frame_hint_vm(hint));
+	if (!vm2)
+		return HINT_STALE;
+	if (share_domain(vm2) != domain || !smp_load_acquire(&vm2->pmap) ||
+	    index2 >= vm2->npages)
+		goto out;
+	page2 = get_private(vm2, index2);
+	if (!page2 || page2 == page)
+		goto out;
+	if (!trylock_page(page2)) {
+		ret = HINT_BUSY;
+		goto out;
+	}
+	if (!esxmem_pte_maps(vm2->pmap[index2], page2)) {
+		/* Freed or replaced since: the hint is stale. */
+	} else if (!isolate(vm2, index2, page2) || !isolate(vm, index, page)) {
+		ret = HINT_BUSY;
+	} else if (page_key(page2, domain) == key) {
+		if (!pages_equal(page, page2)) {
+			atomic_long_inc(&esxmem_share.collisions);
+			ret = HINT_BUSY;
+			goto unlock;
+		}
+		mutex_lock(&esxmem_share.lock);
+		pos = esxmem_frames_find(&frames, key);
+		if (pos >= 0 && frames.slot[pos].val == hint) {
+			page2->index = key;
+			set_frame(page2, domain, 2);
+			esxmem_frames_replace(&frames, pos,
+				esxmem_frame_shared_val(page_to_pfn(page2)));
+			atomic_long_dec(&vm2->scan.hints);
+			ret = HINT_MERGED;
+		} else {
+			ret = HINT_BUSY;
+		}
+		mutex_unlock(&esxmem_share.lock);
+		if (ret == HINT_MERGED) {
+			map_frame(vm2, index2, page2, ESXMEM_PAGE_SHARED, page2);
+			map_frame(vm, index, page, ESXMEM_PAGE_SHARED, page2);
+			atomic_long_add(2, &esxmem_share.sharing);
+		}
+	}
+unlock:
+	unlock_page(page2);
+out:
+	if (page2)
+		put_page(page2);
+	iput(vm2->inode);
+	return ret;
+}
+
+/* Makes @page at @index of @vm the hint for @key, in place of @old if set. */
+static void set_hint(struct esxmem_vm *vm, pgoff_t index, u64 key, u64 old)
+{
+	u64 val = esxmem_frame_hint_val(vm->id, index), evicted;
+	u32 gone = 0;
+	long pos;
+
+	mutex_lock(&esxmem_share.lock);
+	pos = esxmem_frames_find(&frames, key);
+	if (pos >= 0) {
+		if (!old || frames.slot[pos].val != old)
+			goto out;	/* someone else's entry now */
+		esxmem_frames_replace(&frames, pos, val);
+		gone = esxmem_frame_hint_vm(old);
+	} else if (esxmem_frames_insert(&frames, key, val, &evicted)) {
+		atomic_long_inc(&esxmem_share.table_full);
+		goto out;
+	} else if (evicted) {
+		gone = esxmem_frame_hint_vm(evicted);
+	}
+	atomic_long_inc(&vm->scan.hints);
+	if (gone)
+		hint_gone(gone);
+out:
+	mutex_unlock(&esxmem_share.lock);
+}
+
+/* Visits the page at @index of @vm. */
+static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
+{
+	enum hint_result r;
+	struct page *page;
+	bool freed = false;
+	u64 key, val;
+	long pos;
+
+	page = get_private(vm, index);
+	if (!page)
+		return;
+	/* A page being faulted in is in use: no time to share it. */
+	if (!trylock_page(page))
+		goto put;
+	if (!esxmem_pte_maps(vm->pmap[index], page))
+		goto unlock;
+
+	if (page_is_zero(page)) {
+		freed = merge_zero(vm, index, page);
+		goto unlock;
+	}
+
+	key = page_key(page, domain);
+	mutex_lock(&esxmem_share.lock);
+	pos = frames.slot ? esxmem_frames_find(&frames, key) : -1;
+	if (pos < 0) {
+		mutex_unlock(&esxmem_share.lock);
+		if (frames.slot)
+			set_hint(vm, index, key, 0);
+		goto unlock;
+	}
+	val = frames.slot[pos].val;
+	if (esxmem_frame_is_shared(val)) {
+		/* Drops share.lock. */
+		freed = merge_into_frame(vm, index, page, key, domain, pos);
+		goto unlock;
+	}
+	mutex_unlock(&esxmem_share.lock);
+	if (esxmem_frame_hint_vm(val) == vm->id &&
+	    esxmem_frame_hint_index(val) == index)
+		goto unlock;	/* itself, unchanged */
+
+	r = merge_with_hint(vm, index, page, key, domain, val);
+	if (r == HINT_MERGED) {
+		freed = true;
+	} else if (r == HINT_STALE) {
+		atomic_long_inc(&esxmem_share.stale_hints);
+		set_hint(vm, index, key, val);
+	}
+unlock:
+	unlock_page(page);
+put:
+	put_page(page);
+	if (freed) {
+		atomic_long_inc(&esxmem_share.merges);
+		esxmem_vm_free_page(page);
+	}
+}
+
+/* ---- the scanner -------------------------------------------------------- */
+
+/* A step coprime to @n visits every page once per pass, in random order. */
+static void start_pass(struct esxmem_vm_scan *s, unsigned long n)
+{
+	s->start = get_random_u64() % n;
+	s->step = 1 + get_random_u64() % n;
+	while (gcd(s->step, n) != 1)
+		s->step = s->step % n + 1;
+	s->k = 0;
+}
+
+/* Scans up to @n pages of @vm; returns how many it visited. */
+static unsigned long scan_vm(struct esxmem_vm *vm, unsigned long n)
+{
+	struct esxmem_vm_scan *s = &vm->scan;
+	unsigned long npages, i;
+	u64 t0 = local_clock();
+	u32 domain;
+
+	if (!smp_load_acquire(&vm->pmap) ||
+	    (READ_ONCE(vm->flags) & ESXMEM_VM_F_NO_SHARING))
+		return 0;
+	npages = vm->npages;
+	if (s->npages != npages) {
+		s->npages = npages;
+		start_pass(s, npages);
+	}
+	domain = share_domain(vm);
+	for (i = 0; i < n; i++) {
+		scan_page(vm, (s->start + s->k * s->step) % npages, domain);
+		if (++s->k == npages) {
+			atomic_long_inc(&s->full_scans);
+			atomic_long_inc(&esxmem_share.full_scans);
+			start_pass(s, npages);
+		}
+	}
+	atomic_long_add(n, &s->pages_scanned);
+	atomic_long_add(n, &esxmem_share.pages_scanned);
+	atomic64_add(local_clock() - t0, &s->scan_ns);
+	return n;
+}
+
+/* Token bucket in page-nanoseconds: @rate pages a second, 50 ms deep. */
+static unsigned long bucket_fill(s64 *tokens, u64 *stamp, unsigned int rate,
+				 u64 now)
+{
+	u64 dt = min_t(u64, now - *stamp, NSEC_PER_SEC);
+
+	*stamp = now;
+	*tokens = min_t(s64, *tokens + (s64)rate * dt,
+			(s64)rate * SCAN_BURST_NS);
+	return *tokens > 0 ? *tokens / NSEC_PER_SEC : 0;
+}
+
+static void scanner_sleep(u64 ns)
+{
+	wait_event_freezable_timeout(esxmem_share.wait, kthread_should_stop(),
+				     max(nsecs_to_jiffies(ns), 1UL));
+}
+
+static int scanner_main(void *unused)
+{
+	u64 stamp = local_clock(), now;
+	bool worked = false;
+	u32 next_id = 0;
+	s64 tokens = 0;
+
+	set_freezable();
+	set_user_nice(current, MAX_NICE);
+	while (!kthread_should_stop()) {
+		unsigned int rate = READ_ONCE(esxmem_share.pages_per_sec);
+		struct esxmem_vm *vm;
+		unsigned long n;
+
+		if (!READ_ONCE(esxmem_share.enabled)) {
+			wait_event_freezable(esxmem_share.wait,
+					     READ_ONCE(esxmem_share.enabled) ||
+					     kthread_should_stop());
+			stamp = local_clock();
+			continue;
+		}
+		frames_resize();
+
+		now = local_clock();
+		n = bucket_fill(&tokens, &stamp, rate, now);
+		if (!n) {
+			/* Until one page's worth of tokens has come in. */
+			scanner_sleep((NSEC_PER_SEC - tokens) / rate);
+			continue;
+		}
+		mutex_lock(&esxmem_vms_lock);
+		vm = esxmem_vm_next(&next_id);
+		if (vm && !igrab(vm->inode))
+			vm = NULL;
+		mutex_unlock(&esxmem_vms_lock);
+		if (!vm) {
+			/* A round ended; if no VM could scan, wait a little. */
+			if (!worked)
+				scanner_sleep(SCAN_IDLE_MS * NSEC_PER_MSEC);
+			next_id = 0;
+			worked = false;
+			continue;
+		}
+		next_id++;
+
+		n = min3(n, bucket_fill(&vm->scan.tokens, &vm->scan.stamp,
+					READ_ONCE(esxmem_share.vm_pages_per_sec),
+					now),
+			 (unsigned long)SCAN_BATCH);
+		mutex_lock(&esxmem_share.run_lock);
+		if (!READ_ONCE(esxmem_share.enabled))
+			n = 0;
+		if (n)
+			n = scan_vm(vm, n);
+		mutex_unlock(&esxmem_share.run_lock);
+		if (n) {
+			tokens -= (s64)n * NSEC_PER_SEC;
+			vm->scan.tokens -= (s64)n * NSEC_PER_SEC;
+			worked |= n > 0;
+		}
+		iput(vm->inode);
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Starts or stops the scanner. Once stopped, it has finished its last
+ * batch: no page changes on its account after this returns.
+ */
+void esxmem_share_set_enabled(bool on)
+{
+	WRITE_ONCE(esxmem_share.enabled, on);
+	mutex_lock(&esxmem_share.run_lock);
+	mutex_unlock(&esxmem_share.run_lock);
+	esxmem_share_kick();
+}
+
+/* Wakes the scanner after a knob changed. */
+void esxmem_share_kick(void)
+{
+	wake_up_all(&esxmem_share.wait);
+}
+
+u64 esxmem_share_cpu_ns(void)
+{
+	return scanner ? READ_ONCE(scanner->se.sum_exec_runtime) : 0;
+}
+
+unsigned long esxmem_share_frames(void)
+{
+	return READ_ONCE(frames.shared);
+}
+
+unsigned long esxmem_share_hints(void)
+{
+	return READ_ONCE(frames.hints);
+}
+
+int esxmem_share_init(void)
+{
+	scanner = kthread_run(scanner_main, NULL, "esxmem_scan");
+	return PTR_ERR_OR_ZERO(scanner);
+}
+
+void esxmem_share_exit(void)
+{
+	kthread_stop(scanner);
+	/* Every VM is gone, and with it every frame. */
+	WARN_ON_ONCE(frames.shared);
+	kvfree(frames.slot);
+}
