@@ -4,7 +4,8 @@
 #
 #   run.sh [NAME...]   run all tests, or only those named
 #   run.sh --shell     interactive shell in the test host
-#   run.sh --bench     run the bench programs, print their "bench:" lines
+#   run.sh --bench [NAME...]  run the bench programs (or those named), print
+#                      their "bench:" lines
 #
 # The verdict fails by default: every test must report "ok" on the second
 # serial port, the runner must report "end", QEMU must finish before the

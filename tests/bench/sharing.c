@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sharing: esxmem's page sharing against the kernel's KSM, side by side on
+ * the same contents in one run.
+ *
+ * Contents: VMS memory regions of VM_MIB each, as identical guests would
+ * hold them: half real data (the nested guest's kernel and initramfs,
+ * shared libraries, kernel modules, QEMU: the same data in every VM, at
+ * a different place in each), a quarter zero pages and a quarter unique
+ * random pages. The bench counts the distinct page contents and so knows
+ * exactly how many pages could be saved.
+ *
+ * Each system runs on its own copy: esxmem objects in one sharing domain,
+ * and anonymous memory marked MADV_MERGEABLE under KSM. Twice: at an equal
+ * scan rate (EQUAL_RATE pages a second: KSM's pages_to_scan per
+ * sleep_millisecs, esxmem's pages_per_sec) and at each one's maximum rate.
+ * For every run: the pages saved after FULL_SCANS passes over all pages,
+ * against the achievable maximum; the time to 90% of that maximum; and the
+ * scanner's CPU time per page scanned (ksmd's from /proc/PID/schedstat,
+ * over whole passes; esxmem's from share/scan_cpu_us and pages_scanned).
+ *
+ * Output: "bench: <name> <value> <unit>" lines, the ratios esxmem / KSM.
+ * Exit status 1 if a measurement could not be made.
+ */
+#include "esxtest.h"
+
+#include <dirent.h>
+#include <libesxmem/libesxmem.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define MIB		(1024UL * 1024)
+#define VMS		4
+#define VM_MIB		32UL
+#define VM_PAGES	(VM_MIB * MIB / ESX_PAGE)
+#define ALL_PAGES	(VMS * VM_PAGES)
+#define REAL_PAGES	(VM_PAGES / 2)
+#define ZERO_PAGES	(VM_PAGES / 4)
+#define EQUAL_RATE	25000		/* pages a second */
+#define KSM_SLEEP_MS	20
+#define FULL_SCANS	3
+#define TIMEOUT_SECS	300.0
+#define DOMAIN		77
+
+#define KSM "/sys/kernel/mm/ksm/"
+
+static uint8_t *corpus;		/* REAL_PAGES pages of real data */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* ---- contents ---------------------------------------------------------- */
+
+static size_t corpus_pages;
+
+/* Appends the pages of file @path to the corpus, until it is full. */
+static void corpus_add_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	while (corpus_pages < REAL_PAGES) {
+		uint8_t *p = corpus + corpus_pages * ESX_PAGE;
+
+		n = read(fd, p, ESX_PAGE);
+		if (n <= 0)
+			break;
+		if ((size_t)n < ESX_PAGE)
+			memset(p + n, 0, ESX_PAGE - n);
+		corpus_pages++;
+	}
+	close(fd);
+}
+
+static void corpus_add_dir(const char *dir)
+{
+	struct dirent **names;
+	char path[PATH_MAX];
+	struct stat st;
+	int n, i;
+
+	n = scandir(dir, &names, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+			if (!lstat(path, &st) && S_ISDIR(st.st_mode))
+				corpus_add_dir(path);
+			else if (S_ISREG(st.st_mode))
+				corpus_add_file(path);
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+static int corpus_build(void)
+{
+	static const char *const roots[] = {
+		"/guest", "/lib/modules", "/usr/lib", "/lib", "/usr/bin", "/usr/share",
+	};
+	size_t i;
+
+	corpus = malloc(REAL_PAGES * ESX_PAGE);
+	if (!corpus)
+		return -ENOMEM;
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		corpus_add_dir(roots[i]);
+	if (corpus_pages < REAL_PAGES) {
+		fprintf(stderr, "sharing: only %zu pages of real data\n", corpus_pages);
+		return -ENODATA;
+	}
+	return 0;
+}
+
+/* Writes VM @vm's contents into @mem: a fixed layout, the same every run. */
+static void fill_vm(uint8_t *mem, int vm)
+{
+	uint64_t rng = 0x2545f4914f6cdd1dULL * (vm + 1);
+	size_t order[VM_PAGES], i, j, t;
+
+	for (i = 0; i < VM_PAGES; i++)
+		order[i] = i;
+	for (i = VM_PAGES - 1; i > 0; i--) {
+		j = rng_next(&rng) % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (i = 0; i < VM_PAGES; i++) {
+		uint8_t *p = mem + order[i] * ESX_PAGE;
+
+		if (i < REAL_PAGES) {
+			memcpy(p, corpus + i * ESX_PAGE, ESX_PAGE);
+		} else if (i < REAL_PAGES + ZERO_PAGES) {
+			memset(p, 0, ESX_PAGE);
+		} else {
+			for (j = 0; j < ESX_PAGE; j += 8) {
+				uint64_t v = rng_next(&rng);
+
+				memcpy(p + j, &v, 8);
+			}
+		}
+	}
+}
+
+static uint64_t page_hash(const uint8_t *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, v;
+	size_t i;
+
+	for (i = 0; i < ESX_PAGE; i += 8) {
+		memcpy(&v, p + i, 8);
+		h = (h ^ v) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Pages that sharing could save: all pages less the distinct contents. */
+static long achievable(void)
+{
+	uint64_t *h = malloc(ALL_PAGES * sizeof(*h));
+	uint8_t *mem = malloc(VM_PAGES * ESX_PAGE);
+	size_t i, distinct = 0;
+	int vm;
+
+	if (!h || !mem)
+		return -1;
+	for (vm = 0; vm < VMS; vm++) {
+		fill_vm(mem, vm);
+		for (i = 0; i < VM_PAGES; i++)
+			h[vm * VM_PAGES + i] = page_hash(mem + i * ESX_PAGE);
+	}
+	qsort(h, ALL_PAGES, sizeof(*h), cmp_u64);
+	for (i = 0; i < ALL_PAGES; i++)
+		distinct += !i || h[i] != h[i - 1];
+	free(h);
+	free(mem);
+	return (long)(ALL_PAGES - distinct);
+}
+
+/* ---- the two systems ---------------------------------------------------- */
+
+struct run {
+	double t90;		/* seconds to 90% of the achievable saving */
+	long saved;		/* pages saved after FULL_SCANS passes */
+	double ns_per_page;	/* scanner CPU per page scanned */
+	double meta_per_page;	/* esxmem: pmap and frame table bytes */
+};
+
+static int write_file(const char *path, long v)
+{
+	char buf[32];
+	int fd = open(path, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(buf, sizeof(buf), "%ld", v);
+	if (write(fd, buf, strlen(buf)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64] = "";
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strtol(buf, NULL, 10);
+}
+
+/* ksmd's CPU time in ns, from the first field of its schedstat. */
+static long long ksmd_ns(void)
+{
+	static char path[300];
+	struct dirent *e;
+	long long ns = -1;
+	DIR *d;
+
+	if (!path[0]) {
+		d = opendir("/proc");
+		while (d && (e = readdir(d))) {
+			char comm[64], p[300];
+			FILE *f;
+
+			snprintf(p, sizeof(p), "/proc/%s/comm", e->d_name);
+			f = fopen(p, "r");
+			if (!f)
+				continue;
+			if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n"))
+				snprintf(path, sizeof(path), "/proc/%s/schedstat", e->d_name);
+			fclose(f);
+		}
+		if (d)
+			closedir(d);
+	}
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lld", &ns) != 1)
+			ns = -1;
+		fclose(f);
+	}
+	return ns;
+}
+
+static int ksm_run(long achievable_pages, bool max_rate, struct run *r)
+{
+	const size_t bytes = VM_PAGES * ESX_PAGE;
+	uint8_t *mem[VMS];
+	long scans0, goal = achievable_pages * 9 / 10, saved;
+	long long cpu0 = -1, cpu1 = -1;
+	double t0;
+	int vm, err = 0;
+
+	write_file(KSM "run", 2);	/* unmerge what an earlier run left */
+	if (write_file(KSM "pages_to_scan", max_rate ? 100000 : EQUAL_RATE * KSM_SLEEP_MS / 1000) ||
+	    write_file(KSM "sleep_millisecs", max_rate ? 0 : KSM_SLEEP_MS) ||
+	    write_file(KSM "use_zero_pages", 0))
+		return -EIO;
+	for (vm = 0; vm < VMS; vm++) {
+		mem[vm] = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem[vm] == MAP_FAILED)
+			return -ENOMEM;
+		madvise(mem[vm], bytes, MADV_NOHUGEPAGE);
+		fill_vm(mem[vm], vm);
+		if (madvise(mem[vm], bytes, MADV_MERGEABLE))
+			return -errno;
+	}
+	r->t90 = -1;
+	scans0 = read_long(KSM "full_scans");
+	t0 = now();
+	if (write_file(KSM "run", 1))
+		return -EIO;
+	for (;;) {
+		long scans = read_long(KSM "full_scans") - scans0;
+
+		saved = read_long(KSM "pages_sharing");
+		if (r->t90 < 0 && saved >= goal)
+			r->t90 = now() - t0;
+		/* CPU over whole passes: from the end of the first. */
+		if (scans >= 1 && cpu0 < 0)
+			cpu0 = ksmd_ns();
+		if (scans >= FULL_SCANS + 1) {
+			cpu1 = ksmd_ns();
+			break;
+		}
+		if (now() - t0 > TIMEOUT_SECS) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		usleep(5000);
+	}
+	r->saved = saved;
+	r->ns_per_page = cpu0 >= 0 && cpu1 >= 0 ?
+		(double)(cpu1 - cpu0) / (FULL_SCANS * (double)ALL_PAGES) : -1;
+	write_file(KSM "run", 2);
+	for (vm = 0; vm < VMS; vm++)
+		munmap(mem[vm], bytes);
+	return err;
+}
+
+static int esx_run(struct esxmem *h, long achievable_pages, bool max_rate, struct run *r)
+{
+	const size_t bytes = VM_PAGES * ESX_PAGE;
+	long goal = achievable_pages * 9 / 10, used0, scanned0, cpu0, saved = 0;
+	long rate = max_rate ? 10000000 : EQUAL_RATE;
+	int fd[VMS], vm, err = 0;
+	uint8_t *mem[VMS];
+	uint64_t scans;
+	double t0;
+
+	if (esx_sysfs_write("share/enabled", "0") ||
+	    esx_sysfs_write_long("share/pages_per_sec", rate) ||
+	    esx_sysfs_write_long("share/vm_pages_per_sec", rate) ||
+	    esx_sysfs_write("share/isolate_vms", "0"))
+		return -EIO;
+	used0 = esx_sysfs_long("used_pages");
+	for (vm = 0; vm < VMS; vm++) {
+		struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_DOMAIN, .domain = DOMAIN };
+
+		fd[vm] = esx_open();
+		mem[vm] = esx_map(fd[vm], VM_PAGES, 0);
+		if (!mem[vm])
+			return -errno;
+		err = esxmem_vm_set(h, esx_stats(fd[vm]).id, &s);
+		if (err)
+			return err;
+		fill_vm(mem[vm], vm);
+	}
+	r->t90 = -1;
+	scanned0 = esx_sysfs_long("share/pages_scanned");
+	cpu0 = esx_sysfs_long("share/scan_cpu_us");
+	t0 = now();
+	if (esx_sysfs_write("share/enabled", "1"))
+		return -EIO;
+	for (;;) {
+		saved = (long)ALL_PAGES - (esx_sysfs_long("used_pages") - used0);
+		if (r->t90 < 0 && saved >= goal)
+			r->t90 = now() - t0;
+		scans = 0;
+		for (vm = 0; vm < VMS; vm++)
+			scans += esx_stats(fd[vm]).full_scans;
+		if (scans >= (uint64_t)VMS * FULL_SCANS)
+			break;
+		if (now() - t0 > TIMEOUT_SECS) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		usleep(5000);
+	}
+	r->meta_per_page = (double)esx_sysfs_long("share/metadata_bytes") /
+			   esx_sysfs_long("share/guest_pages");
+	/* Stopping waits for the last batch, so the counters stand. */
+	esx_sysfs_write("share/enabled", "0");
+	saved = (long)ALL_PAGES - (esx_sysfs_long("used_pages") - used0);
+	r->saved = saved;
+	r->ns_per_page = 1000.0 * (esx_sysfs_long("share/scan_cpu_us") - cpu0) /
+			 (double)(esx_sysfs_long("share/pages_scanned") - scanned0);
+	for (vm = 0; vm < VMS; vm++) {
+		munmap(mem[vm], bytes);
+		close(fd[vm]);
+	}
+	return err;
+}
+
+static void report(const char *what, const struct run *e, const struct run *k, long ach)
+{
+	printf("bench: sharing_%s_esxmem_saved %.1f %%\n", what, 100.0 * e->saved / ach);
+	printf("bench: sharing_%s_ksm_saved %.1f %%\n", what, 100.0 * k->saved / ach);
+	printf("bench: sharing_%s_saved_ratio %.3f esxmem/ksm\n", what,
+	       k->saved > 0 ? (double)e->saved / k->saved : 0);
+	printf("bench: sharing_%s_esxmem_cpu %.3f s/GiB\n", what,
+	       e->ns_per_page * (1 << 18) / 1e9);
+	printf("bench: sharing_%s_ksm_cpu %.3f s/GiB\n", what, k->ns_per_page * (1 << 18) / 1e9);
+	printf("bench: sharing_%s_cpu_ratio %.3f esxmem/ksm\n", what,
+	       k->ns_per_page > 0 ? e->ns_per_page / k->ns_per_page : 0);
+	printf("bench: sharing_%s_esxmem_metadata %.1f B/page\n", what, e->meta_per_page);
+	printf("bench: sharing_%s_esxmem_t90 %.2f s\n", what, e->t90);
+	printf("bench: sharing_%s_ksm_t90 %.2f s\n", what, k->t90);
+	printf("bench: sharing_%s_t90_ratio %.3f esxmem/ksm\n", what,
+	       k->t90 > 0 && e->t90 >= 0 ? e->t90 / k->t90 : 0);
+}
+
+int main(void)
+{
+	char enabled[8], rate[32], vm_rate[32], isolate[8];
+	struct run e = { 0 }, k = { 0 };
+	struct esxmem *h;
+	long ach;
+	int err, i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (corpus_build())
+		return 1;
+	ach = achievable();
+	printf("bench: sharing_pages %lu pages\n", ALL_PAGES);
+	printf("bench: sharing_achievable %ld pages\n", ach);
+	err = esxmem_open(&h);
+	if (err || ach <= 0) {
+		fprintf(stderr, "sharing: %s\n", err ? strerror(-err) : "nothing to share");
+		return 1;
+	}
+	esx_sysfs_string("share/enabled", enabled, sizeof(enabled));
+	esx_sysfs_string("share/pages_per_sec", rate, sizeof(rate));
+	esx_sysfs_string("share/vm_pages_per_sec", vm_rate, sizeof(vm_rate));
+	esx_sysfs_string("share/isolate_vms", isolate, sizeof(isolate));
+
+	for (i = 0; i < 2 && !err; i++) {
+		bool max_rate = i == 1;
+
+		err = esx_run(h, ach, max_rate, &e) ?: ksm_run(ach, max_rate, &k);
+		if (!err)
+			report(max_rate ? "max" : "equal", &e, &k, ach);
+	}
+	esx_sysfs_write("share/pages_per_sec", rate);
+	esx_sysfs_write("share/vm_pages_per_sec", vm_rate);
+	esx_sysfs_write("share/isolate_vms", isolate);
+	esx_sysfs_write("share/enabled", enabled);
+	esxmem_close(h);
+	if (err)
+		fprintf(stderr, "sharing: %s\n", strerror(-err));
+	return err ? 1 : 0;
+}
