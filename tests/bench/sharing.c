@@ -19,12 +19,22 @@
  * scanner's CPU time per page scanned (ksmd's from /proc/PID/schedstat,
  * over whole passes; esxmem's from share/scan_cpu_us and pages_scanned).
  *
+ * Then real guests: GUESTS identical idle Linux guests under QEMU (KVM),
+ * once with RAM on /dev/esxmem in one sharing domain and once on anonymous
+ * memory with KSM (QEMU marks it mergeable), both scanning at EQUAL_RATE;
+ * the memory saved GUEST_SECS after every guest is up. esxmem's saving is
+ * its guest pages on shared frames less the frames, plus the zero pages
+ * it found; KSM's is pages_sharing.
+ *
  * Output: "bench: <name> <value> <unit>" lines, the ratios esxmem / KSM.
  * Exit status 1 if a measurement could not be made.
  */
 #include "esxtest.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <libesxmem/libesxmem.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -44,6 +54,12 @@
 #define DOMAIN		77
 
 #define KSM "/sys/kernel/mm/ksm/"
+
+#define QEMU		"/usr/bin/qemu-system-x86_64"
+#define GUESTS		2
+#define GUEST_MIB	"160"
+#define GUEST_SECS	60.0
+#define BOOT_SECS	400.0
 
 static uint8_t *corpus;		/* REAL_PAGES pages of real data */
 
@@ -412,6 +428,182 @@ static void report(const char *what, const struct run *e, const struct run *k, l
 	       k->t90 > 0 && e->t90 >= 0 ? e->t90 / k->t90 : 0);
 }
 
+/* ---- real guests ------------------------------------------------------- */
+
+static pid_t qemu[GUESTS];
+
+static void stop_guests(void)
+{
+	int i;
+
+	for (i = 0; i < GUESTS; i++) {
+		if (qemu[i] > 0) {
+			kill(qemu[i], SIGKILL);
+			waitpid(qemu[i], NULL, 0);
+			qemu[i] = 0;
+		}
+	}
+}
+
+static pid_t start_guest(int i, bool on_esxmem)
+{
+	char console[64];
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	snprintf(console, sizeof(console), "/tmp/sharing-guest%d.log", i);
+	int out = open(console, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int in = open("/dev/null", O_RDONLY);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+		_exit(126);
+	if (on_esxmem)
+		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host", "-m", GUEST_MIB, "-smp", "1",
+		      "-nographic", "-no-reboot", "-kernel", "/guest/vmlinuz",
+		      "-initrd", "/guest/initrd.cpio",
+		      "-append", "console=ttyS0 guest.work=hold panic=-1",
+		      "-object", "memory-backend-file,id=ram0,size=" GUEST_MIB "M,"
+				 "mem-path=" ESXMEM_DEVICE_PATH ",share=on",
+		      "-machine", "memory-backend=ram0", (char *)NULL);
+	else
+		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host", "-m", GUEST_MIB, "-smp", "1",
+		      "-nographic", "-no-reboot", "-kernel", "/guest/vmlinuz",
+		      "-initrd", "/guest/initrd.cpio",
+		      "-append", "console=ttyS0 guest.work=hold panic=-1",
+		      "-machine", "mem-merge=on", (char *)NULL);
+	_exit(127);
+}
+
+static bool guest_holds(int i)
+{
+	char path[64], buf[1 << 16];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/sharing-guest%d.log", i);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (ssize_t k = 0; k < n; k++)
+		if (!buf[k])
+			buf[k] = ' ';
+	return strstr(buf, "GUEST-HOLD") != NULL;
+}
+
+/* Puts every object of the guests' QEMUs into DOMAIN; how many there are. */
+static int join_domain(struct esxmem *h)
+{
+	struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_DOMAIN, .domain = DOMAIN };
+	struct esxmem_vm_info *vms;
+	size_t n, i;
+	int found = 0, g;
+
+	if (esxmem_vm_list(h, &vms, &n))
+		return 0;
+	for (i = 0; i < n; i++)
+		for (g = 0; g < GUESTS; g++)
+			if (vms[i].owner_pid == (uint32_t)qemu[g]) {
+				if (vms[i].domain != DOMAIN)
+					esxmem_vm_set(h, vms[i].id, &s);
+				found++;
+			}
+	esxmem_vm_list_free(vms, n);
+	return found;
+}
+
+/* Pages esxmem saves on the guests: shared less frames, plus zero finds. */
+static long esx_guest_saved(struct esxmem *h, long zero0)
+{
+	struct esxmem_vm_info *vms;
+	long shared = 0;
+	size_t n, i;
+	int g;
+
+	if (esxmem_vm_list(h, &vms, &n))
+		return -1;
+	for (i = 0; i < n; i++)
+		for (g = 0; g < GUESTS; g++)
+			if (vms[i].owner_pid == (uint32_t)qemu[g])
+				shared += (long)vms[i].state_pages[ESXMEM_PAGE_SHARED];
+	esxmem_vm_list_free(vms, n);
+	return shared - esx_sysfs_long("share/pages_shared") +
+	       esx_sysfs_long("share/zero_merges") - zero0;
+}
+
+/* Boots the guests, waits GUEST_SECS once all hold; the pages saved. */
+static long guests_run(struct esxmem *h, bool on_esxmem)
+{
+	long saved = -1, zero0 = esx_sysfs_long("share/zero_merges");
+	double t0 = now(), t_up = -1;
+	int i, up;
+
+	if (on_esxmem) {
+		esx_sysfs_write_long("share/pages_per_sec", EQUAL_RATE);
+		esx_sysfs_write_long("share/vm_pages_per_sec", EQUAL_RATE);
+		esx_sysfs_write("share/enabled", "1");
+	} else {
+		write_file(KSM "run", 2);
+		write_file(KSM "pages_to_scan", EQUAL_RATE * KSM_SLEEP_MS / 1000);
+		write_file(KSM "sleep_millisecs", KSM_SLEEP_MS);
+		write_file(KSM "use_zero_pages", 0);
+		write_file(KSM "run", 1);
+	}
+	for (i = 0; i < GUESTS; i++) {
+		char path[64];
+
+		/* Not the last run's console, with its marker. */
+		snprintf(path, sizeof(path), "/tmp/sharing-guest%d.log", i);
+		unlink(path);
+		qemu[i] = start_guest(i, on_esxmem);
+	}
+	while (now() - t0 < BOOT_SECS) {
+		if (on_esxmem)
+			join_domain(h);
+		for (i = 0, up = 0; i < GUESTS; i++)
+			up += guest_holds(i);
+		if (up == GUESTS && t_up < 0) {
+			t_up = now();
+			printf("sharing: %d guests on %s up after %.1f s\n", GUESTS,
+			       on_esxmem ? "esxmem" : "anonymous memory", t_up - t0);
+		}
+		if (t_up >= 0 && now() - t_up >= GUEST_SECS) {
+			saved = on_esxmem ? esx_guest_saved(h, zero0) :
+					    read_long(KSM "pages_sharing");
+			if (on_esxmem)
+				printf("sharing: esxmem: %ld frames, %ld sharing, %ld hints, %ld table full, %ld stale hints, %ld collisions, %ld zero merges, %ld guest pages\n",
+				       esx_sysfs_long("share/pages_shared"),
+				       esx_sysfs_long("share/pages_sharing"),
+				       esx_sysfs_long("share/hints"),
+				       esx_sysfs_long("share/table_full"),
+				       esx_sysfs_long("share/stale_hints"),
+				       esx_sysfs_long("share/collisions"),
+				       esx_sysfs_long("share/zero_merges") - zero0,
+				       esx_sysfs_long("share/guest_pages"));
+			else
+				printf("sharing: ksm: %ld shared, %ld sharing, %ld unshared, %ld volatile\n",
+				       read_long(KSM "pages_shared"), read_long(KSM "pages_sharing"),
+				       read_long(KSM "pages_unshared"), read_long(KSM "pages_volatile"));
+			break;
+		}
+		usleep(100000);
+	}
+	if (saved < 0)
+		fprintf(stderr, "sharing: the guests did not come up in %.0f s\n", BOOT_SECS);
+	stop_guests();
+	if (!on_esxmem)
+		write_file(KSM "run", 2);
+	else
+		esx_sysfs_write("share/enabled", "0");
+	return saved;
+}
+
 int main(void)
 {
 	char enabled[8], rate[32], vm_rate[32], isolate[8];
@@ -442,6 +634,18 @@ int main(void)
 		err = esx_run(h, ach, max_rate, &e) ?: ksm_run(ach, max_rate, &k);
 		if (!err)
 			report(max_rate ? "max" : "equal", &e, &k, ach);
+	}
+	if (!err) {
+		long esx_saved = guests_run(h, true), ksm_saved = guests_run(h, false);
+
+		if (esx_saved < 0 || ksm_saved < 0) {
+			err = -ETIMEDOUT;
+		} else {
+			printf("bench: sharing_guests_esxmem_saved %ld pages\n", esx_saved);
+			printf("bench: sharing_guests_ksm_saved %ld pages\n", ksm_saved);
+			printf("bench: sharing_guests_saved_ratio %.3f esxmem/ksm\n",
+			       ksm_saved > 0 ? (double)esx_saved / ksm_saved : 0);
+		}
 	}
 	esx_sysfs_write("share/pages_per_sec", rate);
 	esx_sysfs_write("share/vm_pages_per_sec", vm_rate);
