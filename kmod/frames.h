@@ -21,12 +21,12 @@
 
 #define ESXMEM_FRAME_SHARED	(1ULL << 63)
 #define ESXMEM_FRAMES_MIN	1024UL
-/* Hints are evicted rather than let the table fill beyond 3/4 ... */
-#define ESXMEM_FRAMES_HINT_LOAD(cap)	((cap) / 4 * 3)
+/* Hints are evicted rather than let the table fill beyond 13/16 ... */
+#define ESXMEM_FRAMES_HINT_LOAD(cap)	((cap) / 16 * 13)
 /* ... and shared frames, which cannot be evicted, stop at 7/8. */
 #define ESXMEM_FRAMES_MAX_LOAD(cap)	((cap) / 8 * 7)
 /* How far from its home slot an insertion looks for a hint to evict. */
-#define ESXMEM_FRAMES_EVICT_WINDOW	16
+#define ESXMEM_FRAMES_EVICT_WINDOW	32
 
 struct esxmem_frame {
 	u64 key;
