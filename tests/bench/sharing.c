@@ -22,7 +22,8 @@
  * Then real guests: GUESTS identical idle Linux guests under QEMU (KVM),
  * once with RAM on /dev/esxmem in one sharing domain and once on anonymous
  * memory with KSM (QEMU marks it mergeable), both scanning at EQUAL_RATE;
- * the memory saved GUEST_SECS after every guest is up. esxmem's saving is
+ * the memory saved GUEST_SECS after every guest is up. No VGA device, so
+ * that KSM too sees guest RAM only (QEMU marks all its RAM blocks mergeable). esxmem's saving is
  * its guest pages on shared frames less the frames, plus the zero pages
  * it found; KSM's is pages_sharing.
  *
@@ -461,7 +462,7 @@ static pid_t start_guest(int i, bool on_esxmem)
 		_exit(126);
 	if (on_esxmem)
 		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host", "-m", GUEST_MIB, "-smp", "1",
-		      "-nographic", "-no-reboot", "-kernel", "/guest/vmlinuz",
+		      "-nographic", "-vga", "none", "-no-reboot", "-kernel", "/guest/vmlinuz",
 		      "-initrd", "/guest/initrd.cpio",
 		      "-append", "console=ttyS0 guest.work=hold panic=-1",
 		      "-object", "memory-backend-file,id=ram0,size=" GUEST_MIB "M,"
@@ -469,7 +470,7 @@ static pid_t start_guest(int i, bool on_esxmem)
 		      "-machine", "memory-backend=ram0", (char *)NULL);
 	else
 		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host", "-m", GUEST_MIB, "-smp", "1",
-		      "-nographic", "-no-reboot", "-kernel", "/guest/vmlinuz",
+		      "-nographic", "-vga", "none", "-no-reboot", "-kernel", "/guest/vmlinuz",
 		      "-initrd", "/guest/initrd.cpio",
 		      "-append", "console=ttyS0 guest.work=hold panic=-1",
 		      "-machine", "mem-merge=on", (char *)NULL);
