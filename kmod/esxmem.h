@@ -147,6 +147,7 @@ struct esxmem_vm *esxmem_vm_next(u32 *id);
 int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages,
 		       bool exact);
 void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e);
+struct page *esxmem_vm_get_private(struct esxmem_vm *vm, pgoff_t index);
 /* Drops the machine page behind a pmap entry that was just cleared. */
 void esxmem_vm_release(esxmem_pte_t e);
 

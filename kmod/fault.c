@@ -290,23 +290,36 @@ int esxmem_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-/* Zeroes [from, to) of the page at @index, which must stay as it is. */
-static void zero_partial(struct esxmem_vm *vm, pgoff_t index,
-			 unsigned int from, unsigned int to)
+/*
+ * Zeroes [from, to) of the page at @index, which must stay as it is. A
+ * shared page gets its private copy first: the other sharers keep theirs.
+ */
+static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
+			unsigned int from, unsigned int to)
 {
-	struct page *page = NULL;
+	struct page *page;
 	esxmem_pte_t e;
 
-	spin_lock(&vm->lock);
-	e = vm->pmap[index];
-	/* Zero, unbacked and ballooned pages already read as zeros. */
-	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
+	for (;;) {
+		spin_lock(&vm->lock);
+		e = vm->pmap[index];
+		if (esxmem_pte_state(e) != ESXMEM_PAGE_SHARED)
+			break;
 		page = pfn_to_page(esxmem_pte_payload(e));
 		get_page(page);
+		spin_unlock(&vm->lock);
+		/* Fails only when no page can be had for the copy. */
+		if (cow_break(vm, index, page) != VM_FAULT_NOPAGE) {
+			put_page(page);
+			return -ENOMEM;
+		}
+		put_page(page);
 	}
 	spin_unlock(&vm->lock);
+	/* Zero, unbacked and ballooned pages already read as zeros. */
+	page = esxmem_vm_get_private(vm, index);
 	if (!page)
-		return;
+		return 0;
 	lock_page(page);
 	spin_lock(&vm->lock);
 	if (esxmem_pte_maps(vm->pmap[index], page))
@@ -314,6 +327,7 @@ static void zero_partial(struct esxmem_vm *vm, pgoff_t index,
 	spin_unlock(&vm->lock);
 	unlock_page(page);
 	put_page(page);
+	return 0;
 }
 
 #define FREE_BATCH 32
@@ -391,6 +405,7 @@ int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len)
 {
 	loff_t size, end;
 	pgoff_t first, last;
+	int err = 0;
 
 	if (offset < 0 || len <= 0 || check_add_overflow(offset, len, &end))
 		return -EINVAL;
@@ -406,14 +421,16 @@ int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len)
 	last = end >> PAGE_SHIFT;
 	if (first > last) {
 		/* Inside one page. */
-		zero_partial(vm, last, offset_in_page(offset),
-			     offset_in_page(end));
-		return 0;
+		return zero_partial(vm, last, offset_in_page(offset),
+				    offset_in_page(end));
 	}
 	if (offset_in_page(offset))
-		zero_partial(vm, first - 1, offset_in_page(offset), PAGE_SIZE);
-	if (offset_in_page(end))
-		zero_partial(vm, last, 0, offset_in_page(end));
+		err = zero_partial(vm, first - 1, offset_in_page(offset),
+				   PAGE_SIZE);
+	if (!err && offset_in_page(end))
+		err = zero_partial(vm, last, 0, offset_in_page(end));
+	if (err)
+		return err;
 	free_range(vm, first, last);
 	return 0;
 }

@@ -249,22 +249,6 @@ static bool isolate(struct esxmem_vm *vm, pgoff_t index, struct page *page)
 	return !page_mapped(page) && page_count(page) == 2;
 }
 
-/* The private page at @index, referenced, or NULL. */
-static struct page *get_private(struct esxmem_vm *vm, pgoff_t index)
-{
-	struct page *page = NULL;
-	esxmem_pte_t e;
-
-	spin_lock(&vm->lock);
-	e = vm->pmap[index];
-	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
-		page = pfn_to_page(esxmem_pte_payload(e));
-		get_page(page);
-	}
-	spin_unlock(&vm->lock);
-	return page;
-}
-
 /* Points the entry at @index, still backed by locked @page, at @frame. */
 static void map_frame(struct esxmem_vm *vm, pgoff_t index, struct page *page,
 		      enum esxmem_page_state state, struct page *frame)
@@ -357,7 +341,7 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 	if (share_domain(vm2) != domain || !smp_load_acquire(&vm2->pmap) ||
 	    index2 >= vm2->npages)
 		goto out;
-	page2 = get_private(vm2, index2);
+	page2 = esxmem_vm_get_private(vm2, index2);
 	if (!page2 || page2 == page)
 		goto out;
 	if (!trylock_page(page2)) {
@@ -438,7 +422,7 @@ static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 	u64 key, val;
 	long pos;
 
-	page = get_private(vm, index);
+	page = esxmem_vm_get_private(vm, index);
 	if (!page)
 		return;
 	/* A page being faulted in is in use: no time to share it. */

@@ -76,6 +76,22 @@ void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e)
 	vm->pmap[index] = e;
 }
 
+/* The private page at @index, referenced, or NULL. */
+struct page *esxmem_vm_get_private(struct esxmem_vm *vm, pgoff_t index)
+{
+	struct page *page = NULL;
+	esxmem_pte_t e;
+
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
+		page = pfn_to_page(esxmem_pte_payload(e));
+		get_page(page);
+	}
+	spin_unlock(&vm->lock);
+	return page;
+}
+
 void esxmem_vm_release(esxmem_pte_t e)
 {
 	struct page *page = pfn_to_page(esxmem_pte_payload(e));

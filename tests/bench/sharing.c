@@ -22,7 +22,8 @@
  * Then real guests: GUESTS identical idle Linux guests under QEMU (KVM),
  * once with RAM on /dev/esxmem in one sharing domain and once on anonymous
  * memory with KSM (QEMU marks it mergeable), both scanning at EQUAL_RATE;
- * the memory saved GUEST_SECS after every guest is up. No VGA device, so
+ * the memory saved GUEST_SECS after every guest is up, and the machine
+ * memory left in use behind their RAM. No VGA device, so
  * that KSM too sees guest RAM only (QEMU marks all its RAM blocks mergeable). esxmem's saving is
  * its guest pages on shared frames less the frames, plus the zero pages
  * it found; KSM's is pages_sharing.
@@ -538,10 +539,37 @@ static long esx_guest_saved(struct esxmem *h, long zero0)
 	       esx_sysfs_long("share/zero_merges") - zero0;
 }
 
-/* Boots the guests, waits GUEST_SECS once all hold; the pages saved. */
-static long guests_run(struct esxmem *h, bool on_esxmem)
+/* Resident pages of QEMU @pid's guest RAM mapping (GUEST_MIB in size). */
+static long ram_rss_pages(pid_t pid)
+{
+	char path[64], line[256];
+	long size_kb = -1, rss = -1, v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Size: %ld kB", &v) == 1)
+			size_kb = v;
+		else if (sscanf(line, "Rss: %ld kB", &v) == 1 &&
+			 size_kb == atol(GUEST_MIB) * 1024 && rss < 0)
+			rss = v / 4;
+	}
+	fclose(f);
+	return rss;
+}
+
+/*
+ * Boots the guests, waits GUEST_SECS once all hold; the pages saved, and
+ * in *@used the machine pages behind their RAM: for esxmem what the pool
+ * charges, for KSM the resident RAM pages less those merged away.
+ */
+static long guests_run(struct esxmem *h, bool on_esxmem, long *used)
 {
 	long saved = -1, zero0 = esx_sysfs_long("share/zero_merges");
+	long used0 = esx_sysfs_long("used_pages");
 	double t0 = now(), t_up = -1;
 	int i, up;
 
@@ -577,6 +605,13 @@ static long guests_run(struct esxmem *h, bool on_esxmem)
 		if (t_up >= 0 && now() - t_up >= GUEST_SECS) {
 			saved = on_esxmem ? esx_guest_saved(h, zero0) :
 					    read_long(KSM "pages_sharing");
+			if (on_esxmem) {
+				*used = esx_sysfs_long("used_pages") - used0;
+			} else {
+				*used = -saved;
+				for (i = 0; i < GUESTS; i++)
+					*used += ram_rss_pages(qemu[i]);
+			}
 			if (on_esxmem)
 				printf("sharing: esxmem: %ld frames, %ld sharing, %ld hints, %ld table full, %ld stale hints, %ld collisions, %ld zero merges, %ld guest pages\n",
 				       esx_sysfs_long("share/pages_shared"),
@@ -637,7 +672,9 @@ int main(void)
 			report(max_rate ? "max" : "equal", &e, &k, ach);
 	}
 	if (!err) {
-		long esx_saved = guests_run(h, true), ksm_saved = guests_run(h, false);
+		long esx_used = 0, ksm_used = 0;
+		long esx_saved = guests_run(h, true, &esx_used);
+		long ksm_saved = guests_run(h, false, &ksm_used);
 
 		if (esx_saved < 0 || ksm_saved < 0) {
 			err = -ETIMEDOUT;
@@ -646,6 +683,11 @@ int main(void)
 			printf("bench: sharing_guests_ksm_saved %ld pages\n", ksm_saved);
 			printf("bench: sharing_guests_saved_ratio %.3f esxmem/ksm\n",
 			       ksm_saved > 0 ? (double)esx_saved / ksm_saved : 0);
+			/* Reads of untouched RAM cost esxmem nothing, so compare use. */
+			printf("bench: sharing_guests_esxmem_used %ld pages\n", esx_used);
+			printf("bench: sharing_guests_ksm_used %ld pages\n", ksm_used);
+			printf("bench: sharing_guests_used_ratio %.3f esxmem/ksm\n",
+			       ksm_used > 0 ? (double)esx_used / ksm_used : 0);
 		}
 	}
 	esx_sysfs_write("share/pages_per_sec", rate);

@@ -5,7 +5,8 @@
  *  - two VMs of one sharing domain whose guests write the same content end
  *    up sharing every page, and the pool holds one copy;
  *  - a guest write after sharing breaks copy-on-write: the writer sees its
- *    data, the other VM its old content; so does a host write;
+ *    data, the other VM its old content; so do a host write and a hole
+ *    punched inside a shared page;
  *  - a VM of another domain with that same content never shares, nor do
  *    two VMs of one domain while isolate_vms is 1 (and they do once it is
  *    0 again); a VM of domain 0 shares only within itself;
@@ -150,6 +151,12 @@ static void same_domain_shares(void)
 	CHECK(b.host[4 * ESX_PAGE + 99] == 0xa5 && run(&b, VMM_CHECK, 4, 1, 0x51) == 25,
 	      "the host's write is in the writer's VM");
 	free(before);
+
+	/* A hole inside a shared page: zeros there, in that VM only. */
+	CHECK_OK(esx_punch(b.fd, 5 * ESX_PAGE + 100, 200));
+	CHECK(esx_is_zero(b.host + 5 * ESX_PAGE + 100, 200) &&
+	      run(&b, VMM_CHECK, 5, 1, 0x51) == 50, "the partial hole reads zero");
+	CHECK(run(&a, VMM_CHECK, 5, 1, 0x51) == 0, "the other VM keeps the page");
 
 	guest_free(&a);
 	guest_free(&b);
