@@ -306,16 +306,20 @@ static bool merge_into_frame(struct esxmem_vm *vm, pgoff_t index,
 	return merged;
 }
 
-/* A VM by id, held by its inode, or NULL when it is gone or going. */
+/*
+ * A VM by id, held by its inode, or NULL when it is gone or going. Called
+ * with a page locked, so no mutex: VMs and inodes are freed after an RCU
+ * grace period, and igrab() refuses an inode on its way out.
+ */
 static struct esxmem_vm *get_vm(u32 id)
 {
 	struct esxmem_vm *vm;
 
-	mutex_lock(&esxmem_vms_lock);
-	vm = esxmem_vm_lookup(id);
+	rcu_read_lock();
+	vm = esxmem_vm_lookup_rcu(id);
 	if (vm && !igrab(vm->inode))
 		vm = NULL;
-	mutex_unlock(&esxmem_vms_lock);
+	rcu_read_unlock();
 	return vm;
 }
 
@@ -323,11 +327,13 @@ enum hint_result { HINT_MERGED, HINT_BUSY, HINT_STALE };
 
 /*
  * Shares locked @page with the page the hint @hint names, which becomes
- * the shared frame, if that page still has content key @key.
+ * the shared frame, if that page still has content key @key. The hinted
+ * VM, if found, is left held in *@held: the caller lets it go once @page
+ * is unlocked, since the last reference tears the VM down.
  */
 static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 					struct page *page, u64 key, u32 domain,
-					u64 hint)
+					u64 hint, struct esxmem_vm **held)
 {
 	u32 index2 = esxmem_frame_hint_index(hint);
 	enum hint_result ret = HINT_STALE;
@@ -336,6 +342,7 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 	long pos;
 
 	vm2 = get_vm(esxmem_frame_hint_vm(hint));
+	*held = vm2;
 	if (!vm2)
 		return HINT_STALE;
 	if (share_domain(vm2) != domain || !smp_load_acquire(&vm2->pmap) ||
@@ -382,7 +389,6 @@ unlock:
 out:
 	if (page2)
 		put_page(page2);
-	iput(vm2->inode);
 	return ret;
 }
 
@@ -416,6 +422,7 @@ out:
 /* Visits the page at @index of @vm. */
 static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 {
+	struct esxmem_vm *held = NULL;
 	enum hint_result r;
 	struct page *page;
 	bool freed = false;
@@ -456,7 +463,7 @@ static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 	    esxmem_frame_hint_index(val) == index)
 		goto unlock;	/* itself, unchanged */
 
-	r = merge_with_hint(vm, index, page, key, domain, val);
+	r = merge_with_hint(vm, index, page, key, domain, val, &held);
 	if (r == HINT_MERGED) {
 		freed = true;
 	} else if (r == HINT_STALE) {
@@ -465,6 +472,8 @@ static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 	}
 unlock:
 	unlock_page(page);
+	if (held)
+		iput(held->inode);
 put:
 	put_page(page);
 	if (freed) {
