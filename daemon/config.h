@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * esxmemd's configuration: a JSON file (by default
+ * /etc/esxmem/esxmemd.json), parsed with jansson. See
+ * daemon/esxmemd.json.example for every key with its default.
+ *
+ * Sizes are JSON integers in bytes or strings with a binary unit, "512M",
+ * "2G", "1.5G", "64K", "1T" (K, M, G, T, optionally followed by "iB" or
+ * "B"). Periods are integers in seconds. Unknown keys, duplicate keys, two
+ * VMs of the same name, wrong types and values out of range are errors,
+ * reported as "FILE:LINE:COLUMN: what is wrong" (the position jansson
+ * gives for syntax errors; for the others, the position of the offending
+ * value as far as jansson tells it, else the file alone).
+ */
+#ifndef ESXMEMD_CONFIG_H
+#define ESXMEMD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "esxmem.h"		/* the uapi header */
+
+#define CONFIG_PATH_DEFAULT	"/etc/esxmem/esxmemd.json"
+#define CONFIG_SOCKET_DEFAULT	"/run/esxmemd/control"
+
+/* Shares given as a level are that many per MiB of the VM's RAM (ESX's). */
+enum config_shares_level {
+	CONFIG_SHARES_ABSOLUTE = 0,	/* "shares": 1234 */
+	CONFIG_SHARES_LOW,		/* "low":     5 per MiB */
+	CONFIG_SHARES_NORMAL,		/* "normal": 10 per MiB (the default) */
+	CONFIG_SHARES_HIGH,		/* "high":   20 per MiB */
+};
+
+/* How a VM may be reclaimed from (issue of the reclamation work). */
+struct config_reclaim {
+	bool balloon;			/* default true */
+	bool compress;			/* default true */
+	bool swap;			/* default true */
+	uint64_t compress_max_bytes;	/* 0: 10% of the VM's RAM */
+	char swap_dir[256];		/* "" = /var/lib/esxmem/swap */
+};
+
+/* Per VM, matched by name (QEMU's -name guest=NAME). */
+struct config_vm {
+	char name[ESXMEM_VM_NAME_MAX];
+	enum config_shares_level shares_level;
+	uint32_t shares;		/* when ABSOLUTE: 1..ESXMEM_SHARES_MAX */
+	uint64_t min_bytes;		/* default 0 */
+	uint64_t max_bytes;		/* default 0: the VM's RAM size */
+	uint32_t domain;		/* 0..ESXMEM_DOMAIN_MAX, default 0 */
+	struct config_reclaim reclaim;
+};
+
+struct config {
+	/* the pool: machine memory for guest RAM */
+	uint64_t pool_bytes;		/* 0 (default): RAM - host_reserve */
+	uint64_t host_reserve_bytes;	/* default 1G, or 10% of RAM if less */
+	/* policy */
+	double tax;			/* [0, 0.99], default 0.75 */
+	unsigned int balance_secs;	/* 1..3600, default 15 */
+	unsigned int sample_secs;	/* 1..3600, default 30 */
+	unsigned int sample_pages;	/* 1..100000, default 100 */
+	/* free-memory thresholds, per mille of the pool, by
+	 * enum esxmem_mem_state: high, soft, hard, low; default 60 40 20 10;
+	 * strictly decreasing, each <= 1000 */
+	unsigned int state_permille[ESXMEM_STATE_NR];
+	/* defaults for VMs the file does not name */
+	struct config_vm vm_default;	/* name "" */
+	char control_socket[108];	/* default CONFIG_SOCKET_DEFAULT */
+	size_t nr_vms;
+	struct config_vm *vms;
+};
+
+/* Sets every field to its default; no VMs. */
+void config_defaults(struct config *c);
+
+/*
+ * Reads @path into *@out. On error returns -EINVAL (or -errno of opening
+ * or reading the file), writes one line without a newline naming file,
+ * line and column into @err (at most @errlen bytes, always terminated) and
+ * leaves *@out untouched, so a bad reload keeps the old configuration.
+ */
+int config_load(const char *path, struct config *out, char *err, size_t errlen);
+
+/* Frees what config_load() allocated inside @c. NULL is allowed. */
+void config_free(struct config *c);
+
+/* The settings for VM @name: its own entry or vm_default. Never NULL. */
+const struct config_vm *config_vm_find(const struct config *c, const char *name);
+
+/* Shares of @vm for a VM of @size_bytes RAM: levels resolved, clamped to
+ * 1..ESXMEM_SHARES_MAX. */
+uint32_t config_vm_shares(const struct config_vm *vm, uint64_t size_bytes);
+
+/* Parses a size ("2G", 1073741824); 0 or -EINVAL/-ERANGE. */
+int config_parse_size(const char *s, uint64_t *out);
+
+#endif

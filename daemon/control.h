@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The control protocol between esxmemd and esxmemctl: a unix stream socket
+ * (CONFIG_SOCKET_DEFAULT, mode 0660, owned by root), one request per
+ * connection, each a JSON object on one line, answered by one JSON object
+ * on one line; then the daemon closes the connection.
+ *
+ * Requests:
+ *   {"cmd": "status"}
+ *   {"cmd": "vm", "name": "NAME"}
+ *   {"cmd": "set", "name": "NAME", "settings": {"shares": 2000,
+ *        "min": "512M", "max": "2G", "domain": 3}}   any subset; sizes as
+ *        in the configuration file; shares also "low"/"normal"/"high".
+ *        Takes effect at once (a balance runs), lasts until the daemon
+ *        restarts or the configuration is reloaded.
+ *   {"cmd": "reload"}    same as SIGHUP; the reply says whether it worked
+ *
+ * Replies: {"ok": true, ...} or {"ok": false, "error": "TEXT"}, TEXT
+ * saying what to do next. "status" adds:
+ *   "pool": {"page_size": 4096, "pages": N, "used_pages": N,
+ *            "free_pages": N, "state": "high|soft|hard|low"},
+ *   "tax": 0.75, "balance_secs": 15, "sample_secs": 30,
+ *   "config": "/etc/esxmem/esxmemd.json",
+ *   "vms": [VM, ...]
+ * and "vm" adds "vm": VM, where VM is
+ *   {"name": "NAME", "id": N, "pid": N, "attached": true,
+ *    "size_pages": N, "min_pages": N, "max_pages": N, "shares": N,
+ *    "target_pages": N, "consumed_pages": N, "shared_pages": N,
+ *    "zero_pages": N, "ballooned_pages": N, "swapped_pages": N,
+ *    "compressed_pages": N, "active": 0.42, "rho": 1.5e-3,
+ *    "active_last": F, "active_slow": F, "active_fast": F,
+ *    "domain": N}
+ * Requests larger than CONTROL_MSG_MAX or not ending in a newline are
+ * refused.
+ */
+#ifndef ESXMEMD_CONTROL_H
+#define ESXMEMD_CONTROL_H
+
+#define CONTROL_MSG_MAX		(64 * 1024)
+/* Replies can list many VMs. */
+#define CONTROL_REPLY_MAX	(16 * 1024 * 1024)
+
+#endif
