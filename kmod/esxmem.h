@@ -185,6 +185,8 @@ struct esxmem_share {
 	atomic_long_t merges;		/* pages freed by sharing */
 	atomic_long_t zero_merges;	/* ... of them, zero pages */
 	atomic_long_t stale_hints;	/* hinted pages that had changed */
+	atomic_long_t hints_dropped;	/* hints of pages seen changed */
+	atomic_long_t hints_evicted;	/* hints pushed out by others */
 	atomic_long_t collisions;	/* same hash, other content */
 	atomic_long_t table_full;	/* hints not kept for want of room */
 };

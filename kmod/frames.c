@@ -40,41 +40,49 @@ long esxmem_frames_find(const struct esxmem_frames *t, u64 key)
 }
 
 /*
- * Adds @key, which must not be in the table, with @val. Above the load
- * limit of its kind the entry takes the place of a hint near its home slot
- * instead, whose value goes to *@evicted (else 0 goes there). -ENOSPC when
- * there is neither room nor a hint to evict.
+ * Adds @key, which must not be in the table, with @val. Past the hint load
+ * a hint takes the place of the hint nearest its home slot, whose value
+ * goes to *@evicted (else 0 goes there), or the empty slot met first while
+ * the table is below its maximum load; past the maximum load so does a
+ * shared frame. -ENOSPC when there is neither room nor a hint to evict
+ * near the home slot.
  */
 int esxmem_frames_insert(struct esxmem_frames *t, u64 key, u64 val,
 			 u64 *evicted)
 {
 	unsigned long cap = t->mask + 1, pos = key & t->mask, i;
-	unsigned long limit = esxmem_frame_is_shared(val) ?
-		ESXMEM_FRAMES_MAX_LOAD(cap) : ESXMEM_FRAMES_HINT_LOAD(cap);
+	unsigned long used = t->shared + t->hints;
+	bool full = used >= ESXMEM_FRAMES_MAX_LOAD(cap);
+	bool crowded = full || (!esxmem_frame_is_shared(val) &&
+				used >= ESXMEM_FRAMES_HINT_LOAD(cap));
 
 	*evicted = 0;
-	if (t->shared + t->hints < limit) {
+	if (!crowded) {
 		while (t->slot[pos].val)
 			pos = next(t, pos);
-	} else {
-		/*
-		 * Every slot from home to the hint is occupied, so @key is
-		 * found there as if it had been inserted at the end.
-		 */
-		for (i = 0; i < ESXMEM_FRAMES_EVICT_WINDOW; i++) {
-			u64 v = t->slot[pos].val;
-
-			if (!v)
-				return -ENOSPC;
-			if (!esxmem_frame_is_shared(v))
-				break;
-			pos = next(t, pos);
-		}
-		if (i == ESXMEM_FRAMES_EVICT_WINDOW)
-			return -ENOSPC;
-		*evicted = t->slot[pos].val;
-		count(t, *evicted, -1);
+		goto store;
 	}
+	/*
+	 * Every slot from home to the one taken is occupied, so @key is found
+	 * there as if it had been inserted at the end of its cluster.
+	 */
+	for (i = 0; i < ESXMEM_FRAMES_EVICT_WINDOW; i++) {
+		u64 v = t->slot[pos].val;
+
+		if (!v) {
+			if (full)
+				return -ENOSPC;
+			goto store;
+		}
+		if (!esxmem_frame_is_shared(v)) {
+			*evicted = v;
+			count(t, v, -1);
+			goto store;
+		}
+		pos = next(t, pos);
+	}
+	return -ENOSPC;
+store:
 	t->slot[pos].key = key;
 	t->slot[pos].val = val;
 	count(t, val, 1);

@@ -21,9 +21,13 @@
 
 #define ESXMEM_FRAME_SHARED	(1ULL << 63)
 #define ESXMEM_FRAMES_MIN	1024UL
-/* Hints are evicted rather than let the table fill beyond 13/16 ... */
+/*
+ * Past 13/16 a new hint takes the place of a hint near its home slot
+ * rather than lengthen its cluster, unless an empty slot comes first: so
+ * that no key is kept out for good by shared frames around its home ...
+ */
 #define ESXMEM_FRAMES_HINT_LOAD(cap)	((cap) / 16 * 13)
-/* ... and shared frames, which cannot be evicted, stop at 7/8. */
+/* ... and nothing goes beyond 7/8, which keeps probe sequences short. */
 #define ESXMEM_FRAMES_MAX_LOAD(cap)	((cap) / 8 * 7)
 /* How far from its home slot an insertion looks for a hint to evict. */
 #define ESXMEM_FRAMES_EVICT_WINDOW	32

@@ -411,6 +411,7 @@ static void set_hint(struct esxmem_vm *vm, pgoff_t index, u64 key, u64 old)
 		goto out;
 	} else if (evicted) {
 		gone = esxmem_frame_hint_vm(evicted);
+		atomic_long_inc(&esxmem_share.hints_evicted);
 	}
 	atomic_long_inc(&vm->scan.hints);
 	if (gone)
@@ -419,14 +420,37 @@ out:
 	mutex_unlock(&esxmem_share.lock);
 }
 
-/* Visits the page at @index of @vm. */
+/*
+ * The hint of @index of @vm under @key, which its content no longer has,
+ * leaves the table. Called with share.lock held.
+ */
+static void drop_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
+{
+	long pos = frames.slot ? esxmem_frames_find(&frames, key) : -1;
+
+	if (pos >= 0 && frames.slot[pos].val == esxmem_frame_hint_val(vm->id, index)) {
+		esxmem_frames_delete(&frames, pos);
+		atomic_long_dec(&vm->scan.hints);
+		atomic_long_inc(&esxmem_share.hints_dropped);
+	}
+}
+
+/*
+ * Visits the page at @index of @vm. A private page keeps the content key
+ * it had at the last visit in page->private (the page lock guards it; the
+ * page allocator hands pages out with it cleared). That gives KSM's
+ * volatility test for free: only a page whose content stayed the same from
+ * one visit to the next becomes a hint, so pages the guest keeps changing
+ * do not crowd the table with hints that go stale; and a page that did
+ * change takes its old hint out of the table.
+ */
 static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 {
 	struct esxmem_vm *held = NULL;
 	enum hint_result r;
 	struct page *page;
 	bool freed = false;
-	u64 key, val;
+	u64 key, last_key, val;
 	long pos;
 
 	page = esxmem_vm_get_private(vm, index);
@@ -444,11 +468,16 @@ static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 	}
 
 	key = page_key(page, domain);
+	last_key = page_private(page);
+	set_page_private(page, key);
 	mutex_lock(&esxmem_share.lock);
+	if (last_key && last_key != key)
+		drop_hint(vm, index, last_key);
 	pos = frames.slot ? esxmem_frames_find(&frames, key) : -1;
 	if (pos < 0) {
 		mutex_unlock(&esxmem_share.lock);
-		if (frames.slot)
+		/* Only a page that kept its content since the last visit. */
+		if (frames.slot && last_key == key)
 			set_hint(vm, index, key, 0);
 		goto unlock;
 	}

@@ -138,6 +138,8 @@ COUNTER_ATTR(full_scans, atomic_long_read(&esxmem_share.full_scans));
 COUNTER_ATTR(merges, atomic_long_read(&esxmem_share.merges));
 COUNTER_ATTR(zero_merges, atomic_long_read(&esxmem_share.zero_merges));
 COUNTER_ATTR(stale_hints, atomic_long_read(&esxmem_share.stale_hints));
+COUNTER_ATTR(hints_dropped, atomic_long_read(&esxmem_share.hints_dropped));
+COUNTER_ATTR(hints_evicted, atomic_long_read(&esxmem_share.hints_evicted));
 COUNTER_ATTR(collisions, atomic_long_read(&esxmem_share.collisions));
 COUNTER_ATTR(table_full, atomic_long_read(&esxmem_share.table_full));
 COUNTER_ATTR(scan_cpu_us, esxmem_share_cpu_ns() / NSEC_PER_USEC);
@@ -203,6 +205,8 @@ static struct attribute *share_attrs[] = {
 	&merges_attr.attr,
 	&zero_merges_attr.attr,
 	&stale_hints_attr.attr,
+	&hints_dropped_attr.attr,
+	&hints_evicted_attr.attr,
 	&collisions_attr.attr,
 	&table_full_attr.attr,
 	&scan_cpu_us_attr.attr,

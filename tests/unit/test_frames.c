@@ -116,17 +116,39 @@ START_TEST(load_limits)
 	unsigned long i, hints = ESXMEM_FRAMES_HINT_LOAD(CAP), evictions = 0;
 	u64 evicted;
 
+	unsigned long grown = 0;
+
 	for (i = 0; i < hints; i++)
 		ck_assert_int_eq(insert(&t, i * 0x9e3779b97f4a7c15ULL, esxmem_frame_hint_val(1, i)), 0);
-	/* Full of hints: a new hint takes the place of an old one. */
-	ck_assert_int_eq(esxmem_frames_insert(&t, 12345, esxmem_frame_hint_val(2, 0), &evicted), 0);
-	ck_assert_uint_eq(esxmem_frame_hint_vm(evicted), 1);
-	ck_assert_uint_eq(t.hints, hints);
-	ck_assert_int_ge(esxmem_frames_find(&t, 12345), 0);
-	/* Shared frames fill to their own limit, evicting hints beyond it. */
-	for (i = 0; t.shared + t.hints < ESXMEM_FRAMES_MAX_LOAD(CAP); i++)
-		ck_assert_int_eq(insert(&t, ~i, esxmem_frame_shared_val(i)), 0);
-	for (; i < CAP; i++) {
+	/*
+	 * Past the hint load a new hint takes the place of the hint nearest
+	 * its home, or an empty slot before it, up to the maximum load.
+	 */
+	for (i = 0; i < CAP; i++) {
+		unsigned long before = t.hints;
+		u64 key = 12345 + i * 0x51ed27ULL;
+
+		if (esxmem_frames_insert(&t, key, esxmem_frame_hint_val(2, i), &evicted)) {
+			/* Only once full, and with no hint near home. */
+			ck_assert_uint_eq(t.hints, ESXMEM_FRAMES_MAX_LOAD(CAP));
+			continue;
+		}
+		ck_assert_int_ge(esxmem_frames_find(&t, key), 0);
+		if (evicted) {
+			ck_assert_uint_eq(t.hints, before);
+			evictions++;
+		} else {
+			ck_assert_uint_eq(t.hints, before + 1);
+			grown++;
+		}
+		ck_assert_uint_le(t.hints, ESXMEM_FRAMES_MAX_LOAD(CAP));
+	}
+	ck_assert_uint_gt(evictions, 0);
+	ck_assert_uint_gt(grown, 0);
+	ck_assert_uint_eq(t.hints, ESXMEM_FRAMES_MAX_LOAD(CAP));
+	/* Hints are at the maximum: shared frames can only evict them now. */
+	evictions = 0;
+	for (i = 0; i < CAP; i++) {
 		if (esxmem_frames_insert(&t, ~i, esxmem_frame_shared_val(i), &evicted))
 			break;
 		ck_assert(evicted && !esxmem_frame_is_shared(evicted));
