@@ -9,6 +9,7 @@ static Suite *(*const suites[])(void) = {
 	pmap_suite,
 	slotmap_suite,
 	frames_suite,
+	policy_suite,
 	libesxmem_suite,
 };
 

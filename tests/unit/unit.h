@@ -10,5 +10,6 @@ Suite *pmap_suite(void);
 Suite *libesxmem_suite(void);
 Suite *slotmap_suite(void);
 Suite *frames_suite(void);
+Suite *policy_suite(void);
 
 #endif
