@@ -75,6 +75,24 @@ struct esxmem_vm_scan {
 	atomic64_t scan_ns;		/* scanner time spent on this VM */
 };
 
+/* A VM's idle-memory sampling state (sample.c). */
+struct esxmem_vm_sample {
+	/* Only the sampler thread touches these. */
+	pgoff_t *picked;		/* the pages sampled this period */
+	unsigned int n;			/* how many */
+	unsigned int capacity;		/* room in @picked */
+	unsigned long due;		/* jiffies: the period ends */
+	bool primed;			/* a period has completed */
+	/* Counted by faults on sampled pages. */
+	atomic_t touched;
+	atomic64_t faults;
+	/* Fractions in parts per million, read without a lock. */
+	u32 last_ppm;
+	u32 slow_ppm;
+	u32 fast_ppm;
+	u64 periods;
+};
+
 extern struct page *esxmem_zero_frame;
 
 /* vm.c: one VM memory object per open() of /dev/esxmem. */
@@ -117,6 +135,7 @@ struct esxmem_vm {
 	struct esxmem_kvm_link *kvm;	/* NULL when not attached */
 
 	struct esxmem_vm_scan scan;
+	struct esxmem_vm_sample sample;
 	struct rcu_head rcu;
 };
 
@@ -204,6 +223,30 @@ void esxmem_share_forget_vm(struct esxmem_vm *vm);
 u64 esxmem_share_cpu_ns(void);
 unsigned long esxmem_share_frames(void);
 unsigned long esxmem_share_hints(void);
+
+/* sample.c: idle-memory sampling. */
+struct esxmem_sampler {
+	struct mutex run_lock;		/* held while the sampler works */
+	wait_queue_head_t wait;		/* the sampler's */
+	/* Knobs (sysfs, netlink). */
+	bool enabled;
+	unsigned int period_secs;
+	unsigned int pages;
+	/* Statistics. */
+	atomic64_t faults;		/* touches of sampled pages */
+	atomic64_t periods;		/* VM periods completed */
+};
+
+extern struct esxmem_sampler esxmem_sampler;
+int esxmem_sample_init(void);
+void esxmem_sample_exit(void);
+void esxmem_sample_kick(void);
+u64 esxmem_sample_cpu_ns(void);
+void esxmem_sample_set_enabled(bool on);
+void esxmem_sample_touched(struct esxmem_vm *vm);
+void esxmem_sample_forget_vm(struct esxmem_vm *vm);
+u32 esxmem_sample_partial_ppm(struct esxmem_vm *vm);
+u32 esxmem_sample_estimate_ppm(struct esxmem_vm *vm);
 
 /* fs.c: esxmemfs, whose regular files are VM memory objects. */
 int esxmem_fs_init(void);

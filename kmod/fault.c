@@ -77,6 +77,12 @@ static vm_fault_t esxmem_fault(struct vm_fault *vmf)
 again:
 	spin_lock(&vm->lock);
 	e = vm->pmap[index];
+	if (unlikely(e & ESXMEM_PTE_SAMPLED)) {
+		/* The idle sampler's trap: this touch counts once. */
+		e &= ~ESXMEM_PTE_SAMPLED;
+		vm->pmap[index] = e;
+		esxmem_sample_touched(vm);
+	}
 	switch (esxmem_pte_state(e)) {
 	case ESXMEM_PAGE_PRIVATE:
 	case ESXMEM_PAGE_SHARED:

@@ -41,9 +41,12 @@ static int __init esxmem_init(void)
 	err = esxmem_share_init();
 	if (err)
 		goto err_vm;
-	err = esxmem_sysfs_init();
+	err = esxmem_sample_init();
 	if (err)
 		goto err_share;
+	err = esxmem_sysfs_init();
+	if (err)
+		goto err_sample;
 	err = esxmem_fs_init();
 	if (err)
 		goto err_sysfs;
@@ -63,6 +66,8 @@ err_fs:
 	esxmem_fs_exit();
 err_sysfs:
 	esxmem_sysfs_exit();
+err_sample:
+	esxmem_sample_exit();
 err_share:
 	esxmem_share_exit();
 err_vm:
@@ -76,6 +81,7 @@ static void __exit esxmem_exit(void)
 	esxmem_device_exit();
 	esxmem_fs_exit();
 	esxmem_sysfs_exit();
+	esxmem_sample_exit();
 	esxmem_share_exit();
 	esxmem_vm_exit();
 }

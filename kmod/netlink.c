@@ -51,6 +51,21 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_FULL_SCANS]	= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_HINTS]		= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_SCAN_NS]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_ACTIVE_LAST]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_ACTIVE_SLOW]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_ACTIVE_FAST]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_ACTIVE_PARTIAL]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_ACTIVE]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_SAMPLE_FAULTS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_SAMPLE_PERIODS]	= { .type = NLA_REJECT },
+};
+
+static struct netlink_range_validation sample_secs_range __ro_after_init = {
+	.min = 1, .max = ESXMEM_SAMPLE_PERIOD_MAX,
+};
+
+static struct netlink_range_validation sample_pages_range __ro_after_init = {
+	.min = 1, .max = ESXMEM_SAMPLE_PAGES_MAX,
 };
 
 static const struct nla_policy pool_policy[ESXMEM_POOL_A_MAX + 1] = {
@@ -65,6 +80,8 @@ static const struct nla_policy pool_policy[ESXMEM_POOL_A_MAX + 1] = {
 	[ESXMEM_POOL_A_FAULT_WAIT_MS]	= NLA_POLICY_FULL_RANGE(NLA_U32, &fault_wait_range),
 	[ESXMEM_POOL_A_OBJECTS]		= { .type = NLA_REJECT },
 	[ESXMEM_POOL_A_PAD]		= { .type = NLA_REJECT },
+	[ESXMEM_POOL_A_SAMPLE_SECS]	= NLA_POLICY_FULL_RANGE(NLA_U32, &sample_secs_range),
+	[ESXMEM_POOL_A_SAMPLE_PAGES]	= NLA_POLICY_FULL_RANGE(NLA_U32, &sample_pages_range),
 };
 
 static const struct nla_policy esxmem_policy[ESXMEM_A_MAX + 1] = {
@@ -162,7 +179,14 @@ static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm)
 	    nla_put_u64_64bit(skb, ESXMEM_VM_A_PAGES_SCANNED, st.pages_scanned, ESXMEM_VM_A_PAD) ||
 	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FULL_SCANS, st.full_scans, ESXMEM_VM_A_PAD) ||
 	    nla_put_u64_64bit(skb, ESXMEM_VM_A_HINTS, st.hints, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SCAN_NS, st.scan_ns, ESXMEM_VM_A_PAD))
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SCAN_NS, st.scan_ns, ESXMEM_VM_A_PAD) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_LAST, READ_ONCE(vm->sample.last_ppm)) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_SLOW, READ_ONCE(vm->sample.slow_ppm)) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_FAST, READ_ONCE(vm->sample.fast_ppm)) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_PARTIAL, st.active_partial_ppm) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE, st.active_ppm) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SAMPLE_FAULTS, st.sample_faults, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SAMPLE_PERIODS, st.sample_periods, ESXMEM_VM_A_PAD))
 		return -EMSGSIZE;
 
 	states = nla_nest_start(skb, ESXMEM_VM_A_STATE_PAGES);
@@ -375,7 +399,9 @@ static int put_pool(struct sk_buff *skb)
 	    nla_put_u32(skb, ESXMEM_POOL_A_HARD_PERMILLE, c.permille.of[ESXMEM_STATE_HARD]) ||
 	    nla_put_u32(skb, ESXMEM_POOL_A_LOW_PERMILLE, c.permille.of[ESXMEM_STATE_LOW]) ||
 	    nla_put_u32(skb, ESXMEM_POOL_A_FAULT_WAIT_MS, c.fault_wait_ms) ||
-	    nla_put_u32(skb, ESXMEM_POOL_A_OBJECTS, esxmem_vm_count()))
+	    nla_put_u32(skb, ESXMEM_POOL_A_OBJECTS, esxmem_vm_count()) ||
+	    nla_put_u32(skb, ESXMEM_POOL_A_SAMPLE_SECS, READ_ONCE(esxmem_sampler.period_secs)) ||
+	    nla_put_u32(skb, ESXMEM_POOL_A_SAMPLE_PAGES, READ_ONCE(esxmem_sampler.pages)))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -434,10 +460,20 @@ static int esxmem_nl_set_pool(struct sk_buff *skb, struct genl_info *info)
 		c.fault_wait_ms = nla_get_u32(tb[ESXMEM_POOL_A_FAULT_WAIT_MS]);
 	err = esxmem_pool_configure(&c);
 	mutex_unlock(&esxmem_pool_config_lock);
-	if (err)
+	if (err) {
 		NL_SET_ERR_MSG(info->extack,
 			       "pool pages must be 1..RAM and thresholds 1000 >= high > soft > hard > low > 0");
-	return err;
+		return err;
+	}
+	/* The policy checked their ranges: these cannot fail. */
+	if (tb[ESXMEM_POOL_A_SAMPLE_SECS])
+		WRITE_ONCE(esxmem_sampler.period_secs,
+			   nla_get_u32(tb[ESXMEM_POOL_A_SAMPLE_SECS]));
+	if (tb[ESXMEM_POOL_A_SAMPLE_PAGES])
+		WRITE_ONCE(esxmem_sampler.pages,
+			   nla_get_u32(tb[ESXMEM_POOL_A_SAMPLE_PAGES]));
+	esxmem_sample_kick();
+	return 0;
 }
 
 static const struct genl_ops esxmem_ops[] = {

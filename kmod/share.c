@@ -255,9 +255,10 @@ static void map_frame(struct esxmem_vm *vm, pgoff_t index, struct page *page,
 {
 	spin_lock(&vm->lock);
 	WARN_ON_ONCE(!esxmem_pte_maps(vm->pmap[index], page));
+	/* An idle page is what gets shared: its sampling mark must stay. */
 	esxmem_vm_set_pte(vm, index,
 			  esxmem_pte_make(state, frame ? page_to_pfn(frame) : 0,
-					  0));
+					  vm->pmap[index] & ESXMEM_PTE_SAMPLED));
 	spin_unlock(&vm->lock);
 }
 

@@ -220,6 +220,86 @@ static const struct attribute_group share_attr_group = {
 	.attrs = share_attrs,
 };
 
+/* sample/: idle-memory sampling. */
+
+COUNTER_ATTR(periods, atomic64_read(&esxmem_sampler.periods));
+
+/* "faults" and "cpu_us" are names the other groups' files take already. */
+static ssize_t sample_faults_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&esxmem_sampler.faults));
+}
+
+static ssize_t sample_cpu_us_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", esxmem_sample_cpu_ns() / NSEC_PER_USEC);
+}
+
+#define SAMPLE_KNOB(_name, _field, _max)				\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%u\n", READ_ONCE(esxmem_sampler._field));\
+}									\
+static ssize_t _name##_store(struct kobject *kobj,			\
+			     struct kobj_attribute *attr,		\
+			     const char *buf, size_t count)		\
+{									\
+	unsigned int v;							\
+									\
+	if (kstrtouint(buf, 10, &v) || v < 1 || v > (_max))		\
+		return -EINVAL;						\
+	WRITE_ONCE(esxmem_sampler._field, v);				\
+	esxmem_sample_kick();						\
+	return count;							\
+}									\
+static struct kobj_attribute _name##_attr = __ATTR_RW_MODE(_name, 0644)
+
+SAMPLE_KNOB(period_secs, period_secs, ESXMEM_SAMPLE_PERIOD_MAX);
+SAMPLE_KNOB(pages, pages, ESXMEM_SAMPLE_PAGES_MAX);
+
+static ssize_t sample_enabled_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(esxmem_sampler.enabled));
+}
+
+static ssize_t sample_enabled_store(struct kobject *kobj,
+				    struct kobj_attribute *attr,
+				    const char *buf, size_t count)
+{
+	unsigned int v;
+
+	if (kstrtouint(buf, 10, &v) || v > 1)
+		return -EINVAL;
+	esxmem_sample_set_enabled(v);
+	return count;
+}
+
+static struct kobj_attribute sample_enabled_attr =
+	__ATTR(enabled, 0644, sample_enabled_show, sample_enabled_store);
+static struct kobj_attribute sample_faults_attr =
+	__ATTR(faults, 0444, sample_faults_show, NULL);
+static struct kobj_attribute sample_cpu_us_attr =
+	__ATTR(cpu_us, 0444, sample_cpu_us_show, NULL);
+
+static struct attribute *sample_attrs[] = {
+	&sample_enabled_attr.attr,
+	&period_secs_attr.attr,
+	&pages_attr.attr,
+	&sample_faults_attr.attr,
+	&periods_attr.attr,
+	&sample_cpu_us_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group sample_attr_group = {
+	.name = "sample",
+	.attrs = sample_attrs,
+};
+
 static struct attribute *esxmem_attrs[] = {
 	&pool_pages_attr.attr,
 	&used_pages_attr.attr,
@@ -264,8 +344,13 @@ int esxmem_sysfs_init(void)
 	err = sysfs_create_group(esxmem_kobj, &share_attr_group);
 	if (err)
 		goto err_group;
+	err = sysfs_create_group(esxmem_kobj, &sample_attr_group);
+	if (err)
+		goto err_share;
 	return 0;
 
+err_share:
+	sysfs_remove_group(esxmem_kobj, &share_attr_group);
 err_group:
 	sysfs_remove_group(esxmem_kobj, &esxmem_attr_group);
 err_put:
@@ -276,6 +361,7 @@ err_put:
 
 void esxmem_sysfs_exit(void)
 {
+	sysfs_remove_group(esxmem_kobj, &sample_attr_group);
 	sysfs_remove_group(esxmem_kobj, &share_attr_group);
 	sysfs_remove_group(esxmem_kobj, &esxmem_attr_group);
 	kobject_put(esxmem_kobj);

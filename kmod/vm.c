@@ -214,6 +214,7 @@ void esxmem_vm_destroy(struct esxmem_vm *vm)
 	esxmem_netlink_vm_event(ESXMEM_CMD_EVENT_VM_DEL, vm->id, vm->owner_pid);
 	esxmem_kvm_detach(vm);
 	esxmem_share_forget_vm(vm);
+	esxmem_sample_forget_vm(vm);
 	esxmem_vm_free_all(vm);
 	/* The frame table's counters may still look it up under RCU. */
 	kfree_rcu(vm, rcu);
@@ -241,6 +242,10 @@ void esxmem_vm_get_stats(struct esxmem_vm *vm,
 	st->full_scans = atomic_long_read(&vm->scan.full_scans);
 	st->hints = atomic_long_read(&vm->scan.hints);
 	st->scan_ns = atomic64_read(&vm->scan.scan_ns);
+	st->active_ppm = esxmem_sample_estimate_ppm(vm);
+	st->active_partial_ppm = esxmem_sample_partial_ppm(vm);
+	st->sample_faults = atomic64_read(&vm->sample.faults);
+	st->sample_periods = READ_ONCE(vm->sample.periods);
 	st->id = vm->id;
 }
 

@@ -145,6 +145,19 @@ struct esxmem_vm_info {
 	uint64_t full_scans;		/* its passes over every page */
 	uint64_t hints;			/* hint frames naming its pages */
 	uint64_t scan_ns;		/* scanner time spent on it */
+	/*
+	 * Idle-memory sampling: the fraction of sampled pages the VM touched,
+	 * in parts per million. active_ppm is the estimate to use (the
+	 * largest of slow, fast and partial; 1000000 until sample_periods
+	 * is at least 1).
+	 */
+	uint32_t active_last_ppm;	/* in the last full period */
+	uint32_t active_slow_ppm;	/* slow moving average */
+	uint32_t active_fast_ppm;	/* fast moving average */
+	uint32_t active_partial_ppm;	/* the current period so far */
+	uint32_t active_ppm;		/* the estimate */
+	uint64_t sample_faults;		/* touches of sampled pages */
+	uint64_t sample_periods;	/* sampling periods completed */
 	size_t nr_slots;		/* entries in slots[], by base_gfn */
 	struct esxmem_slot_info *slots;	/* NULL when nr_slots is 0 */
 };
@@ -215,6 +228,8 @@ struct esxmem_pool_info {
 	uint32_t permille[ESXMEM_STATE_NR];	/* state thresholds, by state */
 	uint32_t fault_wait_ms;
 	uint32_t objects;			/* VM memory objects */
+	uint32_t sample_secs;			/* idle sampling period */
+	uint32_t sample_pages;			/* pages sampled per VM */
 };
 
 /* Reads the pool into *out. */
@@ -225,7 +240,9 @@ int esxmem_pool_get(struct esxmem *h, struct esxmem_pool_info *out);
 #define ESXMEM_POOL_SET_FAULT_WAIT_MS	(1u << 1)
 /* permille[state], for state an enum esxmem_mem_state */
 #define ESXMEM_POOL_SET_PERMILLE(state)	(1u << (2 + (state)))
-#define ESXMEM_POOL_SET_ALL		((1u << (2 + ESXMEM_STATE_NR)) - 1)
+#define ESXMEM_POOL_SET_SAMPLE_SECS	(1u << (2 + ESXMEM_STATE_NR))
+#define ESXMEM_POOL_SET_SAMPLE_PAGES	(1u << (3 + ESXMEM_STATE_NR))
+#define ESXMEM_POOL_SET_ALL		((1u << (4 + ESXMEM_STATE_NR)) - 1)
 
 /* New values for the pool; only the fields whose bit is in @set are sent. */
 struct esxmem_pool_settings {
@@ -233,6 +250,8 @@ struct esxmem_pool_settings {
 	uint64_t pages;
 	uint32_t permille[ESXMEM_STATE_NR];	/* by enum esxmem_mem_state */
 	uint32_t fault_wait_ms;			/* 0..600000 */
+	uint32_t sample_secs;			/* 1..ESXMEM_SAMPLE_PERIOD_MAX */
+	uint32_t sample_pages;			/* 1..ESXMEM_SAMPLE_PAGES_MAX */
 };
 
 /*

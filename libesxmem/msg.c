@@ -57,6 +57,13 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_FULL_SCANS]	= POL_U64,
 	[ESXMEM_VM_A_HINTS]		= POL_U64,
 	[ESXMEM_VM_A_SCAN_NS]		= POL_U64,
+	[ESXMEM_VM_A_ACTIVE_LAST]	= POL_U32,
+	[ESXMEM_VM_A_ACTIVE_SLOW]	= POL_U32,
+	[ESXMEM_VM_A_ACTIVE_FAST]	= POL_U32,
+	[ESXMEM_VM_A_ACTIVE_PARTIAL]	= POL_U32,
+	[ESXMEM_VM_A_ACTIVE]		= POL_U32,
+	[ESXMEM_VM_A_SAMPLE_FAULTS]	= POL_U64,
+	[ESXMEM_VM_A_SAMPLE_PERIODS]	= POL_U64,
 };
 
 /* Inside ESXMEM_VM_A_STATE_PAGES: type = page state + 1, then padding. */
@@ -89,6 +96,8 @@ static const struct nla_policy pool_policy[ESXMEM_POOL_A_MAX + 1] = {
 	[ESXMEM_POOL_A_LOW_PERMILLE]	= POL_U32,
 	[ESXMEM_POOL_A_FAULT_WAIT_MS]	= POL_U32,
 	[ESXMEM_POOL_A_OBJECTS]		= POL_U32,
+	[ESXMEM_POOL_A_SAMPLE_SECS]	= POL_U32,
+	[ESXMEM_POOL_A_SAMPLE_PAGES]	= POL_U32,
 };
 
 /* The pool attribute of each free-memory state's threshold. */
@@ -339,7 +348,11 @@ static int fill_pool_set(struct nl_msg *msg, const void *arg)
 			       permille_attr[state], s->permille[state]) < 0)
 			return -EMSGSIZE;
 	if (put_u32_if(msg, s->set & ESXMEM_POOL_SET_FAULT_WAIT_MS,
-		       ESXMEM_POOL_A_FAULT_WAIT_MS, s->fault_wait_ms) < 0)
+		       ESXMEM_POOL_A_FAULT_WAIT_MS, s->fault_wait_ms) < 0 ||
+	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_SAMPLE_SECS,
+		       ESXMEM_POOL_A_SAMPLE_SECS, s->sample_secs) < 0 ||
+	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_SAMPLE_PAGES,
+		       ESXMEM_POOL_A_SAMPLE_PAGES, s->sample_pages) < 0)
 		return -EMSGSIZE;
 	return 0;
 }
@@ -508,6 +521,13 @@ int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out)
 	get_u64(tb, ESXMEM_VM_A_FULL_SCANS, &out->full_scans);
 	get_u64(tb, ESXMEM_VM_A_HINTS, &out->hints);
 	get_u64(tb, ESXMEM_VM_A_SCAN_NS, &out->scan_ns);
+	get_u32(tb, ESXMEM_VM_A_ACTIVE_LAST, &out->active_last_ppm);
+	get_u32(tb, ESXMEM_VM_A_ACTIVE_SLOW, &out->active_slow_ppm);
+	get_u32(tb, ESXMEM_VM_A_ACTIVE_FAST, &out->active_fast_ppm);
+	get_u32(tb, ESXMEM_VM_A_ACTIVE_PARTIAL, &out->active_partial_ppm);
+	get_u32(tb, ESXMEM_VM_A_ACTIVE, &out->active_ppm);
+	get_u64(tb, ESXMEM_VM_A_SAMPLE_FAULTS, &out->sample_faults);
+	get_u64(tb, ESXMEM_VM_A_SAMPLE_PERIODS, &out->sample_periods);
 
 	if (tb[ESXMEM_VM_A_STATE_PAGES]) {
 		err = parse_state_pages(tb[ESXMEM_VM_A_STATE_PAGES], out);
@@ -564,6 +584,8 @@ int esxmem_msg_parse_pool(const struct nlmsghdr *nlh,
 		get_u32(tb, permille_attr[state], &out->permille[state]);
 	get_u32(tb, ESXMEM_POOL_A_FAULT_WAIT_MS, &out->fault_wait_ms);
 	get_u32(tb, ESXMEM_POOL_A_OBJECTS, &out->objects);
+	get_u32(tb, ESXMEM_POOL_A_SAMPLE_SECS, &out->sample_secs);
+	get_u32(tb, ESXMEM_POOL_A_SAMPLE_PAGES, &out->sample_pages);
 	return 0;
 }
 

@@ -80,8 +80,9 @@
  * ESXMEM_CMD_GET_POOL
  *     out ESXMEM_A_POOL { every pool attribute }
  * ESXMEM_CMD_SET_POOL (admin)
- *     in ESXMEM_A_POOL { any of PAGES, *_PERMILLE, FAULT_WAIT_MS }; all or
- *     nothing, with the same rules as the sysfs files.
+ *     in ESXMEM_A_POOL { any of PAGES, *_PERMILLE, FAULT_WAIT_MS,
+ *     SAMPLE_SECS, SAMPLE_PAGES }; all or nothing, with the same rules as
+ *     the sysfs files.
  * ESXMEM_CMD_ATTACH_KVM (admin)
  *     in ESXMEM_A_VM { ID, KVM_FD }: attaches the memory object to the KVM
  *     VM whose fd (an "anon_inode:kvm-vm" file, e.g. taken from the VMM with
@@ -146,6 +147,8 @@ enum esxmem_mem_state {
 
 #define ESXMEM_VM_NAME_MAX		64	/* with the terminating NUL */
 #define ESXMEM_SHARES_MAX		1000000
+#define ESXMEM_SAMPLE_PERIOD_MAX	3600	/* seconds */
+#define ESXMEM_SAMPLE_PAGES_MAX		100000
 /*
  * Sharing domains: VMs share pages only with VMs of the same domain. Domain
  * 0, every VM's default, is a domain of one: the VM shares only within
@@ -216,6 +219,19 @@ enum esxmem_vm_attr {
 	ESXMEM_VM_A_FULL_SCANS,		/* u64, out: passes over every page */
 	ESXMEM_VM_A_HINTS,		/* u64, out: hint frames of its pages */
 	ESXMEM_VM_A_SCAN_NS,		/* u64, out: scanner time spent on it */
+	/*
+	 * Idle-memory sampling: fractions of the sampled pages the VM
+	 * touched, in parts per million: in the last full period, the slow
+	 * and fast moving averages, the current period so far, and the
+	 * estimate (the largest of the three; 1000000 until a period ends).
+	 */
+	ESXMEM_VM_A_ACTIVE_LAST,	/* u32, out */
+	ESXMEM_VM_A_ACTIVE_SLOW,	/* u32, out */
+	ESXMEM_VM_A_ACTIVE_FAST,	/* u32, out */
+	ESXMEM_VM_A_ACTIVE_PARTIAL,	/* u32, out */
+	ESXMEM_VM_A_ACTIVE,		/* u32, out: the estimate */
+	ESXMEM_VM_A_SAMPLE_FAULTS,	/* u64, out: touches of sampled pages */
+	ESXMEM_VM_A_SAMPLE_PERIODS,	/* u64, out: periods completed */
 	__ESXMEM_VM_A_MAX
 };
 #define ESXMEM_VM_A_MAX (__ESXMEM_VM_A_MAX - 1)
@@ -248,6 +264,10 @@ enum esxmem_pool_attr {
 	ESXMEM_POOL_A_FAULT_WAIT_MS,	/* u32, in/out: 0..600000 */
 	ESXMEM_POOL_A_OBJECTS,		/* u32, out */
 	ESXMEM_POOL_A_PAD,
+	ESXMEM_POOL_A_SAMPLE_SECS,	/* u32, in/out: sampling period,
+					 * 1..ESXMEM_SAMPLE_PERIOD_MAX */
+	ESXMEM_POOL_A_SAMPLE_PAGES,	/* u32, in/out: pages sampled per VM
+					 * and period, 1..ESXMEM_SAMPLE_PAGES_MAX */
 	__ESXMEM_POOL_A_MAX
 };
 #define ESXMEM_POOL_A_MAX (__ESXMEM_POOL_A_MAX - 1)
@@ -268,7 +288,10 @@ struct esxmem_vm_stats {
 	__u64 full_scans;		/* passes over every page */
 	__u64 hints;			/* hint frames naming its pages */
 	__u64 scan_ns;			/* scanner time spent on it */
-	__u64 reserved[3];		/* zero */
+	__u32 active_ppm;		/* idle sampling's estimate */
+	__u32 active_partial_ppm;	/* ... of the current period so far */
+	__u64 sample_faults;		/* touches of sampled pages */
+	__u64 sample_periods;		/* sampling periods completed */
 };
 
 struct esxmem_range {

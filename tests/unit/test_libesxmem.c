@@ -238,10 +238,12 @@ START_TEST(build_pool_set_every_field)
 		ESXMEM_POOL_A_PAGES, ESXMEM_POOL_A_HIGH_PERMILLE,
 		ESXMEM_POOL_A_SOFT_PERMILLE, ESXMEM_POOL_A_HARD_PERMILLE,
 		ESXMEM_POOL_A_LOW_PERMILLE, ESXMEM_POOL_A_FAULT_WAIT_MS,
+		ESXMEM_POOL_A_SAMPLE_SECS, ESXMEM_POOL_A_SAMPLE_PAGES,
 	};
 	struct esxmem_pool_settings s = {
 		.set = ESXMEM_POOL_SET_ALL, .pages = 0x300000000ULL,
 		.permille = { 60, 40, 20, 10 }, .fault_wait_ms = 600000,
+		.sample_secs = 3600, .sample_pages = 400,
 	};
 	struct nlattr *tb[ESXMEM_POOL_A_MAX + 1];
 	struct nl_msg *msg;
@@ -249,13 +251,15 @@ START_TEST(build_pool_set_every_field)
 	ck_assert_int_eq(esxmem_msg_pool_set(FAM, &s, &msg), 0);
 	expect_attrs(request_nest(msg, ESXMEM_CMD_SET_POOL,
 				  NLM_F_REQUEST | NLM_F_ACK, ESXMEM_A_POOL),
-		     tb, ESXMEM_POOL_A_MAX, want, 6);
+		     tb, ESXMEM_POOL_A_MAX, want, 8);
 	ck_assert_uint_eq(u64_of(tb[ESXMEM_POOL_A_PAGES]), 0x300000000ULL);
 	ck_assert_uint_eq(u32_of(tb[ESXMEM_POOL_A_HIGH_PERMILLE]), 60);
 	ck_assert_uint_eq(u32_of(tb[ESXMEM_POOL_A_SOFT_PERMILLE]), 40);
 	ck_assert_uint_eq(u32_of(tb[ESXMEM_POOL_A_HARD_PERMILLE]), 20);
 	ck_assert_uint_eq(u32_of(tb[ESXMEM_POOL_A_LOW_PERMILLE]), 10);
 	ck_assert_uint_eq(u32_of(tb[ESXMEM_POOL_A_FAULT_WAIT_MS]), 600000);
+	ck_assert_uint_eq(u32_of(tb[ESXMEM_POOL_A_SAMPLE_SECS]), 3600);
+	ck_assert_uint_eq(u32_of(tb[ESXMEM_POOL_A_SAMPLE_PAGES]), 400);
 	nlmsg_free(msg);
 }
 END_TEST
@@ -410,6 +414,17 @@ static struct nl_msg *full_vm(void)
 	PUT(nla_put_u64(msg, ESXMEM_VM_A_COW_BREAKS, 0x7000000007ULL));
 	PUT(nla_put_u64(msg, ESXMEM_VM_A_FAULT_WAITS, 0x8000000008ULL));
 	PUT(nla_put_u64(msg, ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS, 0x9000000009ULL));
+	PUT(nla_put_u64(msg, ESXMEM_VM_A_PAGES_SCANNED, 0xa00000000aULL));
+	PUT(nla_put_u64(msg, ESXMEM_VM_A_FULL_SCANS, 11));
+	PUT(nla_put_u64(msg, ESXMEM_VM_A_HINTS, 12));
+	PUT(nla_put_u64(msg, ESXMEM_VM_A_SCAN_NS, 0xd00000000dULL));
+	PUT(nla_put_u32(msg, ESXMEM_VM_A_ACTIVE_LAST, 250000));
+	PUT(nla_put_u32(msg, ESXMEM_VM_A_ACTIVE_SLOW, 300000));
+	PUT(nla_put_u32(msg, ESXMEM_VM_A_ACTIVE_FAST, 200000));
+	PUT(nla_put_u32(msg, ESXMEM_VM_A_ACTIVE_PARTIAL, 100000));
+	PUT(nla_put_u32(msg, ESXMEM_VM_A_ACTIVE, 300000));
+	PUT(nla_put_u64(msg, ESXMEM_VM_A_SAMPLE_FAULTS, 0xe00000000eULL));
+	PUT(nla_put_u64(msg, ESXMEM_VM_A_SAMPLE_PERIODS, 15));
 	PUT(nla_put_u32(msg, ESXMEM_VM_A_KVM_PID, 4343));
 	sl = nest(msg, ESXMEM_VM_A_SLOTS);
 	for (i = 0; i < ESXMEM_ARRAY_SIZE(slots3); i++)
@@ -443,6 +458,17 @@ static void check_full_vm(const struct esxmem_vm_info *vm)
 	ck_assert_uint_eq(vm->cow_breaks, 0x7000000007ULL);
 	ck_assert_uint_eq(vm->fault_waits, 0x8000000008ULL);
 	ck_assert_uint_eq(vm->fault_wait_timeouts, 0x9000000009ULL);
+	ck_assert_uint_eq(vm->pages_scanned, 0xa00000000aULL);
+	ck_assert_uint_eq(vm->full_scans, 11);
+	ck_assert_uint_eq(vm->hints, 12);
+	ck_assert_uint_eq(vm->scan_ns, 0xd00000000dULL);
+	ck_assert_uint_eq(vm->active_last_ppm, 250000);
+	ck_assert_uint_eq(vm->active_slow_ppm, 300000);
+	ck_assert_uint_eq(vm->active_fast_ppm, 200000);
+	ck_assert_uint_eq(vm->active_partial_ppm, 100000);
+	ck_assert_uint_eq(vm->active_ppm, 300000);
+	ck_assert_uint_eq(vm->sample_faults, 0xe00000000eULL);
+	ck_assert_uint_eq(vm->sample_periods, 15);
 	ck_assert_uint_eq(vm->nr_slots, ESXMEM_ARRAY_SIZE(slots3));
 	for (i = 0; i < vm->nr_slots; i++) {
 		ck_assert_uint_eq(vm->slots[i].id, slots3[i].id);
@@ -644,6 +670,8 @@ static struct nl_msg *pool_reply(uint8_t cmd, uint32_t state, int64_t free_pages
 	PUT(nla_put_u32(msg, ESXMEM_POOL_A_LOW_PERMILLE, 10));
 	PUT(nla_put_u32(msg, ESXMEM_POOL_A_FAULT_WAIT_MS, 1000));
 	PUT(nla_put_u32(msg, ESXMEM_POOL_A_OBJECTS, 12));
+	PUT(nla_put_u32(msg, ESXMEM_POOL_A_SAMPLE_SECS, 30));
+	PUT(nla_put_u32(msg, ESXMEM_POOL_A_SAMPLE_PAGES, 400));
 	end(msg, nla);
 	return msg;
 }
@@ -665,6 +693,8 @@ START_TEST(parse_pool)
 	ck_assert_uint_eq(pool.permille[ESXMEM_STATE_LOW], 10);
 	ck_assert_uint_eq(pool.fault_wait_ms, 1000);
 	ck_assert_uint_eq(pool.objects, 12);
+	ck_assert_uint_eq(pool.sample_secs, 30);
+	ck_assert_uint_eq(pool.sample_pages, 400);
 	nlmsg_free(msg);
 }
 END_TEST
