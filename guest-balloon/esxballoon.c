@@ -492,7 +492,7 @@ static int eb_tick(void)
 static int eb_worker(void *unused)
 {
 	unsigned long backoff = HZ;
-	bool was_connected = false;
+	bool said_unreachable = false;
 
 	set_freezable();
 	while (!kthread_should_stop()) {
@@ -503,13 +503,14 @@ static int eb_worker(void *unused)
 			err = eb_connect();
 			if (err) {
 				eb_disconnect();
-				if (was_connected)
-					pr_info("lost the host (error %d): reconnecting\n", err);
-				was_connected = false;
+				if (!said_unreachable)
+					pr_info("cannot reach the host at cid %u port %u (error %d): is vsock to the host set up? Retrying\n",
+						host_cid, port, err);
+				said_unreachable = true;
 				next = jiffies + backoff;
 				backoff = min_t(unsigned long, backoff * 2, EB_BACKOFF_MAX);
 			} else {
-				was_connected = true;
+				said_unreachable = false;
 				backoff = HZ;
 			}
 		}
@@ -518,7 +519,6 @@ static int eb_worker(void *unused)
 			if (err) {
 				pr_info("session ended (error %d): reconnecting\n", err);
 				eb_disconnect();
-				was_connected = false;
 			}
 		}
 		wait_event_freezable_timeout(eb.wq, kthread_should_stop(),

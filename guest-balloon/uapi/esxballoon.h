@@ -130,8 +130,8 @@ struct esxballoon_hdr {
 struct esxballoon_hello {
 	__le32 page_size;		/* ESXBALLOON_PAGE_SIZE */
 	__le32 reserved;		/* zero */
-	__le64 guest_pages;		/* RAM the guest manages, for the
-					 * host's logs: never trusted */
+	/* RAM the guest manages, for the host's logs: never trusted. */
+	__le64 guest_pages;
 };
 
 struct esxballoon_gfns {
@@ -144,11 +144,13 @@ struct esxballoon_target {
 	__le64 target_pages;		/* pages the balloon should hold */
 };
 
-/* Why the host closed the session: positive errno values. */
+/*
+ * Why the host closed the session, a positive errno value: EPROTO malformed,
+ * EINVAL a bad frame, EPROTONOSUPPORT the version, EBUSY the guest is served
+ * by another session.
+ */
 struct esxballoon_error {
-	__le32 code;			/* EPROTO malformed, EINVAL bad frame,
-					 * EPROTONOSUPPORT version, EBUSY the
-					 * guest is served by another session */
+	__le32 code;
 	__le32 reserved;		/* zero */
 };
 
