@@ -12,7 +12,7 @@
  *	bh_set_target(&srv, pages);
  *	bh_get(&srv).ballooned ...     a consistent snapshot of the counters
  *	bh_close_session(&srv);        the host drops the connection
- *	bh_corrupt_next_reply(&srv);   the next reply has a bad magic
+ *	bh_corrupt_next_reply(&srv, BH_BAD_MAGIC);  the next reply is wrong
  */
 #ifndef ESXMEM_TESTS_BALLOON_HOST_H
 #define ESXMEM_TESTS_BALLOON_HOST_H
@@ -37,6 +37,19 @@
 
 enum bh_state { BH_IDLE, BH_CONNECTED, BH_GREETED, BH_READY };
 
+/* How the host answers the next request wrongly, to test the guest. */
+enum bh_corruption {
+	BH_HONEST,
+	BH_BAD_MAGIC,
+	BH_BAD_VERSION,
+	BH_BAD_SEQ,
+	BH_HUGE_LENGTH,		/* a length the guest must not try to read */
+	BH_REQUEST_TYPE,	/* a type only guests send */
+	BH_ERROR,		/* a well-formed ERROR, then close */
+	BH_SILENCE,		/* no reply at all: the guest must time out */
+	BH_NR_CORRUPTIONS,
+};
+
 /* What the test reads: copied out under the lock by bh_get(). */
 struct bh_stats {
 	enum bh_state state;
@@ -58,7 +71,7 @@ struct bh_server {
 	uint64_t max_gfn;
 	uint8_t *bitmap;		/* max_gfn bits: frame ballooned */
 	bool close_requested;
-	bool corrupt_next;
+	enum bh_corruption corrupt_next;
 	struct bh_stats st;
 	unsigned char buf[sizeof(struct esxballoon_hdr) + ESXBALLOON_MAX_PAYLOAD];
 };
@@ -150,10 +163,26 @@ static inline int bh_send(struct bh_server *s, int fd, uint16_t type, uint32_t s
 	};
 	unsigned char out[sizeof(h) + 8];
 
-	if (s->corrupt_next) {
-		s->corrupt_next = false;
+	switch (s->corrupt_next) {
+	case BH_BAD_MAGIC:
 		h.magic = htole32(ESXBALLOON_MAGIC ^ 1);
+		break;
+	case BH_BAD_VERSION:
+		h.version = htole16(ESXBALLOON_VERSION + 1);
+		break;
+	case BH_BAD_SEQ:
+		h.seq = htole32(seq + 1);
+		break;
+	case BH_HUGE_LENGTH:
+		h.length = htole32(UINT32_MAX);
+		break;
+	case BH_REQUEST_TYPE:
+		h.type = htole16(ESXBALLOON_MSG_LOCK);
+		break;
+	default:
+		break;
 	}
+	s->corrupt_next = BH_HONEST;
 	memcpy(out, &h, sizeof(h));
 	memcpy(out + sizeof(h), payload, len);
 	return send(fd, out, sizeof(h) + len, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + len) ? 0 : -1;
@@ -307,6 +336,20 @@ static inline void bh_serve(struct bh_server *s, int fd)
 		}
 		if (!err)
 			err = bh_handle(s, type, len);
+		if (!err && s->corrupt_next == BH_SILENCE) {
+			/* Hold the session open without answering. */
+			s->corrupt_next = BH_HONEST;
+			pthread_mutex_unlock(&s->lock);
+			continue;
+		}
+		if (!err && s->corrupt_next == BH_ERROR) {
+			struct esxballoon_error e = { .code = htole32(EBUSY) };
+
+			s->corrupt_next = BH_HONEST;
+			bh_send(s, fd, ESXBALLOON_MSG_ERROR, seq, &e, sizeof(e));
+			pthread_mutex_unlock(&s->lock);
+			return;
+		}
 		if (err) {
 			struct esxballoon_error e = { .code = htole32(-err) };
 
@@ -400,10 +443,10 @@ static inline void bh_close_session(struct bh_server *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static inline void bh_corrupt_next_reply(struct bh_server *s)
+static inline void bh_corrupt_next_reply(struct bh_server *s, enum bh_corruption how)
 {
 	pthread_mutex_lock(&s->lock);
-	s->corrupt_next = true;
+	s->corrupt_next = how;
 	pthread_mutex_unlock(&s->lock);
 }
 
