@@ -63,6 +63,14 @@
  * CONNECTED or other than RESET in GREETED, a reply type from the guest) is
  * malformed.
  *
+ * == Sizes on the wire ==
+ *
+ *   header                 16 bytes
+ *   HELLO payload          16
+ *   RESET, GET_TARGET       0
+ *   LOCK, UNLOCK            8 + 8 * count, at most 4104 (512 frames)
+ *   TARGET, ERROR           8
+ *
  * == Validation and malformed input ==
  *
  * Both sides read the 16-byte header first and check, before reading any

@@ -164,7 +164,10 @@ struct frame_check {
 	unsigned long frames, bad;
 };
 
-/* A ballooned frame is an allocated page of RAM: not free, not a hole. */
+/*
+ * A ballooned frame is a page of RAM that is not the head of a free block
+ * (kpageflags marks only a free block's first page) and not a hole.
+ */
 static void check_frame(void *arg, uint64_t gfn)
 {
 	struct frame_check *c = arg;
@@ -186,7 +189,7 @@ static void check_frames_held(unsigned long expect)
 	bh_for_each(&srv, check_frame, &c);
 	close(c.fd);
 	CHECK(c.frames == expect, "%lu frames recorded, expected %lu", c.frames, expect);
-	CHECK(c.bad == 0, "%lu ballooned frames are free pages or holes", c.bad);
+	CHECK(c.bad == 0, "%lu ballooned frames are free blocks or holes", c.bad);
 }
 
 static void test_inflate_deflate(void)
