@@ -30,7 +30,13 @@ HOST_MODULES="
 	mm/zsmalloc.ko
 	lib/lz4/lz4_compress.ko
 "
+# In load order: guest-init loads them so.
 GUEST_MODULES="
+	drivers/virtio/virtio_ring.ko
+	drivers/virtio/virtio.ko
+	drivers/virtio/virtio_pci_legacy_dev.ko
+	drivers/virtio/virtio_pci_modern_dev.ko
+	drivers/virtio/virtio_pci.ko
 	net/vmw_vsock/vsock.ko
 	net/vmw_vsock/vmw_vsock_virtio_transport_common.ko
 	net/vmw_vsock/vmw_vsock_virtio_transport.ko
@@ -101,8 +107,9 @@ build_base() {
 	make_cpio "$root" "$out/base.cpio"
 }
 
-# The nested guest's initramfs: busybox, its init, the vsock modules of a
-# guest and esxballoon.ko in /lib/modules/guest.
+# The nested guest's initramfs: busybox, its init, the virtio and vsock
+# modules of a guest (listed in load order in /lib/modules/guest/order) and
+# esxballoon.ko in /lib/modules/guest.
 build_guest_initrd() {
 	local groot=$out/guest-root m
 	busybox_root "$groot"
@@ -111,6 +118,7 @@ build_guest_initrd() {
 	for m in $GUEST_MODULES; do
 		[ -e "$MODDIR/$m" ] || die "$MODDIR/$m missing: install linux-image-$KVER"
 		cp "$MODDIR/$m" "$groot/lib/modules/guest/"
+		basename "$m" >> "$groot/lib/modules/guest/order"
 	done
 	cp "$balloon_ko" "$groot/lib/modules/guest/"
 	make_cpio "$groot" "$1"

@@ -9,6 +9,7 @@
  *
  *	struct bh_server srv;
  *	bh_start(&srv, port);          RAM from /proc/iomem; exits on failure
+ *	bh_start_vm(&srv, port, pages) a VM's RAM: frames [0, pages)
  *	bh_set_target(&srv, pages);
  *	bh_get(&srv).ballooned ...     a consistent snapshot of the counters
  *	bh_close_session(&srv);        the host drops the connection
@@ -395,7 +396,7 @@ static inline void *bh_thread(void *arg)
 	return NULL;
 }
 
-static inline void bh_start(struct bh_server *s, unsigned int port)
+static inline void bh_listen(struct bh_server *s, unsigned int port)
 {
 	struct sockaddr_vm addr = {
 		.svm_family = AF_VSOCK,
@@ -403,9 +404,6 @@ static inline void bh_start(struct bh_server *s, unsigned int port)
 		.svm_port = port,
 	};
 
-	memset(s, 0, sizeof(*s));
-	pthread_mutex_init(&s->lock, NULL);
-	bh_load_ram(s);
 	s->bitmap = calloc((s->max_gfn + 7) / 8, 1);
 	if (!s->bitmap)
 		bh_die("bitmap");
@@ -417,6 +415,27 @@ static inline void bh_start(struct bh_server *s, unsigned int port)
 		bh_die("bind/listen");
 	if (pthread_create(&s->thread, NULL, bh_thread, s))
 		bh_die("pthread_create");
+}
+
+/* Serves the kernel it runs on (vsock_loopback): RAM from /proc/iomem. */
+static inline void bh_start(struct bh_server *s, unsigned int port)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	bh_load_ram(s);
+	bh_listen(s, port);
+}
+
+/* Serves a VM whose RAM is the frames [0, @ram_pages). */
+static inline void bh_start_vm(struct bh_server *s, unsigned int port, uint64_t ram_pages)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	s->ram[0].start = 0;
+	s->ram[0].end = ram_pages;
+	s->nr_ram = 1;
+	s->max_gfn = ram_pages;
+	bh_listen(s, port);
 }
 
 static inline struct bh_stats bh_get(struct bh_server *s)
