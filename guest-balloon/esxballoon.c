@@ -11,7 +11,7 @@
  *
  * Every page the balloon holds is on one of three lists:
  *   pending   the host does not know of it (allocated but not yet locked, or
- *             carried over into a new session, whose RESET made the host
+ *             carried over into a new connection, whose RESET made the host
  *             forget it): it may be freed without telling the host;
  *   locked    the host acknowledged a LOCK of it: it is freed only after the
  *             host acknowledged an UNLOCK, except on out-of-memory;
@@ -28,7 +28,7 @@
  *
  * Reconnection: the balloon keeps its pages while the host is away (a host
  * restart should not hand the guest memory that the host reclaimed). Every
- * session starts with HELLO and RESET; the pages held then are pending and
+ * connection starts with HELLO and RESET; the pages held then are pending and
  * are locked again before the balloon grows further, or freed first if the
  * target dropped meanwhile.
  */
@@ -116,7 +116,7 @@ static struct esxballoon {
 	struct eb_msg tx;
 	struct eb_msg rx;
 	u32 seq;
-	unsigned long sessions;
+	unsigned long connections;
 
 	/* The socket, shut down by module exit to end blocking I/O. */
 	struct mutex sock_lock;
@@ -174,7 +174,7 @@ static int eb_recv_all(struct socket *sock, void *buf, size_t len)
 /*
  * Sends eb.tx as a request of @type with @len bytes of payload and waits for
  * the host's reply: 0 once the host acknowledged it (eb.target is then the
- * host's current target), or -errno, after which the session is over.
+ * host's current target), or -errno, after which the connection is over.
  */
 static int eb_request(u16 type, u32 len)
 {
@@ -301,7 +301,7 @@ static int eb_connect(void)
 		err = eb_reset();
 	if (err)
 		return err;
-	if (eb.sessions++)
+	if (eb.connections++)
 		atomic_long_inc(&eb.reconnects);
 	WRITE_ONCE(eb.connected, true);
 	pr_info("connected to the host (cid %u port %u), holding %lu pages\n",
@@ -369,7 +369,7 @@ static int eb_flush_oom(void)
 			return 0;
 		eb.tx.gfns.count = cpu_to_le32(n);
 		eb.tx.gfns.reserved = 0;
-		/* On failure the next session's RESET covers these frames. */
+		/* On failure the next connection's RESET covers these frames. */
 		if (eb_request(ESXBALLOON_MSG_UNLOCK, ESXBALLOON_GFNS_LEN(n)))
 			return -EIO;
 	}
@@ -389,7 +389,7 @@ static int eb_lock_pending(void)
 			return 0;
 		err = eb_request(ESXBALLOON_MSG_LOCK, eb_fill_gfns());
 		/* The host may or may not have seen a failed LOCK: after it the
-		 * session ends, and the next one's RESET makes them pending.
+		 * connection ends, and the next one's RESET makes them pending.
 		 */
 		eb_put_batch(err ? &eb.pending : &eb.locked,
 			     err ? &eb.nr_pending : &eb.nr_locked);
@@ -472,7 +472,7 @@ static int eb_tick(void)
 	held = eb_held();
 	if (held > goal)
 		return eb_deflate(held - goal);
-	/* Pages carried over from the last session first. */
+	/* Pages carried over from the last connection first. */
 	err = eb_lock_pending();
 	if (err || held == goal || time_before(jiffies, READ_ONCE(eb.oom_until)))
 		return err;
@@ -517,7 +517,7 @@ static int eb_worker(void *unused)
 		if (!err) {
 			err = eb_tick();
 			if (err) {
-				pr_info("session ended (error %d): reconnecting\n", err);
+				pr_info("connection ended (error %d): reconnecting\n", err);
 				eb_disconnect();
 			}
 		}
@@ -724,7 +724,7 @@ static void __exit esxballoon_exit(void)
 
 	unregister_oom_notifier(&eb_oom_nb);
 	kobject_put(eb_kobj);
-	/* The session is closed: the host forgets our frames (see the header). */
+	/* The connection is closed: the host forgets our frames (see the header). */
 	held = eb.nr_pending + eb.nr_locked;
 	eb_free_list(&eb.pending);
 	eb_free_list(&eb.locked);

@@ -9,12 +9,12 @@
  * == Transport ==
  *
  * The guest connects to the host (VMADDR_CID_HOST, 2) on vsock port
- * ESXBALLOON_VSOCK_PORT over SOCK_STREAM. One connection is one session.
+ * ESXBALLOON_VSOCK_PORT over SOCK_STREAM.
  * Every message is a struct esxballoon_hdr followed by exactly hdr.length
  * bytes of payload. Every field is little-endian; structures have no
  * implicit padding.
  *
- * The guest drives the session: it sends one request and waits for the one
+ * The guest drives the connection: it sends one request and waits for the one
  * reply to it before it sends the next. The host never speaks first. Every
  * request is answered either by ESXBALLOON_MSG_TARGET, which acknowledges
  * that the request has been carried out and carries the current target, or
@@ -23,11 +23,11 @@
  *
  * == Requests (guest to host) ==
  *
- * HELLO       struct esxballoon_hello. The first request of a session; the
+ * HELLO       struct esxballoon_hello. The first request of a connection; the
  *             protocol version is hdr.version.
  * RESET       no payload. "I hold no page you know of": the host forgets
  *             every frame recorded as ballooned for this guest (those frames
- *             are in use again). The second request of every session, and
+ *             are in use again). The second request of every connection, and
  *             allowed later (a guest that lost track of what it told the
  *             host resets and locks its pages again).
  * GET_TARGET  no payload. The guest polls its target once a second.
@@ -88,12 +88,12 @@
  * one bad frame changes nothing. A guest that receives a malformed reply
  * closes the connection and connects again.
  *
- * == End of a session ==
+ * == End of a connection ==
  *
  * When a connection closes, for whatever reason, the host forgets the
  * guest's ballooned frames as on RESET: a guest may then free its pages
  * without UNLOCK (esxballoon.ko does so when it is unloaded) or keep them
- * and LOCK them again in its next session (it does so across host
+ * and LOCK them again in its next connection (it does so across host
  * restarts). A frame the host reclaimed and the guest touches again is
  * backed by a fresh zero page.
  *
@@ -102,7 +102,7 @@
  * at most one record per such frame (one bit, or a page state in esxmem's
  * pmap), so its memory for a guest is bounded by that guest's configured
  * size whatever the guest sends; a message needs at most one fixed buffer.
- * A host may close a session that sends requests faster than it allows.
+ * A host may close a connection that sends requests faster than it allows.
  */
 #ifndef _UAPI_LINUX_ESXBALLOON_H
 #define _UAPI_LINUX_ESXBALLOON_H
@@ -153,9 +153,9 @@ struct esxballoon_target {
 };
 
 /*
- * Why the host closed the session, a positive errno value: EPROTO malformed,
+ * Why the host closed the connection, a positive errno value: EPROTO malformed,
  * EINVAL a bad frame, EPROTONOSUPPORT the version, EBUSY the guest is served
- * by another session.
+ * by another connection.
  */
 struct esxballoon_error {
 	__le32 code;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A reference host side of the balloon protocol (guest-balloon/uapi/
- * esxballoon.h), for tests: a vsock server that serves one guest session at
+ * esxballoon.h), for tests: a vsock server that serves one guest connection at
  * a time on a thread of its own, validates every message strictly, records
  * the frames the guest holds in a bitmap sized from the RAM it was told
- * about (never from what the guest says), and closes the session on the
+ * about (never from what the guest says), and closes the connection on the
  * first violation, which it keeps in .violation for the test to fail on.
  *
  *	struct bh_server srv;
@@ -12,7 +12,7 @@
  *	bh_start_vm(&srv, port, pages) a VM's RAM: frames [0, pages)
  *	bh_set_target(&srv, pages);
  *	bh_get(&srv).ballooned ...     a consistent snapshot of the counters
- *	bh_close_session(&srv);        the host drops the connection
+ *	bh_close_connection(&srv);     the host drops the connection
  *	bh_corrupt_next_reply(&srv, BH_BAD_MAGIC);  the next reply is wrong
  */
 #ifndef ESXMEM_TESTS_BALLOON_HOST_H
@@ -57,7 +57,7 @@ struct bh_stats {
 	uint64_t target;
 	uint64_t ballooned;		/* frames recorded as held */
 	uint64_t guest_pages;		/* from the last HELLO */
-	unsigned int sessions;
+	unsigned int connections;
 	unsigned int hellos, resets, get_targets, locks, unlocks;
 	uint64_t locked_frames, unlocked_frames;
 	char violation[256];		/* the guest's first violation */
@@ -288,7 +288,7 @@ static inline long bh_request_len(uint16_t type)
 	return -2;
 }
 
-/* Serves one session until either side closes it. */
+/* Serves one connection until either side closes it. */
 static inline void bh_serve(struct bh_server *s, int fd)
 {
 	const struct esxballoon_hdr *h = (const void *)s->buf;
@@ -338,7 +338,7 @@ static inline void bh_serve(struct bh_server *s, int fd)
 		if (!err)
 			err = bh_handle(s, type, len);
 		if (!err && s->corrupt_next == BH_SILENCE) {
-			/* Hold the session open without answering. */
+			/* Hold the connection open without answering. */
 			s->corrupt_next = BH_HONEST;
 			pthread_mutex_unlock(&s->lock);
 			continue;
@@ -381,13 +381,13 @@ static inline void *bh_thread(void *arg)
 			bh_die("accept");
 		}
 		pthread_mutex_lock(&s->lock);
-		s->st.sessions++;
+		s->st.connections++;
 		s->st.state = BH_CONNECTED;
 		s->close_requested = false;
 		pthread_mutex_unlock(&s->lock);
 		bh_serve(s, fd);
 		close(fd);
-		/* A session's end forgets the guest's frames (see the header). */
+		/* A connection's end forgets the guest's frames (see the header). */
 		pthread_mutex_lock(&s->lock);
 		s->st.state = BH_IDLE;
 		bh_forget_all(s);
@@ -455,7 +455,7 @@ static inline void bh_set_target(struct bh_server *s, uint64_t pages)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static inline void bh_close_session(struct bh_server *s)
+static inline void bh_close_connection(struct bh_server *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->close_requested = true;

@@ -5,7 +5,7 @@
  * port 17747); the reference host side of tests/vm/balloon_host.h, listening
  * in the test host, serves it. The guest connects, inflates to the target
  * with frames inside its RAM, deflates when the target drops, and the host
- * sees the session end when QEMU dies.
+ * sees the connection end when QEMU dies.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -109,7 +109,7 @@ static bool guest_failed(void)
 	return strstr(buf, "GUEST-BALLOON-FAIL") || strstr(buf, "Kernel panic");
 }
 
-/* Waits up to @secs for the host to record @pages frames in a live session. */
+/* Waits up to @secs for the host to record @pages frames in a live connection. */
 static bool wait_ballooned(uint64_t pages, double secs)
 {
 	double end = now() + secs;
@@ -149,15 +149,15 @@ int main(void)
 	if (!wait_ballooned(8192, 240)) {
 		show_console();
 		st = bh_get(&srv);
-		fprintf(stderr, "host records %" PRIu64 " frames, state %d, sessions %u, "
-			"violation '%s'\n", st.ballooned, st.state, st.sessions, st.violation);
+		fprintf(stderr, "host records %" PRIu64 " frames, state %d, connections %u, "
+			"violation '%s'\n", st.ballooned, st.state, st.connections, st.violation);
 		kill_qemu();
 		REQUIRE(0, "the guest did not inflate to 8192 pages");
 	}
 	printf("guest: booted, connected and inflated to 8192 pages in %.1f s\n", now() - t0);
 	st = bh_get(&srv);
-	CHECK(st.sessions == 1 && st.hellos == 1 && st.resets == 1,
-	      "sessions %u hellos %u resets %u", st.sessions, st.hellos, st.resets);
+	CHECK(st.connections == 1 && st.hellos == 1 && st.resets == 1,
+	      "connections %u hellos %u resets %u", st.connections, st.hellos, st.resets);
 	CHECK(st.guest_pages > GUEST_PAGES / 2 && st.guest_pages <= GUEST_PAGES,
 	      "HELLO says %" PRIu64 " pages for a %lu-page guest", st.guest_pages, GUEST_PAGES);
 
@@ -176,7 +176,7 @@ int main(void)
 	while (bh_get(&srv).state != BH_IDLE && now() - t0 < 20)
 		usleep(50000);
 	st = bh_get(&srv);
-	CHECK(st.state == BH_IDLE && st.ballooned == 0, "the host did not see the session end");
+	CHECK(st.state == BH_IDLE && st.ballooned == 0, "the host did not see the connection end");
 	CHECK(!st.violation[0], "the guest broke the protocol: %s", st.violation);
 	return vmtest_done("esxballoon_guest");
 }

@@ -4,7 +4,7 @@
  * the reference host side of tests/vm/balloon_host.h: the balloon inflates
  * to its target at the bounded rate, the frames it reports are distinct RAM
  * pages that it really holds, it deflates when the target drops, comes back
- * after the host drops the session or sends garbage, respects its cap,
+ * after the host drops the connection or sends garbage, respects its cap,
  * refuses bad sysfs writes, gives memory back on out-of-memory without
  * anything being killed, and rmmod returns every page.
  */
@@ -125,14 +125,14 @@ static bool wait_held(unsigned long pages, double secs)
 	return false;
 }
 
-/* Waits up to @secs for the host to have seen @n sessions in all. */
-static bool wait_sessions(unsigned int n, double secs)
+/* Waits up to @secs for the host to have seen @n connections in all. */
+static bool wait_connections(unsigned int n, double secs)
 {
 	double end = now() + secs;
 
-	while (bh_get(&srv).sessions < n && now() < end)
+	while (bh_get(&srv).connections < n && now() < end)
 		usleep(20000);
-	return bh_get(&srv).sessions >= n;
+	return bh_get(&srv).connections >= n;
 }
 
 /* Waits up to @secs for the driver to poll its target @n more times. */
@@ -151,8 +151,8 @@ static void report_stuck(const char *what)
 	struct bh_stats st = bh_get(&srv);
 
 	fprintf(stderr, "%s: held_pages %ld, host records %" PRIu64 ", target %" PRIu64
-		", state %d, sessions %u, violation '%s'\n", what, sysfs_long("held_pages"),
-		st.ballooned, st.target, st.state, st.sessions, st.violation);
+		", state %d, connections %u, violation '%s'\n", what, sysfs_long("held_pages"),
+		st.ballooned, st.target, st.state, st.connections, st.violation);
 }
 
 /* /proc/kpageflags bits. */
@@ -232,35 +232,35 @@ static void test_reconnect(void)
 	const unsigned long held = (unsigned long)sysfs_long("held_pages");
 	struct bh_stats st;
 
-	bh_close_session(&srv);
-	if (!(wait_sessions(2, 20) && wait_held(held, 20)))
+	bh_close_connection(&srv);
+	if (!(wait_connections(2, 20) && wait_held(held, 20)))
 		report_stuck("reconnect");
 	st = bh_get(&srv);
-	CHECK(st.sessions == 2 && st.hellos == 2 && st.resets == 2,
-	      "sessions %u hellos %u resets %u", st.sessions, st.hellos, st.resets);
-	CHECK(st.ballooned == held, "host records %" PRIu64 " frames after the new session, "
+	CHECK(st.connections == 2 && st.hellos == 2 && st.resets == 2,
+	      "connections %u hellos %u resets %u", st.connections, st.hellos, st.resets);
+	CHECK(st.ballooned == held, "host records %" PRIu64 " frames after the new connection, "
 	      "expected %lu locked again", st.ballooned, held);
 	CHECK(sysfs_long("reconnects") == 1, "reconnects %ld", sysfs_long("reconnects"));
 
 	/*
-	 * A wrong reply, an ERROR or none at all ends the session from the
+	 * A wrong reply, an ERROR or none at all ends the connection from the
 	 * guest's side; it comes back with everything locked again.
 	 */
 	for (int how = BH_BAD_MAGIC; how < BH_NR_CORRUPTIONS; how++) {
-		unsigned int sessions = bh_get(&srv).sessions;
+		unsigned int connections = bh_get(&srv).connections;
 		long errors = sysfs_long("protocol_errors");
 		bool malformed = how != BH_ERROR && how != BH_SILENCE;
 
 		bh_corrupt_next_reply(&srv, how);
-		if (!(wait_sessions(sessions + 1, 20) && wait_held(held, 20)))
+		if (!(wait_connections(connections + 1, 20) && wait_held(held, 20)))
 			report_stuck("reconnect after a bad reply");
-		CHECK(bh_get(&srv).sessions == sessions + 1,
-		      "no new session after corruption %d", how);
+		CHECK(bh_get(&srv).connections == connections + 1,
+		      "no new connection after corruption %d", how);
 		CHECK(sysfs_long("protocol_errors") == errors + malformed,
 		      "corruption %d: protocol_errors %ld, was %ld", how,
 		      sysfs_long("protocol_errors"), errors);
-		CHECK(sysfs_long("reconnects") == (long)sessions, "reconnects %ld after %u sessions",
-		      sysfs_long("reconnects"), sessions + 1);
+		CHECK(sysfs_long("reconnects") == (long)connections, "reconnects %ld after %u connections",
+		      sysfs_long("reconnects"), connections + 1);
 		CHECK(bh_get(&srv).ballooned == held, "frames not locked again");
 	}
 }
@@ -422,7 +422,7 @@ static void test_unload(void)
 	while (bh_get(&srv).state != BH_IDLE && now() < end)
 		usleep(20000);
 	CHECK(bh_get(&srv).state == BH_IDLE && bh_get(&srv).ballooned == 0,
-	      "the host did not see the session end");
+	      "the host did not see the connection end");
 }
 
 int main(void)
@@ -448,9 +448,9 @@ int main(void)
 	if (!wait_held(0, 15))
 		report_stuck("connect");
 	st = bh_get(&srv);
-	REQUIRE(st.state == BH_READY && sysfs_long("connected") == 1, "no session");
-	CHECK(st.sessions == 1 && st.hellos == 1 && st.resets == 1,
-	      "sessions %u hellos %u resets %u", st.sessions, st.hellos, st.resets);
+	REQUIRE(st.state == BH_READY && sysfs_long("connected") == 1, "no connection");
+	CHECK(st.connections == 1 && st.hellos == 1 && st.resets == 1,
+	      "connections %u hellos %u resets %u", st.connections, st.hellos, st.resets);
 	CHECK(st.guest_pages == (uint64_t)meminfo_kib("MemTotal") / 4,
 	      "HELLO said %" PRIu64 " pages, MemTotal is %ld", st.guest_pages,
 	      meminfo_kib("MemTotal") / 4);
