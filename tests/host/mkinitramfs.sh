@@ -3,10 +3,11 @@
 #
 # Two concatenated cpio archives (the kernel unpacks both):
 #   base.cpio  - busybox, the Debian kernel's KVM and vsock modules, QEMU with
-#                its libraries and firmware, and a nested guest (kernel and a
-#                busybox initramfs). Rebuilt only when its inputs change.
+#                its libraries and firmware, and the nested guest's kernel.
+#                Rebuilt only when its inputs change.
 #   tests.cpio - /init, our modules, the test and bench programs with their
-#                libraries. Rebuilt every run (a second or so).
+#                libraries, and the nested guest's busybox initramfs (with
+#                esxballoon.ko). Rebuilt every run (a second or so).
 set -eu
 
 : "${BUILD:?}" "${KVER:?}"
@@ -29,6 +30,18 @@ HOST_MODULES="
 	mm/zsmalloc.ko
 	lib/lz4/lz4_compress.ko
 "
+# In load order: guest-init loads them so.
+GUEST_MODULES="
+	drivers/virtio/virtio_ring.ko
+	drivers/virtio/virtio.ko
+	drivers/virtio/virtio_pci_legacy_dev.ko
+	drivers/virtio/virtio_pci_modern_dev.ko
+	drivers/virtio/virtio_pci.ko
+	net/vmw_vsock/vsock.ko
+	net/vmw_vsock/vmw_vsock_virtio_transport_common.ko
+	net/vmw_vsock/vmw_vsock_virtio_transport.ko
+"
+balloon_ko=${ESXBALLOON_KO:-$top/guest-balloon/esxballoon.ko}
 
 die() {
 	echo "mkinitramfs: $*" >&2
@@ -87,14 +100,28 @@ build_base() {
 	rm -rf "$root/usr/share/qemu/keymaps" "$root/usr/share/qemu/firmware" \
 		"$root/usr/share/qemu/"*.svg "$root/usr/share/qemu/"*.png
 
-	# The nested guest: the same Debian kernel with a busybox initramfs.
+	# The nested guest's kernel: the same Debian kernel. Its initramfs
+	# carries our balloon driver, so build_tests makes it.
 	cp "/boot/vmlinuz-$KVER" "$root/guest/vmlinuz"
-	groot=$out/guest-root
-	busybox_root "$groot"
-	install -m 0755 "$top/tests/host/guest-init" "$groot/init"
-	make_cpio "$groot" "$root/guest/initrd.cpio"
 
 	make_cpio "$root" "$out/base.cpio"
+}
+
+# The nested guest's initramfs: busybox, its init, the virtio and vsock
+# modules of a guest (listed in load order in /lib/modules/guest/order) and
+# esxballoon.ko in /lib/modules/guest.
+build_guest_initrd() {
+	local groot=$out/guest-root m
+	busybox_root "$groot"
+	install -m 0755 "$top/tests/host/guest-init" "$groot/init"
+	mkdir -p "$groot/lib/modules/guest"
+	for m in $GUEST_MODULES; do
+		[ -e "$MODDIR/$m" ] || die "$MODDIR/$m missing: install linux-image-$KVER"
+		cp "$MODDIR/$m" "$groot/lib/modules/guest/"
+		basename "$m" >> "$groot/lib/modules/guest/order"
+	done
+	cp "$balloon_ko" "$groot/lib/modules/guest/"
+	make_cpio "$groot" "$1"
 }
 
 build_tests() {
@@ -102,10 +129,12 @@ build_tests() {
 	rm -rf "$root"
 	mkdir -p "$root/lib/modules/esxmem" "$root/tests" "$root/bench"
 	install -m 0755 "$top/tests/host/init" "$root/init"
-	for ko in "${ESXMEM_KO:-$top/kmod/esxmem.ko}"; do
+	for ko in "${ESXMEM_KO:-$top/kmod/esxmem.ko}" "$balloon_ko"; do
 		[ -e "$ko" ] || die "$ko missing: run 'make modules'"
 		cp "$ko" "$root/lib/modules/esxmem/"
 	done
+	mkdir -p "$root/guest"
+	build_guest_initrd "$root/guest/initrd.cpio"
 	# Test programs: every executable in $BUILD/tests/vm and every shell
 	# test in tests/vm; bench programs likewise from $BUILD/bench.
 	for f in "$BUILD"/tests/vm/* "$top"/tests/vm/*.sh; do
@@ -129,9 +158,9 @@ build_tests() {
 	make_cpio "$root" "$out/tests.cpio"
 }
 
-# The base archive depends on the kernel release and on this script and the
-# guest init; a stamp of those decides whether to rebuild it.
-stamp=$(cat "$0" "$top/tests/host/guest-init" | md5sum | cut -d' ' -f1)-$KVER
+# The base archive depends on the kernel release and on this script; a stamp
+# of those decides whether to rebuild it.
+stamp=$(md5sum < "$0" | cut -d' ' -f1)-$KVER
 if [ ! -e "$out/base.cpio" ] || [ "$(cat "$out/base.stamp" 2>/dev/null)" != "$stamp" ]; then
 	build_base
 	echo "$stamp" > "$out/base.stamp"

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esxballoon.ko end to end: a nested Linux guest under QEMU/KVM with a
+ * vhost-vsock-pci device loads the driver with its defaults (host CID 2,
+ * port 17747); the reference host side of tests/vm/balloon_host.h, listening
+ * in the test host, serves it. The guest connects, inflates to the target
+ * with frames inside its RAM, deflates when the target drops, and the host
+ * sees the connection end when QEMU dies.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "vmtest.h"
+#include "balloon_host.h"
+
+#define QEMU		"/usr/bin/qemu-system-x86_64"
+#define GUEST_MIB	256UL
+#define GUEST_PAGES	(GUEST_MIB * 256)
+#define CONSOLE		"/tmp/esxballoon_guest.console"
+
+static struct bh_server srv;
+static pid_t qemu_pid = -1;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int load_module(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+static void show_console(void)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open(CONSOLE, O_RDONLY);
+	off_t size;
+
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	lseek(fd, size > (off_t)sizeof(buf) ? size - (off_t)sizeof(buf) : 0, SEEK_SET);
+	fprintf(stderr, "---- guest console (tail) ----\n");
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stderr);
+	close(fd);
+}
+
+static void kill_qemu(void)
+{
+	if (qemu_pid > 0) {
+		kill(qemu_pid, SIGKILL);
+		waitpid(qemu_pid, NULL, 0);
+		qemu_pid = -1;
+	}
+}
+
+static pid_t start_qemu(void)
+{
+	pid_t pid = fork();
+
+	REQUIRE(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int out = open(CONSOLE, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int in = open("/dev/null", O_RDONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+		    dup2(out, 2) < 0)
+			_exit(126);
+		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host",
+		      "-m", "256", "-smp", "1", "-nographic", "-no-reboot",
+		      "-kernel", "/guest/vmlinuz", "-initrd", "/guest/initrd.cpio",
+		      "-append", "console=ttyS0 guest.work=balloon panic=-1",
+		      "-device", "vhost-vsock-pci,guest-cid=3", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Whether the guest's console shows that it failed. */
+static bool guest_failed(void)
+{
+	static char buf[1 << 16];
+	int fd = open(CONSOLE, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return strstr(buf, "GUEST-BALLOON-FAIL") || strstr(buf, "Kernel panic");
+}
+
+/* Waits up to @secs for the host to record @pages frames in a live connection. */
+static bool wait_ballooned(uint64_t pages, double secs)
+{
+	double end = now() + secs;
+
+	for (;;) {
+		struct bh_stats st = bh_get(&srv);
+
+		if (st.state == BH_READY && st.ballooned == pages)
+			return true;
+		if (st.violation[0] || now() > end || guest_failed() ||
+		    waitpid(qemu_pid, NULL, WNOHANG) == qemu_pid)
+			return false;
+		usleep(50000);
+	}
+}
+
+int main(void)
+{
+	static const char *const modules[] = {
+		"/lib/modules/host/vsock.ko",
+		"/lib/modules/host/vmw_vsock_virtio_transport_common.ko",
+		"/lib/modules/host/vhost_iotlb.ko",
+		"/lib/modules/host/vhost.ko",
+		"/lib/modules/host/vhost_vsock.ko",
+	};
+	struct bh_stats st;
+	double t0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
+		REQUIRE_OK(load_module(modules[i]));
+	bh_start_vm(&srv, ESXBALLOON_VSOCK_PORT, GUEST_PAGES);
+	bh_set_target(&srv, 8192);
+
+	t0 = now();
+	qemu_pid = start_qemu();
+	if (!wait_ballooned(8192, 240)) {
+		show_console();
+		st = bh_get(&srv);
+		fprintf(stderr, "host records %" PRIu64 " frames, state %d, connections %u, "
+			"violation '%s'\n", st.ballooned, st.state, st.connections, st.violation);
+		kill_qemu();
+		REQUIRE(0, "the guest did not inflate to 8192 pages");
+	}
+	printf("guest: booted, connected and inflated to 8192 pages in %.1f s\n", now() - t0);
+	st = bh_get(&srv);
+	CHECK(st.connections == 1 && st.hellos == 1 && st.resets == 1,
+	      "connections %u hellos %u resets %u", st.connections, st.hellos, st.resets);
+	CHECK(st.guest_pages > GUEST_PAGES / 2 && st.guest_pages <= GUEST_PAGES,
+	      "HELLO says %" PRIu64 " pages for a %lu-page guest", st.guest_pages, GUEST_PAGES);
+
+	bh_set_target(&srv, 2048);
+	if (!wait_ballooned(2048, 60)) {
+		show_console();
+		kill_qemu();
+		REQUIRE(0, "the guest did not deflate to 2048 pages");
+	}
+	st = bh_get(&srv);
+	CHECK(st.unlocked_frames == 8192 - 2048, "%" PRIu64 " frames unlocked",
+	      st.unlocked_frames);
+
+	kill_qemu();
+	t0 = now();
+	while (bh_get(&srv).state != BH_IDLE && now() - t0 < 20)
+		usleep(50000);
+	st = bh_get(&srv);
+	CHECK(st.state == BH_IDLE && st.ballooned == 0, "the host did not see the connection end");
+	CHECK(!st.violation[0], "the guest broke the protocol: %s", st.violation);
+	return vmtest_done("esxballoon_guest");
+}
