@@ -39,8 +39,9 @@ modules:
 # --- userspace -----------------------------------------------------------
 
 include libesxmem/Makefile.inc
+include daemon/Makefile.inc
 
-userspace: libesxmem
+userspace: libesxmem esxmemd
 
 # --- tests -----------------------------------------------------------------
 
@@ -68,7 +69,7 @@ bench: deps
 
 # --- install ------------------------------------------------------------------
 
-install: modules userspace install-libesxmem
+install: modules userspace install-libesxmem install-esxmemd
 	install -D -m 0644 kmod/esxmem.ko \
 		$(DESTDIR)/lib/modules/$(KVER)/updates/esxmem.ko
 	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER) && ldconfig; fi

@@ -16,7 +16,10 @@ for f in \
 	usr/share/doc/esxmem/ABI/sysfs-kernel-mm-esxmem \
 	usr/include/esxmem/libesxmem.h \
 	usr/lib/libesxmem.so.0.1.0 \
-	usr/lib/pkgconfig/libesxmem.pc; do
+	usr/lib/pkgconfig/libesxmem.pc \
+	usr/sbin/esxmemd \
+	etc/esxmem/esxmemd.json.example \
+	lib/systemd/system/esxmemd.service; do
 	if [ ! -s "$dest/$f" ]; then
 		echo "install: missing $f"
 		status=1
@@ -29,5 +32,9 @@ objdump -p "$dest/usr/lib/libesxmem.so.0.1.0" | grep -q 'SONAME *libesxmem.so.0$
 	{ echo "install: libesxmem has no soname libesxmem.so.0"; status=1; }
 PKG_CONFIG_PATH="$dest/usr/lib/pkgconfig" pkg-config --cflags libesxmem | grep -q -- '-I/usr/include' ||
 	{ echo "install: libesxmem.pc does not resolve"; status=1; }
+grep -q '^ExecStart=/usr/sbin/esxmemd$' "$dest/lib/systemd/system/esxmemd.service" ||
+	{ echo "install: esxmemd.service does not start /usr/sbin/esxmemd"; status=1; }
+LD_LIBRARY_PATH="$dest/usr/lib" "$dest/usr/sbin/esxmemd" --check-config -c "$dest/etc/esxmem/esxmemd.json.example" >/dev/null ||
+	{ echo "install: esxmemd refuses its example configuration"; status=1; }
 [ $status -eq 0 ] && echo "install: ok"
 exit $status

@@ -148,7 +148,8 @@ build_tests() {
 		[ -f "$f" ] && [ -x "$f" ] || continue
 		copy_elf "$root" "$f" "/bench/$(basename "$f")"
 	done
-	for f in "$BUILD"/tests/vmm/tinyvmm "$top"/tests/host/testlib.sh; do
+	for f in "$BUILD"/tests/vmm/tinyvmm "$BUILD"/daemon/esxmemd \
+		"$BUILD"/tools/esxmemctl "$top"/tests/host/testlib.sh; do
 		[ -f "$f" ] || continue
 		case $f in
 		*.sh) install -D -m 0644 "$f" "$root/usr/lib/esxmem-test/lib.sh" ;;

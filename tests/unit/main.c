@@ -10,6 +10,7 @@ static Suite *(*const suites[])(void) = {
 	slotmap_suite,
 	frames_suite,
 	policy_suite,
+	config_suite,
 	libesxmem_suite,
 };
 

@@ -11,5 +11,6 @@ Suite *libesxmem_suite(void);
 Suite *slotmap_suite(void);
 Suite *frames_suite(void);
 Suite *policy_suite(void);
+Suite *config_suite(void);
 
 #endif

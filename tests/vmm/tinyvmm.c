@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,10 @@ static void usage(FILE *f)
 "  -o, --offset BYTES   mmap offset into PATH, page-aligned (default 0)\n"
 "  -p, --pages N        RAM size in 4 KiB pages, 1..%u (default 64)\n"
 "  -s, --seed S         pattern seed, 32 bits (default 0x5eed1234)\n"
+"  -t, --touch PCT      instead of the check, write the first PCT%% of the\n"
+"                       pages over and over until killed (a guest whose\n"
+"                       memory is that active), after printing \"touching\"\n"
+"  -n, --name SPEC      ignored: a name for esxmemd to find, as QEMU's -name\n"
 "      --hold           only create an idle KVM VM and keep it until killed\n"
 "                       (the test host holds one so that the count of KVM VMs\n"
 "                       never drops to zero: each 0 <-> 1 change live-patches\n"
@@ -90,10 +95,13 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "hold", no_argument, NULL, 'H' },
+		{ "touch", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
-	uint64_t pages = 64, seed = 0x5eed1234, offset = 0, size;
+	uint64_t pages = 64, seed = 0x5eed1234, offset = 0, size, touch = 0;
+	bool touching = false;
 	uint64_t host_bad, first_bad;
 	struct vmm_regs r;
 	struct vmm *vm = NULL;
@@ -101,7 +109,7 @@ int main(int argc, char **argv)
 	int fd = -1, c, ret, status = 1;
 	void *ram;
 
-	while ((c = getopt_long(argc, argv, "f:o:p:s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:p:s:t:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			path = optarg;
@@ -127,6 +135,15 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		case 't':
+			if (parse_u64(optarg, 0, 100, &touch)) {
+				fprintf(stderr, "tinyvmm: bad --touch '%s': want 0..100\n", optarg);
+				return 2;
+			}
+			touching = true;
+			break;
+		case 'n':
 			break;
 		case 'h':
 			usage(stdout);
@@ -178,6 +195,19 @@ int main(int argc, char **argv)
 	    vmm_load_guest(vm, CODE_GPA))
 		goto out;
 	ram = vmm_gpa(vm, RAM_GPA);
+	if (touching) {
+		printf("tinyvmm: touching %" PRIu64 "%% of %" PRIu64 " pages\n", touch, pages);
+		fflush(stdout);
+		for (;;) {
+			r = (struct vmm_regs){ .ebx = RAM_GPA,
+					       .ecx = (uint32_t)(pages * touch / 100),
+					       .edx = (uint32_t)seed };
+			if (!r.ecx)
+				pause();
+			else if (vmm_call(vm, VMM_FILL, &r))
+				goto out;
+		}
+	}
 
 	t0 = now();
 	r = (struct vmm_regs){ .ebx = RAM_GPA, .ecx = (uint32_t)pages,

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * VM discovery: every memory object the module reports is a VM. Its name
+ * is the object's own if set, else the one on its VMM's command line
+ * (QEMU's "-name guest=NAME" or "-name NAME"), else "vm<ID>"; its shares,
+ * min, max and domain come from the configuration (or a runtime override);
+ * and it is attached to its KVM VM, taken from the VMM with pidfd_getfd(),
+ * so that the module can translate guest frame numbers.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "esxmemd.h"
+#include "log.h"
+
+const struct config_vm *vm_settings(const struct daemon *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_overrides; i++)
+		if (!strcmp(d->overrides[i].name, name))
+			return &d->overrides[i].vm;
+	return config_vm_find(&d->conf, name);
+}
+
+static bool name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len || len >= ESXMEM_VM_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * The VM name in a NUL-separated command line: the value after "-name" or
+ * "--name", its "guest=" key if it has keys, up to the first comma.
+ */
+int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
+			 size_t size)
+{
+	const char *p = cmdline, *end = cmdline + len, *arg, *stop;
+
+	while (p < end) {
+		arg = p;
+		p += strnlen(p, (size_t)(end - p)) + 1;
+		if (strcmp(arg, "-name") && strcmp(arg, "--name"))
+			continue;
+		if (p >= end)
+			return -ENOENT;
+		arg = p;
+		stop = arg + strnlen(arg, (size_t)(end - arg));
+		if (!strncmp(arg, "guest=", 6))
+			arg += 6;
+		else if (strchr(arg, '=') && strchr(arg, '=') < (strchr(arg, ',') ?: stop))
+			return -ENOENT;	/* keys, but no guest= first */
+		stop = memchr(arg, ',', (size_t)(stop - arg)) ?: stop;
+		if (!name_ok(arg, (size_t)(stop - arg)) || (size_t)(stop - arg) >= size)
+			return -EINVAL;
+		memcpy(name, arg, (size_t)(stop - arg));
+		name[stop - arg] = '\0';
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return 0;
+}
+
+static int name_vm(struct daemon *d, struct esxmem_vm_info *vm)
+{
+	struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_NAME };
+	char cmdline[8192];
+	size_t len = 0;
+	int err;
+
+	if (!vm->owner_pid || read_cmdline((pid_t)vm->owner_pid, cmdline,
+					   sizeof(cmdline), &len) ||
+	    vm_name_from_cmdline(cmdline, len, s.name, sizeof(s.name)))
+		snprintf(s.name, sizeof(s.name), "vm%u", vm->id);
+	err = esxmem_vm_set(d->h, vm->id, &s);
+	if (err) {
+		log_warn("VM %u: cannot set its name %s: %s %s", vm->id, s.name,
+			 esxmem_strerror(err), esxmem_errmsg(d->h));
+		return err;
+	}
+	memcpy(vm->name, s.name, sizeof(vm->name));
+	log_info("VM %u (process %u) is %s", vm->id, vm->owner_pid, vm->name);
+	return 0;
+}
+
+/* What the configuration asks of @vm, in the module's units. */
+static void wanted(const struct daemon *d, const struct esxmem_vm_info *vm,
+		   struct esxmem_vm_settings *s)
+{
+	const struct config_vm *c = vm_settings(d, vm->name);
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	memset(s, 0, sizeof(*s));
+	s->shares = config_vm_shares(c, vm->size_pages * page);
+	s->max_pages = c->max_bytes ? c->max_bytes / page : vm->size_pages;
+	if (vm->size_pages && s->max_pages > vm->size_pages)
+		s->max_pages = vm->size_pages;
+	s->min_pages = c->min_bytes / page;
+	if (s->min_pages > s->max_pages)
+		s->min_pages = s->max_pages;
+	s->domain = c->domain;
+	if (s->shares != vm->shares)
+		s->set |= ESXMEM_VM_SET_SHARES;
+	if (s->min_pages != vm->min_pages || s->max_pages != vm->max_pages)
+		s->set |= ESXMEM_VM_SET_MIN_PAGES | ESXMEM_VM_SET_MAX_PAGES;
+	if (s->domain != vm->domain)
+		s->set |= ESXMEM_VM_SET_DOMAIN;
+}
+
+static int configure_vm(struct daemon *d, struct esxmem_vm_info *vm)
+{
+	struct esxmem_vm_settings s;
+	int err;
+
+	wanted(d, vm, &s);
+	if (!s.set)
+		return 0;
+	err = esxmem_vm_set(d->h, vm->id, &s);
+	if (err) {
+		log_warn("VM %s: cannot apply its settings: %s %s", vm->name,
+			 esxmem_strerror(err), esxmem_errmsg(d->h));
+		return err;
+	}
+	log_debug("VM %s: shares %u, min %llu, max %llu pages, domain %u", vm->name,
+		  s.shares, (unsigned long long)s.min_pages,
+		  (unsigned long long)s.max_pages, s.domain);
+	vm->shares = s.shares;
+	vm->min_pages = s.min_pages;
+	vm->max_pages = s.max_pages;
+	vm->domain = s.domain;
+	return 0;
+}
+
+/* The one "anon_inode:kvm-vm" fd of process @pid, or -ENOENT / -EEXIST. */
+static int find_kvm_fd(pid_t pid)
+{
+	char dir[64], path[64 + sizeof(((struct dirent *)0)->d_name)], target[64];
+	struct dirent *de;
+	int found = -ENOENT;
+	ssize_t n;
+	DIR *fds;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	fds = opendir(dir);
+	if (!fds)
+		return -errno;
+	while ((de = readdir(fds))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, "anon_inode:kvm-vm"))
+			continue;
+		/* Two KVM VMs in one process: which is this object's? */
+		found = found >= 0 ? -EEXIST : atoi(de->d_name);
+		if (found == -EEXIST)
+			break;
+	}
+	closedir(fds);
+	return found;
+}
+
+static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm)
+{
+	int remote, pidfd, fd, err;
+
+	remote = find_kvm_fd((pid_t)vm->owner_pid);
+	if (remote < 0) {
+		/* QEMU makes the KVM VM after guest RAM: try next time. */
+		log_debug("VM %s: no single KVM VM in process %u yet (%s)", vm->name,
+			  vm->owner_pid, strerror(-remote));
+		return remote;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)vm->owner_pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, remote, 0);
+	err = fd < 0 ? -errno : esxmem_kvm_attach(d->h, vm->id, fd);
+	if (fd >= 0)
+		close(fd);
+	close(pidfd);
+	if (err) {
+		log_warn("VM %s: cannot attach to its KVM VM: %s %s", vm->name,
+			 esxmem_strerror(err), fd < 0 ? "" : esxmem_errmsg(d->h));
+		return err;
+	}
+	vm->kvm_attached = true;
+	vm->kvm_pid = vm->owner_pid;
+	log_info("VM %s attached to the KVM VM of process %u", vm->name, vm->owner_pid);
+	return 0;
+}
+
+/* Names, configures and attaches @vm as far as it can now. */
+int discover_vm(struct daemon *d, struct esxmem_vm_info *vm)
+{
+	int err = 0;
+
+	if (!vm->name[0])
+		err = name_vm(d, vm);
+	if (!err)
+		err = configure_vm(d, vm);
+	if (!vm->kvm_attached && vm->owner_pid)
+		attach_vm(d, vm);
+	return err;
+}

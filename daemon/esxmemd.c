@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * esxmemd: esxmem's policy daemon. It names and configures every VM the
+ * module reports, attaches it to its KVM VM, and every balance period sets
+ * each VM's target by min-funding revocation with the idle memory tax.
+ * One thread, one epoll loop: a timerfd for the balance period, a
+ * signalfd (SIGHUP reloads, SIGTERM and SIGINT stop), the module's events
+ * and the control socket. Stopping, even by SIGKILL, leaves the VMs
+ * running and the module as it was: a new daemon takes them over.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "esxmemd.h"
+#include "log.h"
+
+#define EX_CONFIG	78	/* sysexits.h: systemd does not restart on it */
+
+enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: esxmemd [-c FILE] [-d] [--socket PATH] [--check-config]\n"
+"\n"
+"esxmem's policy daemon: gives each VM on esxmem a memory target from its\n"
+"shares, min and max and how much of its memory is idle, every balance period.\n"
+"It runs in the foreground and logs to standard error.\n"
+"\n"
+"  -c, --config FILE   configuration (default " CONFIG_PATH_DEFAULT ");\n"
+"                      a missing default file means the built-in defaults\n"
+"  -d, --debug         log every decision with its reasons\n"
+"  -s, --socket PATH   control socket (default: the configuration's)\n"
+"  -t, --check-config  check the configuration and exit (0 when good)\n"
+"  -h, --help          this text\n"
+"\n"
+"Signals: SIGHUP reloads the configuration (a bad one is refused and the\n"
+"old one stays); SIGTERM and SIGINT stop the daemon, leaving VMs running.\n"
+"Exit status: 0 stopped, 78 bad configuration, 1 other errors.\n");
+}
+
+static int load(struct daemon *d, struct config *out, char *err, size_t errlen)
+{
+	int ret = config_load(d->conf_path, out, err, errlen);
+
+	/* No file where none was asked for: the defaults. */
+	if (ret == -ENOENT && !strcmp(d->conf_path, CONFIG_PATH_DEFAULT)) {
+		config_defaults(out);
+		return 0;
+	}
+	return ret;
+}
+
+static int arm_timer(struct daemon *d)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = d->conf.balance_secs },
+		.it_interval = { .tv_sec = d->conf.balance_secs },
+	};
+
+	return timerfd_settime(d->timer_fd, 0, &its, NULL) ? -errno : 0;
+}
+
+int reload_config(struct daemon *d, char *err, size_t errlen)
+{
+	struct config fresh;
+	int ret = load(d, &fresh, err, errlen);
+
+	if (ret) {
+		log_err("reload refused, the old configuration stays: %s", err);
+		return ret;
+	}
+	config_free(&d->conf);
+	d->conf = fresh;
+	free(d->overrides);
+	d->overrides = NULL;
+	d->nr_overrides = 0;
+	log_info("configuration reloaded from %s", d->conf_path);
+	apply_pool_settings(d);
+	arm_timer(d);
+	balance(d);
+	return 0;
+}
+
+static int add_fd(struct daemon *d, int fd, uint64_t what)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = what };
+
+	return epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int setup(struct daemon *d)
+{
+	sigset_t mask;
+	int err;
+
+	err = esxmem_open(&d->h);
+	if (!err)
+		err = esxmem_events_open(&d->events);
+	if (err) {
+		log_err("cannot reach esxmem.ko: %s%s", esxmem_strerror(err),
+			err == -ENOENT ? " (run modprobe esxmem)" : "");
+		return err;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->signal_fd < 0 || d->timer_fd < 0 || d->epoll_fd < 0)
+		return -errno;
+	err = control_open(d);
+	if (!err)
+		err = arm_timer(d);
+	if (!err)
+		err = add_fd(d, d->timer_fd, EV_TIMER) ?:
+		      add_fd(d, d->signal_fd, EV_SIGNAL) ?:
+		      add_fd(d, esxmem_events_fd(d->events), EV_EVENTS) ?:
+		      add_fd(d, d->control_fd, EV_CONTROL);
+	return err;
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	char err[512];
+
+	while (read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload_config(d, err, sizeof(err));
+		} else {
+			log_info("stopping on signal %u; VMs keep running", si.ssi_signo);
+			d->stop = true;
+		}
+	}
+}
+
+/* Events only say that something changed: one balance takes it all in. */
+static bool on_events(struct daemon *d)
+{
+	struct esxmem_event ev;
+	bool changed = false;
+	int err;
+
+	while ((err = esxmem_events_read(d->events, &ev)) != -EAGAIN) {
+		if (err == -ENOBUFS) {
+			log_warn("module events were lost: reading the whole state again");
+			changed = true;
+		} else if (!err && ev.type == ESXMEM_CMD_EVENT_STATE) {
+			log_info("free-memory state is now %u, %lld pages free", ev.state,
+				 (long long)ev.free_pages);
+			changed = true;
+		} else if (!err) {
+			changed = true;
+		}
+	}
+	return changed;
+}
+
+static int run(struct daemon *d)
+{
+	struct epoll_event evs[8];
+	uint64_t ticks;
+	int n, i;
+
+	balance(d);
+	log_info("running: %zu VMs, balance every %u s, tax %.2f", d->nr_vms,
+		 d->conf.balance_secs, d->conf.tax);
+	while (!d->stop) {
+		bool rebalance = false;
+
+		n = epoll_wait(d->epoll_fd, evs, 8, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (i = 0; i < n; i++) {
+			switch (evs[i].data.u64) {
+			case EV_TIMER:
+				if (read(d->timer_fd, &ticks, sizeof(ticks)) > 0)
+					rebalance = true;
+				break;
+			case EV_SIGNAL:
+				on_signal(d);
+				break;
+			case EV_EVENTS:
+				rebalance |= on_events(d);
+				break;
+			case EV_CONTROL:
+				control_accept(d);
+				break;
+			}
+		}
+		if (rebalance && !d->stop)
+			balance(d);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1,
+			    .control_fd = -1 };
+	bool check = false, debug = false;
+	char err[512];
+	int opt, ret;
+
+	snprintf(d.conf_path, sizeof(d.conf_path), "%s", CONFIG_PATH_DEFAULT);
+	while ((opt = getopt_long(argc, argv, "c:ds:th", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			snprintf(d.conf_path, sizeof(d.conf_path), "%s", optarg);
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 's':
+			if (strlen(optarg) >= sizeof(d.socket_path)) {
+				fprintf(stderr, "esxmemd: socket path too long\n");
+				return 2;
+			}
+			strcpy(d.socket_path, optarg);
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init(debug);
+	if (load(&d, &d.conf, err, sizeof(err))) {
+		log_err("%s", err);
+		return EX_CONFIG;
+	}
+	if (check) {
+		printf("%s: configuration is good\n", d.conf_path);
+		config_free(&d.conf);
+		return 0;
+	}
+	ret = setup(&d);
+	if (!ret && apply_pool_settings(&d))
+		ret = -EINVAL;
+	if (!ret)
+		ret = run(&d);
+	control_close(&d);
+	esxmem_vm_list_free(d.vms, d.nr_vms);
+	free(d.rho);
+	free(d.overrides);
+	esxmem_events_close(d.events);
+	esxmem_close(d.h);
+	config_free(&d.conf);
+	if (ret)
+		log_err("stopped: %s", strerror(-ret));
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * esxmemd: the state its parts share. One thread; every part runs from the
+ * event loop in esxmemd.c.
+ */
+#ifndef ESXMEMD_H
+#define ESXMEMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "libesxmem.h"
+#include "config.h"
+
+/* A runtime change from "esxmemctl set", until reload or restart. */
+struct vm_override {
+	char name[ESXMEM_VM_NAME_MAX];
+	struct config_vm vm;		/* the VM's settings with the change */
+};
+
+struct daemon {
+	struct config conf;
+	char conf_path[4096];
+	char socket_path[108];		/* from the command line, or "" */
+	struct esxmem *h;
+	struct esxmem_events *events;
+	int epoll_fd;
+	int timer_fd;
+	int signal_fd;
+	int control_fd;
+	/* What the last balance saw and decided. */
+	struct esxmem_pool_info pool;
+	struct esxmem_vm_info *vms;
+	size_t nr_vms;
+	double *rho;			/* by vms[] index */
+	uint64_t avail_pages;
+	uint64_t balances;
+	struct vm_override *overrides;
+	size_t nr_overrides;
+	bool stop;
+};
+
+/* discover.c: names VMs, applies their settings, attaches them to KVM. */
+const struct config_vm *vm_settings(const struct daemon *d, const char *name);
+int discover_vm(struct daemon *d, struct esxmem_vm_info *vm);
+int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
+			 size_t size);
+
+/* balance.c: targets by min-funding revocation with the idle tax. */
+int balance(struct daemon *d);
+int apply_pool_settings(struct daemon *d);
+
+/* control.c: the control socket (control.h). */
+int control_open(struct daemon *d);
+void control_close(struct daemon *d);
+void control_accept(struct daemon *d);
+
+/* esxmemd.c */
+int reload_config(struct daemon *d, char *err, size_t errlen);
+
+#endif

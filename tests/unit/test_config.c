@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * esxmemd's configuration (daemon/config.c): defaults, a full file, the
+ * example, and malformed files, each refused with the place and the reason
+ * and without touching the configuration in use. Also VM names from QEMU
+ * command lines (daemon/discover.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "esxmemd.h"
+#include "unit.h"
+
+static char dir[64];
+static char file[128];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/esxmem-config-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/esxmemd.json", dir);
+}
+
+static void teardown(void)
+{
+	unlink(file);
+	rmdir(dir);
+}
+
+static void write_file(const char *text)
+{
+	FILE *f = fopen(file, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int load_text(const char *text, struct config *c, char *err, size_t len)
+{
+	write_file(text);
+	return config_load(file, c, err, len);
+}
+
+START_TEST(defaults)
+{
+	struct config c;
+
+	config_defaults(&c);
+	ck_assert_double_eq(c.tax, 0.75);
+	ck_assert_uint_eq(c.balance_secs, 15);
+	ck_assert_uint_eq(c.sample_secs, 30);
+	ck_assert_uint_eq(c.sample_pages, 100);
+	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_HIGH], 60);
+	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_LOW], 10);
+	ck_assert_uint_eq(c.host_reserve_bytes, 1ULL << 30);
+	ck_assert_str_eq(c.control_socket, CONFIG_SOCKET_DEFAULT);
+	ck_assert_int_eq(c.vm_default.shares_level, CONFIG_SHARES_NORMAL);
+	ck_assert(c.vm_default.reclaim.balloon && c.vm_default.reclaim.swap);
+	ck_assert_uint_eq(c.nr_vms, 0);
+	/* normal: 10 shares per MiB; clamped to 1..ESXMEM_SHARES_MAX. */
+	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 2ULL << 30), 20480);
+	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 4096), 1);
+	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 1ULL << 40), ESXMEM_SHARES_MAX);
+}
+END_TEST
+
+START_TEST(full_file)
+{
+	struct config c;
+	char err[512];
+	const struct config_vm *vm;
+
+	ck_assert_int_eq(load_text(
+		"{\"pool\": {\"size\": \"6G\", \"host_reserve\": 536870912},\n"
+		" \"tax\": 0.5, \"balance_period\": 5,\n"
+		" \"sampling\": {\"period\": 10, \"pages\": 400},\n"
+		" \"thresholds\": {\"high\": 100, \"soft\": 50, \"hard\": 30, \"low\": 5},\n"
+		" \"control_socket\": \"/tmp/x.sock\",\n"
+		" \"vm_defaults\": {\"shares\": \"low\", \"max\": \"1G\"},\n"
+		" \"vms\": {\"web1\": {\"shares\": 2000, \"min\": \"512M\", \"max\": \"2G\",\n"
+		"   \"domain\": 3, \"reclaim\": {\"swap\": false, \"compress_max\": \"200M\",\n"
+		"   \"swap_dir\": \"/var/swap\"}}, \"db\": {\"shares\": \"high\"}}}\n",
+		&c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.pool_bytes, 6ULL << 30);
+	ck_assert_uint_eq(c.host_reserve_bytes, 512ULL << 20);
+	ck_assert_double_eq(c.tax, 0.5);
+	ck_assert_uint_eq(c.balance_secs, 5);
+	ck_assert_uint_eq(c.sample_secs, 10);
+	ck_assert_uint_eq(c.sample_pages, 400);
+	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_HIGH], 100);
+	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_LOW], 5);
+	ck_assert_str_eq(c.control_socket, "/tmp/x.sock");
+	ck_assert_uint_eq(c.nr_vms, 2);
+	vm = config_vm_find(&c, "web1");
+	ck_assert_str_eq(vm->name, "web1");
+	ck_assert_uint_eq(config_vm_shares(vm, 1ULL << 30), 2000);
+	ck_assert_uint_eq(vm->min_bytes, 512ULL << 20);
+	ck_assert_uint_eq(vm->max_bytes, 2ULL << 30);
+	ck_assert_uint_eq(vm->domain, 3);
+	ck_assert(!vm->reclaim.swap && vm->reclaim.balloon);
+	ck_assert_uint_eq(vm->reclaim.compress_max_bytes, 200ULL << 20);
+	ck_assert_str_eq(vm->reclaim.swap_dir, "/var/swap");
+	/* A VM starts from the defaults. */
+	vm = config_vm_find(&c, "db");
+	ck_assert_uint_eq(vm->max_bytes, 1ULL << 30);
+	ck_assert_uint_eq(config_vm_shares(vm, 1ULL << 30), 20 * 1024);
+	ck_assert_uint_eq(config_vm_shares(config_vm_find(&c, "other"), 1ULL << 30), 5 * 1024);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(example_loads)
+{
+	struct config c;
+	char err[512] = "";
+	int ret = config_load("daemon/esxmemd.json.example", &c, err, sizeof(err));
+
+	ck_assert_msg(ret == 0, "%s", err);
+	ck_assert_uint_eq(c.nr_vms, 2);
+	config_free(&c);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *message;	/* what the error says, after the file name */
+} bad[] = {
+	{ "{\"tax\": 0.5,\n \"balance_period\" 15}", ":2:20: ':' expected" },
+	{ "{\"tax\": 0.5,\n", ":2:0: string or '}' expected near end of file" },
+	{ "", ":1:0: '[' or '{' expected near end of file" },
+	{ "[1, 2]", ": must be an object" },
+	{ "{\"taxes\": 0.5}", ":1:2: taxes: unknown key; allowed here: pool, tax" },
+	{ "{\"vms\": {\"a\": {\"sharez\": 5}}}", ":1:16: vms.a.sharez: unknown key" },
+	{ "{\"tax\": 0.5, \"tax\": 0.6}", "duplicate object key" },
+	{ "{\"vms\": {\"a\": {}, \"a\": {}}}", "duplicate object key" },
+	{ "{\"tax\": \"high\"}", ":1:2: tax: must be a number" },
+	{ "{\"tax\": 1.5}", ":1:2: tax: 1.5 is out of range 0..0.99" },
+	{ "{\"pool\": {\"size\": \"6Q\"}}", ":1:11: pool.size: \"6Q\" is not a size" },
+	{ "{\"pool\": {\"size\": \"99999999999T\"}}", "pool.size: \"99999999999T\" is too large" },
+	{ "{\"pool\": {\"size\": -1}}", "pool.size: a size cannot be negative" },
+	{ "{\"vms\": {\"a\": {\"min\": \"2G\",\n  \"max\": \"1G\"}}}", ":1:10: vms.a: min (2147483648 bytes) is above max" },
+	{ "{\"thresholds\": {\"high\": 20, \"soft\": 40}}", "thresholds: must fall strictly" },
+	{ "{\"thresholds\": {\"high\": 1001}}", "thresholds.high: 1001 is out of range 1..1000" },
+	{ "{\"vms\": {\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": {}}}",
+	  "a VM name must be 1..63 bytes" },
+	{ "{\"balance_period\": 0}", "balance_period: 0 is out of range 1..3600 seconds" },
+	{ "{\"sampling\": {\"pages\": 1.5}}", "sampling.pages: must be a whole number of pages" },
+	{ "{\"vms\": {\"a\": {\"shares\": \"huge\"}}}", "\"huge\" is not a level" },
+	{ "{\"vms\": {\"a\": {\"reclaim\": {\"swap\": 1}}}}", "vms.a.reclaim.swap: must be true or false" },
+	{ "{\"control_socket\": \"relative\"}", "control_socket: must be an absolute path" },
+};
+
+START_TEST(malformed_refused)
+{
+	struct config c, before;
+	char err[512];
+	int i = _i;
+
+	config_defaults(&c);
+	c.tax = 0.3;
+	memcpy(&before, &c, sizeof(c));
+	ck_assert_int_eq(load_text(bad[i].text, &c, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, bad[i].message) && !strncmp(err, file, strlen(file)),
+		      "case %d: \"%s\" lacks \"%s\"", i, err, bad[i].message);
+	/* A refused file changes nothing: the old configuration stays. */
+	ck_assert(!memcmp(&before, &c, sizeof(c)));
+}
+END_TEST
+
+START_TEST(missing_file)
+{
+	struct config c;
+	char err[512];
+
+	ck_assert_int_eq(config_load("/nonexistent/esxmemd.json", &c, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/esxmemd.json: cannot read it"));
+}
+END_TEST
+
+START_TEST(sizes)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(config_parse_size("512M", &v), 0);
+	ck_assert_uint_eq(v, 512ULL << 20);
+	ck_assert_int_eq(config_parse_size("1.5G", &v), 0);
+	ck_assert_uint_eq(v, 3ULL << 29);
+	ck_assert_int_eq(config_parse_size("2GiB", &v), 0);
+	ck_assert_uint_eq(v, 2ULL << 30);
+	ck_assert_int_eq(config_parse_size("64kB", &v), 0);
+	ck_assert_uint_eq(v, 64ULL << 10);
+	ck_assert_int_eq(config_parse_size("4096", &v), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(config_parse_size("-1G", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("1X", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("1Gx", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_size("16777216T", &v), -ERANGE);
+}
+END_TEST
+
+START_TEST(names_from_command_lines)
+{
+	static const char qemu[] = "qemu-system-x86_64\0-m\0" "2G\0-name\0guest=web1,debug-threads=on\0";
+	static const char plain[] = "qemu\0-name\0db,process=x\0";
+	static const char dashes[] = "tinyvmm\0--name\0guest=t1\0";
+	static const char none[] = "qemu\0-m\0" "1G\0";
+	static const char keys[] = "qemu\0-name\0process=x\0";
+	static const char ctl[] = "qemu\0-name\0a\tb\0";
+	char name[ESXMEM_VM_NAME_MAX];
+
+	ck_assert_int_eq(vm_name_from_cmdline(qemu, sizeof(qemu) - 1, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "web1");
+	ck_assert_int_eq(vm_name_from_cmdline(plain, sizeof(plain) - 1, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "db");
+	ck_assert_int_eq(vm_name_from_cmdline(dashes, sizeof(dashes) - 1, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "t1");
+	ck_assert_int_eq(vm_name_from_cmdline(none, sizeof(none) - 1, name, sizeof(name)), -ENOENT);
+	ck_assert_int_eq(vm_name_from_cmdline(keys, sizeof(keys) - 1, name, sizeof(name)), -ENOENT);
+	ck_assert_int_eq(vm_name_from_cmdline(ctl, sizeof(ctl) - 1, name, sizeof(name)), -EINVAL);
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, full_file);
+	tcase_add_test(tc, example_loads);
+	tcase_add_loop_test(tc, malformed_refused, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, sizes);
+	tcase_add_test(tc, names_from_command_lines);
+	suite_add_tcase(s, tc);
+	return s;
+}

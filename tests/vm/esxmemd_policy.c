@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esxmemd in the test host, with two tiny-VMM guests on esxmem in an
+ * overcommitted pool: one writing all of its memory all the time, one 5%.
+ *
+ *  - the daemon finds both, names them from their command lines
+ *    (-name guest=NAME), applies their configuration and attaches them to
+ *    their KVM VMs;
+ *  - with idle sampling and the idle tax, the active guest's target grows
+ *    at the idle one's expense, within the bounds, the targets adding up
+ *    to what there is to hand out; the control socket reports it;
+ *  - SIGKILL leaves the guests running and the module as it was; a new
+ *    daemon takes the VMs over; a bad configuration on SIGHUP is refused
+ *    and the old one stays; "set" over the control socket applies at once;
+ *    SIGTERM stops the daemon cleanly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "esxtest.h"
+#include "vmtest.h"
+#include <libesxmem/libesxmem.h>
+
+#define CONF		"/tmp/esxmemd-test.json"
+#define SOCK		"/tmp/esxmemd-test.sock"
+#define LOG		"/tmp/esxmemd-test.log"
+#define GUEST_PAGES	4000
+#define POOL_PAGES	5120		/* "20M" */
+#define WAIT_SECS	90.0
+
+static struct esxmem *nl;
+
+static const char good_conf[] =
+	"{\"pool\": {\"size\": \"20M\"}, \"tax\": 0.75, \"balance_period\": 1,\n"
+	" \"sampling\": {\"period\": 1, \"pages\": 400},\n"
+	" \"control_socket\": \"" SOCK "\",\n"
+	" \"vms\": {\"active\": {\"shares\": 1000}, \"idle\": {\"shares\": 1000}}}\n";
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#define WAIT_FOR(cond)							\
+	({								\
+		double _end = now() + WAIT_SECS;			\
+		bool _ok;						\
+		while (!(_ok = (cond)) && now() < _end)			\
+			usleep(50000);					\
+		_ok;							\
+	})
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	REQUIRE(f, "create %s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Starts a guest writing @pct% of its pages; returns once it runs. */
+static pid_t start_guest(const char *name, const char *pct)
+{
+	char spec[64], line[256];
+	int pipefd[2];
+	pid_t pid;
+	FILE *out;
+
+	snprintf(spec, sizeof(spec), "guest=%s", name);
+	REQUIRE(pipe(pipefd) == 0, "pipe");
+	pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (!pid) {
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
+		      "--touch", pct, "--name", spec, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	out = fdopen(pipefd[0], "r");
+	REQUIRE(out && fgets(line, sizeof(line), out) && strstr(line, "touching"),
+		"guest %s starts", name);
+	fclose(out);
+	return pid;
+}
+
+static pid_t start_daemon(const char *conf)
+{
+	pid_t pid = fork();
+
+	REQUIRE(pid >= 0, "fork");
+	if (!pid) {
+		int fd = open(LOG, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 2);
+		execl("/usr/bin/esxmemd", "esxmemd", "-c", conf, "-d", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* One request on the control socket; the reply, or NULL. */
+static json_t *control(const char *request)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = SOCK };
+	static char buf[1 << 20];
+	size_t len = 0;
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return json_loads(buf, 0, NULL);
+}
+
+static bool reply_ok(json_t *r)
+{
+	return r && json_is_true(json_object_get(r, "ok"));
+}
+
+/* The VM named @name in the module, or false. */
+static bool find(const char *name, struct esxmem_vm_info *out)
+{
+	struct esxmem_vm_info *vms;
+	bool found = false;
+	size_t n, i;
+
+	if (esxmem_vm_list(nl, &vms, &n))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!strcmp(vms[i].name, name)) {
+			*out = vms[i];
+			out->slots = NULL;
+			out->nr_slots = 0;
+			found = true;
+		}
+	esxmem_vm_list_free(vms, n);
+	return found;
+}
+
+static uint64_t target_of(const char *name)
+{
+	struct esxmem_vm_info vm;
+
+	return find(name, &vm) ? vm.target_pages : 0;
+}
+
+static bool both_attached(void)
+{
+	struct esxmem_vm_info a, i;
+
+	return find("active", &a) && find("idle", &i) && a.kvm_attached && i.kvm_attached;
+}
+
+static bool log_has(const char *text)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(LOG, "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static bool tax_moved_memory(void)
+{
+	return target_of("active") >= 3500 && target_of("idle") <= 1600 &&
+	       target_of("idle") >= 1;
+}
+
+int main(void)
+{
+	char pool0[32], period0[32], pages0[32];
+	struct esxmem_vm_info a, i, a2;
+	pid_t active, idle, d;
+	uint64_t ta, ti, avail, faults;
+	double t0;
+	json_t *r, *vms;
+	int status;
+
+	REQUIRE_OK(esxmem_open(&nl));
+	esx_sysfs_string("pool_pages", pool0, sizeof(pool0));
+	esx_sysfs_string("sample/period_secs", period0, sizeof(period0));
+	esx_sysfs_string("sample/pages", pages0, sizeof(pages0));
+	unlink(LOG);
+
+	/* A bad configuration: refused at start with exit status 78. */
+	write_text(CONF, "{\"tax\": 2}\n");
+	d = start_daemon(CONF);
+	REQUIRE(waitpid(d, &status, 0) == d, "wait");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 78 &&
+	      log_has(CONF ":1:2: tax: 2 is out of range"),
+	      "bad configuration: exit 78 with the place and reason");
+
+	write_text(CONF, good_conf);
+	active = start_guest("active", "100");
+	idle = start_guest("idle", "5");
+	t0 = now();
+	d = start_daemon(CONF);
+	CHECK(WAIT_FOR(both_attached()), "both guests found by name and attached to KVM");
+	CHECK(esx_sysfs_long("pool_pages") == POOL_PAGES && esx_sysfs_long("sample/pages") == 400,
+	      "pool and sampling configured");
+	CHECK(find("active", &a) && a.shares == 1000 && a.max_pages == GUEST_PAGES,
+	      "configuration applied: shares %u, max %llu", a.shares,
+	      (unsigned long long)a.max_pages);
+
+	CHECK(WAIT_FOR(tax_moved_memory()), "the active guest's target grows: %llu vs %llu",
+	      (unsigned long long)target_of("active"), (unsigned long long)target_of("idle"));
+	printf("esxmemd: targets moved by the tax %.1f s after the daemon started\n", now() - t0);
+	r = control("{\"cmd\": \"status\"}\n");
+	CHECK(reply_ok(r), "status over the control socket");
+	vms = json_object_get(r, "vms");
+	avail = (uint64_t)json_integer_value(json_object_get(r, "avail_pages"));
+	CHECK(json_array_size(vms) == 2 && avail >= POOL_PAGES,
+	      "status lists both VMs and %llu pages to hand out", (unsigned long long)avail);
+	CHECK(find("active", &a) && find("idle", &i) &&
+	      a.target_pages + i.target_pages == avail &&
+	      a.target_pages <= a.max_pages && i.target_pages <= i.max_pages,
+	      "targets %llu + %llu add up to %llu within the bounds",
+	      (unsigned long long)a.target_pages, (unsigned long long)i.target_pages,
+	      (unsigned long long)avail);
+	printf("esxmemd: active f %.3f target %llu, idle f %.3f target %llu, of %llu pages\n",
+	       a.active_ppm / 1e6, (unsigned long long)a.target_pages, i.active_ppm / 1e6,
+	       (unsigned long long)i.target_pages, (unsigned long long)avail);
+	json_decref(r);
+	CHECK(log_has("VM active: S 1000") && log_has("target"),
+	      "decisions logged with their reasons at debug level");
+
+	/* SIGKILL: the guests keep running, the module keeps its state. */
+	ta = a.target_pages;
+	ti = i.target_pages;
+	faults = a.sample_faults;
+	kill(d, SIGKILL);
+	waitpid(d, &status, 0);
+	CHECK(WAIT_FOR(find("active", &a2) && a2.sample_faults > faults + 400),
+	      "the active guest runs on without the daemon");
+	CHECK(find("active", &a) && find("idle", &i) && a.target_pages == ta &&
+	      i.target_pages == ti && a.kvm_attached && kill(active, 0) == 0 &&
+	      kill(idle, 0) == 0, "targets and attachments stay");
+
+	/* A new daemon takes over. */
+	d = start_daemon(CONF);
+	r = NULL;
+	CHECK(WAIT_FOR((json_decref(r), r = control("{\"cmd\": \"vm\", \"name\": \"idle\"}\n"),
+			reply_ok(r))), "the new daemon answers");
+	CHECK(r && json_integer_value(json_object_get(json_object_get(r, "vm"), "id")) == i.id,
+	      "it knows the same VM as idle");
+	json_decref(r);
+	CHECK(WAIT_FOR(tax_moved_memory()), "and keeps the targets where the tax puts them");
+
+	/* A bad reload is refused; the old configuration stays. */
+	write_text(CONF, "{\"tax\": 0.5,");
+	kill(d, SIGHUP);
+	CHECK(WAIT_FOR(log_has("reload refused")), "bad reload refused");
+	r = control("{\"cmd\": \"status\"}\n");
+	CHECK(reply_ok(r) && json_real_value(json_object_get(r, "tax")) == 0.75,
+	      "status still answers with the old configuration");
+	json_decref(r);
+	write_text(CONF, good_conf);
+
+	/* set: a runtime change applies at once. */
+	r = control("{\"cmd\": \"set\", \"name\": \"idle\", \"settings\": {\"min\": \"12M\"}}\n");
+	CHECK(reply_ok(r) && find("idle", &i) && i.min_pages == 3072 && i.target_pages >= 3072,
+	      "set min: min %llu, target %llu", (unsigned long long)i.min_pages,
+	      (unsigned long long)i.target_pages);
+	json_decref(r);
+	r = control("{\"cmd\": \"set\", \"name\": \"idle\", \"settings\": {\"min\": \"lots\"}}\n");
+	CHECK(r && !reply_ok(r) && strstr(json_string_value(json_object_get(r, "error")), "min"),
+	      "a bad set is refused with a reason");
+	json_decref(r);
+	r = control("{\"cmd\": \"vm\", \"name\": \"nosuch\"}\n");
+	CHECK(r && !reply_ok(r), "an unknown VM is an error");
+	json_decref(r);
+	r = control("not json\n");
+	CHECK(r && !reply_ok(r), "garbage is an error");
+	json_decref(r);
+
+	kill(d, SIGTERM);
+	CHECK(waitpid(d, &status, 0) == d && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	      access(SOCK, F_OK) != 0, "SIGTERM: clean exit, socket removed");
+
+	kill(active, SIGKILL);
+	kill(idle, SIGKILL);
+	waitpid(active, NULL, 0);
+	waitpid(idle, NULL, 0);
+	esx_sysfs_write("sample/period_secs", period0);
+	esx_sysfs_write("sample/pages", pages0);
+	CHECK(WAIT_FOR(esx_sysfs_long("used_pages") == 0), "the guests' memory comes back");
+	esx_sysfs_write("pool_pages", pool0);
+	esxmem_close(nl);
+	return vmtest_done("esxmemd_policy");
+}
