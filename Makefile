@@ -40,8 +40,9 @@ modules:
 
 include libesxmem/Makefile.inc
 include daemon/Makefile.inc
+include tools/esxmemctl/Makefile.inc
 
-userspace: libesxmem esxmemd
+userspace: libesxmem esxmemd esxmemctl
 
 # --- tests -----------------------------------------------------------------
 
@@ -69,7 +70,7 @@ bench: deps
 
 # --- install ------------------------------------------------------------------
 
-install: modules userspace install-libesxmem install-esxmemd
+install: modules userspace install-libesxmem install-esxmemd install-esxmemctl
 	install -D -m 0644 kmod/esxmem.ko \
 		$(DESTDIR)/lib/modules/$(KVER)/updates/esxmem.ko
 	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER) && ldconfig; fi

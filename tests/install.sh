@@ -18,6 +18,8 @@ for f in \
 	usr/lib/libesxmem.so.0.1.0 \
 	usr/lib/pkgconfig/libesxmem.pc \
 	usr/sbin/esxmemd \
+	usr/sbin/esxmemctl \
+	usr/share/man/man8/esxmemctl.8 \
 	etc/esxmem/esxmemd.json.example \
 	lib/systemd/system/esxmemd.service; do
 	if [ ! -s "$dest/$f" ]; then
@@ -36,5 +38,7 @@ grep -q '^ExecStart=/usr/sbin/esxmemd$' "$dest/lib/systemd/system/esxmemd.servic
 	{ echo "install: esxmemd.service does not start /usr/sbin/esxmemd"; status=1; }
 LD_LIBRARY_PATH="$dest/usr/lib" "$dest/usr/sbin/esxmemd" --check-config -c "$dest/etc/esxmem/esxmemd.json.example" >/dev/null ||
 	{ echo "install: esxmemd refuses its example configuration"; status=1; }
+"$dest/usr/sbin/esxmemctl" --help | grep -q 'esxmemctl \[-s SOCKET\]' ||
+	{ echo "install: esxmemctl --help does not work"; status=1; }
 [ $status -eq 0 ] && echo "install: ok"
 exit $status

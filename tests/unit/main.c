@@ -11,6 +11,7 @@ static Suite *(*const suites[])(void) = {
 	frames_suite,
 	policy_suite,
 	config_suite,
+	esxmemctl_suite,
 	libesxmem_suite,
 };
 

@@ -12,5 +12,6 @@ Suite *slotmap_suite(void);
 Suite *frames_suite(void);
 Suite *policy_suite(void);
 Suite *config_suite(void);
+Suite *esxmemctl_suite(void);
 
 #endif

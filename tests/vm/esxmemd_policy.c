@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,56 @@ static json_t *control(const char *request)
 	close(fd);
 	buf[len] = '\0';
 	return json_loads(buf, 0, NULL);
+}
+
+/* Runs esxmemctl with @args (NULL-terminated); its exit status, stdout in CTL_OUT. */
+#define CTL_OUT "/tmp/esxmemctl.out"
+static int esxmemctl(const char *arg, ...)
+{
+	const char *argv[16] = { "esxmemctl", "--socket", SOCK };
+	int n = 3, status;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, arg);
+	for (; arg && n < 15; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	argv[n] = NULL;
+	pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (!pid) {
+		int fd = open(CTL_OUT, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 1);
+		execv("/usr/bin/esxmemctl", (char **)argv);
+		_exit(127);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid, "wait for esxmemctl");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static bool out_has(const char *text)
+{
+	char buf[8192];
+	FILE *f = fopen(CTL_OUT, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+static void print_out(void)
+{
+	char line[512];
+	FILE *f = fopen(CTL_OUT, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		printf("esxmemctl: %s", line);
+	if (f)
+		fclose(f);
 }
 
 static bool reply_ok(json_t *r)
@@ -301,9 +352,24 @@ int main(void)
 	CHECK(r && !reply_ok(r), "garbage is an error");
 	json_decref(r);
 
+	/* The same through esxmemctl. */
+	CHECK(esxmemctl("status", NULL) == 0 && out_has("NAME ") && out_has("\nactive ") &&
+	      out_has("\nidle "), "esxmemctl status shows both VMs");
+	print_out();
+	CHECK(esxmemctl("--json", "vm", "active", NULL) == 0 && out_has("\"target_pages\""),
+	      "esxmemctl --json vm");
+	CHECK(esxmemctl("set", "idle", "shares=2000", "min=0", NULL) == 0 &&
+	      find("idle", &i) && i.shares == 2000 && i.min_pages == 0,
+	      "esxmemctl set: shares %u", i.shares);
+	CHECK(esxmemctl("set", "idle", "shares=0", NULL) == 2, "bad value: usage error, nothing sent");
+	CHECK(esxmemctl("vm", "nosuch", NULL) == 1, "unknown VM: the daemon's refusal");
+	CHECK(esxmemctl("reload", NULL) == 0 && out_has("reloaded") && find("idle", &i) &&
+	      i.shares == 1000, "esxmemctl reload drops the runtime change");
+
 	kill(d, SIGTERM);
 	CHECK(waitpid(d, &status, 0) == d && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
 	      access(SOCK, F_OK) != 0, "SIGTERM: clean exit, socket removed");
+	CHECK(esxmemctl("status", NULL) == 3, "no daemon: esxmemctl says it cannot reach it");
 
 	kill(active, SIGKILL);
 	kill(idle, SIGKILL);
