@@ -147,13 +147,12 @@ COUNTER_ATTR(guest_pages, esxmem_vm_total_pages());
 COUNTER_ATTR(metadata_bytes, esxmem_vm_total_pages() * sizeof(esxmem_pte_t) +
 			     READ_ONCE(esxmem_share.table_bytes));
 
-/* A knob of the scanner: an unsigned value in [min, max]. */
-#define SHARE_KNOB(_name, _field, _min, _max)				\
+/* A knob of a kernel thread: an unsigned value in [min, max]; @_kick wakes it. */
+#define THREAD_KNOB(_name, _var, _min, _max, _kick)			\
 static ssize_t _name##_show(struct kobject *kobj,			\
 			    struct kobj_attribute *attr, char *buf)	\
 {									\
-	return sysfs_emit(buf, "%u\n",					\
-			  (unsigned int)READ_ONCE(esxmem_share._field));\
+	return sysfs_emit(buf, "%u\n", (unsigned int)READ_ONCE(_var));	\
 }									\
 static ssize_t _name##_store(struct kobject *kobj,			\
 			     struct kobj_attribute *attr,		\
@@ -163,8 +162,8 @@ static ssize_t _name##_store(struct kobject *kobj,			\
 									\
 	if (kstrtouint(buf, 10, &v) || v < (_min) || v > (_max))	\
 		return -EINVAL;						\
-	WRITE_ONCE(esxmem_share._field, v);				\
-	esxmem_share_kick();						\
+	WRITE_ONCE(_var, v);						\
+	_kick();							\
 	return count;							\
 }									\
 static struct kobj_attribute _name##_attr = __ATTR_RW_MODE(_name, 0644)
@@ -187,9 +186,11 @@ static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
 }
 static struct kobj_attribute enabled_attr = __ATTR_RW_MODE(enabled, 0644);
 
-SHARE_KNOB(isolate_vms, isolate_vms, 0, 1);
-SHARE_KNOB(pages_per_sec, pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX);
-SHARE_KNOB(vm_pages_per_sec, vm_pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX);
+THREAD_KNOB(isolate_vms, esxmem_share.isolate_vms, 0, 1, esxmem_share_kick);
+THREAD_KNOB(pages_per_sec, esxmem_share.pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,
+	    esxmem_share_kick);
+THREAD_KNOB(vm_pages_per_sec, esxmem_share.vm_pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,
+	    esxmem_share_kick);
 
 static struct attribute *share_attrs[] = {
 	&enabled_attr.attr,
@@ -237,28 +238,9 @@ static ssize_t sample_cpu_us_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%llu\n", esxmem_sample_cpu_ns() / NSEC_PER_USEC);
 }
 
-#define SAMPLE_KNOB(_name, _field, _max)				\
-static ssize_t _name##_show(struct kobject *kobj,			\
-			    struct kobj_attribute *attr, char *buf)	\
-{									\
-	return sysfs_emit(buf, "%u\n", READ_ONCE(esxmem_sampler._field));\
-}									\
-static ssize_t _name##_store(struct kobject *kobj,			\
-			     struct kobj_attribute *attr,		\
-			     const char *buf, size_t count)		\
-{									\
-	unsigned int v;							\
-									\
-	if (kstrtouint(buf, 10, &v) || v < 1 || v > (_max))		\
-		return -EINVAL;						\
-	WRITE_ONCE(esxmem_sampler._field, v);				\
-	esxmem_sample_kick();						\
-	return count;							\
-}									\
-static struct kobj_attribute _name##_attr = __ATTR_RW_MODE(_name, 0644)
-
-SAMPLE_KNOB(period_secs, period_secs, ESXMEM_SAMPLE_PERIOD_MAX);
-SAMPLE_KNOB(pages, pages, ESXMEM_SAMPLE_PAGES_MAX);
+THREAD_KNOB(period_secs, esxmem_sampler.period_secs, 1, ESXMEM_SAMPLE_PERIOD_MAX,
+	    esxmem_sample_kick);
+THREAD_KNOB(pages, esxmem_sampler.pages, 1, ESXMEM_SAMPLE_PAGES_MAX, esxmem_sample_kick);
 
 static ssize_t sample_enabled_show(struct kobject *kobj,
 				   struct kobj_attribute *attr, char *buf)

@@ -48,22 +48,7 @@ struct guest {
 
 static struct esxmem *nl;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define WAIT_FOR(cond)							\
-	({								\
-		double _end = now() + WAIT_SECS;			\
-		bool _ok;						\
-		while (!(_ok = (cond)) && now() < _end)			\
-			usleep(20000);					\
-		_ok;							\
-	})
+#define WAIT_FOR(cond) ESX_WAIT_FOR(cond, WAIT_SECS)
 
 static void guest_new(struct guest *g)
 {

@@ -47,22 +47,7 @@ static const char good_conf[] =
 	" \"control_socket\": \"" SOCK "\",\n"
 	" \"vms\": {\"active\": {\"shares\": 1000}, \"idle\": {\"shares\": 1000}}}\n";
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define WAIT_FOR(cond)							\
-	({								\
-		double _end = now() + WAIT_SECS;			\
-		bool _ok;						\
-		while (!(_ok = (cond)) && now() < _end)			\
-			usleep(50000);					\
-		_ok;							\
-	})
+#define WAIT_FOR(cond) ESX_WAIT_FOR(cond, WAIT_SECS)
 
 static void write_text(const char *path, const char *text)
 {
@@ -272,7 +257,7 @@ int main(void)
 	write_text(CONF, good_conf);
 	active = start_guest("active", "100");
 	idle = start_guest("idle", "5");
-	t0 = now();
+	t0 = esx_now();
 	d = start_daemon(CONF);
 	CHECK(WAIT_FOR(both_attached()), "both guests found by name and attached to KVM");
 	CHECK(esx_sysfs_long("pool_pages") == POOL_PAGES && esx_sysfs_long("sample/pages") == 400,
@@ -283,7 +268,7 @@ int main(void)
 
 	CHECK(WAIT_FOR(tax_moved_memory()), "the active guest's target grows: %llu vs %llu",
 	      (unsigned long long)target_of("active"), (unsigned long long)target_of("idle"));
-	printf("esxmemd: targets moved by the tax %.1f s after the daemon started\n", now() - t0);
+	printf("esxmemd: targets moved by the tax %.1f s after the daemon started\n", esx_now() - t0);
 	r = control("{\"cmd\": \"status\"}\n");
 	CHECK(reply_ok(r), "status over the control socket");
 	vms = json_object_get(r, "vms");

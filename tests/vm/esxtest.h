@@ -5,18 +5,38 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "esxmem.h"
 
 #define ESX_PAGE 4096UL
 #define ESX_SYSFS "/sys/kernel/mm/esxmem/"
+
+static inline double esx_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Polls @cond until it holds or @secs pass; whether it held. */
+#define ESX_WAIT_FOR(cond, secs)					\
+	({								\
+		double _end = esx_now() + (secs);			\
+		bool _ok;						\
+		while (!(_ok = (cond)) && esx_now() < _end)		\
+			usleep(10000);					\
+		_ok;							\
+	})
 
 /* Opens a new VM memory object; exits the test if that fails. */
 static inline int esx_open(void)
