@@ -132,6 +132,7 @@ struct esxmem_vm {
 	u64 target_pages;
 
 	struct mutex kvm_lock;		/* @kvm and its map */
+	struct mutex balloon_lock;	/* one balloon request at a time */
 	struct esxmem_kvm_link *kvm;	/* NULL when not attached */
 
 	struct esxmem_vm_scan scan;
@@ -184,6 +185,7 @@ bool esxmem_vma_is_ours(const struct vm_area_struct *vma);
 int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
 void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
+void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end);
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
 
 /* share.c: content-based page sharing. */
@@ -223,6 +225,10 @@ void esxmem_share_forget_vm(struct esxmem_vm *vm);
 u64 esxmem_share_cpu_ns(void);
 unsigned long esxmem_share_frames(void);
 unsigned long esxmem_share_hints(void);
+
+/* balloon.c: pages the guest's balloon holds go back to the pool. */
+int esxmem_vm_balloon(struct esxmem_vm *vm, const u64 *gfns, unsigned int n,
+		      bool release, unsigned int *bad);
 
 /* sample.c: idle-memory sampling. */
 struct esxmem_sampler {

@@ -342,7 +342,7 @@ static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
  * Frees the pages [start, end). Machine pages are taken from the pmap in
  * batches, locked in index order, unmapped together and then released.
  */
-static void free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
+void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 {
 	struct page *pages[FREE_BATCH];
 	pgoff_t where[FREE_BATCH];
@@ -437,7 +437,7 @@ int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len)
 		err = zero_partial(vm, last, 0, offset_in_page(end));
 	if (err)
 		return err;
-	free_range(vm, first, last);
+	esxmem_vm_free_range(vm, first, last);
 	return 0;
 }
 

@@ -58,6 +58,9 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_ACTIVE]		= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_SAMPLE_FAULTS]	= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_SAMPLE_PERIODS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_BALLOON_GFNS]	= { .type = NLA_BINARY,
+					    .len = ESXMEM_BALLOON_BATCH_MAX * sizeof(u64) },
+	[ESXMEM_VM_A_BALLOON_RELEASE]	= { .type = NLA_FLAG },
 };
 
 static struct netlink_range_validation sample_secs_range __ro_after_init = {
@@ -319,6 +322,10 @@ static int set_vm(struct esxmem_vm *vm, struct nlattr **tb,
 				    "use ESXMEM_CMD_ATTACH_KVM");
 		return -EINVAL;
 	}
+	if (tb[ESXMEM_VM_A_BALLOON_GFNS] || tb[ESXMEM_VM_A_BALLOON_RELEASE]) {
+		NL_SET_ERR_MSG(info->extack, "use ESXMEM_CMD_BALLOON");
+		return -EINVAL;
+	}
 	min = tb[ESXMEM_VM_A_MIN_PAGES] ? nla_get_u64(tb[ESXMEM_VM_A_MIN_PAGES]) : vm->min_pages;
 	max = tb[ESXMEM_VM_A_MAX_PAGES] ? nla_get_u64(tb[ESXMEM_VM_A_MAX_PAGES]) : vm->max_pages;
 	if (min > max) {
@@ -378,6 +385,55 @@ static int esxmem_nl_attach_kvm(struct sk_buff *skb, struct genl_info *info)
 static int esxmem_nl_detach_kvm(struct sk_buff *skb, struct genl_info *info)
 {
 	return with_vm(info, detach_kvm);
+}
+
+/*
+ * Not under esxmem_vms_lock like with_vm(): freeing pages takes page
+ * locks, which nest outside it. The inode holds the VM meanwhile.
+ */
+static int esxmem_nl_balloon(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1], *gfns;
+	struct esxmem_vm *vm;
+	unsigned int n, bad;
+	u64 *frames;
+	int err;
+
+	err = parse_vm(info, tb);
+	if (err)
+		return err;
+	gfns = tb[ESXMEM_VM_A_BALLOON_GFNS];
+	if (!gfns || !nla_len(gfns) || nla_len(gfns) % sizeof(u64)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, gfns ?: info->attrs[ESXMEM_A_VM],
+				    "ESXMEM_VM_A_BALLOON_GFNS: 1..512 u64 guest frame numbers");
+		return -EINVAL;
+	}
+	n = nla_len(gfns) / sizeof(u64);
+	/* nla_data() is only 4-byte aligned. */
+	frames = kmemdup(nla_data(gfns), nla_len(gfns), GFP_KERNEL);
+	if (!frames)
+		return -ENOMEM;
+	mutex_lock(&esxmem_vms_lock);
+	vm = lookup_vm(info, tb);
+	if (vm && !igrab(vm->inode))
+		vm = NULL;
+	mutex_unlock(&esxmem_vms_lock);
+	if (!vm) {
+		kfree(frames);
+		return -ENOENT;
+	}
+	err = esxmem_vm_balloon(vm, frames, n, tb[ESXMEM_VM_A_BALLOON_RELEASE], &bad);
+	if (err == -ENOTCONN)
+		NL_SET_ERR_MSG(info->extack, "the VM is not attached to KVM");
+	else if (err == -ERANGE)
+		NL_SET_ERR_MSG(info->extack, "a guest frame is not in the guest's RAM");
+	else if (err == -EEXIST)
+		NL_SET_ERR_MSG(info->extack, "a guest frame is given twice or ballooned already");
+	else if (err == -ENOENT)
+		NL_SET_ERR_MSG(info->extack, "a guest frame to release is not ballooned");
+	iput(vm->inode);
+	kfree(frames);
+	return err;
 }
 
 static int put_pool(struct sk_buff *skb)
@@ -500,6 +556,10 @@ static const struct genl_ops esxmem_ops[] = {
 	}, {
 		.cmd = ESXMEM_CMD_DETACH_KVM,
 		.doit = esxmem_nl_detach_kvm,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = ESXMEM_CMD_BALLOON,
+		.doit = esxmem_nl_balloon,
 		.flags = GENL_ADMIN_PERM,
 	},
 };

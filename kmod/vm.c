@@ -177,6 +177,7 @@ struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 	spin_lock_init(&vm->lock);
 	init_rwsem(&vm->zero_sem);
 	mutex_init(&vm->kvm_lock);
+	mutex_init(&vm->balloon_lock);
 	vm->owner_pid = task_tgid_nr(current);
 	get_task_comm(vm->owner_comm, current);
 	vm->shares = ESXMEM_DEFAULT_SHARES;

@@ -279,6 +279,22 @@ int esxmem_kvm_attach(struct esxmem *h, uint32_t vm_id, int kvm_fd);
 /* (admin) Detaches VM @vm_id from its KVM VM. Errors: -ENOENT no such VM. */
 int esxmem_kvm_detach(struct esxmem *h, uint32_t vm_id);
 
+/* ---- ballooning ---------------------------------------------------------- */
+
+/*
+ * (admin) The guest's balloon now holds guest frames @gfns[0..n) of VM
+ * @vm_id (its driver reported them): their memory goes back to the pool.
+ * With @release, the balloon gives them back instead: call it before the
+ * guest reuses them. All or nothing; the VM must be attached to KVM, which
+ * maps guest frames to its memory.
+ * Errors: -EINVAL n is 0 or above ESXMEM_BALLOON_BATCH_MAX; -ENOTCONN not
+ * attached; -ERANGE a frame outside the guest's RAM; -EEXIST a frame
+ * twice or ballooned already; -ENOENT (release) a frame not ballooned, or
+ * no such VM.
+ */
+int esxmem_vm_balloon(struct esxmem *h, uint32_t vm_id, const uint64_t *gfns,
+		      size_t n, bool release);
+
 /* ---- events ------------------------------------------------------------ */
 
 /*

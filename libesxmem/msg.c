@@ -204,11 +204,14 @@ static void get_u64(struct nlattr **tb, int type, uint64_t *v)
 
 /* ---- building ------------------------------------------------------------ */
 
+/* Room for the largest request: a full batch of balloon frames. */
+#define REQUEST_MAX	(ESXMEM_BALLOON_BATCH_MAX * sizeof(uint64_t) + 1024)
+
 static int msg_new(int family, uint8_t cmd, int flags, struct nl_msg **out)
 {
 	struct nl_msg *msg;
 
-	msg = nlmsg_alloc();
+	msg = nlmsg_alloc_size(REQUEST_MAX);
 	if (!msg)
 		return -ENOMEM;
 	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, flags, cmd,
@@ -392,6 +395,37 @@ int esxmem_msg_kvm_attach(int family, uint32_t id, int kvm_fd,
 		return -EBADF;
 	return build(family, ESXMEM_CMD_ATTACH_KVM, NLM_F_REQUEST | NLM_F_ACK,
 		     ESXMEM_A_VM, fill_attach, &a, out);
+}
+
+struct balloon_arg {
+	uint32_t id;
+	const uint64_t *gfns;
+	size_t n;
+	bool release;
+};
+
+static int fill_balloon(struct nl_msg *msg, const void *arg)
+{
+	const struct balloon_arg *a = arg;
+
+	if (nla_put_u32(msg, ESXMEM_VM_A_ID, a->id) < 0 ||
+	    nla_put(msg, ESXMEM_VM_A_BALLOON_GFNS, (int)(a->n * sizeof(uint64_t)),
+		    a->gfns) < 0 ||
+	    (a->release && nla_put_flag(msg, ESXMEM_VM_A_BALLOON_RELEASE) < 0))
+		return -EMSGSIZE;
+	return 0;
+}
+
+int esxmem_msg_vm_balloon(int family, uint32_t id, const uint64_t *gfns,
+			  size_t n, bool release, struct nl_msg **out)
+{
+	struct balloon_arg a = { .id = id, .gfns = gfns, .n = n, .release = release };
+
+	*out = NULL;
+	if (!gfns || !n || n > ESXMEM_BALLOON_BATCH_MAX)
+		return -EINVAL;
+	return build(family, ESXMEM_CMD_BALLOON, NLM_F_REQUEST | NLM_F_ACK,
+		     ESXMEM_A_VM, fill_balloon, &a, out);
 }
 
 int esxmem_msg_kvm_detach(int family, uint32_t id, struct nl_msg **out)

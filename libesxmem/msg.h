@@ -73,6 +73,13 @@ int esxmem_msg_pool_set(int family, const struct esxmem_pool_settings *s,
 int esxmem_msg_kvm_attach(int family, uint32_t id, int kvm_fd,
 			  struct nl_msg **out);
 
+/*
+ * ESXMEM_CMD_BALLOON: ESXMEM_A_VM { ID, BALLOON_GFNS, BALLOON_RELEASE if
+ * @release }. -EINVAL: no frames or more than ESXMEM_BALLOON_BATCH_MAX.
+ */
+int esxmem_msg_vm_balloon(int family, uint32_t id, const uint64_t *gfns,
+			  size_t n, bool release, struct nl_msg **out);
+
 /* ESXMEM_CMD_DETACH_KVM: ESXMEM_A_VM { ID }. */
 int esxmem_msg_kvm_detach(int family, uint32_t id, struct nl_msg **out);
 

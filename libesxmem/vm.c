@@ -142,6 +142,18 @@ ESXMEM_EXPORT int esxmem_kvm_attach(struct esxmem *h, uint32_t vm_id,
 	return err ? err : esxmem_request(h, msg, NULL, NULL);
 }
 
+ESXMEM_EXPORT int esxmem_vm_balloon(struct esxmem *h, uint32_t vm_id,
+				    const uint64_t *gfns, size_t n, bool release)
+{
+	struct nl_msg *msg = NULL;
+	int err;
+
+	if (!h)
+		return -EINVAL;
+	err = esxmem_msg_vm_balloon(esxmem_family(h), vm_id, gfns, n, release, &msg);
+	return err ? err : esxmem_request(h, msg, NULL, NULL);
+}
+
 ESXMEM_EXPORT int esxmem_kvm_detach(struct esxmem *h, uint32_t vm_id)
 {
 	struct nl_msg *msg = NULL;

@@ -92,6 +92,15 @@
  *     VM; EBUSY: attached to another KVM VM already; ENOENT: no such VM.
  * ESXMEM_CMD_DETACH_KVM (admin)
  *     in ESXMEM_A_VM { ID }.
+ * ESXMEM_CMD_BALLOON (admin)
+ *     in ESXMEM_A_VM { ID, BALLOON_GFNS, and BALLOON_RELEASE to release }:
+ *     the guest's balloon holds these guest frames (or gives them back).
+ *     Held frames' machine pages return to the pool and their pages become
+ *     BALLOONED; a later touch gets a zero page. All or nothing: ENOTCONN
+ *     the VM is not attached to KVM; ERANGE a frame outside its RAM;
+ *     EEXIST a frame twice, or ballooned already; ENOENT (release) a frame
+ *     not ballooned; EINVAL an empty batch or one over
+ *     ESXMEM_BALLOON_BATCH_MAX. The extack says which rule a frame broke.
  *
  * Events (multicast group "events", no subscription rights needed):
  * ESXMEM_CMD_EVENT_STATE  ESXMEM_A_POOL { STATE, FREE_PAGES }: the pool's
@@ -148,6 +157,7 @@ enum esxmem_mem_state {
 #define ESXMEM_VM_NAME_MAX		64	/* with the terminating NUL */
 #define ESXMEM_SHARES_MAX		1000000
 #define ESXMEM_SAMPLE_PERIOD_MAX	3600	/* seconds */
+#define ESXMEM_BALLOON_BATCH_MAX	512	/* frames per BALLOON request */
 #define ESXMEM_SAMPLE_PAGES_MAX		100000
 /*
  * Sharing domains: VMs share pages only with VMs of the same domain. Domain
@@ -171,6 +181,7 @@ enum esxmem_cmd {
 	ESXMEM_CMD_EVENT_STATE,
 	ESXMEM_CMD_EVENT_VM_NEW,
 	ESXMEM_CMD_EVENT_VM_DEL,
+	ESXMEM_CMD_BALLOON,
 	__ESXMEM_CMD_MAX
 };
 #define ESXMEM_CMD_MAX (__ESXMEM_CMD_MAX - 1)
@@ -232,6 +243,9 @@ enum esxmem_vm_attr {
 	ESXMEM_VM_A_ACTIVE,		/* u32, out: the estimate */
 	ESXMEM_VM_A_SAMPLE_FAULTS,	/* u64, out: touches of sampled pages */
 	ESXMEM_VM_A_SAMPLE_PERIODS,	/* u64, out: periods completed */
+	ESXMEM_VM_A_BALLOON_GFNS,	/* binary, in: u64 guest frame numbers,
+					 * 1..ESXMEM_BALLOON_BATCH_MAX */
+	ESXMEM_VM_A_BALLOON_RELEASE,	/* flag, in: give the frames back */
 	__ESXMEM_VM_A_MAX
 };
 #define ESXMEM_VM_A_MAX (__ESXMEM_VM_A_MAX - 1)

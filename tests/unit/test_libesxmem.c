@@ -316,6 +316,41 @@ START_TEST(build_kvm_attach)
 }
 END_TEST
 
+START_TEST(build_vm_balloon)
+{
+	static const int lock[] = { ESXMEM_VM_A_ID, ESXMEM_VM_A_BALLOON_GFNS };
+	static const int release[] = { ESXMEM_VM_A_ID, ESXMEM_VM_A_BALLOON_GFNS,
+				       ESXMEM_VM_A_BALLOON_RELEASE };
+	static uint64_t gfns[ESXMEM_BALLOON_BATCH_MAX + 1] = { 0x100, 0x1234567890ULL, 7 };
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct nl_msg *msg;
+	uint64_t got[3];
+
+	ck_assert_int_eq(esxmem_msg_vm_balloon(FAM, 9, gfns, 3, false, &msg), 0);
+	expect_attrs(request_nest(msg, ESXMEM_CMD_BALLOON, NLM_F_REQUEST | NLM_F_ACK,
+				  ESXMEM_A_VM), tb, ESXMEM_VM_A_MAX, lock, 2);
+	ck_assert_uint_eq(u32_of(tb[ESXMEM_VM_A_ID]), 9);
+	ck_assert_int_eq(nla_len(tb[ESXMEM_VM_A_BALLOON_GFNS]), 24);
+	memcpy(got, nla_data(tb[ESXMEM_VM_A_BALLOON_GFNS]), sizeof(got));
+	ck_assert(!memcmp(got, gfns, sizeof(got)));
+	nlmsg_free(msg);
+
+	ck_assert_int_eq(esxmem_msg_vm_balloon(FAM, 9, gfns, 1, true, &msg), 0);
+	expect_attrs(request_nest(msg, ESXMEM_CMD_BALLOON, NLM_F_REQUEST | NLM_F_ACK,
+				  ESXMEM_A_VM), tb, ESXMEM_VM_A_MAX, release, 3);
+	nlmsg_free(msg);
+
+	ck_assert_int_eq(esxmem_msg_vm_balloon(FAM, 9, gfns, ESXMEM_BALLOON_BATCH_MAX, false,
+					       &msg), 0);
+	nlmsg_free(msg);
+	ck_assert_int_eq(esxmem_msg_vm_balloon(FAM, 9, gfns, ESXMEM_BALLOON_BATCH_MAX + 1,
+					       false, &msg), -EINVAL);
+	ck_assert_ptr_null(msg);
+	ck_assert_int_eq(esxmem_msg_vm_balloon(FAM, 9, gfns, 0, false, &msg), -EINVAL);
+	ck_assert_int_eq(esxmem_msg_vm_balloon(FAM, 9, NULL, 1, false, &msg), -EINVAL);
+}
+END_TEST
+
 START_TEST(build_kvm_detach)
 {
 	static const int want[] = { ESXMEM_VM_A_ID };
@@ -1703,6 +1738,7 @@ Suite *libesxmem_suite(void)
 	tcase_add_test(tc, build_pool_set_rejects_bad_settings);
 	tcase_add_test(tc, build_kvm_attach);
 	tcase_add_test(tc, build_kvm_detach);
+	tcase_add_test(tc, build_vm_balloon);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
