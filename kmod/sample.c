@@ -223,10 +223,13 @@ static void for_each_vm(void (*fn)(struct esxmem_vm *vm))
 	}
 }
 
+/*
+ * Not niced like the sharing scanner: its work is small, and a period that
+ * stretches on a busy host would blur the estimates.
+ */
 static int sampler_main(void *unused)
 {
 	set_freezable();
-	set_user_nice(current, MAX_NICE);
 	while (!kthread_should_stop()) {
 		if (!READ_ONCE(esxmem_sampler.enabled)) {
 			wait_event_freezable(esxmem_sampler.wait,

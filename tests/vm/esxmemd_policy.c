@@ -85,6 +85,41 @@ static pid_t start_guest(const char *name, const char *pct)
 	return pid;
 }
 
+/* Kinds of malformed files, and what esxmemd must say of each. */
+static const struct {
+	const char *text, *message;
+} bad_confs[] = {
+	{ "{\"tax\": 0.5,\n \"balance_period\" 15}", CONF ":2:20: ':' expected" },
+	{ "", CONF ":1:0: '[' or '{' expected" },
+	{ "[]", CONF ": must be an object" },
+	{ "{\"taxes\": 1}", CONF ":1:2: taxes: unknown key" },
+	{ "{\"vms\": {\"a\": {\"size\": 1}}}", CONF ":1:16: vms.a.size: unknown key" },
+	{ "{\"tax\": 0.1, \"tax\": 0.2}", "duplicate object key" },
+	{ "{\"tax\": \"x\"}", CONF ":1:2: tax: must be a number" },
+	{ "{\"pool\": {\"size\": \"2X\"}}", CONF ":1:11: pool.size: \"2X\" is not a size" },
+	{ "{\"vms\": {\"a\": {\"min\": \"2G\", \"max\": \"1G\"}}}", "vms.a: min" },
+	{ "{\"thresholds\": {\"high\": 10, \"soft\": 20}}", "thresholds: must fall strictly" },
+	{ "{\"sampling\": {\"period\": 0}}", "sampling.period: 0 is out of range 1..3600" },
+};
+
+/* esxmemd --check-config on CONF: its exit status; its messages to LOG. */
+static int check_config(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	REQUIRE(pid >= 0, "fork");
+	if (!pid) {
+		int fd = open(LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		execl("/usr/bin/esxmemd", "esxmemd", "-c", CONF, "--check-config", (char *)NULL);
+		_exit(127);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid, "wait");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static pid_t start_daemon(const char *conf)
 {
 	pid_t pid = fork();
@@ -172,6 +207,37 @@ static void print_out(void)
 		fclose(f);
 }
 
+/* esxmemctl watch: two refreshes, then SIGINT ends it with status 0. */
+static bool watch_once(void)
+{
+	int status, refreshes = 0;
+	char line[512];
+	int pipefd[2];
+	pid_t pid;
+	FILE *f;
+
+	REQUIRE(pipe(pipefd) == 0, "pipe");
+	pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (!pid) {
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		execl("/usr/bin/esxmemctl", "esxmemctl", "--socket", SOCK, "watch", "-i", "1",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	f = fdopen(pipefd[0], "r");
+	while (f && refreshes < 2 && fgets(line, sizeof(line), f))
+		refreshes += !strncmp(line, "pool: ", 6);
+	kill(pid, SIGINT);
+	/* The pipe stays open until it is gone: no SIGPIPE mid-refresh. */
+	REQUIRE(waitpid(pid, &status, 0) == pid, "wait for watch");
+	if (f)
+		fclose(f);
+	return refreshes == 2 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static bool reply_ok(json_t *r)
 {
 	return r && json_is_true(json_object_get(r, "ok"));
@@ -237,6 +303,7 @@ int main(void)
 	pid_t active, idle, d;
 	uint64_t ta, ti, avail, faults;
 	double t0;
+	size_t k;
 	json_t *r, *vms;
 	int status;
 
@@ -253,6 +320,11 @@ int main(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 78 &&
 	      log_has(CONF ":1:2: tax: 2 is out of range"),
 	      "bad configuration: exit 78 with the place and reason");
+	for (k = 0; k < sizeof(bad_confs) / sizeof(bad_confs[0]); k++) {
+		write_text(CONF, bad_confs[k].text);
+		CHECK(check_config() == 78 && log_has(bad_confs[k].message),
+		      "malformed configuration %zu refused with \"%s\"", k, bad_confs[k].message);
+	}
 
 	write_text(CONF, good_conf);
 	active = start_guest("active", "100");
@@ -348,6 +420,7 @@ int main(void)
 	      "esxmemctl set: shares %u", i.shares);
 	CHECK(esxmemctl("set", "idle", "shares=0", NULL) == 2, "bad value: usage error, nothing sent");
 	CHECK(esxmemctl("vm", "nosuch", NULL) == 1, "unknown VM: the daemon's refusal");
+	CHECK(watch_once(), "esxmemctl watch refreshes and stops on SIGINT");
 	CHECK(esxmemctl("reload", NULL) == 0 && out_has("reloaded") && find("idle", &i) &&
 	      i.shares == 1000, "esxmemctl reload drops the runtime change");
 
