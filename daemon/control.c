@@ -82,7 +82,7 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 	const struct esxmem_vm_info *vm = &d->vms[i];
 	double rho = d->rho ? d->rho[i] : 0;
 
-	return json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I}",
+	return json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I}",
 		"name", vm->name, "id", (json_int_t)vm->id,
 		"pid", (json_int_t)vm->owner_pid, "attached", vm->kvm_attached,
 		"size_pages", (json_int_t)vm->size_pages,
@@ -94,6 +94,7 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 		"shared_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_SHARED],
 		"zero_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_ZERO],
 		"ballooned_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_BALLOONED],
+		"balloon_target_pages", (json_int_t)balloon_target(d, vm),
 		"swapped_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_SWAPPED],
 		"compressed_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_COMPRESSED],
 		"active", vm->active_ppm / 1e6,

@@ -28,7 +28,8 @@
  *   {"name": "NAME", "id": N, "pid": N, "attached": true,
  *    "size_pages": N, "min_pages": N, "max_pages": N, "shares": N,
  *    "target_pages": N, "consumed_pages": N, "shared_pages": N,
- *    "zero_pages": N, "ballooned_pages": N, "swapped_pages": N,
+ *    "zero_pages": N, "ballooned_pages": N, "balloon_target_pages": N,
+ *    "swapped_pages": N,
  *    "compressed_pages": N, "active": 0.42, "rho": 1.5e-3,
  *    "active_last": F, "active_slow": F, "active_fast": F,
  *    "domain": N}

@@ -24,8 +24,6 @@
 
 #define EX_CONFIG	78	/* sysexits.h: systemd does not restart on it */
 
-enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL };
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -123,6 +121,8 @@ static int setup(struct daemon *d)
 		return -errno;
 	err = control_open(d);
 	if (!err)
+		err = balloon_open(d);
+	if (!err)
 		err = arm_timer(d);
 	if (!err)
 		err = add_fd(d, d->timer_fd, EV_TIMER) ?:
@@ -201,6 +201,14 @@ static int run(struct daemon *d)
 			case EV_CONTROL:
 				control_accept(d);
 				break;
+			case EV_BALLOON_LISTEN:
+				balloon_accept(d);
+				break;
+			default:
+				if (evs[i].data.u64 - EV_BALLOON_CONN < BALLOON_CONNS_MAX &&
+				    d->balloons[evs[i].data.u64 - EV_BALLOON_CONN])
+					balloon_readable(d, evs[i].data.u64 - EV_BALLOON_CONN);
+				break;
 			}
 		}
 		if (rebalance && !d->stop)
@@ -220,7 +228,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1,
-			    .control_fd = -1 };
+			    .control_fd = -1, .balloon_fd = -1 };
 	bool check = false, debug = false;
 	char err[512];
 	int opt, ret;
@@ -272,6 +280,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = run(&d);
 	control_close(&d);
+	balloon_close(&d);
 	esxmem_vm_list_free(d.vms, d.nr_vms);
 	free(d.rho);
 	free(d.overrides);

@@ -13,6 +13,13 @@
 #include "libesxmem.h"
 #include "config.h"
 
+#define BALLOON_CONNS_MAX	256
+/* epoll tags: fixed sources, then one per balloon connection. */
+enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
+       EV_BALLOON_CONN = 1000 };
+
+struct balloon_conn;
+
 /* A runtime change from "esxmemctl set", until reload or restart. */
 struct vm_override {
 	char name[ESXMEM_VM_NAME_MAX];
@@ -38,6 +45,8 @@ struct daemon {
 	uint64_t balances;
 	struct vm_override *overrides;
 	size_t nr_overrides;
+	int balloon_fd;
+	struct balloon_conn *balloons[BALLOON_CONNS_MAX];
 	bool stop;
 };
 
@@ -50,6 +59,13 @@ int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
 /* balance.c: targets by min-funding revocation with the idle tax. */
 int balance(struct daemon *d);
 int apply_pool_settings(struct daemon *d);
+
+/* balloon.c: the host side of the guests' balloons (esxballoon.h). */
+int balloon_open(struct daemon *d);
+void balloon_close(struct daemon *d);
+void balloon_accept(struct daemon *d);
+void balloon_readable(struct daemon *d, size_t slot);
+uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm);
 
 /* control.c: the control socket (control.h). */
 int control_open(struct daemon *d);

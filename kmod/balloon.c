@@ -10,8 +10,10 @@
  * the guest frees the pages again.
  *
  * Every frame of a request is checked before anything changes: it must
- * lie in the guest's RAM as KVM's memory slots map it, appear once, and
- * be ballooned (release) or not (lock).
+ * lie in the guest's RAM as KVM's memory slots map it, and appear once.
+ * Both ways are idempotent: a frame ballooned already stays so, and one
+ * the guest has touched since (it is the guest's again) is left alone;
+ * the daemon keeps the strict account of each balloon session.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -61,21 +63,6 @@ static int translate(struct esxmem_vm *vm, const u64 *gfns, unsigned int n,
 	return 0;
 }
 
-/* Whether every page of @index is (@want) or is not ballooned. */
-static bool all_ballooned(struct esxmem_vm *vm, const pgoff_t *index,
-			  unsigned int n, bool want)
-{
-	bool ok = true;
-	unsigned int i;
-
-	spin_lock(&vm->lock);
-	for (i = 0; i < n && ok; i++)
-		ok = (esxmem_pte_state(vm->pmap[index[i]]) ==
-		      ESXMEM_PAGE_BALLOONED) == want;
-	spin_unlock(&vm->lock);
-	return ok;
-}
-
 int esxmem_vm_balloon(struct esxmem_vm *vm, const u64 *gfns, unsigned int n,
 		      bool release, unsigned int *bad)
 {
@@ -93,12 +80,9 @@ int esxmem_vm_balloon(struct esxmem_vm *vm, const u64 *gfns, unsigned int n,
 	err = translate(vm, gfns, n, &index, bad);
 	if (err)
 		goto unlock;
-	if (!all_ballooned(vm, index, n, release)) {
-		err = release ? -ENOENT : -EEXIST;
-		goto free;
-	}
 	for (i = 0; i < n; i++) {
-		if (!release)
+		if (!release &&
+		    esxmem_pte_state(READ_ONCE(vm->pmap[index[i]])) != ESXMEM_PAGE_BALLOONED)
 			esxmem_vm_free_range(vm, index[i], index[i] + 1);
 		spin_lock(&vm->lock);
 		/* A page the guest touched meanwhile stays as it is. */
@@ -108,7 +92,6 @@ int esxmem_vm_balloon(struct esxmem_vm *vm, const u64 *gfns, unsigned int n,
 					  ESXMEM_PAGE_UNBACKED : ESXMEM_PAGE_BALLOONED, 0, 0));
 		spin_unlock(&vm->lock);
 	}
-free:
 	kfree(index);
 unlock:
 	mutex_unlock(&vm->balloon_lock);

@@ -428,9 +428,7 @@ static int esxmem_nl_balloon(struct sk_buff *skb, struct genl_info *info)
 	else if (err == -ERANGE)
 		NL_SET_ERR_MSG(info->extack, "a guest frame is not in the guest's RAM");
 	else if (err == -EEXIST)
-		NL_SET_ERR_MSG(info->extack, "a guest frame is given twice or ballooned already");
-	else if (err == -ENOENT)
-		NL_SET_ERR_MSG(info->extack, "a guest frame to release is not ballooned");
+		NL_SET_ERR_MSG(info->extack, "a guest frame is given twice");
 	iput(vm->inode);
 	kfree(frames);
 	return err;

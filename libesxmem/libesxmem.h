@@ -287,10 +287,11 @@ int esxmem_kvm_detach(struct esxmem *h, uint32_t vm_id);
  * With @release, the balloon gives them back instead: call it before the
  * guest reuses them. All or nothing; the VM must be attached to KVM, which
  * maps guest frames to its memory.
+ * Frames ballooned already (hold) or not ballooned (release) are left as
+ * they are: the caller keeps the account of what each balloon holds.
  * Errors: -EINVAL n is 0 or above ESXMEM_BALLOON_BATCH_MAX; -ENOTCONN not
  * attached; -ERANGE a frame outside the guest's RAM; -EEXIST a frame
- * twice or ballooned already; -ENOENT (release) a frame not ballooned, or
- * no such VM.
+ * twice; -ENOENT no such VM.
  */
 int esxmem_vm_balloon(struct esxmem *h, uint32_t vm_id, const uint64_t *gfns,
 		      size_t n, bool release);

@@ -96,11 +96,12 @@
  *     in ESXMEM_A_VM { ID, BALLOON_GFNS, and BALLOON_RELEASE to release }:
  *     the guest's balloon holds these guest frames (or gives them back).
  *     Held frames' machine pages return to the pool and their pages become
- *     BALLOONED; a later touch gets a zero page. All or nothing: ENOTCONN
- *     the VM is not attached to KVM; ERANGE a frame outside its RAM;
- *     EEXIST a frame twice, or ballooned already; ENOENT (release) a frame
- *     not ballooned; EINVAL an empty batch or one over
- *     ESXMEM_BALLOON_BATCH_MAX. The extack says which rule a frame broke.
+ *     BALLOONED; a later touch gets a zero page. Frames ballooned already
+ *     (hold) or not ballooned (release) are left as they are. All or
+ *     nothing: ENOTCONN the VM is not attached to KVM; ERANGE a frame
+ *     outside its RAM; EEXIST a frame twice; EINVAL an empty batch or one
+ *     over ESXMEM_BALLOON_BATCH_MAX. The extack says which rule a frame
+ *     broke.
  *
  * Events (multicast group "events", no subscription rights needed):
  * ESXMEM_CMD_EVENT_STATE  ESXMEM_A_POOL { STATE, FREE_PAGES }: the pool's

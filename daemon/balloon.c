@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The host side of the balloon protocol (guest-balloon/uapi/esxballoon.h):
+ * esxballoon in each guest connects over vsock, and its peer address (the
+ * guest's CID, QEMU's "-device vhost-vsock-pci,guest-cid=N") says which VM
+ * it is. Frames the balloon holds go to the module (esxmem_vm_balloon());
+ * the daemon keeps one bit per guest frame for the session, so whatever a
+ * guest sends, its memory here is bounded by the guest's configured size.
+ * A malformed message or a request out of rate gets ERROR and the end of
+ * the connection; when a connection ends, for whatever reason, its frames
+ * are given back.
+ *
+ * The target: in the high state no balloon grows (only sharing runs); in
+ * the others a VM's balloon should hold what it has beyond its target.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "esxballoon.h"
+#include "esxmemd.h"
+#include "log.h"
+
+#define HDR		sizeof(struct esxballoon_hdr)
+#define REQUESTS_PER_SEC 64	/* a guest polls once a second, locks at most a few batches */
+
+struct balloon_conn {
+	int fd;
+	uint32_t cid;
+	uint32_t vm_id;
+	enum { B_CONNECTED, B_GREETED, B_READY } state;
+	uint8_t buf[HDR + ESXBALLOON_MAX_PAYLOAD];
+	size_t have;
+	uint64_t *held;			/* a bit per guest frame */
+	uint64_t nr_frames;
+	uint64_t nr_held;
+	time_t second;			/* rate limit */
+	unsigned int requests;
+};
+
+static uint64_t now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+static int find_vm(const struct daemon *d, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_vms; i++)
+		if (d->vms[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm)
+{
+	uint64_t held = vm->state_pages[ESXMEM_PAGE_BALLOONED];
+	uint64_t has = vm->consumed_pages + held;
+	uint64_t over = has > vm->target_pages ? has - vm->target_pages : 0;
+
+	if (!vm_settings(d, vm->name)->reclaim.balloon)
+		return 0;
+	/* High: never grow a balloon, but let one shrink. */
+	if (d->pool.state == ESXMEM_STATE_HIGH)
+		return over < held ? over : held;
+	return over;
+}
+
+/* The VM whose VMM gave the guest @cid ("guest-cid=N" on its command line). */
+static int vm_of_cid(const struct daemon *d, uint32_t cid)
+{
+	char path[64], want[32], buf[8192];
+	ssize_t n, i;
+	size_t v;
+	int fd;
+
+	snprintf(want, sizeof(want), "guest-cid=%u", cid);
+	for (v = 0; v < d->nr_vms; v++) {
+		snprintf(path, sizeof(path), "/proc/%u/cmdline", d->vms[v].owner_pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		for (i = 0; i < n; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		if (n > 0) {
+			char *at;
+
+			buf[n] = '\0';
+			at = strstr(buf, want);
+			/* Not guest-cid=12 for 1. */
+			if (at && (at[strlen(want)] < '0' || at[strlen(want)] > '9'))
+				return (int)v;
+		}
+	}
+	return -1;
+}
+
+static void release_all(struct daemon *d, struct balloon_conn *c)
+{
+	uint64_t batch[ESXBALLOON_MAX_GFNS], gfn;
+	size_t n = 0;
+	int err;
+
+	for (gfn = 0; gfn < c->nr_frames && c->nr_held; gfn++) {
+		if (!(c->held[gfn / 64] & (1ULL << (gfn % 64))))
+			continue;
+		batch[n++] = gfn;
+		c->held[gfn / 64] &= ~(1ULL << (gfn % 64));
+		c->nr_held--;
+		if (n == ESXBALLOON_MAX_GFNS || !c->nr_held) {
+			err = esxmem_vm_balloon(d->h, c->vm_id, batch, n, true);
+			if (err && err != -ENOENT)
+				log_warn("balloon of VM %u: cannot release %zu frames: %s",
+					 c->vm_id, n, esxmem_strerror(err));
+			n = 0;
+		}
+	}
+}
+
+static void drop(struct daemon *d, size_t slot, const char *why)
+{
+	struct balloon_conn *c = d->balloons[slot];
+
+	if (why)
+		log_warn("balloon of VM %u (CID %u): %s; connection closed", c->vm_id, c->cid, why);
+	release_all(d, c);
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->held);
+	free(c);
+	d->balloons[slot] = NULL;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static int reply(struct balloon_conn *c, uint16_t type, uint32_t seq, uint64_t value)
+{
+	uint8_t msg[HDR + 8] = { 0 };
+
+	put_le32(msg, ESXBALLOON_MAGIC);
+	msg[4] = ESXBALLOON_VERSION;
+	msg[6] = (uint8_t)type;
+	put_le32(msg + 8, 8);
+	put_le32(msg + 12, seq);
+	put_le32(msg + 16, (uint32_t)value);
+	put_le32(msg + 20, (uint32_t)(value >> 32));
+	return send(c->fd, msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(msg) ?
+	       0 : -EIO;
+}
+
+/* The payload length @type must have, or -1 if a guest may not send it. */
+static long payload_len(uint16_t type, const uint8_t *payload, size_t have)
+{
+	switch (type) {
+	case ESXBALLOON_MSG_HELLO:
+		return sizeof(struct esxballoon_hello);
+	case ESXBALLOON_MSG_RESET:
+	case ESXBALLOON_MSG_GET_TARGET:
+		return 0;
+	case ESXBALLOON_MSG_LOCK:
+	case ESXBALLOON_MSG_UNLOCK:
+		/* The count is read once it is there; up to the most allowed. */
+		if (have < 4)
+			return ESXBALLOON_GFNS_LEN(0);
+		if (!le32(payload) || le32(payload) > ESXBALLOON_MAX_GFNS)
+			return -1;
+		return (long)ESXBALLOON_GFNS_LEN(le32(payload));
+	}
+	return -1;
+}
+
+/* Carries out LOCK or UNLOCK; an error text, or NULL. */
+static const char *frames(struct daemon *d, struct balloon_conn *c, const uint8_t *p,
+			  bool lock)
+{
+	uint32_t n = le32(p), i;
+	uint64_t gfns[ESXBALLOON_MAX_GFNS] = { 0 };
+	int err;
+
+	if (le32(p + 4))
+		return "reserved field set";
+	for (i = 0; i < n; i++) {
+		uint64_t gfn = le64(p + 8 + 8 * i);
+		bool held = gfn < c->nr_frames && (c->held[gfn / 64] & (1ULL << (gfn % 64)));
+
+		if (gfn >= c->nr_frames)
+			return "a frame outside the guest's RAM";
+		if (held == lock)
+			return lock ? "a frame locked twice" : "a frame not locked";
+		gfns[i] = gfn;
+		c->held[gfn / 64] ^= 1ULL << (gfn % 64);	/* for duplicates */
+	}
+	/* Checked: undo the marks, then apply for real. */
+	for (i = 0; i < n; i++)
+		c->held[gfns[i] / 64] ^= 1ULL << (gfns[i] % 64);
+	err = esxmem_vm_balloon(d->h, c->vm_id, gfns, n, !lock);
+	/* On unlock, frames the guest touched are its own already. */
+	if (err && !(err == -ENOENT && !lock)) {
+		log_debug("balloon of VM %u: module refused: %s %s", c->vm_id,
+			  esxmem_strerror(err), esxmem_errmsg(d->h));
+		return "frames the module refused (not in the guest's RAM)";
+	}
+	for (i = 0; i < n; i++)
+		c->held[gfns[i] / 64] ^= 1ULL << (gfns[i] % 64);
+	c->nr_held = lock ? c->nr_held + n : c->nr_held - n;
+	return NULL;
+}
+
+/* One complete message in c->buf; an error text, or NULL. */
+static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t type,
+			  uint32_t seq)
+{
+	const uint8_t *p = c->buf + HDR;
+	const char *err = NULL;
+	int v;
+
+	switch (type) {
+	case ESXBALLOON_MSG_HELLO:
+		if (c->state != B_CONNECTED)
+			return "HELLO out of turn";
+		if (le32(p) != ESXBALLOON_PAGE_SIZE || le32(p + 4) || !le64(p + 8))
+			return "bad HELLO";
+		c->state = B_GREETED;
+		log_info("balloon of VM %u (CID %u) connected, guest of %llu pages", c->vm_id,
+			 c->cid, (unsigned long long)le64(p + 8));
+		break;
+	case ESXBALLOON_MSG_RESET:
+		if (c->state == B_CONNECTED)
+			return "RESET before HELLO";
+		release_all(d, c);
+		c->state = B_READY;
+		break;
+	default:
+		if (c->state != B_READY)
+			return "request before HELLO and RESET";
+		if (type == ESXBALLOON_MSG_LOCK || type == ESXBALLOON_MSG_UNLOCK)
+			err = frames(d, c, p, type == ESXBALLOON_MSG_LOCK);
+		break;
+	}
+	if (err)
+		return err;
+	v = find_vm(d, c->vm_id);
+	if (reply(c, ESXBALLOON_MSG_TARGET, seq, v < 0 ? 0 : balloon_target(d, &d->vms[v])))
+		return "the guest does not take replies";
+	return NULL;
+}
+
+void balloon_readable(struct daemon *d, size_t slot)
+{
+	struct balloon_conn *c = d->balloons[slot];
+	const char *why = NULL;
+	ssize_t n;
+
+	n = recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		log_info("balloon of VM %u (CID %u) disconnected", c->vm_id, c->cid);
+		drop(d, slot, NULL);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->have += (size_t)n;
+	while (!why && c->have >= HDR) {
+		uint16_t type = c->buf[6] | c->buf[7] << 8;
+		uint32_t len = le32(c->buf + 8), seq = le32(c->buf + 12);
+		long want;
+
+		if (le32(c->buf) != ESXBALLOON_MAGIC ||
+		    (c->buf[4] | c->buf[5] << 8) != ESXBALLOON_VERSION) {
+			why = "bad magic or version";
+			break;
+		}
+		want = payload_len(type, c->buf + HDR, c->have - HDR);
+		if (want < 0 || len != (uint32_t)want) {
+			/* A LOCK's length is known once its count is in. */
+			if (!(want >= 0 && (type == ESXBALLOON_MSG_LOCK ||
+					    type == ESXBALLOON_MSG_UNLOCK) &&
+			      c->have < HDR + 4 && len <= ESXBALLOON_MAX_PAYLOAD))
+				why = "bad type or length";
+			break;
+		}
+		if (c->have < HDR + len)
+			break;
+		if (c->second != (time_t)now_sec()) {
+			c->second = (time_t)now_sec();
+			c->requests = 0;
+		}
+		if (++c->requests > REQUESTS_PER_SEC) {
+			why = "too many requests";
+			break;
+		}
+		why = handle(d, c, type, seq);
+		memmove(c->buf, c->buf + HDR + len, c->have - HDR - len);
+		c->have -= HDR + len;
+	}
+	if (why) {
+		/* ERROR carries a code and a zero reserved field: as a u64. */
+		reply(c, ESXBALLOON_MSG_ERROR, le32(c->buf + 12), EPROTO);
+		drop(d, slot, why);
+	}
+}
+
+void balloon_accept(struct daemon *d)
+{
+	struct sockaddr_vm peer;
+	socklen_t len = sizeof(peer);
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct balloon_conn *c;
+	size_t slot, i;
+	int fd, v;
+
+	while ((fd = accept4(d->balloon_fd, (struct sockaddr *)&peer, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		v = vm_of_cid(d, peer.svm_cid);
+		for (slot = 0; slot < BALLOON_CONNS_MAX && d->balloons[slot]; slot++)
+			;
+		for (i = 0; v >= 0 && i < BALLOON_CONNS_MAX; i++)
+			if (d->balloons[i] && d->balloons[i]->vm_id == d->vms[v].id)
+				v = -2;
+		c = v >= 0 && slot < BALLOON_CONNS_MAX ? calloc(1, sizeof(*c)) : NULL;
+		if (c) {
+			uint64_t top = 0;
+
+			for (i = 0; i < d->vms[v].nr_slots; i++)
+				if (d->vms[v].slots[i].base_gfn + d->vms[v].slots[i].npages > top)
+					top = d->vms[v].slots[i].base_gfn + d->vms[v].slots[i].npages;
+			c->nr_frames = top;
+			c->held = calloc(top / 64 + 1, sizeof(uint64_t));
+		}
+		if (!c || !c->held) {
+			log_warn("balloon connection from CID %u refused: %s", peer.svm_cid,
+				 v == -1 ? "no VM has that guest CID" :
+				 v == -2 ? "its VM has a balloon connection already" :
+				 "too many connections or out of memory");
+			if (c)
+				free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->cid = peer.svm_cid;
+		c->vm_id = d->vms[v].id;
+		ev.data.u64 = EV_BALLOON_CONN + slot;
+		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+			free(c->held);
+			free(c);
+			close(fd);
+			continue;
+		}
+		d->balloons[slot] = c;
+		len = sizeof(peer);
+	}
+}
+
+int balloon_open(struct daemon *d)
+{
+	struct sockaddr_vm addr = {
+		.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+		.svm_port = ESXBALLOON_VSOCK_PORT,
+	};
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_BALLOON_LISTEN };
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	d->balloon_fd = -1;
+	if (fd < 0) {
+		log_warn("no vsock (%m): guests' balloons cannot reach the daemon (modprobe vhost_vsock)");
+		return 0;
+	}
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 16) ||
+	    epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+		log_warn("cannot listen on vsock port %u (%m): no ballooning",
+			 ESXBALLOON_VSOCK_PORT);
+		close(fd);
+		return 0;
+	}
+	d->balloon_fd = fd;
+	return 0;
+}
+
+void balloon_close(struct daemon *d)
+{
+	size_t i;
+
+	for (i = 0; i < BALLOON_CONNS_MAX; i++)
+		if (d->balloons[i])
+			drop(d, i, NULL);
+	if (d->balloon_fd >= 0)
+		close(d->balloon_fd);
+	d->balloon_fd = -1;
+}

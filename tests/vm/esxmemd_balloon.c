@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esxmemd's balloon server, driven by a scripted guest over vsock_loopback
+ * (the test host is its own guest: peer CID 1). A tiny-VMM guest on
+ * esxmem stands for the VM; its command line carries "guest-cid=1" the way
+ * QEMU's "-device vhost-vsock-pci,guest-cid=N" does.
+ *
+ *  - HELLO, RESET, GET_TARGET get TARGET replies with the VM's balloon
+ *    target (the daemon's status says the same); LOCK makes the frames
+ *    BALLOONED in the module; UNLOCK gives them back; the end of the
+ *    connection gives everything back;
+ *  - hostile input gets ERROR and the end of the connection, and the host
+ *    stays healthy: bad magic, a request before HELLO, a frame outside the
+ *    guest's RAM, a frame locked twice, a flood of requests, a half message;
+ *    a second connection for the same VM is refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/vm_sockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "esxtest.h"
+#include "vmtest.h"
+#include <libesxmem/libesxmem.h>
+#include "../../guest-balloon/uapi/esxballoon.h"
+
+#define CONF		"/tmp/esxmemd-balloon.json"
+#define SOCK		"/tmp/esxmemd-balloon.sock"
+#define LOG		"/tmp/esxmemd-balloon.log"
+#define RAM_GFN		0x100u
+#define GUEST_PAGES	4000u
+#define WAIT_SECS	60.0
+#define WAIT_FOR(cond) ESX_WAIT_FOR(cond, WAIT_SECS)
+
+static struct esxmem *nl;
+static uint32_t vm_id;
+static uint32_t seq;
+
+static int load_module(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	REQUIRE(f, "create %s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+static uint64_t ballooned(void)
+{
+	struct esxmem_vm_info info;
+	uint64_t n;
+
+	REQUIRE_OK(esxmem_vm_get(nl, vm_id, &info));
+	n = info.state_pages[ESXMEM_PAGE_BALLOONED];
+	esxmem_vm_info_free(&info);
+	return n;
+}
+
+static bool attached(void)
+{
+	struct esxmem_vm_info info;
+	bool yes;
+
+	if (esxmem_vm_get(nl, vm_id, &info))
+		return false;
+	yes = info.kvm_attached && !strcmp(info.name, "b1");
+	esxmem_vm_info_free(&info);
+	return yes;
+}
+
+static int guest_connect(void)
+{
+	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL,
+				    .svm_port = ESXBALLOON_VSOCK_PORT };
+	struct timeval tv = { .tv_sec = 10 };
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	REQUIRE(fd >= 0 && !connect(fd, (struct sockaddr *)&addr, sizeof(addr)),
+		"connect to the daemon's balloon port: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_msg(int fd, uint16_t type, const void *payload, uint32_t len)
+{
+	struct esxballoon_hdr h = { .magic = ESXBALLOON_MAGIC, .version = ESXBALLOON_VERSION,
+				    .type = type, .length = len, .seq = ++seq };
+	uint8_t buf[sizeof(h) + ESXBALLOON_MAX_PAYLOAD + 64];
+
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), payload, len);
+	REQUIRE(send(fd, buf, sizeof(h) + len, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + len),
+		"send");
+}
+
+/* The reply's type (TARGET or ERROR) with its value, or 0 on EOF. */
+static int recv_msg(int fd, uint64_t *value)
+{
+	uint8_t buf[sizeof(struct esxballoon_hdr) + 8];
+	size_t have = 0;
+	ssize_t n;
+
+	while (have < sizeof(buf)) {
+		n = recv(fd, buf + have, sizeof(buf) - have, 0);
+		if (n <= 0)
+			return 0;
+		have += (size_t)n;
+	}
+	memcpy(value, buf + sizeof(struct esxballoon_hdr), 8);
+	return ((struct esxballoon_hdr *)buf)->type;
+}
+
+static int request(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t *value)
+{
+	send_msg(fd, type, payload, len);
+	return recv_msg(fd, value);
+}
+
+static int frames(int fd, uint16_t type, uint64_t first, uint32_t n, uint64_t *value)
+{
+	struct {
+		struct esxballoon_gfns g;
+		uint64_t gfn[ESXBALLOON_MAX_GFNS];
+	} m = { .g = { .count = n } };
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		m.gfn[i] = first + i;
+	return request(fd, type, &m, (uint32_t)ESXBALLOON_GFNS_LEN(n), value);
+}
+
+static int greet(int fd, uint64_t *value)
+{
+	struct esxballoon_hello hello = { .page_size = 4096, .guest_pages = GUEST_PAGES };
+
+	if (request(fd, ESXBALLOON_MSG_HELLO, &hello, sizeof(hello), value) != ESXBALLOON_MSG_TARGET)
+		return -1;
+	return request(fd, ESXBALLOON_MSG_RESET, NULL, 0, value);
+}
+
+/* The daemon's balloon target for b1, from its status. */
+static int64_t status_target(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = SOCK };
+	static char buf[65536];
+	int64_t target = -1;
+	size_t len = 0;
+	ssize_t n;
+	json_t *r, *vm;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    write(fd, "{\"cmd\":\"vm\",\"name\":\"b1\"}\n", 25) != 25) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	r = json_loads(buf, 0, NULL);
+	vm = json_object_get(r, "vm");
+	if (vm)
+		target = json_integer_value(json_object_get(vm, "balloon_target_pages"));
+	json_decref(r);
+	return target;
+}
+
+/* Whether the daemon ended the connection with ERROR. */
+static bool refused(int fd)
+{
+	uint64_t v;
+	int type = recv_msg(fd, &v);
+
+	return type == ESXBALLOON_MSG_ERROR && recv_msg(fd, &v) == 0;
+}
+
+int main(void)
+{
+	static const char *const vsock[] = {
+		"/lib/modules/host/vsock.ko",
+		"/lib/modules/host/vmw_vsock_virtio_transport_common.ko",
+		"/lib/modules/host/vsock_loopback.ko",
+	};
+	struct esxmem_vm_info *vms;
+	pid_t guest, d;
+	uint64_t target;
+	size_t n, i;
+	int fd, fd2, k;
+	char pool0[32];
+
+	for (i = 0; i < 3; i++)
+		REQUIRE_OK(load_module(vsock[i]));
+	REQUIRE_OK(esxmem_open(&nl));
+	esx_sysfs_string("pool_pages", pool0, sizeof(pool0));
+	/* Every state but high from the first page used, and a small max: a
+	 * balloon target above zero. */
+	write_text(CONF, "{\"pool\": {\"size\": \"20M\"}, \"balance_period\": 1,\n"
+		   " \"thresholds\": {\"high\": 999, \"soft\": 998, \"hard\": 20, \"low\": 10},\n"
+		   " \"control_socket\": \"" SOCK "\", \"vms\": {\"b1\": {\"max\": \"1M\"}}}\n");
+	guest = fork();
+	REQUIRE(guest >= 0, "fork");
+	if (!guest) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
+		      "--touch", "10", "--name", "guest=b1,guest-cid=1", (char *)NULL);
+		_exit(127);
+	}
+	REQUIRE(WAIT_FOR(esxmem_vm_list(nl, &vms, &n) == 0 &&
+			 ({ for (i = 0, vm_id = 0; i < n; i++)
+				if (vms[i].owner_pid == (uint32_t)guest)
+					vm_id = vms[i].id;
+			    esxmem_vm_list_free(vms, n); vm_id != 0; })), "the guest's VM");
+	d = fork();
+	REQUIRE(d >= 0, "fork");
+	if (!d) {
+		int log = open(LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(log, 2);
+		execl("/usr/bin/esxmemd", "esxmemd", "-c", CONF, "-d", (char *)NULL);
+		_exit(127);
+	}
+	REQUIRE(WAIT_FOR(attached()), "the daemon names and attaches the VM");
+	REQUIRE(WAIT_FOR(status_target() > 0), "a balloon target above zero");
+
+	/* The protocol as esxballoon speaks it. */
+	fd = guest_connect();
+	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET && target > 0,
+	      "HELLO and RESET answered with a target: %llu", (unsigned long long)target);
+	CHECK(request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) == ESXBALLOON_MSG_TARGET &&
+	      (int64_t)target == status_target(), "GET_TARGET: %llu, as the status says",
+	      (unsigned long long)target);
+	/* Pages the guest never touches: from 3000 on. */
+	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 512, &target) ==
+	      ESXBALLOON_MSG_TARGET && ballooned() == 512, "LOCK: %llu ballooned",
+	      (unsigned long long)ballooned());
+	CHECK(frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 100, &target) ==
+	      ESXBALLOON_MSG_TARGET && ballooned() == 412, "UNLOCK: %llu ballooned",
+	      (unsigned long long)ballooned());
+	/* One VM, one balloon session. */
+	fd2 = guest_connect();
+	{
+		uint64_t v;
+
+		CHECK(recv_msg(fd2, &v) == 0, "a second connection for the VM is refused");
+	}
+	close(fd2);
+	close(fd);
+	CHECK(WAIT_FOR(ballooned() == 0), "the end of the connection gives everything back");
+
+	/* Hostile guests. */
+	fd = guest_connect();
+	{
+		struct esxballoon_hdr h = { .magic = 0xdeadbeef, .version = 1, .type = 3 };
+
+		REQUIRE(send(fd, &h, sizeof(h), MSG_NOSIGNAL) == sizeof(h), "send");
+	}
+	CHECK(refused(fd), "bad magic: ERROR and the end");
+	close(fd);
+
+	fd = guest_connect();
+	send_msg(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0);
+	CHECK(refused(fd), "a request before HELLO: ERROR and the end");
+	close(fd);
+
+	fd = guest_connect();
+	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET, "greeted");
+	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
+	      ballooned() == 8, "8 locked");
+	send_msg(fd, ESXBALLOON_MSG_LOCK, &(struct { struct esxballoon_gfns g; uint64_t x[1]; })
+		 { .g = { .count = 1 }, .x = { RAM_GFN + GUEST_PAGES + 5 } },
+		 (uint32_t)ESXBALLOON_GFNS_LEN(1));
+	CHECK(refused(fd), "a frame outside the guest's RAM: ERROR and the end");
+	close(fd);
+	CHECK(WAIT_FOR(ballooned() == 0), "its 8 frames given back");
+
+	fd = guest_connect();
+	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET &&
+	      frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET,
+	      "8 locked");
+	send_msg(fd, ESXBALLOON_MSG_LOCK, &(struct { struct esxballoon_gfns g; uint64_t x[1]; })
+		 { .g = { .count = 1 }, .x = { RAM_GFN + 3003 } }, (uint32_t)ESXBALLOON_GFNS_LEN(1));
+	CHECK(refused(fd), "a frame locked twice: ERROR and the end");
+	close(fd);
+
+	fd = guest_connect();
+	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET, "greeted");
+	for (k = 0; k < 200; k++)
+		send_msg(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0);
+	{
+		uint64_t v;
+		int type;
+
+		while ((type = recv_msg(fd, &v)) == ESXBALLOON_MSG_TARGET)
+			;
+		CHECK(type == ESXBALLOON_MSG_ERROR, "a flood of requests: ERROR and the end");
+	}
+	close(fd);
+
+	fd = guest_connect();
+	REQUIRE(send(fd, "Bal", 3, MSG_NOSIGNAL) == 3, "send");
+	close(fd);
+	CHECK(WAIT_FOR(status_target() >= 0) && ballooned() == 0,
+	      "after a half message the daemon still answers, nothing held");
+
+	kill(d, SIGTERM);
+	waitpid(d, NULL, 0);
+	{
+		char line[512];
+		FILE *f = fopen(LOG, "r");
+
+		/* What the daemon said of each connection it ended. */
+		while (f && fgets(line, sizeof(line), f))
+			if (strstr(line, "balloon"))
+				printf("esxmemd: %s", line);
+		if (f)
+			fclose(f);
+	}
+	kill(guest, SIGKILL);
+	waitpid(guest, NULL, 0);
+	CHECK(WAIT_FOR(esx_sysfs_long("used_pages") == 0), "the guest's memory comes back");
+	esx_sysfs_write("pool_pages", pool0);
+	esxmem_close(nl);
+	return vmtest_done("esxmemd_balloon");
+}
