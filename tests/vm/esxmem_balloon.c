@@ -64,7 +64,7 @@ int main(void)
 	int fd, other;
 
 	REQUIRE_OK(esxmem_open(&nl));
-	esx_sharing_off();
+	esx_background_off();
 	fd = esx_open();
 	id = esx_stats(fd).id;
 	REQUIRE_OK(vmm_create(&vm));

@@ -103,7 +103,7 @@ int main(void)
 {
 	int status;
 
-	esx_sharing_off();
+	esx_background_off();
 	mkdir(MNT, 0755);
 	REQUIRE(mount("esxmem", MNT, "esxmem", 0, NULL) == 0, "mount -t esxmem: %s", strerror(errno));
 	test_qemu_sequence();

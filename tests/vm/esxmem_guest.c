@@ -35,7 +35,7 @@ int main(void)
 	struct vmm *vm;
 	uint64_t bad;
 
-	esx_sharing_off();
+	esx_background_off();
 	REQUIRE_OK(vmm_create(&vm));
 	REQUIRE_OK(vmm_add_slot(vm, 0, 0, 0x10000, -1, 0));
 	REQUIRE_OK(vmm_load_guest(vm, 0x1000));

@@ -230,7 +230,7 @@ static void test_unprivileged(void)
 
 int main(void)
 {
-	esx_sharing_off();
+	esx_background_off();
 	test_mapping_rules();
 	test_touch_and_counters();
 	test_sigkill_returns_pages();

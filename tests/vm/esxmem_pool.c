@@ -745,7 +745,7 @@ int main(void)
 	main_pid = getpid();
 	saved = knobs_read();
 	atexit(cleanup);
-	esx_sharing_off();
+	esx_background_off();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("pool_pages %ld, used_pages %ld, fault_wait_ms %ld, thresholds %ld/%ld/%ld/%ld\n",
 	       saved.pool_pages, esx_sysfs_long("used_pages"), saved.fault_wait_ms,

@@ -129,26 +129,32 @@ static inline int esx_sysfs_write_long(const char *name, long value)
 }
 
 static char esx_sharing_saved[8];
-static pid_t esx_sharing_pid;
+static char esx_sampling_saved[8];
+static pid_t esx_background_pid;
 
-static inline void esx_sharing_restore(void)
+static inline void esx_background_restore(void)
 {
-	if (getpid() == esx_sharing_pid &&
-	    esx_sysfs_write("share/enabled", esx_sharing_saved))
-		fprintf(stderr, "could not restore share/enabled\n");
+	if (getpid() != esx_background_pid)
+		return;
+	if (esx_sysfs_write("share/enabled", esx_sharing_saved) ||
+	    esx_sysfs_write("sample/enabled", esx_sampling_saved))
+		fprintf(stderr, "could not restore share/enabled and sample/enabled\n");
 }
 
 /*
- * Stops the page-sharing scanner until the test exits, for tests that count
- * a VM's pages exactly: sharing would change the counts under them.
+ * Stops the page-sharing scanner and the idle sampler until the test
+ * exits, for tests that count a VM's pages or faults exactly: sharing
+ * changes the page counts, and a sampled page's next touch is a fault of
+ * its own.
  */
-static inline void esx_sharing_off(void)
+static inline void esx_background_off(void)
 {
 	esx_sysfs_string("share/enabled", esx_sharing_saved, sizeof(esx_sharing_saved));
-	esx_sharing_pid = getpid();
-	atexit(esx_sharing_restore);
-	if (esx_sysfs_write("share/enabled", "0")) {
-		fprintf(stderr, "cannot stop the sharing scanner\n");
+	esx_sysfs_string("sample/enabled", esx_sampling_saved, sizeof(esx_sampling_saved));
+	esx_background_pid = getpid();
+	atexit(esx_background_restore);
+	if (esx_sysfs_write("share/enabled", "0") || esx_sysfs_write("sample/enabled", "0")) {
+		fprintf(stderr, "cannot stop the sharing scanner and the sampler\n");
 		exit(1);
 	}
 }

@@ -250,7 +250,7 @@ static void test_events(void)
 
 int main(void)
 {
-	esx_sharing_off();
+	esx_background_off();
 	REQUIRE_OK(esxmem_open(&h));
 	test_vm_round_trip();
 	test_pool_round_trip();
