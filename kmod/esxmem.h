@@ -93,6 +93,35 @@ struct esxmem_vm_sample {
 	u64 periods;
 };
 
+/* reclaim.c: what compression and swapping keep per VM. */
+struct esxmem_vm_reclaim {
+	struct mutex lock;		/* page-outs, page-ins, the slots */
+	/* The compression cache: zsmalloc handles by slot, 0 when free. */
+	unsigned long *zslot;
+	unsigned long zslots;		/* room in @zslot */
+	unsigned long zused;
+	unsigned long znext;		/* where to look for a free slot */
+	/* The swap file (swap.c) and its slots in use. */
+	struct file *swap_file;
+	unsigned long *swap_map;
+	unsigned long swap_slots;
+	unsigned long swap_used;
+	unsigned long swap_next;
+	/* Policy, set over netlink. */
+	u64 swap_target;		/* U64_MAX: none */
+	u64 compress_max;		/* U64_MAX: compress_percent of the size */
+	/* Statistics. */
+	atomic64_t swap_outs;
+	atomic64_t swap_ins;
+	atomic64_t swap_errors;		/* writes and reads that failed */
+	atomic64_t compress_outs;
+	atomic64_t compress_ins;
+	atomic64_t compress_rejects;	/* pages that did not compress enough */
+	atomic64_t compress_errors;
+	atomic64_t skipped;		/* victims held by someone else */
+	atomic64_t low_waits;		/* new pages held back in the low state */
+};
+
 extern struct page *esxmem_zero_frame;
 
 /* vm.c: one VM memory object per open() of /dev/esxmem. */
@@ -137,6 +166,7 @@ struct esxmem_vm {
 
 	struct esxmem_vm_scan scan;
 	struct esxmem_vm_sample sample;
+	struct esxmem_vm_reclaim reclaim;
 	struct rcu_head rcu;
 };
 
@@ -186,6 +216,8 @@ int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
 void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
 void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end);
+bool esxmem_vm_isolate_page(struct esxmem_vm *vm, pgoff_t index,
+			    struct page *page);
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
 
 /* share.c: content-based page sharing. */
@@ -253,6 +285,48 @@ void esxmem_sample_touched(struct esxmem_vm *vm);
 void esxmem_sample_forget_vm(struct esxmem_vm *vm);
 u32 esxmem_sample_partial_ppm(struct esxmem_vm *vm);
 u32 esxmem_sample_estimate_ppm(struct esxmem_vm *vm);
+
+/* compress.c: the compression cache's store, shared by every VM. */
+#define ESXMEM_COMPRESS_MAX_BYTES 2048	/* pages that compress to more stay out */
+int esxmem_zstore_init(void);
+void esxmem_zstore_exit(void);
+int esxmem_zstore_put(struct page *page, unsigned long *handle);
+int esxmem_zstore_get(unsigned long handle, struct page *page);
+void esxmem_zstore_free(unsigned long handle);
+u64 esxmem_zstore_bytes(void);
+unsigned long esxmem_zstore_pages(void);
+
+/* swap.c: each VM's swap file. */
+int esxmem_swap_set_file(struct esxmem_vm *vm, int fd);
+long esxmem_swap_slot_get(struct esxmem_vm_reclaim *r);
+long esxmem_swap_out(struct esxmem_vm_reclaim *r, struct page *page);
+int esxmem_swap_in(struct esxmem_vm_reclaim *r, struct page *page,
+		   unsigned long slot);
+void esxmem_swap_slot_put(struct esxmem_vm_reclaim *r, unsigned long slot);
+void esxmem_swap_forget_vm(struct esxmem_vm *vm);
+
+/* reclaim.c: compression and swapping of guest pages. */
+struct esxmem_reclaimer {
+	wait_queue_head_t wait;		/* the reclaim thread's */
+	/* Knobs (sysfs). */
+	bool enabled;
+	unsigned int compress_percent;	/* a VM's cache by default, of its size */
+	/* Statistics. */
+	atomic64_t emergency_pages;	/* paged out with no target asking */
+};
+
+extern struct esxmem_reclaimer esxmem_reclaimer;
+int esxmem_reclaim_init(void);
+void esxmem_reclaim_exit(void);
+void esxmem_reclaim_kick(void);
+u64 esxmem_reclaim_cpu_ns(void);
+void esxmem_reclaim_init_vm(struct esxmem_vm *vm);
+void esxmem_reclaim_forget_vm(struct esxmem_vm *vm);
+void esxmem_reclaim_drop(struct esxmem_vm *vm, esxmem_pte_t e);
+int esxmem_page_in(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e,
+		   struct page *fresh);
+bool esxmem_reclaim_holds_back(struct esxmem_vm *vm);
+u64 esxmem_reclaim_sum(size_t offset);
 
 /* fs.c: esxmemfs, whose regular files are VM memory objects. */
 int esxmem_fs_init(void);

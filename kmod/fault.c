@@ -31,6 +31,18 @@ void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index)
 			    PAGE_SIZE, 0);
 }
 
+/*
+ * Makes the locked private @page at @index unwritable: unmapped everywhere
+ * and held by nobody but the pmap and the caller. False when something
+ * else holds it (a GUP pin, or a fault waiting for the lock).
+ */
+bool esxmem_vm_isolate_page(struct esxmem_vm *vm, pgoff_t index,
+			    struct page *page)
+{
+	esxmem_vm_unmap_page(vm, index);
+	return !page_mapped(page) && page_count(page) == 2;
+}
+
 static bool is_free_state(enum esxmem_page_state s)
 {
 	return s == ESXMEM_PAGE_UNBACKED || s == ESXMEM_PAGE_BALLOONED ||
@@ -68,6 +80,7 @@ static vm_fault_t esxmem_fault(struct vm_fault *vmf)
 	bool zero_locked = false;
 	vm_fault_t ret;
 	esxmem_pte_t e;
+	int err;
 
 	if (index >= vm->npages)
 		return VM_FAULT_SIGBUS;
@@ -140,8 +153,33 @@ again:
 		ret = VM_FAULT_LOCKED;
 		break;
 
+	case ESXMEM_PAGE_SWAPPED:
+	case ESXMEM_PAGE_COMPRESSED:
+		spin_unlock(&vm->lock);
+		/*
+		 * The page first: waiting for the pool holds no lock. Zeroed,
+		 * as the entry may be freed meanwhile and the page serve a
+		 * never-written one on the next round.
+		 */
+		if (!fresh) {
+			fresh = esxmem_vm_alloc_page(vm, true);
+			if (IS_ERR(fresh))
+				return VM_FAULT_SIGBUS;
+		}
+		err = esxmem_page_in(vm, index, e, fresh);
+		if (err == -EAGAIN)
+			goto again;
+		if (err) {
+			ret = VM_FAULT_SIGBUS;
+			break;
+		}
+		get_page(fresh);
+		vmf->page = fresh;
+		fresh = NULL;
+		ret = VM_FAULT_LOCKED;
+		break;
+
 	default:
-		/* Swapped and compressed pages arrive with reclamation. */
 		spin_unlock(&vm->lock);
 		ret = VM_FAULT_SIGBUS;
 		break;
@@ -344,17 +382,21 @@ static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
  */
 void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 {
+	esxmem_pte_t old[FREE_BATCH], gone[FREE_BATCH];
 	struct page *pages[FREE_BATCH];
 	pgoff_t where[FREE_BATCH];
-	esxmem_pte_t old[FREE_BATCH];
 	unsigned long freed;
 	pgoff_t i, next;
-	int n, k;
+	int n, k, ngone;
 
+	/* Swapped and compressed entries change only under it. */
+	mutex_lock(&vm->reclaim.lock);
 	for (; start < end; start = next) {
 		n = 0;
+		ngone = 0;
 		spin_lock(&vm->lock);
-		for (i = start; i < end && n < FREE_BATCH; i++) {
+		for (i = start; i < end && n < FREE_BATCH && ngone < FREE_BATCH;
+		     i++) {
 			esxmem_pte_t e = vm->pmap[i];
 
 			/*
@@ -373,12 +415,18 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 				pages[n] = pfn_to_page(esxmem_pte_payload(e));
 				get_page(pages[n]);
 				where[n++] = i;
+			} else if (esxmem_pte_state(e) == ESXMEM_PAGE_SWAPPED ||
+				   esxmem_pte_state(e) == ESXMEM_PAGE_COMPRESSED) {
+				gone[ngone++] = e;
+				esxmem_vm_set_pte(vm, i, 0);
 			} else if (esxmem_pte_state(e) != ESXMEM_PAGE_UNBACKED) {
 				esxmem_vm_set_pte(vm, i, 0);
 			}
 		}
 		next = i;
 		spin_unlock(&vm->lock);
+		for (k = 0; k < ngone; k++)
+			esxmem_reclaim_drop(vm, gone[k]);
 
 		for (k = 0; k < n; k++)
 			lock_page(pages[k]);
@@ -404,6 +452,7 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 		}
 		cond_resched();
 	}
+	mutex_unlock(&vm->reclaim.lock);
 }
 
 /* Frees [offset, offset + len) of @vm, zeroing partial pages in place. */

@@ -44,9 +44,12 @@ static int __init esxmem_init(void)
 	err = esxmem_sample_init();
 	if (err)
 		goto err_share;
-	err = esxmem_sysfs_init();
+	err = esxmem_reclaim_init();
 	if (err)
 		goto err_sample;
+	err = esxmem_sysfs_init();
+	if (err)
+		goto err_reclaim;
 	err = esxmem_fs_init();
 	if (err)
 		goto err_sysfs;
@@ -66,6 +69,8 @@ err_fs:
 	esxmem_fs_exit();
 err_sysfs:
 	esxmem_sysfs_exit();
+err_reclaim:
+	esxmem_reclaim_exit();
 err_sample:
 	esxmem_sample_exit();
 err_share:
@@ -81,6 +86,7 @@ static void __exit esxmem_exit(void)
 	esxmem_device_exit();
 	esxmem_fs_exit();
 	esxmem_sysfs_exit();
+	esxmem_reclaim_exit();
 	esxmem_sample_exit();
 	esxmem_share_exit();
 	esxmem_vm_exit();
@@ -88,6 +94,8 @@ static void __exit esxmem_exit(void)
 
 module_init(esxmem_init);
 module_exit(esxmem_exit);
+/* The compression cache: zsmalloc and LZ4 are modules in distribution kernels. */
+MODULE_SOFTDEP("pre: zsmalloc lz4_compress");
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("ESX-style memory resource management for KVM guests");
 MODULE_ALIAS_FS("esxmem");

@@ -61,6 +61,18 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_BALLOON_GFNS]	= { .type = NLA_BINARY,
 					    .len = ESXMEM_BALLOON_BATCH_MAX * sizeof(u64) },
 	[ESXMEM_VM_A_BALLOON_RELEASE]	= { .type = NLA_FLAG },
+	[ESXMEM_VM_A_SWAP_FD]		= { .type = NLA_S32 },
+	[ESXMEM_VM_A_SWAP_SLOTS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_SWAP_TARGET_PAGES]	= { .type = NLA_U64 },
+	[ESXMEM_VM_A_COMPRESS_MAX_PAGES] = { .type = NLA_U64 },
+	[ESXMEM_VM_A_SWAP_OUTS]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_SWAP_INS]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_SWAP_ERRORS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_COMPRESS_OUTS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_COMPRESS_INS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_COMPRESS_REJECTS]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_RECLAIM_SKIPPED]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_LOW_WAITS]		= { .type = NLA_REJECT },
 };
 
 static struct netlink_range_validation sample_secs_range __ro_after_init = {
@@ -150,6 +162,31 @@ static int put_slots(struct sk_buff *skb, const struct esxmem_slotmap *map)
 	return 0;
 }
 
+static int put_counter(struct sk_buff *skb, int type, atomic64_t *v)
+{
+	return nla_put_u64_64bit(skb, type, atomic64_read(v), ESXMEM_VM_A_PAD);
+}
+
+static int put_reclaim(struct sk_buff *skb, struct esxmem_vm *vm)
+{
+	struct esxmem_vm_reclaim *r = &vm->reclaim;
+
+	return nla_put_u64_64bit(skb, ESXMEM_VM_A_SWAP_SLOTS, READ_ONCE(r->swap_slots),
+				 ESXMEM_VM_A_PAD) ||
+	       nla_put_u64_64bit(skb, ESXMEM_VM_A_SWAP_TARGET_PAGES,
+				 READ_ONCE(r->swap_target), ESXMEM_VM_A_PAD) ||
+	       nla_put_u64_64bit(skb, ESXMEM_VM_A_COMPRESS_MAX_PAGES,
+				 READ_ONCE(r->compress_max), ESXMEM_VM_A_PAD) ||
+	       put_counter(skb, ESXMEM_VM_A_SWAP_OUTS, &r->swap_outs) ||
+	       put_counter(skb, ESXMEM_VM_A_SWAP_INS, &r->swap_ins) ||
+	       put_counter(skb, ESXMEM_VM_A_SWAP_ERRORS, &r->swap_errors) ||
+	       put_counter(skb, ESXMEM_VM_A_COMPRESS_OUTS, &r->compress_outs) ||
+	       put_counter(skb, ESXMEM_VM_A_COMPRESS_INS, &r->compress_ins) ||
+	       put_counter(skb, ESXMEM_VM_A_COMPRESS_REJECTS, &r->compress_rejects) ||
+	       put_counter(skb, ESXMEM_VM_A_RECLAIM_SKIPPED, &r->skipped) ||
+	       put_counter(skb, ESXMEM_VM_A_LOW_WAITS, &r->low_waits);
+}
+
 static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm)
 {
 	struct esxmem_vm_stats st;
@@ -189,7 +226,8 @@ static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm)
 	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_PARTIAL, st.active_partial_ppm) ||
 	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE, st.active_ppm) ||
 	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SAMPLE_FAULTS, st.sample_faults, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SAMPLE_PERIODS, st.sample_periods, ESXMEM_VM_A_PAD))
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SAMPLE_PERIODS, st.sample_periods, ESXMEM_VM_A_PAD) ||
+	    put_reclaim(skb, vm))
 		return -EMSGSIZE;
 
 	states = nla_nest_start(skb, ESXMEM_VM_A_STATE_PAGES);
@@ -326,6 +364,11 @@ static int set_vm(struct esxmem_vm *vm, struct nlattr **tb,
 		NL_SET_ERR_MSG(info->extack, "use ESXMEM_CMD_BALLOON");
 		return -EINVAL;
 	}
+	if (tb[ESXMEM_VM_A_SWAP_FD]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[ESXMEM_VM_A_SWAP_FD],
+				    "use ESXMEM_CMD_SET_SWAP");
+		return -EINVAL;
+	}
 	min = tb[ESXMEM_VM_A_MIN_PAGES] ? nla_get_u64(tb[ESXMEM_VM_A_MIN_PAGES]) : vm->min_pages;
 	max = tb[ESXMEM_VM_A_MAX_PAGES] ? nla_get_u64(tb[ESXMEM_VM_A_MAX_PAGES]) : vm->max_pages;
 	if (min > max) {
@@ -344,6 +387,14 @@ static int set_vm(struct esxmem_vm *vm, struct nlattr **tb,
 		WRITE_ONCE(vm->target_pages, nla_get_u64(tb[ESXMEM_VM_A_TARGET_PAGES]));
 	if (tb[ESXMEM_VM_A_FLAGS])
 		WRITE_ONCE(vm->flags, nla_get_u32(tb[ESXMEM_VM_A_FLAGS]));
+	if (tb[ESXMEM_VM_A_COMPRESS_MAX_PAGES])
+		WRITE_ONCE(vm->reclaim.compress_max,
+			   nla_get_u64(tb[ESXMEM_VM_A_COMPRESS_MAX_PAGES]));
+	if (tb[ESXMEM_VM_A_SWAP_TARGET_PAGES]) {
+		WRITE_ONCE(vm->reclaim.swap_target,
+			   nla_get_u64(tb[ESXMEM_VM_A_SWAP_TARGET_PAGES]));
+		esxmem_reclaim_kick();
+	}
 	return 0;
 }
 
@@ -431,6 +482,44 @@ static int esxmem_nl_balloon(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "a guest frame is given twice");
 	iput(vm->inode);
 	kfree(frames);
+	return err;
+}
+
+/* Not under esxmem_vms_lock either: the old swap file's fput may sleep long. */
+static int esxmem_nl_set_swap(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct esxmem_vm *vm;
+	int err;
+
+	err = parse_vm(info, tb);
+	if (err)
+		return err;
+	if (!tb[ESXMEM_VM_A_SWAP_FD]) {
+		NL_SET_ERR_MSG(info->extack, "ESXMEM_VM_A_SWAP_FD is required (-1: no swap file)");
+		return -EINVAL;
+	}
+	mutex_lock(&esxmem_vms_lock);
+	vm = lookup_vm(info, tb);
+	if (vm && !igrab(vm->inode))
+		vm = NULL;
+	mutex_unlock(&esxmem_vms_lock);
+	if (!vm)
+		return -ENOENT;
+	err = esxmem_swap_set_file(vm, nla_get_s32(tb[ESXMEM_VM_A_SWAP_FD]));
+	if (err == -EBADF)
+		NL_SET_ERR_MSG(info->extack, "no such fd, or not open for reading and writing without O_APPEND");
+	else if (err == -EINVAL)
+		NL_SET_ERR_MSG(info->extack, "the swap file must be a regular file, not on esxmem");
+	else if (err == -ENOSPC)
+		NL_SET_ERR_MSG(info->extack, "the swap file is smaller than a page: size it first");
+	else if (err == -ENODATA)
+		NL_SET_ERR_MSG(info->extack, "the VM's memory has no size yet");
+	else if (err == -EBUSY)
+		NL_SET_ERR_MSG(info->extack, "pages are in the current swap file");
+	iput(vm->inode);
+	if (!err)
+		esxmem_reclaim_kick();
 	return err;
 }
 
@@ -558,6 +647,10 @@ static const struct genl_ops esxmem_ops[] = {
 	}, {
 		.cmd = ESXMEM_CMD_BALLOON,
 		.doit = esxmem_nl_balloon,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = ESXMEM_CMD_SET_SWAP,
+		.doit = esxmem_nl_set_swap,
 		.flags = GENL_ADMIN_PERM,
 	},
 };

@@ -46,6 +46,10 @@ static void pool_update_state(void)
 	spin_unlock(&p->lock);
 
 	if (changed) {
+		/* Faults held back in the low state wait for a change. */
+		wake_up_all(&p->wait);
+		if (p->state >= ESXMEM_STATE_HARD)
+			esxmem_reclaim_kick();
 		pr_debug("esxmem: free-memory state %s -> %s, %ld pages free\n",
 			 esxmem_state_name(old), esxmem_state_name(p->state),
 			 esxmem_pool_free_pages());
@@ -116,6 +120,19 @@ static int pool_charge(struct esxmem_vm *vm)
 	unsigned int ms;
 	long ret;
 
+	/*
+	 * In the low state a VM above its target waits, for reclamation to
+	 * catch up, and then goes on: being above target is no reason to
+	 * fail a guest's access.
+	 */
+	if (unlikely(esxmem_reclaim_holds_back(vm))) {
+		atomic64_inc(&vm->reclaim.low_waits);
+		ms = READ_ONCE(esxmem_pool.fault_wait_ms);
+		if (wait_event_killable_timeout(esxmem_pool.wait,
+						!esxmem_reclaim_holds_back(vm),
+						msecs_to_jiffies(ms)) < 0)
+			return -EINTR;
+	}
 	if (likely(pool_try_charge()))
 		goto charged;
 

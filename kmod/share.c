@@ -238,17 +238,6 @@ static bool pages_equal(struct page *a, struct page *b)
 	return equal;
 }
 
-/*
- * Makes the locked private @page at @index unwritable: unmapped everywhere
- * and held by nobody but the pmap and the caller. False when something
- * else holds it (a GUP pin, or a fault waiting for the lock).
- */
-static bool isolate(struct esxmem_vm *vm, pgoff_t index, struct page *page)
-{
-	esxmem_vm_unmap_page(vm, index);
-	return !page_mapped(page) && page_count(page) == 2;
-}
-
 /* Points the entry at @index, still backed by locked @page, at @frame. */
 static void map_frame(struct esxmem_vm *vm, pgoff_t index, struct page *page,
 		      enum esxmem_page_state state, struct page *frame)
@@ -265,7 +254,7 @@ static void map_frame(struct esxmem_vm *vm, pgoff_t index, struct page *page,
 /* Backs locked @page at @index, if it is all zeros, by the zero frame. */
 static bool merge_zero(struct esxmem_vm *vm, pgoff_t index, struct page *page)
 {
-	if (!isolate(vm, index, page) || !page_is_zero(page))
+	if (!esxmem_vm_isolate_page(vm, index, page) || !page_is_zero(page))
 		return false;
 	map_frame(vm, index, page, ESXMEM_PAGE_ZERO, NULL);
 	atomic_long_inc(&esxmem_share.zero_merges);
@@ -289,7 +278,7 @@ static bool merge_into_frame(struct esxmem_vm *vm, pgoff_t index,
 	get_page(frame);
 	mutex_unlock(&esxmem_share.lock);
 
-	if (isolate(vm, index, page) && pages_equal(page, frame)) {
+	if (esxmem_vm_isolate_page(vm, index, page) && pages_equal(page, frame)) {
 		mutex_lock(&esxmem_share.lock);
 		pos = esxmem_frames_find(&frames, key);
 		/* The frame may have lost its last sharer meanwhile. */
@@ -358,7 +347,7 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 	}
 	if (!esxmem_pte_maps(vm2->pmap[index2], page2)) {
 		/* Freed or replaced since: the hint is stale. */
-	} else if (!isolate(vm2, index2, page2) || !isolate(vm, index, page)) {
+	} else if (!esxmem_vm_isolate_page(vm2, index2, page2) || !esxmem_vm_isolate_page(vm, index, page)) {
 		ret = HINT_BUSY;
 	} else if (page_key(page2, domain) == key) {
 		if (!pages_equal(page, page2)) {

@@ -282,6 +282,88 @@ static const struct attribute_group sample_attr_group = {
 	.attrs = sample_attrs,
 };
 
+/* reclaim/: compression and swapping. Files named reclaim_* in the code. */
+
+#define RECLAIM_ATTR(_name, _expr)					\
+static ssize_t reclaim_##_name##_show(struct kobject *kobj,		\
+				      struct kobj_attribute *attr,	\
+				      char *buf)			\
+{									\
+	return sysfs_emit(buf, "%llu\n", (unsigned long long)(_expr));	\
+}									\
+static struct kobj_attribute reclaim_##_name##_attr =			\
+	__ATTR(_name, 0444, reclaim_##_name##_show, NULL)
+
+#define RECLAIM_SUM(_name) RECLAIM_ATTR(_name,				\
+	esxmem_reclaim_sum(offsetof(struct esxmem_vm_reclaim, _name)))
+
+RECLAIM_ATTR(swapped_pages, esxmem_vm_sum_state(ESXMEM_PAGE_SWAPPED));
+RECLAIM_ATTR(compressed_pages, esxmem_vm_sum_state(ESXMEM_PAGE_COMPRESSED));
+RECLAIM_ATTR(compressed_bytes, esxmem_zstore_bytes());
+RECLAIM_ATTR(zpool_pages, esxmem_zstore_pages());
+RECLAIM_ATTR(emergency_pages, atomic64_read(&esxmem_reclaimer.emergency_pages));
+RECLAIM_ATTR(cpu_us, esxmem_reclaim_cpu_ns() / NSEC_PER_USEC);
+RECLAIM_SUM(swap_outs);
+RECLAIM_SUM(swap_ins);
+RECLAIM_SUM(swap_errors);
+RECLAIM_SUM(compress_outs);
+RECLAIM_SUM(compress_ins);
+RECLAIM_SUM(compress_rejects);
+RECLAIM_SUM(compress_errors);
+RECLAIM_SUM(skipped);
+RECLAIM_SUM(low_waits);
+
+THREAD_KNOB(compress_percent, esxmem_reclaimer.compress_percent, 0, 100,
+	    esxmem_reclaim_kick);
+
+static ssize_t reclaim_enabled_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(esxmem_reclaimer.enabled));
+}
+
+static ssize_t reclaim_enabled_store(struct kobject *kobj,
+				     struct kobj_attribute *attr,
+				     const char *buf, size_t count)
+{
+	unsigned int v;
+
+	if (kstrtouint(buf, 10, &v) || v > 1)
+		return -EINVAL;
+	WRITE_ONCE(esxmem_reclaimer.enabled, v);
+	esxmem_reclaim_kick();
+	return count;
+}
+
+static struct kobj_attribute reclaim_enabled_attr =
+	__ATTR(enabled, 0644, reclaim_enabled_show, reclaim_enabled_store);
+
+static struct attribute *reclaim_attrs[] = {
+	&reclaim_enabled_attr.attr,
+	&compress_percent_attr.attr,
+	&reclaim_swapped_pages_attr.attr,
+	&reclaim_compressed_pages_attr.attr,
+	&reclaim_compressed_bytes_attr.attr,
+	&reclaim_zpool_pages_attr.attr,
+	&reclaim_swap_outs_attr.attr,
+	&reclaim_swap_ins_attr.attr,
+	&reclaim_swap_errors_attr.attr,
+	&reclaim_compress_outs_attr.attr,
+	&reclaim_compress_ins_attr.attr,
+	&reclaim_compress_rejects_attr.attr,
+	&reclaim_compress_errors_attr.attr,
+	&reclaim_skipped_attr.attr,
+	&reclaim_low_waits_attr.attr,
+	&reclaim_emergency_pages_attr.attr,
+	&reclaim_cpu_us_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group reclaim_attr_group = {
+	.name = "reclaim",
+	.attrs = reclaim_attrs,
+};
+
 static struct attribute *esxmem_attrs[] = {
 	&pool_pages_attr.attr,
 	&used_pages_attr.attr,
@@ -329,8 +411,13 @@ int esxmem_sysfs_init(void)
 	err = sysfs_create_group(esxmem_kobj, &sample_attr_group);
 	if (err)
 		goto err_share;
+	err = sysfs_create_group(esxmem_kobj, &reclaim_attr_group);
+	if (err)
+		goto err_sample;
 	return 0;
 
+err_sample:
+	sysfs_remove_group(esxmem_kobj, &sample_attr_group);
 err_share:
 	sysfs_remove_group(esxmem_kobj, &share_attr_group);
 err_group:
@@ -343,6 +430,7 @@ err_put:
 
 void esxmem_sysfs_exit(void)
 {
+	sysfs_remove_group(esxmem_kobj, &reclaim_attr_group);
 	sysfs_remove_group(esxmem_kobj, &sample_attr_group);
 	sysfs_remove_group(esxmem_kobj, &share_attr_group);
 	sysfs_remove_group(esxmem_kobj, &esxmem_attr_group);

@@ -178,6 +178,7 @@ struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 	init_rwsem(&vm->zero_sem);
 	mutex_init(&vm->kvm_lock);
 	mutex_init(&vm->balloon_lock);
+	esxmem_reclaim_init_vm(vm);
 	vm->owner_pid = task_tgid_nr(current);
 	get_task_comm(vm->owner_comm, current);
 	vm->shares = ESXMEM_DEFAULT_SHARES;
@@ -216,6 +217,7 @@ void esxmem_vm_destroy(struct esxmem_vm *vm)
 	esxmem_kvm_detach(vm);
 	esxmem_share_forget_vm(vm);
 	esxmem_sample_forget_vm(vm);
+	esxmem_reclaim_forget_vm(vm);
 	esxmem_vm_free_all(vm);
 	/* The frame table's counters may still look it up under RCU. */
 	kfree_rcu(vm, rcu);

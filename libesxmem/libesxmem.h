@@ -158,6 +158,21 @@ struct esxmem_vm_info {
 	uint32_t active_ppm;		/* the estimate */
 	uint64_t sample_faults;		/* touches of sampled pages */
 	uint64_t sample_periods;	/* sampling periods completed */
+	/*
+	 * Reclamation: compression and the swap file. ESXMEM_NO_TARGET in
+	 * swap_target_pages and compress_max_pages means none set.
+	 */
+	uint64_t swap_slots;		/* pages its swap file holds; 0: none */
+	uint64_t swap_target_pages;
+	uint64_t compress_max_pages;
+	uint64_t swap_outs;
+	uint64_t swap_ins;
+	uint64_t swap_errors;
+	uint64_t compress_outs;
+	uint64_t compress_ins;
+	uint64_t compress_rejects;	/* pages that did not shrink enough */
+	uint64_t reclaim_skipped;	/* victims someone else held */
+	uint64_t low_waits;		/* new pages held back in the low state */
 	size_t nr_slots;		/* entries in slots[], by base_gfn */
 	struct esxmem_slot_info *slots;	/* NULL when nr_slots is 0 */
 };
@@ -193,7 +208,9 @@ void esxmem_vm_list_free(struct esxmem_vm_info *vms, size_t n);
 #define ESXMEM_VM_SET_MIN_PAGES		(1u << 4)
 #define ESXMEM_VM_SET_MAX_PAGES		(1u << 5)
 #define ESXMEM_VM_SET_TARGET_PAGES	(1u << 6)
-#define ESXMEM_VM_SET_ALL		((1u << 7) - 1)
+#define ESXMEM_VM_SET_SWAP_TARGET_PAGES	(1u << 7)
+#define ESXMEM_VM_SET_COMPRESS_MAX_PAGES (1u << 8)
+#define ESXMEM_VM_SET_ALL		((1u << 9) - 1)
 
 /* New values for a VM; only the fields whose bit is in @set are sent. */
 struct esxmem_vm_settings {
@@ -205,6 +222,8 @@ struct esxmem_vm_settings {
 	uint64_t min_pages;
 	uint64_t max_pages;
 	uint64_t target_pages;
+	uint64_t swap_target_pages;	/* ESXMEM_NO_TARGET: none */
+	uint64_t compress_max_pages;	/* ESXMEM_NO_TARGET: the default */
 };
 
 /*
@@ -295,6 +314,16 @@ int esxmem_kvm_detach(struct esxmem *h, uint32_t vm_id);
  */
 int esxmem_vm_balloon(struct esxmem *h, uint32_t vm_id, const uint64_t *gfns,
 		      size_t n, bool release);
+
+/*
+ * (admin) Gives VM @vm_id the swap file open as @fd (see ESXMEM_CMD_SET_SWAP
+ * in <linux/esxmem.h>), or none when @fd is -1. The module keeps its own
+ * reference: the caller may close @fd afterwards.
+ * Errors: -EBADF no such fd or not open read-write; -EINVAL not a regular
+ * file; -ENOSPC smaller than a page; -ENODATA the VM has no size yet;
+ * -EBUSY pages are in its current swap file; -ENOENT no such VM.
+ */
+int esxmem_vm_set_swap(struct esxmem *h, uint32_t vm_id, int fd);
 
 /* ---- events ------------------------------------------------------------ */
 

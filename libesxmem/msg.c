@@ -64,6 +64,17 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_ACTIVE]		= POL_U32,
 	[ESXMEM_VM_A_SAMPLE_FAULTS]	= POL_U64,
 	[ESXMEM_VM_A_SAMPLE_PERIODS]	= POL_U64,
+	[ESXMEM_VM_A_SWAP_SLOTS]	= POL_U64,
+	[ESXMEM_VM_A_SWAP_TARGET_PAGES]	= POL_U64,
+	[ESXMEM_VM_A_COMPRESS_MAX_PAGES] = POL_U64,
+	[ESXMEM_VM_A_SWAP_OUTS]		= POL_U64,
+	[ESXMEM_VM_A_SWAP_INS]		= POL_U64,
+	[ESXMEM_VM_A_SWAP_ERRORS]	= POL_U64,
+	[ESXMEM_VM_A_COMPRESS_OUTS]	= POL_U64,
+	[ESXMEM_VM_A_COMPRESS_INS]	= POL_U64,
+	[ESXMEM_VM_A_COMPRESS_REJECTS]	= POL_U64,
+	[ESXMEM_VM_A_RECLAIM_SKIPPED]	= POL_U64,
+	[ESXMEM_VM_A_LOW_WAITS]		= POL_U64,
 };
 
 /* Inside ESXMEM_VM_A_STATE_PAGES: type = page state + 1, then padding. */
@@ -312,7 +323,11 @@ static int fill_vm_set(struct nl_msg *msg, const void *arg)
 	    put_u64_if(msg, set & ESXMEM_VM_SET_MAX_PAGES,
 		       ESXMEM_VM_A_MAX_PAGES, s->max_pages) < 0 ||
 	    put_u64_if(msg, set & ESXMEM_VM_SET_TARGET_PAGES,
-		       ESXMEM_VM_A_TARGET_PAGES, s->target_pages) < 0)
+		       ESXMEM_VM_A_TARGET_PAGES, s->target_pages) < 0 ||
+	    put_u64_if(msg, set & ESXMEM_VM_SET_SWAP_TARGET_PAGES,
+		       ESXMEM_VM_A_SWAP_TARGET_PAGES, s->swap_target_pages) < 0 ||
+	    put_u64_if(msg, set & ESXMEM_VM_SET_COMPRESS_MAX_PAGES,
+		       ESXMEM_VM_A_COMPRESS_MAX_PAGES, s->compress_max_pages) < 0)
 		return -EMSGSIZE;
 	return 0;
 }
@@ -426,6 +441,30 @@ int esxmem_msg_vm_balloon(int family, uint32_t id, const uint64_t *gfns,
 		return -EINVAL;
 	return build(family, ESXMEM_CMD_BALLOON, NLM_F_REQUEST | NLM_F_ACK,
 		     ESXMEM_A_VM, fill_balloon, &a, out);
+}
+
+struct swap_arg {
+	uint32_t id;
+	int32_t fd;
+};
+
+static int fill_swap(struct nl_msg *msg, const void *arg)
+{
+	const struct swap_arg *a = arg;
+
+	if (nla_put_u32(msg, ESXMEM_VM_A_ID, a->id) < 0 ||
+	    nla_put_s32(msg, ESXMEM_VM_A_SWAP_FD, a->fd) < 0)
+		return -EMSGSIZE;
+	return 0;
+}
+
+int esxmem_msg_vm_set_swap(int family, uint32_t id, int fd, struct nl_msg **out)
+{
+	struct swap_arg a = { .id = id, .fd = fd < 0 ? -1 : fd };
+
+	*out = NULL;
+	return build(family, ESXMEM_CMD_SET_SWAP, NLM_F_REQUEST | NLM_F_ACK,
+		     ESXMEM_A_VM, fill_swap, &a, out);
 }
 
 int esxmem_msg_kvm_detach(int family, uint32_t id, struct nl_msg **out)
@@ -562,6 +601,17 @@ int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out)
 	get_u32(tb, ESXMEM_VM_A_ACTIVE, &out->active_ppm);
 	get_u64(tb, ESXMEM_VM_A_SAMPLE_FAULTS, &out->sample_faults);
 	get_u64(tb, ESXMEM_VM_A_SAMPLE_PERIODS, &out->sample_periods);
+	get_u64(tb, ESXMEM_VM_A_SWAP_SLOTS, &out->swap_slots);
+	get_u64(tb, ESXMEM_VM_A_SWAP_TARGET_PAGES, &out->swap_target_pages);
+	get_u64(tb, ESXMEM_VM_A_COMPRESS_MAX_PAGES, &out->compress_max_pages);
+	get_u64(tb, ESXMEM_VM_A_SWAP_OUTS, &out->swap_outs);
+	get_u64(tb, ESXMEM_VM_A_SWAP_INS, &out->swap_ins);
+	get_u64(tb, ESXMEM_VM_A_SWAP_ERRORS, &out->swap_errors);
+	get_u64(tb, ESXMEM_VM_A_COMPRESS_OUTS, &out->compress_outs);
+	get_u64(tb, ESXMEM_VM_A_COMPRESS_INS, &out->compress_ins);
+	get_u64(tb, ESXMEM_VM_A_COMPRESS_REJECTS, &out->compress_rejects);
+	get_u64(tb, ESXMEM_VM_A_RECLAIM_SKIPPED, &out->reclaim_skipped);
+	get_u64(tb, ESXMEM_VM_A_LOW_WAITS, &out->low_waits);
 
 	if (tb[ESXMEM_VM_A_STATE_PAGES]) {
 		err = parse_state_pages(tb[ESXMEM_VM_A_STATE_PAGES], out);

@@ -80,6 +80,9 @@ int esxmem_msg_kvm_attach(int family, uint32_t id, int kvm_fd,
 int esxmem_msg_vm_balloon(int family, uint32_t id, const uint64_t *gfns,
 			  size_t n, bool release, struct nl_msg **out);
 
+/* ESXMEM_CMD_SET_SWAP: ESXMEM_A_VM { ID, SWAP_FD } (-1 for any negative @fd). */
+int esxmem_msg_vm_set_swap(int family, uint32_t id, int fd, struct nl_msg **out);
+
 /* ESXMEM_CMD_DETACH_KVM: ESXMEM_A_VM { ID }. */
 int esxmem_msg_kvm_detach(int family, uint32_t id, struct nl_msg **out);
 

@@ -154,6 +154,17 @@ ESXMEM_EXPORT int esxmem_vm_balloon(struct esxmem *h, uint32_t vm_id,
 	return err ? err : esxmem_request(h, msg, NULL, NULL);
 }
 
+ESXMEM_EXPORT int esxmem_vm_set_swap(struct esxmem *h, uint32_t vm_id, int fd)
+{
+	struct nl_msg *msg = NULL;
+	int err;
+
+	if (!h)
+		return -EINVAL;
+	err = esxmem_msg_vm_set_swap(esxmem_family(h), vm_id, fd, &msg);
+	return err ? err : esxmem_request(h, msg, NULL, NULL);
+}
+
 ESXMEM_EXPORT int esxmem_kvm_detach(struct esxmem *h, uint32_t vm_id)
 {
 	struct nl_msg *msg = NULL;

@@ -75,8 +75,9 @@
  *             NLM_F_DUMP_INTR set and the caller should list again.
  * ESXMEM_CMD_SET_VM (admin)
  *     in ESXMEM_A_VM { ID, and any of NAME, DOMAIN, SHARES, MIN_PAGES,
- *     MAX_PAGES, TARGET_PAGES, FLAGS }. Applied all or nothing: EINVAL if
- *     the result would have MIN_PAGES > MAX_PAGES.
+ *     MAX_PAGES, TARGET_PAGES, FLAGS, SWAP_TARGET_PAGES,
+ *     COMPRESS_MAX_PAGES }. Applied all or nothing: EINVAL if the result
+ *     would have MIN_PAGES > MAX_PAGES.
  * ESXMEM_CMD_GET_POOL
  *     out ESXMEM_A_POOL { every pool attribute }
  * ESXMEM_CMD_SET_POOL (admin)
@@ -102,6 +103,28 @@
  *     outside its RAM; EEXIST a frame twice; EINVAL an empty batch or one
  *     over ESXMEM_BALLOON_BATCH_MAX. The extack says which rule a frame
  *     broke.
+ * ESXMEM_CMD_SET_SWAP (admin)
+ *     in ESXMEM_A_VM { ID, SWAP_FD }: gives the VM the swap file open as
+ *     SWAP_FD in the caller's fd table (-1: none). The file must be a
+ *     regular file open for reading and writing, without O_APPEND, not on
+ *     esxmem itself; its size in pages (up to the VM's) is how many pages
+ *     it can hold. Preallocate it (fallocate) so that swapping never meets
+ *     a full filesystem, and open it with O_DIRECT where the filesystem
+ *     allows, so that swapped pages do not stay in the host's page cache.
+ *     EBADF: no such fd, or not open for reading and writing; EINVAL: not
+ *     a regular file, or on esxmem; ENOSPC: smaller than a page; ENODATA:
+ *     the VM has no size yet; EBUSY: pages are in the current swap file.
+ *
+ * Reclamation: the module compresses (LZ4; pages that shrink to 2 KiB or
+ * less) and swaps out random private pages of a VM while it consumes more
+ * than its SWAP_TARGET_PAGES, and, in the hard and low free-memory states
+ * whether or not a daemon sets targets, of the VM furthest above its
+ * TARGET_PAGES (or MIN_PAGES) until free memory regains the soft
+ * threshold. Pages are never taken below MIN_PAGES by a target, and pages
+ * someone else holds (GUP pins) are skipped. In the low state, a VM whose
+ * TARGET_PAGES is set and reached waits up to FAULT_WAIT_MS at each new
+ * page. A touch reads the page back; a page that cannot be read back (its
+ * swap file failed) gives the access SIGBUS and stays where it is.
  *
  * Events (multicast group "events", no subscription rights needed):
  * ESXMEM_CMD_EVENT_STATE  ESXMEM_A_POOL { STATE, FREE_PAGES }: the pool's
@@ -160,6 +183,7 @@ enum esxmem_mem_state {
 #define ESXMEM_SAMPLE_PERIOD_MAX	3600	/* seconds */
 #define ESXMEM_BALLOON_BATCH_MAX	512	/* frames per BALLOON request */
 #define ESXMEM_SAMPLE_PAGES_MAX		100000
+#define ESXMEM_NO_TARGET		(~0ULL)	/* SWAP_TARGET, COMPRESS_MAX */
 /*
  * Sharing domains: VMs share pages only with VMs of the same domain. Domain
  * 0, every VM's default, is a domain of one: the VM shares only within
@@ -183,6 +207,7 @@ enum esxmem_cmd {
 	ESXMEM_CMD_EVENT_VM_NEW,
 	ESXMEM_CMD_EVENT_VM_DEL,
 	ESXMEM_CMD_BALLOON,
+	ESXMEM_CMD_SET_SWAP,
 	__ESXMEM_CMD_MAX
 };
 #define ESXMEM_CMD_MAX (__ESXMEM_CMD_MAX - 1)
@@ -247,6 +272,24 @@ enum esxmem_vm_attr {
 	ESXMEM_VM_A_BALLOON_GFNS,	/* binary, in: u64 guest frame numbers,
 					 * 1..ESXMEM_BALLOON_BATCH_MAX */
 	ESXMEM_VM_A_BALLOON_RELEASE,	/* flag, in: give the frames back */
+	ESXMEM_VM_A_SWAP_FD,		/* s32, in: SET_SWAP */
+	ESXMEM_VM_A_SWAP_SLOTS,		/* u64, out: pages the swap file can
+					 * hold; 0 without one */
+	ESXMEM_VM_A_SWAP_TARGET_PAGES,	/* u64, in/out: page out while the VM
+					 * consumes more; ESXMEM_NO_TARGET
+					 * (the default): never for a target */
+	ESXMEM_VM_A_COMPRESS_MAX_PAGES,	/* u64, in/out: pages its compression
+					 * cache may hold; ESXMEM_NO_TARGET
+					 * (the default): reclaim/
+					 * compress_percent of its size */
+	ESXMEM_VM_A_SWAP_OUTS,		/* u64, out: pages written to swap */
+	ESXMEM_VM_A_SWAP_INS,		/* u64, out: ... and read back */
+	ESXMEM_VM_A_SWAP_ERRORS,	/* u64, out: failed swap reads/writes */
+	ESXMEM_VM_A_COMPRESS_OUTS,	/* u64, out: pages compressed */
+	ESXMEM_VM_A_COMPRESS_INS,	/* u64, out: ... and decompressed */
+	ESXMEM_VM_A_COMPRESS_REJECTS,	/* u64, out: did not shrink enough */
+	ESXMEM_VM_A_RECLAIM_SKIPPED,	/* u64, out: victims held elsewhere */
+	ESXMEM_VM_A_LOW_WAITS,		/* u64, out: pages held back in low */
 	__ESXMEM_VM_A_MAX
 };
 #define ESXMEM_VM_A_MAX (__ESXMEM_VM_A_MAX - 1)

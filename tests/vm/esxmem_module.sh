@@ -10,7 +10,10 @@ expect_eq "device mode" "crw-------" "$(ls -l /dev/esxmem | cut -c1-10)"
 for f in pool_pages used_pages free_pages state state_high_permille \
 	state_soft_permille state_hard_permille state_low_permille \
 	fault_wait_ms objects faults cow_breaks fault_waits \
-	fault_wait_timeouts alloc_failures state_changes; do
+	fault_wait_timeouts alloc_failures state_changes reclaim/enabled \
+	reclaim/compress_percent reclaim/swapped_pages reclaim/compressed_pages \
+	reclaim/swap_outs reclaim/swap_ins reclaim/swap_errors reclaim/compress_outs \
+	reclaim/compress_ins reclaim/emergency_pages reclaim/low_waits; do
 	[ -r /sys/kernel/mm/esxmem/$f ] || fail "sysfs file $f missing"
 done
 expect_eq "initial state" high "$(cat /sys/kernel/mm/esxmem/state)"

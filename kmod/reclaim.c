@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Reclamation inside the module: guest pages compressed into the
+ * compression cache (compress.c) or written to the VM's swap file
+ * (swap.c), and read back on the next touch.
+ *
+ * Victims are private pages picked at random, as ESX does: the module
+ * cannot see the guest's own idea of which pages are cold, and random
+ * choice cannot be gamed by a guest's access pattern. A page someone else
+ * holds (a GUP pin for DMA, a fault in progress) is skipped.
+ *
+ * Two things make the reclaim thread work:
+ *  - a VM's swap target, set by the daemon in the hard and low states:
+ *    the VM's pages go out while it consumes more than the target;
+ *  - the emergency path: in the hard and low states, whether or not a
+ *    daemon runs, pages go out of the VM furthest above its target (or,
+ *    with no targets, its minimum) until free memory is back above the
+ *    soft threshold.
+ * In the low state, a VM above its target also waits at each new page for
+ * the state to pass (pool.c), so reclaim catches up with it.
+ *
+ * Locking: a VM's reclaim lock serializes its page-outs, page-ins and
+ * everything in its compression and swap slots. It nests outside page
+ * locks, which nest outside the VM's spinlock. A swapped or compressed
+ * entry changes only under the reclaim lock.
+ */
+#include <linux/freezer.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+
+#include "esxmem.h"
+
+struct esxmem_reclaimer esxmem_reclaimer = {
+	.wait = __WAIT_QUEUE_HEAD_INITIALIZER(esxmem_reclaimer.wait),
+	.enabled = true,
+	.compress_percent = 10,
+};
+
+static struct task_struct *reclaimer;
+static unsigned long kicked;
+
+#define RECLAIM_BATCH	64	/* pages per VM before looking around */
+#define PICK_WINDOW	64	/* entries looked at from a random start */
+#define PICK_TRIES	8
+
+/* ---- the compression cache's slots ---------------------------------- */
+
+static unsigned long compress_limit(struct esxmem_vm *vm)
+{
+	u64 max = READ_ONCE(vm->reclaim.compress_max);
+
+	if (max == U64_MAX)
+		max = (u64)vm->npages *
+		      READ_ONCE(esxmem_reclaimer.compress_percent) / 100;
+	return min_t(u64, max, vm->npages);
+}
+
+/* A free slot, growing the table up to the VM's limit; or -ENOSPC. */
+static long zslot_get(struct esxmem_vm *vm)
+{
+	struct esxmem_vm_reclaim *r = &vm->reclaim;
+	unsigned long limit = compress_limit(vm), size, i, s;
+	unsigned long *table;
+
+	lockdep_assert_held(&r->lock);
+	if (r->zused >= limit)
+		return -ENOSPC;
+	if (r->zused == r->zslots) {
+		size = min(limit, max(2 * r->zslots, 256UL));
+		table = kvcalloc(size, sizeof(*table),
+				 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!table)
+			return -ENOMEM;
+		if (r->zslots)
+			memcpy(table, r->zslot, r->zslots * sizeof(*table));
+		kvfree(r->zslot);
+		r->zslot = table;
+		r->znext = r->zslots;
+		r->zslots = size;
+	}
+	for (i = 0; i < r->zslots; i++) {
+		s = (r->znext + i) % r->zslots;
+		if (!r->zslot[s])
+			return s;
+	}
+	return -ENOSPC;		/* not reached: zused < zslots */
+}
+
+/* Frees what swapped or compressed entry @e held; the entry is cleared. */
+void esxmem_reclaim_drop(struct esxmem_vm *vm, esxmem_pte_t e)
+{
+	struct esxmem_vm_reclaim *r = &vm->reclaim;
+	unsigned long slot = esxmem_pte_payload(e);
+
+	lockdep_assert_held(&r->lock);
+	if (esxmem_pte_state(e) == ESXMEM_PAGE_COMPRESSED) {
+		esxmem_zstore_free(r->zslot[slot]);
+		r->zslot[slot] = 0;
+		r->zused--;
+	} else if (esxmem_pte_state(e) == ESXMEM_PAGE_SWAPPED) {
+		esxmem_swap_slot_put(r, slot);
+	}
+}
+
+/* ---- page-out and page-in ---------------------------------------------- */
+
+/*
+ * Compresses or swaps out the private page at @index. 0 on success;
+ * -EAGAIN or -EBUSY to try another page; -E2BIG when it did not compress
+ * and there is no swap; -ENOSPC when there is no room left; or the swap
+ * file's error. The page stays as it was on any error.
+ */
+static int page_out(struct esxmem_vm *vm, pgoff_t index)
+{
+	struct esxmem_vm_reclaim *r = &vm->reclaim;
+	unsigned long handle;
+	esxmem_pte_t e, out;
+	struct page *page;
+	long slot;
+	int err;
+
+	lockdep_assert_held(&r->lock);
+	page = esxmem_vm_get_private(vm, index);
+	if (!page)
+		return -EAGAIN;
+	/* A page being faulted in is in use. */
+	err = -EAGAIN;
+	if (!trylock_page(page))
+		goto put;
+	e = READ_ONCE(vm->pmap[index]);
+	if (!esxmem_pte_maps(e, page) || (e & ESXMEM_PTE_PINNED))
+		goto unlock;
+	err = -EBUSY;
+	if (!esxmem_vm_isolate_page(vm, index, page)) {
+		atomic64_inc(&r->skipped);
+		goto unlock;
+	}
+
+	slot = zslot_get(vm);
+	err = slot < 0 ? slot : esxmem_zstore_put(page, &handle);
+	if (!err) {
+		r->zslot[slot] = handle;
+		r->zused++;
+		r->znext = slot + 1;
+		out = esxmem_pte_make(ESXMEM_PAGE_COMPRESSED, slot, 0);
+		atomic64_inc(&r->compress_outs);
+	} else {
+		if (err == -E2BIG)
+			atomic64_inc(&r->compress_rejects);
+		if (r->swap_file) {
+			slot = esxmem_swap_out(r, page);
+			err = slot < 0 ? slot : 0;
+			if (!err) {
+				out = esxmem_pte_make(ESXMEM_PAGE_SWAPPED,
+						      slot, 0);
+				atomic64_inc(&r->swap_outs);
+			} else if (err != -ENOSPC || r->swap_used < r->swap_slots) {
+				atomic64_inc(&r->swap_errors);
+				pr_warn_ratelimited("esxmem: VM %u: swap file write failed (%d); its pages stay in memory: check the swap file's filesystem\n",
+						    vm->id, err);
+			}
+		}
+		if (err)
+			goto unlock;
+	}
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	/* The idle sampler's mark stays: a touch still counts. */
+	esxmem_vm_set_pte(vm, index, out | (e & ESXMEM_PTE_SAMPLED));
+	spin_unlock(&vm->lock);
+	unlock_page(page);
+	put_page(page);
+	/* The pmap's reference: the machine page goes back to the pool. */
+	esxmem_vm_free_page(page);
+	return 0;
+unlock:
+	unlock_page(page);
+put:
+	put_page(page);
+	return err;
+}
+
+/*
+ * Makes @fresh, a page of the pool, the private page at @index with the
+ * contents that swapped or compressed entry @e holds, and returns it
+ * locked. -EAGAIN when the entry changed meanwhile (fault again), or the
+ * read's error: then the data stays where it was.
+ */
+int esxmem_page_in(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e,
+		   struct page *fresh)
+{
+	struct esxmem_vm_reclaim *r = &vm->reclaim;
+	unsigned long slot = esxmem_pte_payload(e);
+	bool compressed = esxmem_pte_state(e) == ESXMEM_PAGE_COMPRESSED;
+	esxmem_pte_t cur;
+	int err;
+
+	mutex_lock(&r->lock);
+	cur = READ_ONCE(vm->pmap[index]);
+	if ((cur ^ e) & ~ESXMEM_PTE_FLAGS) {
+		mutex_unlock(&r->lock);
+		return -EAGAIN;
+	}
+	err = compressed ? esxmem_zstore_get(r->zslot[slot], fresh) :
+			   esxmem_swap_in(r, fresh, slot);
+	if (err) {
+		mutex_unlock(&r->lock);
+		atomic64_inc(compressed ? &r->compress_errors : &r->swap_errors);
+		pr_err_ratelimited("esxmem: VM %u: cannot read page %lu back from %s (%d); the access gets SIGBUS\n",
+				   vm->id, index,
+				   compressed ? "the compression cache" : "the swap file",
+				   err);
+		return err;
+	}
+	/* Unpublished until now, so nobody else holds its lock. */
+	__SetPageLocked(fresh);
+	spin_lock(&vm->lock);
+	cur = vm->pmap[index];
+	esxmem_vm_set_pte(vm, index,
+			  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
+					  page_to_pfn(fresh),
+					  cur & ESXMEM_PTE_SAMPLED));
+	spin_unlock(&vm->lock);
+	esxmem_reclaim_drop(vm, e);
+	mutex_unlock(&r->lock);
+	atomic64_inc(compressed ? &r->compress_ins : &r->swap_ins);
+	return 0;
+}
+
+/* ---- choosing pages and VMs -------------------------------------------- */
+
+static bool reclaimable(esxmem_pte_t e)
+{
+	return esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE &&
+	       !(e & ESXMEM_PTE_PINNED);
+}
+
+/* A private page of @vm at random, or -ENOENT. */
+static long pick(struct esxmem_vm *vm)
+{
+	unsigned long n = vm->npages, start, i, t;
+
+	for (t = 0; t < PICK_TRIES; t++) {
+		start = get_random_u64() % n;
+		spin_lock(&vm->lock);
+		for (i = 0; i < min_t(unsigned long, PICK_WINDOW, n); i++) {
+			pgoff_t index = (start + i) % n;
+
+			if (reclaimable(vm->pmap[index])) {
+				spin_unlock(&vm->lock);
+				return index;
+			}
+		}
+		spin_unlock(&vm->lock);
+	}
+	/* Few private pages: look at every entry, from a random start. */
+	start = get_random_u64() % n;
+	for (i = 0; i < n; i++) {
+		pgoff_t index = (start + i) % n;
+
+		if (reclaimable(READ_ONCE(vm->pmap[index])))
+			return index;
+		if (!(i % 4096))
+			cond_resched();
+	}
+	return -ENOENT;
+}
+
+/* Pages out up to @want pages of @vm; how many went. */
+static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
+{
+	unsigned long done = 0, tries = 0;
+	long index;
+	int err;
+
+	/* Pairs with the release in esxmem_vm_fix_size(). */
+	if (!smp_load_acquire(&vm->pmap) || !want)
+		return 0;
+	mutex_lock(&vm->reclaim.lock);
+	while (done < want && tries++ < 4 * want + PICK_TRIES) {
+		index = pick(vm);
+		if (index < 0)
+			break;
+		err = page_out(vm, index);
+		if (!err)
+			done++;
+		else if (err != -EAGAIN && err != -EBUSY && err != -E2BIG)
+			break;		/* nowhere to put pages */
+	}
+	mutex_unlock(&vm->reclaim.lock);
+	return done;
+}
+
+static unsigned long consumed(struct esxmem_vm *vm)
+{
+	return READ_ONCE(vm->state_pages[ESXMEM_PAGE_PRIVATE]);
+}
+
+/* What @vm consumes above @floor, and at least its minimum. */
+static unsigned long above(struct esxmem_vm *vm, u64 floor)
+{
+	u64 c = consumed(vm);
+
+	floor = max_t(u64, floor, READ_ONCE(vm->min_pages));
+	return c > floor ? c - floor : 0;
+}
+
+/* The daemon's swap targets. */
+static unsigned long reclaim_targets(void)
+{
+	unsigned long done = 0, excess;
+	struct esxmem_vm *vm;
+	u64 target;
+	u32 id = 0;
+
+	for (;; id++) {
+		mutex_lock(&esxmem_vms_lock);
+		vm = esxmem_vm_next(&id);
+		if (vm && !igrab(vm->inode))
+			vm = NULL;
+		mutex_unlock(&esxmem_vms_lock);
+		if (!vm)
+			break;
+		target = READ_ONCE(vm->reclaim.swap_target);
+		excess = target == U64_MAX ? 0 : above(vm, target);
+		if (excess)
+			done += reclaim_vm(vm, min_t(unsigned long, excess,
+						     RECLAIM_BATCH));
+		iput(vm->inode);
+		if (kthread_should_stop())
+			break;
+	}
+	return done;
+}
+
+/*
+ * The VM to take from in an emergency, referenced: the one furthest above
+ * its target, or, when none is above, the one furthest above its minimum.
+ */
+static struct esxmem_vm *emergency_victim(void)
+{
+	unsigned long best_over = 0, best_min = 0, over;
+	struct esxmem_vm *vm, *victim = NULL;
+	u32 id = 0;
+
+	mutex_lock(&esxmem_vms_lock);
+	while ((vm = esxmem_vm_next(&id))) {
+		u64 target = READ_ONCE(vm->target_pages);
+
+		over = target ? above(vm, target) : 0;
+		if (over > best_over ||
+		    (!best_over && above(vm, 0) > best_min)) {
+			victim = vm;
+			best_over = over;
+			best_min = above(vm, 0);
+		}
+		id++;
+	}
+	if (victim && !igrab(victim->inode))
+		victim = NULL;
+	mutex_unlock(&esxmem_vms_lock);
+	return victim;
+}
+
+static unsigned long reclaim_emergency(void)
+{
+	struct esxmem_pool *p = &esxmem_pool;
+	struct esxmem_vm *vm;
+	unsigned long done;
+	long need;
+
+	if (READ_ONCE(p->state) < ESXMEM_STATE_HARD)
+		return 0;
+	/* Back above the soft threshold, where the hard state ends. */
+	need = (long)READ_ONCE(p->thresholds.of[ESXMEM_STATE_SOFT]) -
+	       esxmem_pool_free_pages();
+	if (need <= 0)
+		return 0;
+	vm = emergency_victim();
+	if (!vm)
+		return 0;
+	done = reclaim_vm(vm, min_t(unsigned long, need, RECLAIM_BATCH));
+	iput(vm->inode);
+	atomic64_add(done, &esxmem_reclaimer.emergency_pages);
+	return done;
+}
+
+static int reclaimer_main(void *unused)
+{
+	unsigned long done;
+
+	set_freezable();
+	while (!kthread_should_stop()) {
+		clear_bit(0, &kicked);
+		done = 0;
+		if (READ_ONCE(esxmem_reclaimer.enabled))
+			done = reclaim_emergency() + reclaim_targets();
+		if (done) {
+			cond_resched();
+			continue;
+		}
+		/* Nothing to do, or no way to do it: look again soon. */
+		wait_event_freezable_timeout(esxmem_reclaimer.wait,
+					     kthread_should_stop() ||
+					     test_bit(0, &kicked), HZ / 2);
+	}
+	return 0;
+}
+
+void esxmem_reclaim_kick(void)
+{
+	set_bit(0, &kicked);
+	wake_up_all(&esxmem_reclaimer.wait);
+}
+
+u64 esxmem_reclaim_cpu_ns(void)
+{
+	return reclaimer ? READ_ONCE(reclaimer->se.sum_exec_runtime) : 0;
+}
+
+/* Whether a new page for @vm waits in the low state (see pool.c). */
+bool esxmem_reclaim_holds_back(struct esxmem_vm *vm)
+{
+	u64 target = READ_ONCE(vm->target_pages);
+
+	return READ_ONCE(esxmem_pool.state) == ESXMEM_STATE_LOW && target &&
+	       consumed(vm) >= target;
+}
+
+/* Sums a per-VM counter over every VM, for sysfs. */
+u64 esxmem_reclaim_sum(size_t offset)
+{
+	struct esxmem_vm *vm;
+	u64 sum = 0;
+	u32 id = 0;
+
+	mutex_lock(&esxmem_vms_lock);
+	while ((vm = esxmem_vm_next(&id))) {
+		sum += atomic64_read((atomic64_t *)((char *)&vm->reclaim + offset));
+		id++;
+	}
+	mutex_unlock(&esxmem_vms_lock);
+	return sum;
+}
+
+void esxmem_reclaim_init_vm(struct esxmem_vm *vm)
+{
+	mutex_init(&vm->reclaim.lock);
+	vm->reclaim.swap_target = U64_MAX;
+	vm->reclaim.compress_max = U64_MAX;
+}
+
+/* Called when @vm is torn down: nothing else can reach it any more. */
+void esxmem_reclaim_forget_vm(struct esxmem_vm *vm)
+{
+	struct esxmem_vm_reclaim *r = &vm->reclaim;
+	unsigned long s;
+
+	for (s = 0; s < r->zslots; s++)
+		if (r->zslot[s])
+			esxmem_zstore_free(r->zslot[s]);
+	kvfree(r->zslot);
+	esxmem_swap_forget_vm(vm);
+}
+
+int esxmem_reclaim_init(void)
+{
+	int err = esxmem_zstore_init();
+
+	if (err)
+		return err;
+	reclaimer = kthread_run(reclaimer_main, NULL, "esxmem_reclaim");
+	if (IS_ERR(reclaimer)) {
+		esxmem_zstore_exit();
+		return PTR_ERR(reclaimer);
+	}
+	return 0;
+}
+
+void esxmem_reclaim_exit(void)
+{
+	kthread_stop(reclaimer);
+	esxmem_zstore_exit();
+}
