@@ -133,12 +133,14 @@ START_TEST(build_vm_set_every_field)
 		ESXMEM_VM_A_ID, ESXMEM_VM_A_NAME, ESXMEM_VM_A_DOMAIN,
 		ESXMEM_VM_A_SHARES, ESXMEM_VM_A_FLAGS, ESXMEM_VM_A_MIN_PAGES,
 		ESXMEM_VM_A_MAX_PAGES, ESXMEM_VM_A_TARGET_PAGES,
+		ESXMEM_VM_A_SWAP_TARGET_PAGES, ESXMEM_VM_A_COMPRESS_MAX_PAGES,
 	};
 	struct esxmem_vm_settings s = {
 		.set = ESXMEM_VM_SET_ALL, .name = "web-1", .domain = 3,
 		.shares = 2000, .flags = ESXMEM_VM_F_NO_SHARING,
 		.min_pages = 0x100000001ULL, .max_pages = 0x200000002ULL,
-		.target_pages = 0x180000003ULL,
+		.target_pages = 0x180000003ULL, .swap_target_pages = 0x170000004ULL,
+		.compress_max_pages = ESXMEM_NO_TARGET,
 	};
 	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
 	struct nl_msg *msg;
@@ -146,7 +148,7 @@ START_TEST(build_vm_set_every_field)
 	ck_assert_int_eq(esxmem_msg_vm_set(FAM, 9, &s, &msg), 0);
 	expect_attrs(request_nest(msg, ESXMEM_CMD_SET_VM,
 				  NLM_F_REQUEST | NLM_F_ACK, ESXMEM_A_VM),
-		     tb, ESXMEM_VM_A_MAX, want, 8);
+		     tb, ESXMEM_VM_A_MAX, want, 10);
 	ck_assert_uint_eq(u32_of(tb[ESXMEM_VM_A_ID]), 9);
 	ck_assert_int_eq(nla_len(tb[ESXMEM_VM_A_NAME]), 6);	/* with NUL */
 	ck_assert_str_eq(nla_data(tb[ESXMEM_VM_A_NAME]), "web-1");
@@ -156,6 +158,30 @@ START_TEST(build_vm_set_every_field)
 	ck_assert_uint_eq(u64_of(tb[ESXMEM_VM_A_MIN_PAGES]), 0x100000001ULL);
 	ck_assert_uint_eq(u64_of(tb[ESXMEM_VM_A_MAX_PAGES]), 0x200000002ULL);
 	ck_assert_uint_eq(u64_of(tb[ESXMEM_VM_A_TARGET_PAGES]), 0x180000003ULL);
+	ck_assert_uint_eq(u64_of(tb[ESXMEM_VM_A_SWAP_TARGET_PAGES]), 0x170000004ULL);
+	ck_assert_uint_eq(u64_of(tb[ESXMEM_VM_A_COMPRESS_MAX_PAGES]), ESXMEM_NO_TARGET);
+	nlmsg_free(msg);
+}
+END_TEST
+
+START_TEST(build_vm_set_swap)
+{
+	static const int want[] = { ESXMEM_VM_A_ID, ESXMEM_VM_A_SWAP_FD };
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct nl_msg *msg;
+
+	ck_assert_int_eq(esxmem_msg_vm_set_swap(FAM, 4, 17, &msg), 0);
+	expect_attrs(request_nest(msg, ESXMEM_CMD_SET_SWAP,
+				  NLM_F_REQUEST | NLM_F_ACK, ESXMEM_A_VM),
+		     tb, ESXMEM_VM_A_MAX, want, 2);
+	ck_assert_int_eq((int32_t)u32_of(tb[ESXMEM_VM_A_SWAP_FD]), 17);
+	nlmsg_free(msg);
+	/* Any negative fd means "no swap file": the kernel sees -1. */
+	ck_assert_int_eq(esxmem_msg_vm_set_swap(FAM, 4, -42, &msg), 0);
+	expect_attrs(request_nest(msg, ESXMEM_CMD_SET_SWAP,
+				  NLM_F_REQUEST | NLM_F_ACK, ESXMEM_A_VM),
+		     tb, ESXMEM_VM_A_MAX, want, 2);
+	ck_assert_int_eq((int32_t)u32_of(tb[ESXMEM_VM_A_SWAP_FD]), -1);
 	nlmsg_free(msg);
 }
 END_TEST
@@ -1729,6 +1755,7 @@ Suite *libesxmem_suite(void)
 	tcase_add_test(tc, build_vm_get);
 	tcase_add_test(tc, build_vm_dump_has_an_empty_nest);
 	tcase_add_test(tc, build_vm_set_every_field);
+	tcase_add_test(tc, build_vm_set_swap);
 	tcase_add_test(tc, build_vm_set_sends_only_the_fields_set);
 	tcase_add_test(tc, build_vm_set_longest_name);
 	tcase_add_test(tc, build_vm_set_rejects_bad_settings);
