@@ -119,6 +119,7 @@ int balance(struct daemon *d)
 		  (unsigned long long)d->pool.pages, d->conf.tax);
 	for (i = 0; i < n; i++) {
 		set_target(d, &vms[i], &p[i]);
+		reclaim_apply(d, &vms[i]);
 		rho[i] = p[i].rho;
 	}
 	free(p);

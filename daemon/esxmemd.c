@@ -81,6 +81,7 @@ int reload_config(struct daemon *d, char *err, size_t errlen)
 	free(d->overrides);
 	d->overrides = NULL;
 	d->nr_overrides = 0;
+	reclaim_forget_failures(d);
 	log_info("configuration reloaded from %s", d->conf_path);
 	apply_pool_settings(d);
 	arm_timer(d);
@@ -284,6 +285,7 @@ int main(int argc, char **argv)
 	esxmem_vm_list_free(d.vms, d.nr_vms);
 	free(d.rho);
 	free(d.overrides);
+	reclaim_forget_failures(&d);
 	esxmem_events_close(d.events);
 	esxmem_close(d.h);
 	config_free(&d.conf);

@@ -45,6 +45,8 @@ struct daemon {
 	uint64_t balances;
 	struct vm_override *overrides;
 	size_t nr_overrides;
+	uint32_t *swap_failed;		/* VMs whose swap file failed */
+	size_t nr_swap_failed;
 	int balloon_fd;
 	struct balloon_conn *balloons[BALLOON_CONNS_MAX];
 	bool stop;
@@ -66,6 +68,11 @@ void balloon_close(struct daemon *d);
 void balloon_accept(struct daemon *d);
 void balloon_readable(struct daemon *d, size_t slot);
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm);
+
+/* reclaim.c: the module's compression and swapping, per VM and state. */
+void reclaim_apply(struct daemon *d, struct esxmem_vm_info *vm);
+uint64_t reclaim_swap_target(const struct daemon *d, const struct esxmem_vm_info *vm);
+void reclaim_forget_failures(struct daemon *d);
 
 /* control.c: the control socket (control.h). */
 int control_open(struct daemon *d);

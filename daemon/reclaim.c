@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The module's own reclamation, driven per VM: a swap file for each VM
+ * that may swap, the size of its compression cache, and its swap target.
+ *
+ * The free-memory state chooses the technique (Waldspurger, OSDI 2002,
+ * section 6): in high, nothing; in soft, balloons (balloon.c, qmp.c); in
+ * hard and low, also compression and swapping down to the VM's target.
+ * The module moves between the states with hysteresis and has an
+ * emergency path of its own for the hard and low states, so a daemon that
+ * is late or gone never leaves the host without reclamation.
+ *
+ * Swap files are anonymous (O_TMPFILE) in the VM's swap_dir: the module
+ * holds the only reference, so a file goes with its VM and nothing is left
+ * behind after a crash. They are preallocated to max - min (ESX's .vswp
+ * size), so swapping never meets a full filesystem, and opened with
+ * O_DIRECT where the filesystem allows, so swapped pages leave host memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "esxmemd.h"
+#include "log.h"
+
+#define SWAP_DIR_DEFAULT	"/var/lib/esxmem/swap"
+
+static int open_swap_file(const char *dir, uint64_t bytes)
+{
+	int fd, err;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_DIRECT, 0600);
+	if (fd < 0 && errno == EINVAL)	/* no direct I/O here (tmpfs) */
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = posix_fallocate(fd, 0, (off_t)bytes);
+	if (err) {
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+static bool swap_failed_before(struct daemon *d, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_swap_failed; i++)
+		if (d->swap_failed[i] == id)
+			return true;
+	return false;
+}
+
+static void remember_swap_failure(struct daemon *d, uint32_t id)
+{
+	uint32_t *more = realloc(d->swap_failed,
+				 (d->nr_swap_failed + 1) * sizeof(*more));
+
+	if (more) {
+		d->swap_failed = more;
+		d->swap_failed[d->nr_swap_failed++] = id;
+	}
+}
+
+static void give_swap_file(struct daemon *d, const struct esxmem_vm_info *vm,
+			   const struct config_vm *c)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t max = vm->max_pages < vm->size_pages ? vm->max_pages : vm->size_pages;
+	uint64_t pages = max > vm->min_pages ? max - vm->min_pages : 0;
+	const char *dir = c->reclaim.swap_dir[0] ? c->reclaim.swap_dir : SWAP_DIR_DEFAULT;
+	int fd, err;
+
+	if (!pages || swap_failed_before(d, vm->id))
+		return;
+	fd = open_swap_file(dir, pages * page);
+	if (fd < 0) {
+		log_warn("VM %s: no swap file of %llu MiB in %s: %s; it will not swap (free space there, or set reclaim.swap_dir)",
+			 vm->name, (unsigned long long)(pages * page >> 20), dir, strerror(-fd));
+		remember_swap_failure(d, vm->id);
+		return;
+	}
+	err = esxmem_vm_set_swap(d->h, vm->id, fd);
+	close(fd);
+	if (err) {
+		log_warn("VM %s: the module refused its swap file: %s %s", vm->name,
+			 esxmem_strerror(err), esxmem_errmsg(d->h));
+		remember_swap_failure(d, vm->id);
+		return;
+	}
+	log_info("VM %s: swap file of %llu MiB in %s", vm->name,
+		 (unsigned long long)(pages * page >> 20), dir);
+}
+
+/* The hard and low states compress and swap down to the target. */
+uint64_t reclaim_swap_target(const struct daemon *d, const struct esxmem_vm_info *vm)
+{
+	const struct config_vm *c = vm_settings(d, vm->name);
+
+	if (d->pool.state < ESXMEM_STATE_HARD ||
+	    (!c->reclaim.compress && !c->reclaim.swap))
+		return ESXMEM_NO_TARGET;
+	return vm->target_pages;
+}
+
+void reclaim_apply(struct daemon *d, struct esxmem_vm_info *vm)
+{
+	const struct config_vm *c = vm_settings(d, vm->name);
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct esxmem_vm_settings s = { 0 };
+	int err;
+
+	s.compress_max_pages = !c->reclaim.compress ? 0 :
+			       c->reclaim.compress_max_bytes ?
+			       c->reclaim.compress_max_bytes / page : ESXMEM_NO_TARGET;
+	s.swap_target_pages = reclaim_swap_target(d, vm);
+	if (s.compress_max_pages != vm->compress_max_pages)
+		s.set |= ESXMEM_VM_SET_COMPRESS_MAX_PAGES;
+	if (s.swap_target_pages != vm->swap_target_pages)
+		s.set |= ESXMEM_VM_SET_SWAP_TARGET_PAGES;
+	if (s.set) {
+		err = esxmem_vm_set(d->h, vm->id, &s);
+		if (err && err != -ENOENT)
+			log_warn("VM %s: cannot set its reclamation: %s %s", vm->name,
+				 esxmem_strerror(err), esxmem_errmsg(d->h));
+		else if (!err)
+			log_debug("VM %s: swap target %lld, compression cache %lld pages",
+				  vm->name, s.swap_target_pages == ESXMEM_NO_TARGET ? -1LL :
+				  (long long)s.swap_target_pages,
+				  s.compress_max_pages == ESXMEM_NO_TARGET ? -1LL :
+				  (long long)s.compress_max_pages);
+		if (!err) {
+			vm->compress_max_pages = s.compress_max_pages;
+			vm->swap_target_pages = s.swap_target_pages;
+		}
+	}
+	if (c->reclaim.swap && !vm->swap_slots && vm->size_pages)
+		give_swap_file(d, vm, c);
+}
+
+/* After a reload: VMs whose swap file failed get another chance. */
+void reclaim_forget_failures(struct daemon *d)
+{
+	free(d->swap_failed);
+	d->swap_failed = NULL;
+	d->nr_swap_failed = 0;
+}

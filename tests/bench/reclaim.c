@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What reclamation in the module costs and saves, on 64 MiB of memory
+ * filled with real program text and data (QEMU's binary, which holds code,
+ * tables and strings, as guest memory does) with every fourth page zero:
+ *
+ *  - the compression cache: the share of pages that compress to 2 KiB or
+ *    less, their compression ratio (pages in over zsmalloc pages used),
+ *    the rate at which the reclaim thread compresses, and the time a touch
+ *    takes to bring a page back;
+ *  - the swap file (on tmpfs, so the figures are the module's cost, not a
+ *    disk's): swap-out and swap-in rates and the time a touch takes;
+ *  - as the baseline, the time to read a page that is in memory; the
+ *    fault-in times are also given as ratios to it.
+ *
+ * Output: "bench: reclaim_<figure> <value> <unit>".
+ */
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "esxtest.h"
+#include "vmtest.h"
+#include <libesxmem/libesxmem.h>
+
+#define PAGES		16384u		/* 64 MiB */
+#define SOURCE		"/usr/bin/qemu-system-x86_64"
+#define SWAPDIR		"/tmp/bench-swap"
+
+static struct esxmem *nl;
+static uint32_t id;
+
+static struct esxmem_vm_info info(void)
+{
+	struct esxmem_vm_info vi, copy;
+
+	if (esxmem_vm_get(nl, id, &vi))
+		exit(1);
+	copy = vi;
+	copy.slots = NULL;
+	copy.nr_slots = 0;
+	esxmem_vm_info_free(&vi);
+	return copy;
+}
+
+static void set_reclaim(uint64_t target, uint64_t compress_max)
+{
+	struct esxmem_vm_settings s = {
+		.set = ESXMEM_VM_SET_SWAP_TARGET_PAGES | ESXMEM_VM_SET_COMPRESS_MAX_PAGES,
+		.swap_target_pages = target, .compress_max_pages = compress_max,
+	};
+
+	REQUIRE_OK(esxmem_vm_set(nl, id, &s));
+}
+
+/* Seconds to read every page of @map once (one word per 64 bytes). */
+static double read_all(const char *map)
+{
+	volatile uint64_t sum = 0;
+	double t = esx_now();
+	size_t i;
+
+	for (i = 0; i < (size_t)PAGES * ESX_PAGE; i += 64)
+		sum += *(const uint64_t *)(map + i);
+	(void)sum;
+	return esx_now() - t;
+}
+
+/* Waits until the reclaim thread has done all it will: outs stop moving. */
+static double settle(uint64_t (*outs)(void))
+{
+	double t0 = esx_now(), last = t0;
+	uint64_t n = outs(), m;
+
+	while (esx_now() - last < 1.0 && esx_now() - t0 < 300) {
+		usleep(20000);
+		m = outs();
+		if (m != n) {
+			n = m;
+			last = esx_now();
+		}
+	}
+	return last - t0;
+}
+
+static uint64_t compressed(void)
+{
+	return info().compress_outs;
+}
+
+static uint64_t swapped(void)
+{
+	return info().swap_outs;
+}
+
+int main(void)
+{
+	double t_read, t_out, t_in;
+	uint64_t ncomp, nswap, zpages;
+	struct esxmem_vm_info vi;
+	int fd, src, swapfd;
+	char *map;
+	size_t i;
+
+	esx_background_off();
+	REQUIRE_OK(esxmem_open(&nl));
+	fd = esx_open();
+	map = esx_map(fd, PAGES, 0);
+	REQUIRE(map, "mmap");
+	id = esx_stats(fd).id;
+	src = open(SOURCE, O_RDONLY);
+	REQUIRE(src >= 0, "open " SOURCE);
+	for (i = 0; i < PAGES; i++) {
+		char *p = map + i * ESX_PAGE;
+
+		if (i % 4 == 3)
+			memset(p, 0, ESX_PAGE);
+		else if (pread(src, p, ESX_PAGE, (off_t)(i * ESX_PAGE)) != (ssize_t)ESX_PAGE)
+			REQUIRE(pread(src, p, ESX_PAGE, (off_t)((i % 4096) * ESX_PAGE)) ==
+				(ssize_t)ESX_PAGE, "read " SOURCE);
+	}
+	close(src);
+	read_all(map);
+	t_read = read_all(map);
+
+	/* The compression cache alone. */
+	set_reclaim(0, PAGES);
+	t_out = settle(compressed);
+	vi = info();
+	ncomp = vi.state_pages[ESXMEM_PAGE_COMPRESSED];
+	zpages = (uint64_t)esx_sysfs_long("reclaim/zpool_pages");
+	set_reclaim(ESXMEM_NO_TARGET, PAGES);
+	t_in = read_all(map);
+	printf("bench: reclaim_compressible %.1f %% of pages\n", 100.0 * ncomp / PAGES);
+	printf("bench: reclaim_compression_ratio %.2f pages/zsmalloc page\n",
+	       zpages ? (double)ncomp / zpages : 0);
+	printf("bench: reclaim_compress_rate %.0f pages/s\n", ncomp / t_out);
+	printf("bench: reclaim_decompress_fault %.2f us/page\n", t_in * 1e6 / PAGES);
+	printf("bench: reclaim_decompress_fault_vs_read %.1f ratio\n", t_in / t_read);
+
+	/* The swap file alone. */
+	REQUIRE(!mkdir(SWAPDIR, 0700) || errno == EEXIST, "mkdir");
+	REQUIRE(!mount("tmpfs", SWAPDIR, "tmpfs", 0, "size=80m"), "mount");
+	swapfd = open(SWAPDIR, O_TMPFILE | O_RDWR, 0600);
+	REQUIRE(swapfd >= 0 && !posix_fallocate(swapfd, 0, (off_t)PAGES * ESX_PAGE), "swap file");
+	REQUIRE_OK(esxmem_vm_set_swap(nl, id, swapfd));
+	set_reclaim(0, 0);
+	t_out = settle(swapped);
+	nswap = info().state_pages[ESXMEM_PAGE_SWAPPED];
+	set_reclaim(ESXMEM_NO_TARGET, 0);
+	t_in = read_all(map);
+	printf("bench: reclaim_swap_out_rate %.0f pages/s\n", nswap / t_out);
+	printf("bench: reclaim_swap_in_rate %.0f pages/s\n", PAGES / t_in);
+	printf("bench: reclaim_swap_fault %.2f us/page\n", t_in * 1e6 / PAGES);
+	printf("bench: reclaim_memory_read %.3f us/page\n", t_read * 1e6 / PAGES);
+	printf("bench: reclaim_swap_fault_vs_read %.1f ratio\n", t_in / t_read);
+	printf("bench: reclaim_thread_cpu %ld ms\n", esx_sysfs_long("reclaim/cpu_us") / 1000);
+	munmap(map, (size_t)PAGES * ESX_PAGE);
+	close(fd);
+	close(swapfd);
+	umount(SWAPDIR);
+	return 0;
+}

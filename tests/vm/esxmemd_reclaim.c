@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esxmemd_reclaim: the daemon and the module reclaim together, and the
+ * free-memory state walks down and back up.
+ *
+ * One VM of 32 MiB (max 12 MiB in the configuration) on a pool of 16 MiB:
+ *  - the daemon gives it a swap file of max - min in the configured
+ *    swap_dir, and no swap target while memory is plentiful;
+ *  - with the module's reclaim thread stopped, the VM writes its memory
+ *    and the state walks high -> soft -> hard -> low; in the hard state the
+ *    daemon sets the VM's swap target to its target;
+ *  - with the thread running again, the module compresses and swaps the VM
+ *    out: the state walks low -> hard -> soft (and on to high when the
+ *    target is reached first), and out of hard the daemon takes the swap
+ *    target away (soft is the balloons' state);
+ *  - the VM frees a quarter of its memory: the state is high;
+ *  - every page reads back bit-exact, and the daemon stays up throughout.
+ * The states are followed through the module's events.
+ */
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "esxtest.h"
+#include "vmtest.h"
+#include <libesxmem/libesxmem.h>
+
+#define CONF		"/tmp/esxmemd-reclaim.json"
+#define LOG		"/tmp/esxmemd-reclaim.log"
+#define SWAPDIR		"/tmp/esxswap"
+#define PAGES		8192u		/* the VM: 32 MiB */
+#define POOL		4096u		/* "16M" */
+#define MAX_PAGES	3072u		/* "12M" */
+#define WORDS		(ESX_PAGE / 8)
+#define WAIT_SECS	90.0
+
+static const char conf[] =
+	"{\"pool\": {\"size\": \"16M\"}, \"balance_period\": 1,\n"
+	" \"control_socket\": \"/tmp/esxmemd-reclaim.sock\",\n"
+	" \"vm_defaults\": {\"max\": \"12M\", \"reclaim\": {\"swap_dir\": \"" SWAPDIR "\"}}}\n";
+
+static struct esxmem *nl;
+static struct esxmem_events *events;
+static int seen[256];
+static unsigned int nr_seen;
+static pid_t daemon_pid, main_pid;
+static char saved_pool[32];
+
+static void restore(void)
+{
+	if (getpid() != main_pid)
+		return;
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		waitpid(daemon_pid, NULL, 0);
+	}
+	esx_sysfs_write("reclaim/enabled", "1");
+	esx_sysfs_write("pool_pages", saved_pool);
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static void fill(uint64_t *p, uint32_t i)
+{
+	uint64_t seed = mix(i + 1);
+	size_t w;
+
+	for (w = 0; w < WORDS; w++)
+		p[w] = (i & 1) ? (seed = mix(seed + w)) : (w & 1 ? seed : i);
+	p[0] = i;
+}
+
+static unsigned int verify(char *map, uint32_t n)
+{
+	static uint64_t want[WORDS];
+	unsigned int i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		fill(want, i);
+		if (memcmp(map + (size_t)i * ESX_PAGE, want, ESX_PAGE))
+			bad++;
+	}
+	return bad;
+}
+
+/* Takes in the events so far; whether the pool is now in @state. */
+static bool state_is(int state)
+{
+	struct esxmem_event ev;
+
+	while (esxmem_events_read(events, &ev) == 0)
+		if (ev.type == ESXMEM_CMD_EVENT_STATE && nr_seen < 256 &&
+		    (!nr_seen || seen[nr_seen - 1] != (int)ev.state))
+			seen[nr_seen++] = (int)ev.state;
+	return nr_seen && seen[nr_seen - 1] == state;
+}
+
+static struct esxmem_vm_info info(uint32_t id)
+{
+	struct esxmem_vm_info vi, copy;
+
+	REQUIRE_OK(esxmem_vm_get(nl, id, &vi));
+	copy = vi;
+	copy.slots = NULL;
+	copy.nr_slots = 0;
+	esxmem_vm_info_free(&vi);
+	return copy;
+}
+
+/* Writes pages from *next on until free memory is at most @free. */
+static void write_until(char *map, uint32_t *next, long free)
+{
+	while (*next < PAGES && esx_sysfs_long("free_pages") > free) {
+		fill((uint64_t *)(map + (size_t)*next * ESX_PAGE), *next);
+		(*next)++;
+	}
+}
+
+static bool daemon_alive(void)
+{
+	return waitpid(daemon_pid, NULL, WNOHANG) == 0;
+}
+
+/* Whether the states seen so far hold @want in order. */
+static bool walked(const int *want, unsigned int n)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < nr_seen && k < n; i++)
+		if (seen[i] == want[k])
+			k++;
+	return k == n;
+}
+
+static void print_walk(void)
+{
+	static const char *const names[] = { "high", "soft", "hard", "low" };
+	unsigned int i;
+
+	printf("states:");
+	for (i = 0; i < nr_seen; i++)
+		printf(" %s", seen[i] >= 0 && seen[i] < 4 ? names[seen[i]] : "?");
+	printf("\n");
+}
+
+int main(void)
+{
+	static const int down[] = { ESXMEM_STATE_SOFT, ESXMEM_STATE_HARD, ESXMEM_STATE_LOW };
+	static const int walk[] = { ESXMEM_STATE_SOFT, ESXMEM_STATE_HARD, ESXMEM_STATE_LOW,
+				    ESXMEM_STATE_HARD, ESXMEM_STATE_SOFT, ESXMEM_STATE_HIGH };
+	struct esxmem_vm_info vi;
+	uint32_t id, next = 0;
+	uint64_t target;
+	char *map;
+	FILE *f;
+	int fd;
+
+	main_pid = getpid();
+	esx_sysfs_string("pool_pages", saved_pool, sizeof(saved_pool));
+	atexit(restore);
+	esx_background_off();
+	REQUIRE_OK(esxmem_open(&nl));
+	REQUIRE_OK(esxmem_events_open(&events));
+	REQUIRE(!mkdir(SWAPDIR, 0700) || errno == EEXIST, "mkdir");
+	REQUIRE(!mount("tmpfs", SWAPDIR, "tmpfs", 0, "size=64m"), "mount: %s", strerror(errno));
+	f = fopen(CONF, "w");
+	REQUIRE(f && fputs(conf, f) >= 0 && !fclose(f), "write " CONF);
+	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "0"));
+
+	daemon_pid = fork();
+	REQUIRE(daemon_pid >= 0, "fork");
+	if (!daemon_pid) {
+		int log = open(LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(log, 2);
+		execl("/usr/bin/esxmemd", "esxmemd", "-c", CONF, "-d", (char *)NULL);
+		_exit(127);
+	}
+	fd = esx_open();
+	map = esx_map(fd, PAGES, 0);
+	REQUIRE(map, "mmap");
+	id = esx_stats(fd).id;
+	CHECK(ESX_WAIT_FOR(esx_sysfs_long("pool_pages") == POOL &&
+			   info(id).swap_slots == MAX_PAGES, WAIT_SECS),
+	      "the daemon set the pool (%ld pages) and gave the VM a swap file of max - min (%llu slots)",
+	      esx_sysfs_long("pool_pages"), (unsigned long long)info(id).swap_slots);
+	CHECK(info(id).swap_target_pages == ESXMEM_NO_TARGET, "a swap target in the high state");
+
+	/* Down, with nothing reclaimed. */
+	write_until(map, &next, 150);
+	CHECK(ESX_WAIT_FOR(state_is(ESXMEM_STATE_SOFT), 10), "not soft at 150 pages free");
+	write_until(map, &next, 70);
+	CHECK(ESX_WAIT_FOR(state_is(ESXMEM_STATE_HARD), 10), "not hard at 70 pages free");
+	CHECK(ESX_WAIT_FOR((target = info(id).target_pages) != 0 &&
+			   info(id).swap_target_pages == target, WAIT_SECS),
+	      "in hard, the swap target %llu is not the target %llu",
+	      (unsigned long long)info(id).swap_target_pages, (unsigned long long)target);
+	/* Just into low: further pages of a VM above its target would wait. */
+	write_until(map, &next, 39);
+	CHECK(ESX_WAIT_FOR(state_is(ESXMEM_STATE_LOW), 10), "not low at 39 pages free");
+	CHECK(walked(down, 3), "the way down");
+
+	/* Back up to soft, by compression and swapping. */
+	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "1"));
+	/* The target may take it on to high before the daemon sees soft. */
+	CHECK(ESX_WAIT_FOR((state_is(ESXMEM_STATE_SOFT), walked(walk, 5)), WAIT_SECS),
+	      "not back to soft");
+	vi = info(id);
+	CHECK(vi.swap_outs + vi.compress_outs > 0, "swapped %llu, compressed %llu",
+	      (unsigned long long)vi.swap_outs, (unsigned long long)vi.compress_outs);
+	CHECK(ESX_WAIT_FOR(info(id).swap_target_pages == ESXMEM_NO_TARGET, WAIT_SECS),
+	      "the swap target stayed after the hard state");
+	printf("reclaimed: %u pages written, %llu swapped and %llu compressed (swap target %llu)\n",
+	       next, (unsigned long long)vi.swap_outs, (unsigned long long)vi.compress_outs,
+	       (unsigned long long)target);
+
+	/* Pressure falls: the guest gives up a quarter of its memory. */
+	REQUIRE_OK(esx_punch(fd, 0, (off_t)(PAGES / 4) * ESX_PAGE));
+	CHECK(ESX_WAIT_FOR(state_is(ESXMEM_STATE_HIGH), 10), "not back to high");
+	print_walk();
+	CHECK(walked(walk, 6), "the walk high -> soft -> hard -> low -> hard -> soft -> high");
+	CHECK(esx_is_zero(map, (size_t)(PAGES / 4) * ESX_PAGE), "the hole is not zero");
+	CHECK(verify(map, next) == PAGES / 4, "pages beyond the hole differ");
+	CHECK(daemon_alive(), "the daemon died");
+	munmap(map, PAGES * ESX_PAGE);
+	close(fd);
+	esxmem_events_close(events);
+	return vmtest_done("esxmemd_reclaim");
+}
