@@ -102,6 +102,7 @@ int main(void)
 	size_t i;
 
 	esx_background_off();
+	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "1"));
 	REQUIRE_OK(esxmem_open(&nl));
 	fd = esx_open();
 	map = esx_map(fd, PAGES, 0);

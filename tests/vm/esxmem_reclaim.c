@@ -389,6 +389,7 @@ int main(void)
 	saved_percent = esx_sysfs_long("reclaim/compress_percent");
 	atexit(restore);
 	esx_background_off();
+	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "1"));
 	REQUIRE_OK(esxmem_open(&nl));
 	REQUIRE(!mkdir(SWAPDIR, 0700) || errno == EEXIST, "mkdir");
 	REQUIRE(!mount("tmpfs", SWAPDIR, "tmpfs", 0, "size=64m"), "mount: %s", strerror(errno));

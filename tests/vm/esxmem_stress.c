@@ -27,7 +27,8 @@
  * worker failed and every page returns to the pool. Prints
  *   stress: <written> pages written, <verified> verified, <corrupted>
  *   corrupted, <waits> fault waits, <punches> punches, <seconds>s
- * pool_pages and fault_wait_ms are restored on exit.
+ * The reclaim thread is stopped (this is the test of an exhausted pool);
+ * pool_pages, fault_wait_ms and reclaim/enabled are restored on exit.
  */
 #include "esxtest.h"
 #include "vmtest.h"
@@ -636,6 +637,8 @@ static void cleanup(void)
 		fprintf(stderr, "esxmem_stress: could not restore pool_pages\n");
 	if (saved_wait >= 0 && esx_sysfs_write_long("fault_wait_ms", saved_wait))
 		fprintf(stderr, "esxmem_stress: could not restore fault_wait_ms\n");
+	if (esx_sysfs_write("reclaim/enabled", "1"))
+		fprintf(stderr, "esxmem_stress: could not restore reclaim/enabled\n");
 }
 
 int main(void)
@@ -653,6 +656,8 @@ int main(void)
 	saved_pool = esx_sysfs_long("pool_pages");
 	saved_wait = esx_sysfs_long("fault_wait_ms");
 	atexit(cleanup);
+	/* This is the test of an exhausted pool: reclamation would refill it. */
+	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "0"));
 
 	results = mmap(NULL, NR_WORKERS * sizeof(*results), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -130,6 +130,7 @@ static inline int esx_sysfs_write_long(const char *name, long value)
 
 static char esx_sharing_saved[8];
 static char esx_sampling_saved[8];
+static char esx_reclaim_saved[8];
 static pid_t esx_background_pid;
 
 static inline void esx_background_restore(void)
@@ -137,24 +138,28 @@ static inline void esx_background_restore(void)
 	if (getpid() != esx_background_pid)
 		return;
 	if (esx_sysfs_write("share/enabled", esx_sharing_saved) ||
-	    esx_sysfs_write("sample/enabled", esx_sampling_saved))
-		fprintf(stderr, "could not restore share/enabled and sample/enabled\n");
+	    esx_sysfs_write("sample/enabled", esx_sampling_saved) ||
+	    esx_sysfs_write("reclaim/enabled", esx_reclaim_saved))
+		fprintf(stderr, "could not restore share/, sample/ and reclaim/enabled\n");
 }
 
 /*
- * Stops the page-sharing scanner and the idle sampler until the test
- * exits, for tests that count a VM's pages or faults exactly: sharing
- * changes the page counts, and a sampled page's next touch is a fault of
- * its own.
+ * Stops the page-sharing scanner, the idle sampler and the reclaim thread
+ * until the test exits, for tests that count a VM's pages or faults
+ * exactly: sharing and reclamation (whose emergency path works in the
+ * hard and low states) change the page counts, and a sampled page's next
+ * touch is a fault of its own. Tests of reclamation turn it on again.
  */
 static inline void esx_background_off(void)
 {
 	esx_sysfs_string("share/enabled", esx_sharing_saved, sizeof(esx_sharing_saved));
 	esx_sysfs_string("sample/enabled", esx_sampling_saved, sizeof(esx_sampling_saved));
+	esx_sysfs_string("reclaim/enabled", esx_reclaim_saved, sizeof(esx_reclaim_saved));
 	esx_background_pid = getpid();
 	atexit(esx_background_restore);
-	if (esx_sysfs_write("share/enabled", "0") || esx_sysfs_write("sample/enabled", "0")) {
-		fprintf(stderr, "cannot stop the sharing scanner and the sampler\n");
+	if (esx_sysfs_write("share/enabled", "0") || esx_sysfs_write("sample/enabled", "0") ||
+	    esx_sysfs_write("reclaim/enabled", "0")) {
+		fprintf(stderr, "cannot stop the sharing scanner, the sampler and reclaim\n");
 		exit(1);
 	}
 }
