@@ -129,6 +129,7 @@ int balance(struct daemon *d)
 	d->nr_vms = n;
 	d->rho = rho;
 	d->balances++;
+	stock_balloons(d);
 	return 0;
 }
 

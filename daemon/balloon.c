@@ -63,18 +63,36 @@ static int find_vm(const struct daemon *d, uint32_t id)
 	return -1;
 }
 
-uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm)
+/*
+ * What a balloon holding @held pages of @vm should hold: what the VM has
+ * (consumed and ballooned) beyond its target; in the high state it may
+ * only shrink.
+ */
+uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t held)
 {
-	uint64_t held = vm->state_pages[ESXMEM_PAGE_BALLOONED];
 	uint64_t has = vm->consumed_pages + held;
 	uint64_t over = has > vm->target_pages ? has - vm->target_pages : 0;
 
 	if (!vm_settings(d, vm->name)->reclaim.balloon)
 		return 0;
-	/* High: never grow a balloon, but let one shrink. */
 	if (d->pool.state == ESXMEM_STATE_HIGH)
 		return over < held ? over : held;
 	return over;
+}
+
+uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm)
+{
+	return balloon_want(d, vm, vm->state_pages[ESXMEM_PAGE_BALLOONED]);
+}
+
+bool balloon_has_session(const struct daemon *d, uint32_t vm_id)
+{
+	size_t i;
+
+	for (i = 0; i < BALLOON_CONNS_MAX; i++)
+		if (d->balloons[i] && d->balloons[i]->vm_id == vm_id)
+			return true;
+	return false;
 }
 
 /* The VM whose VMM gave the guest @cid ("guest-cid=N" on its command line). */

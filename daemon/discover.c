@@ -73,7 +73,8 @@ int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
 	return -ENOENT;
 }
 
-static int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len)
+/* QEMU's command line, NUL-separated, NUL-terminated, in @buf. */
+int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len)
 {
 	char path[64];
 	ssize_t n;

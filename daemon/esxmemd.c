@@ -286,6 +286,7 @@ int main(int argc, char **argv)
 	free(d.rho);
 	free(d.overrides);
 	reclaim_forget_failures(&d);
+	stock_balloons_free(&d);
 	esxmem_events_close(d.events);
 	esxmem_close(d.h);
 	config_free(&d.conf);

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "libesxmem.h"
 #include "config.h"
@@ -45,6 +46,8 @@ struct daemon {
 	uint64_t balances;
 	struct vm_override *overrides;
 	size_t nr_overrides;
+	struct stock_balloon *stock;	/* by VM, those seen with QMP */
+	size_t nr_stock;
 	uint32_t *swap_failed;		/* VMs whose swap file failed */
 	size_t nr_swap_failed;
 	int balloon_fd;
@@ -57,6 +60,7 @@ const struct config_vm *vm_settings(const struct daemon *d, const char *name);
 int discover_vm(struct daemon *d, struct esxmem_vm_info *vm);
 int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
 			 size_t size);
+int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len);
 
 /* balance.c: targets by min-funding revocation with the idle tax. */
 int balance(struct daemon *d);
@@ -68,6 +72,17 @@ void balloon_close(struct daemon *d);
 void balloon_accept(struct daemon *d);
 void balloon_readable(struct daemon *d, size_t slot);
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm);
+uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t held);
+bool balloon_has_session(const struct daemon *d, uint32_t vm_id);
+
+/* virtio_balloon.c: QEMU's stock balloon over QMP, for guests without esxballoon. */
+struct stock_balloon {
+	uint32_t vm_id;
+	uint64_t sent;			/* the last value asked for, bytes */
+	int last_err;			/* logged once until it changes */
+};
+void stock_balloons(struct daemon *d);
+void stock_balloons_free(struct daemon *d);
 
 /* reclaim.c: the module's compression and swapping, per VM and state. */
 void reclaim_apply(struct daemon *d, struct esxmem_vm_info *vm);

@@ -12,6 +12,7 @@ static Suite *(*const suites[])(void) = {
 	policy_suite,
 	config_suite,
 	esxmemctl_suite,
+	qmp_suite,
 	libesxmem_suite,
 };
 

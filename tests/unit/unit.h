@@ -13,5 +13,6 @@ Suite *frames_suite(void);
 Suite *policy_suite(void);
 Suite *config_suite(void);
 Suite *esxmemctl_suite(void);
+Suite *qmp_suite(void);
 
 #endif

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A minimal QMP client: one JSON object per line each way; the greeting,
+ * "qmp_capabilities", then commands, with asynchronous events interleaved
+ * in the replies (skipped). See QEMU's docs/interop/qmp-spec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qmp.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The next argument after @arg in the NUL-separated @cmdline, or NULL. */
+static const char *next_arg(const char *cmdline, size_t len, const char *arg)
+{
+	const char *end = cmdline + len;
+
+	arg += strnlen(arg, (size_t)(end - arg)) + 1;
+	return arg < end ? arg : NULL;
+}
+
+/* Copies the value of option @key ("path=") from a QEMU option string. */
+static int option(const char *opts, const char *key, char *out, size_t size)
+{
+	size_t klen = strlen(key), n;
+	const char *p = opts;
+
+	while (p && *p) {
+		if (!strncmp(p, key, klen)) {
+			p += klen;
+			n = strcspn(p, ",");
+			if (!n)
+				return -ENOENT;
+			if (n >= size)
+				return -ENAMETOOLONG;
+			memcpy(out, p, n);
+			out[n] = '\0';
+			return 0;
+		}
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	return -ENOENT;
+}
+
+static bool is_option(const char *arg, const char *name)
+{
+	/* QEMU takes "-name" and "--name" alike. */
+	if (arg[0] == '-' && arg[1] == '-')
+		arg++;
+	return !strcmp(arg, name);
+}
+
+int qmp_socket_path(const char *cmdline, size_t len, char *path, size_t size)
+{
+	const char *arg, *val, *end = cmdline + len;
+	char id[128], want[128], chardev[128];
+
+	/* A direct "-qmp unix:PATH" wins. */
+	for (arg = len ? cmdline : NULL; arg; arg = next_arg(cmdline, len, arg)) {
+		if (!is_option(arg, "-qmp"))
+			continue;
+		val = next_arg(cmdline, len, arg);
+		if (val && !strncmp(val, "unix:", 5)) {
+			size_t n = strnlen(val + 5, (size_t)(end - val - 5));
+
+			n = n < strcspn(val + 5, ",") ? n : strcspn(val + 5, ",");
+			if (!n)
+				continue;
+			if (n >= size)
+				return -ENAMETOOLONG;
+			memcpy(path, val + 5, n);
+			path[n] = '\0';
+			return 0;
+		}
+	}
+	/* "-mon chardev=ID,mode=control" and the chardev socket named ID. */
+	for (arg = len ? cmdline : NULL; arg; arg = next_arg(cmdline, len, arg)) {
+		if (!is_option(arg, "-mon"))
+			continue;
+		val = next_arg(cmdline, len, arg);
+		if (!val || !strstr(val, "mode=control") ||
+		    option(val, "chardev=", want, sizeof(want)))
+			continue;
+		for (const char *c = cmdline; c; c = next_arg(cmdline, len, c)) {
+			if (!is_option(c, "-chardev"))
+				continue;
+			val = next_arg(cmdline, len, c);
+			if (!val || strncmp(val, "socket,", 7) ||
+			    option(val, "id=", id, sizeof(id)) || strcmp(id, want))
+				continue;
+			if (option(val, "path=", chardev, sizeof(chardev)))
+				continue;	/* an fd from libvirt: not ours to use */
+			if (strlen(chardev) >= size)
+				return -ENAMETOOLONG;
+			strcpy(path, chardev);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+bool qmp_has_virtio_balloon(const char *cmdline, size_t len)
+{
+	const char *arg, *val;
+
+	for (arg = len ? cmdline : NULL; arg; arg = next_arg(cmdline, len, arg)) {
+		if (!is_option(arg, "-device"))
+			continue;
+		val = next_arg(cmdline, len, arg);
+		if (val && !strncmp(val, "virtio-balloon", 14))
+			return true;
+	}
+	return false;
+}
+
+/* Waits for @events on q->fd until the deadline. */
+static int wait_fd(struct qmp *q, short events)
+{
+	struct pollfd p = { .fd = q->fd, .events = events };
+	double left = q->deadline - now();
+	int n;
+
+	if (left <= 0)
+		return -ETIMEDOUT;
+	n = poll(&p, 1, (int)(left * 1000) + 1);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	return n ? 0 : -ETIMEDOUT;
+}
+
+/* The next line from QEMU as JSON (a new reference) in *@out. */
+static int read_message(struct qmp *q, json_t **out)
+{
+	json_error_t jerr;
+	char *nl;
+	ssize_t n;
+	int err;
+
+	for (;;) {
+		nl = memchr(q->buf, '\n', q->have);
+		if (nl) {
+			size_t line = (size_t)(nl - q->buf) + 1;
+
+			*out = json_loadb(q->buf, line, 0, &jerr);
+			memmove(q->buf, q->buf + line, q->have - line);
+			q->have -= line;
+			return *out && json_is_object(*out) ? 0 : (json_decref(*out), -EPROTO);
+		}
+		if (q->have == sizeof(q->buf))
+			return -EPROTO;		/* a line longer than any reply */
+		err = wait_fd(q, POLLIN);
+		if (err)
+			return err;
+		n = recv(q->fd, q->buf + q->have, sizeof(q->buf) - q->have, MSG_DONTWAIT);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			q->have += (size_t)n;
+	}
+}
+
+static int send_all(struct qmp *q, const char *s, size_t len)
+{
+	ssize_t n;
+	int err;
+
+	while (len) {
+		n = send(q->fd, s, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (n < 0) {
+			err = wait_fd(q, POLLOUT);
+			if (err)
+				return err;
+			continue;
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int qmp_call(struct qmp *q, const char *execute, json_t *args, json_t **ret)
+{
+	json_t *cmd, *msg = NULL;
+	char *text;
+	int err;
+
+	cmd = args ? json_pack("{s:s, s:o}", "execute", execute, "arguments", args) :
+		     json_pack("{s:s}", "execute", execute);
+	if (!cmd)
+		return -ENOMEM;
+	text = json_dumps(cmd, JSON_COMPACT);
+	json_decref(cmd);
+	if (!text)
+		return -ENOMEM;
+	err = send_all(q, text, strlen(text));
+	if (!err)
+		err = send_all(q, "\n", 1);
+	free(text);
+	while (!err) {
+		err = read_message(q, &msg);
+		if (err)
+			break;
+		if (json_object_get(msg, "return")) {
+			if (ret)
+				*ret = json_incref(json_object_get(msg, "return"));
+			json_decref(msg);
+			return 0;
+		}
+		if (json_object_get(msg, "error"))
+			err = -EREMOTEIO;
+		else if (!json_object_get(msg, "event"))
+			err = -EPROTO;
+		json_decref(msg);
+	}
+	return err;
+}
+
+int qmp_open(struct qmp *q, const char *path, int timeout_ms)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	json_t *greeting = NULL;
+	int err;
+
+	q->have = 0;
+	q->deadline = now() + timeout_ms / 1000.0;
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (q->fd < 0)
+		return -errno;
+	if (connect(q->fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		err = -errno;
+		qmp_close(q);
+		return err;
+	}
+	err = read_message(q, &greeting);
+	if (!err && !json_object_get(greeting, "QMP"))
+		err = -EPROTO;
+	json_decref(greeting);
+	if (!err)
+		err = qmp_call(q, "qmp_capabilities", NULL, NULL);
+	if (err)
+		qmp_close(q);
+	return err;
+}
+
+void qmp_close(struct qmp *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
+}
+
+int qmp_balloon_actual(struct qmp *q, uint64_t *bytes)
+{
+	json_t *ret = NULL, *actual;
+	int err = qmp_call(q, "query-balloon", NULL, &ret);
+
+	if (err)
+		return err;
+	actual = json_object_get(ret, "actual");
+	err = json_is_integer(actual) && json_integer_value(actual) > 0 ? 0 : -EPROTO;
+	if (!err)
+		*bytes = (uint64_t)json_integer_value(actual);
+	json_decref(ret);
+	return err;
+}
+
+int qmp_balloon_set(struct qmp *q, uint64_t bytes)
+{
+	json_t *args = json_pack("{s:I}", "value", (json_int_t)bytes);
+
+	return args ? qmp_call(q, "balloon", args, NULL) : -ENOMEM;
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Guests without esxballoon: QEMU's own virtio-balloon, driven over QMP.
+ * QEMU frees what the guest's driver gives up with fallocate(PUNCH_HOLE)
+ * on the guest's RAM file, which esxmem turns into free machine pages.
+ *
+ * The balloon holds what the guest's memory size lacks ("actual" of
+ * query-balloon); it should hold what balloon_want() says, as esxballoon's
+ * would, asked for as the guest memory size to have. One short QMP session
+ * per VM and balance, bounded by QMP_TIMEOUT_MS: the daemon has one
+ * thread, and a QEMU that hangs must not stop it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "esxmemd.h"
+#include "log.h"
+#include "qmp.h"
+
+#define QMP_TIMEOUT_MS	1000
+/* The share of its memory a balloon may hold, as esxballoon's default. */
+#define BALLOON_CAP_PERCENT 65
+
+static struct stock_balloon *stock_of(struct daemon *d, uint32_t id)
+{
+	struct stock_balloon *more;
+	size_t i;
+
+	for (i = 0; i < d->nr_stock; i++)
+		if (d->stock[i].vm_id == id)
+			return &d->stock[i];
+	more = realloc(d->stock, (d->nr_stock + 1) * sizeof(*more));
+	if (!more)
+		return NULL;
+	d->stock = more;
+	d->stock[d->nr_stock] = (struct stock_balloon){ .vm_id = id };
+	return &d->stock[d->nr_stock++];
+}
+
+static void drive(struct daemon *d, const struct esxmem_vm_info *vm, const char *path)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t ram = vm->size_pages * page, actual = 0, held, want, value;
+	struct stock_balloon *sb = stock_of(d, vm->id);
+	static struct qmp q;
+	int err;
+
+	if (!sb)
+		return;
+	err = qmp_open(&q, path, QMP_TIMEOUT_MS);
+	if (!err)
+		err = qmp_balloon_actual(&q, &actual);
+	if (!err) {
+		held = actual < ram ? (ram - actual) / page : 0;
+		want = balloon_want(d, vm, held);
+		if (want > vm->size_pages * BALLOON_CAP_PERCENT / 100)
+			want = vm->size_pages * BALLOON_CAP_PERCENT / 100;
+		value = ram - want * page;
+		if (value != sb->sent) {
+			err = qmp_balloon_set(&q, value);
+			if (!err) {
+				log_debug("VM %s: virtio-balloon to %llu MiB (holds %llu pages, wants %llu)",
+					  vm->name, (unsigned long long)(value >> 20),
+					  (unsigned long long)held, (unsigned long long)want);
+				sb->sent = value;
+			}
+		}
+		qmp_close(&q);
+	}
+	if (err && err != sb->last_err)
+		log_warn("VM %s: QMP at %s: %s; its virtio-balloon is not driven (check QEMU's -qmp socket)",
+			 vm->name, path, strerror(-err));
+	else if (!err && sb->last_err)
+		log_info("VM %s: QMP at %s answers again", vm->name, path);
+	sb->last_err = err;
+}
+
+void stock_balloons(struct daemon *d)
+{
+	char cmdline[8192], path[108];
+	size_t i, len;
+
+	for (i = 0; i < d->nr_vms; i++) {
+		const struct esxmem_vm_info *vm = &d->vms[i];
+
+		if (!vm->owner_pid || !vm_settings(d, vm->name)->reclaim.balloon ||
+		    balloon_has_session(d, vm->id))
+			continue;
+		if (read_cmdline((pid_t)vm->owner_pid, cmdline, sizeof(cmdline), &len) ||
+		    !qmp_has_virtio_balloon(cmdline, len) ||
+		    qmp_socket_path(cmdline, len, path, sizeof(path)))
+			continue;
+		drive(d, vm, path);
+	}
+}
+
+void stock_balloons_free(struct daemon *d)
+{
+	free(d->stock);
+	d->stock = NULL;
+	d->nr_stock = 0;
+}
