@@ -58,14 +58,14 @@ check: deps
 _check:
 	@tests/check.sh
 
-vmtest: modules vm-programs
+vmtest: modules userspace vm-programs
 	@tests/host/run.sh $(T)
 
-vmshell: modules vm-programs
+vmshell: modules userspace vm-programs
 	@tests/host/run.sh --shell
 
 bench: deps
-	@$(MAKE) --no-print-directory modules vm-programs
+	@$(MAKE) --no-print-directory modules userspace vm-programs
 	@tests/host/run.sh --bench
 
 # --- install ------------------------------------------------------------------

@@ -24,10 +24,6 @@
 
 #define CLIENT_TIMEOUT_MS	1000
 
-static const char *const state_names[ESXMEM_STATE_NR] = {
-	"high", "soft", "hard", "low",
-};
-
 static const char *socket_path(const struct daemon *d)
 {
 	return d->socket_path[0] ? d->socket_path : d->conf.control_socket;
@@ -119,7 +115,7 @@ static json_t *status_json(const struct daemon *d)
 		"pages", (json_int_t)d->pool.pages,
 		"used_pages", (json_int_t)d->pool.used_pages,
 		"free_pages", (json_int_t)d->pool.free_pages,
-		"state", d->pool.state < ESXMEM_STATE_NR ? state_names[d->pool.state] : "?",
+		"state", state_name(d->pool.state),
 		"avail_pages", (json_int_t)d->avail_pages,
 		"tax", d->conf.tax, "balance_secs", (json_int_t)d->conf.balance_secs,
 		"sample_secs", (json_int_t)d->conf.sample_secs,

@@ -160,7 +160,8 @@ static bool on_events(struct daemon *d)
 			log_warn("module events were lost: reading the whole state again");
 			changed = true;
 		} else if (!err && ev.type == ESXMEM_CMD_EVENT_STATE) {
-			log_info("free-memory state is now %u, %lld pages free", ev.state,
+			log_info("free-memory state is now %s, %lld pages free",
+				 state_name(ev.state),
 				 (long long)ev.free_pages);
 			changed = true;
 		} else if (!err) {

@@ -37,6 +37,7 @@ GUEST_MODULES="
 	drivers/virtio/virtio_pci_legacy_dev.ko
 	drivers/virtio/virtio_pci_modern_dev.ko
 	drivers/virtio/virtio_pci.ko
+	drivers/virtio/virtio_balloon.ko
 	net/vmw_vsock/vsock.ko
 	net/vmw_vsock/vmw_vsock_virtio_transport_common.ko
 	net/vmw_vsock/vmw_vsock_virtio_transport.ko

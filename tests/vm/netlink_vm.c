@@ -166,8 +166,15 @@ static void test_dump_consistency(void)
 	churn = fork();
 	REQUIRE(churn >= 0, "fork");
 	if (churn == 0) {
-		for (;;)
+		/*
+		 * A hundred VMs a second: far more churn than any host sees,
+		 * yet paced, so that a dump (a few messages, milliseconds in
+		 * an emulated test host) also gets through.
+		 */
+		for (;;) {
 			close(esx_open());
+			usleep(10000);
+		}
 	}
 	/* At least 30 lists, and on until churn has torn one (bounded). */
 	int rounds = 0;

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +33,42 @@
 #define RAM_SLOT	1u
 /* RAM must end below the KVM-reserved range and within the guest's 4 GiB. */
 #define MAX_PAGES	((VMM_RESERVED_GPA - RAM_GPA) / VMM_PAGE_SIZE)
+
+/*
+ * KVM counts the local APICs that are disabled, in hardware or in software,
+ * in two static keys; each 0 <-> 1 change live-patches kernel text, which
+ * waits for every CPU to answer an IPI. A nested guest under QEMU's TCG can
+ * keep a CPU from answering for many seconds, long enough for a soft-lockup
+ * panic in the test host whenever one guest boots (its APIC goes disabled,
+ * then enabled) while another runs. A VM with an in-kernel APIC that is
+ * never run and is disabled both ways keeps both counts above zero.
+ */
+static int hold_lapic_keys(void)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry entry;
+	} msrs = {
+		.hdr.nmsrs = 1,
+		.entry = { .index = 0x1b /* MSR_IA32_APICBASE */, .data = 0xfee00000 },
+	};
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int vm_fd = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+	int vcpu_fd;
+
+	if (vm_fd < 0 || ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0)) {
+		fprintf(stderr, "tinyvmm: --hold: cannot create a VM with an in-kernel APIC: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (vcpu_fd < 0 || ioctl(vcpu_fd, KVM_SET_MSRS, &msrs) != 1) {
+		fprintf(stderr, "tinyvmm: --hold: cannot disable the held vCPU's APIC: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return 0;	/* the descriptors stay open until the process ends */
+}
 
 static void usage(FILE *f)
 {
@@ -55,7 +93,8 @@ static void usage(FILE *f)
 "      --hold           only create an idle KVM VM and keep it until killed\n"
 "                       (the test host holds one so that the count of KVM VMs\n"
 "                       never drops to zero: each 0 <-> 1 change live-patches\n"
-"                       the scheduler, which QEMU's TCG can mistranslate)\n"
+"                       the scheduler, which QEMU's TCG can mistranslate; and\n"
+"                       one whose APIC is disabled, for the same reason)\n"
 "  -h, --help           show this help\n"
 "\n"
 "Numbers may be decimal, 0x-prefixed hex or 0-prefixed octal.\n",
@@ -149,7 +188,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'H':
-			if (vmm_create(&vm))
+			if (vmm_create(&vm) || hold_lapic_keys())
 				return 1;
 			for (;;)
 				pause();

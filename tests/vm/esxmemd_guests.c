@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esxmemd_guests: ballooning end to end, with real Linux guests under QEMU
+ * whose RAM is on esxmem (esxmemfs), and esxmemd driving them:
+ *
+ *  - "alpha" runs esxballoon.ko over vhost-vsock-pci (guest-cid=3);
+ *  - "beta" has QEMU's stock virtio-balloon-pci and a QMP socket, and no
+ *    esxballoon: the daemon drives it over QMP and QEMU punches the pages
+ *    the guest gives up out of its RAM file.
+ * Both write 64 MiB and free it again (memory free in the guest, backed on
+ * the host). Sharing is off, so that only balloons free memory. With the
+ * pool made tight and held in the soft state, each guest's balloon takes
+ * memory back towards its target (max 32 MiB): at least 8192 pages of what
+ * each guest consumed; alpha's frames become BALLOONED in the module,
+ * beta's are punched out of its RAM file. Both guests stay up, with no
+ * OOM, and the daemon too.
+ */
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "esxtest.h"
+#include "vmtest.h"
+#include <libesxmem/libesxmem.h>
+
+#define QEMU		"/usr/bin/qemu-system-x86_64"
+#define RAMDIR		"/tmp/esxmem-guests"
+#define CONF		"/tmp/esxmemd-guests.json"
+#define LOG		"/tmp/esxmemd-guests.log"
+#define QMP_SOCK	"/tmp/beta.qmp"
+#define GUEST_PAGES	65536u		/* 256 MiB */
+#define MAX_PAGES	8192u		/* "32M" */
+#define WAIT_SECS	90.0
+#define GIVE_BACK	8192u		/* pages each balloon must free */
+
+static const char conf[] =
+	"{\"balance_period\": 1, \"control_socket\": \"/tmp/esxmemd-guests.sock\",\n"
+	" \"vm_defaults\": {\"max\": \"32M\", \"reclaim\": {\"swap\": false}}}\n";
+
+struct guest {
+	const char *name;
+	const char *balloon;
+	pid_t pid;
+	char console[64];
+	uint32_t id;
+};
+
+static struct guest guests[2] = {
+	{ .name = "alpha", .balloon = "esx" },
+	{ .name = "beta", .balloon = "virtio" },
+};
+static struct esxmem *nl;
+static pid_t daemon_pid = -1, main_pid;
+static char saved_pool[32], saved_share[8], saved_high[8];
+
+static void cleanup(void)
+{
+	size_t i;
+
+	if (getpid() != main_pid)
+		return;
+	for (i = 0; i < 2; i++)
+		if (guests[i].pid > 0) {
+			kill(guests[i].pid, SIGKILL);
+			waitpid(guests[i].pid, NULL, 0);
+		}
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		waitpid(daemon_pid, NULL, 0);
+	}
+	esx_sysfs_write("pool_pages", saved_pool);
+	esx_sysfs_write("state_high_permille", saved_high);
+	esx_sysfs_write("share/enabled", saved_share);
+	umount(RAMDIR);
+}
+
+static int load_module(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+static void start_guest(struct guest *g)
+{
+	char append[128], name[64];
+
+	snprintf(g->console, sizeof(g->console), "/tmp/%s.console", g->name);
+	snprintf(append, sizeof(append), "console=ttyS0 panic=-1 guest.work=reclaim guest.balloon=%s",
+		 g->balloon);
+	snprintf(name, sizeof(name), "guest=%s", g->name);
+	g->pid = fork();
+	REQUIRE(g->pid >= 0, "fork");
+	if (!g->pid) {
+		int out = open(g->console, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int in = open("/dev/null", O_RDONLY);
+		bool esx = !strcmp(g->balloon, "esx");
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(126);
+		char *argv[] = {
+			QEMU, "-name", name, "-accel", "kvm", "-cpu", "host",
+			"-m", "256", "-smp", "1", "-nographic", "-no-reboot",
+			"-kernel", "/guest/vmlinuz", "-initrd", "/guest/initrd.cpio",
+			"-append", append,
+			"-object", "memory-backend-file,id=ram0,size=256M,mem-path=" RAMDIR ",share=on",
+			"-machine", "memory-backend=ram0",
+			"-device", esx ? "vhost-vsock-pci,guest-cid=3" : "virtio-balloon-pci",
+			esx ? NULL : "-qmp", "unix:" QMP_SOCK ",server=on,wait=off", NULL,
+		};
+
+		execv(QEMU, argv);
+		_exit(127);
+	}
+}
+
+static bool console_has(const struct guest *g, const char *text)
+{
+	static char buf[1 << 18];
+	int fd = open(g->console, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+static void show_console(const struct guest *g)
+{
+	static char buf[1 << 18];
+	int fd = open(g->console, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	fprintf(stderr, "---- %s's console (tail) ----\n%s\n", g->name,
+		n > 4096 ? buf + n - 4096 : buf);
+}
+
+static bool named(struct guest *g)
+{
+	struct esxmem_vm_info *vms = NULL;
+	size_t n = 0, i;
+
+	if (esxmem_vm_list(nl, &vms, &n))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!strcmp(vms[i].name, g->name))
+			g->id = vms[i].id;
+	esxmem_vm_list_free(vms, n);
+	return g->id != 0;
+}
+
+static struct esxmem_vm_info info(uint32_t id)
+{
+	struct esxmem_vm_info vi = { 0 }, copy;
+
+	if (esxmem_vm_get(nl, id, &vi))
+		return vi;
+	copy = vi;
+	copy.slots = NULL;
+	copy.nr_slots = 0;
+	esxmem_vm_info_free(&vi);
+	return copy;
+}
+
+/* Whether the guest @id consumes GIVE_BACK pages less than it did. */
+static bool gave_back(uint32_t id, const struct esxmem_vm_info *then)
+{
+	return info(id).consumed_pages + GIVE_BACK <= then->consumed_pages;
+}
+
+static void show_log(void)
+{
+	static char buf[1 << 16];
+	int fd = open(LOG, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	fprintf(stderr, "---- esxmemd's log (tail) ----\n%s\n", n > 6144 ? buf + n - 6144 : buf);
+}
+
+static bool alive(pid_t pid)
+{
+	return waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+int main(void)
+{
+	static const char *const modules[] = {
+		"/lib/modules/host/vsock.ko",
+		"/lib/modules/host/vmw_vsock_virtio_transport_common.ko",
+		"/lib/modules/host/vhost_iotlb.ko",
+		"/lib/modules/host/vhost.ko",
+		"/lib/modules/host/vhost_vsock.ko",
+	};
+	struct esxmem_vm_info before[2], after[2];
+	char state[16];
+	long pool;
+	double t0;
+	size_t i;
+	FILE *f;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	main_pid = getpid();
+	esx_sysfs_string("pool_pages", saved_pool, sizeof(saved_pool));
+	esx_sysfs_string("share/enabled", saved_share, sizeof(saved_share));
+	esx_sysfs_string("state_high_permille", saved_high, sizeof(saved_high));
+	atexit(cleanup);
+	/* Sharing would free the guests' zero pages: only balloons here. */
+	REQUIRE_OK(esx_sysfs_write("share/enabled", "0"));
+	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
+		REQUIRE_OK(load_module(modules[i]));
+	REQUIRE_OK(esxmem_open(&nl));
+	REQUIRE(!mkdir(RAMDIR, 0700) || errno == EEXIST, "mkdir");
+	REQUIRE(!mount("esxmem", RAMDIR, "esxmem", 0, NULL), "mount esxmemfs: %s", strerror(errno));
+	f = fopen(CONF, "w");
+	REQUIRE(f && fputs(conf, f) >= 0 && !fclose(f), "write " CONF);
+
+	daemon_pid = fork();
+	REQUIRE(daemon_pid >= 0, "fork");
+	if (!daemon_pid) {
+		int log = open(LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(log, 2);
+		execl("/usr/bin/esxmemd", "esxmemd", "-c", CONF, (char *)NULL);
+		dprintf(2, "cannot run esxmemd: %s\n", strerror(errno));
+		_exit(127);
+	}
+	t0 = esx_now();
+	for (i = 0; i < 2; i++)
+		start_guest(&guests[i]);
+	for (i = 0; i < 2; i++) {
+		struct guest *g = &guests[i];
+
+		if (!ESX_WAIT_FOR(console_has(g, "GUEST-HOLD") || console_has(g, "FAIL") ||
+				  !alive(g->pid), WAIT_SECS) ||
+		    !console_has(g, "GUEST-MEMTEST-OK") || !console_has(g, "GUEST-BALLOON-LOADED")) {
+			show_console(g);
+			REQUIRE(0, "guest %s did not get to its balloon", g->name);
+		}
+		if (!ESX_WAIT_FOR(named(g), 30)) {
+			int status = 0;
+
+			if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+				fprintf(stderr, "esxmemd exited: status 0x%x\n", status);
+				daemon_pid = -1;
+			}
+			show_log();
+			REQUIRE(0, "the daemon did not name %s", g->name);
+		}
+	}
+	printf("guests: booted, tested their memory and loaded their balloons in %.1f s\n",
+	       esx_now() - t0);
+	for (i = 0; i < 2; i++) {
+		before[i] = info(guests[i].id);
+		printf("%s: %llu pages consumed, target %llu\n", guests[i].name,
+		       (unsigned long long)before[i].consumed_pages,
+		       (unsigned long long)before[i].target_pages);
+		CHECK(before[i].consumed_pages > MAX_PAGES + 8192,
+		      "%s consumes only %llu pages: nothing for its balloon", guests[i].name,
+		      (unsigned long long)before[i].consumed_pages);
+	}
+
+	/*
+	 * A tight pool: 3% free, the soft state; and held there (high only
+	 * above 90% free), so that each balloon goes on towards its VM's
+	 * target, rather than stopping once the pool is high again.
+	 */
+	REQUIRE_OK(esx_sysfs_write("state_high_permille", "900"));
+	pool = (esx_sysfs_long("used_pages") * 100) / 97;
+	t0 = esx_now();
+	REQUIRE_OK(esx_sysfs_write_long("pool_pages", pool));
+	esx_sysfs_string("state", state, sizeof(state));
+	CHECK(!strcmp(state, "soft"), "state %s with a pool of %ld pages", state, pool);
+
+	/* Both balloons give back memory the guests had touched. */
+	if (!ESX_WAIT_FOR(gave_back(guests[0].id, &before[0]) && gave_back(guests[1].id, &before[1]),
+			  WAIT_SECS)) {
+		show_log();
+		CHECK(0, "the balloons did not take %u pages back from each guest", GIVE_BACK);
+	}
+	printf("balloons: %u pages back from each guest in %.1f s\n", GIVE_BACK, esx_now() - t0);
+	for (i = 0; i < 2; i++) {
+		after[i] = info(guests[i].id);
+		printf("%s: %llu -> %llu pages consumed, %llu ballooned, %llu unbacked\n",
+		       guests[i].name, (unsigned long long)before[i].consumed_pages,
+		       (unsigned long long)after[i].consumed_pages,
+		       (unsigned long long)after[i].state_pages[ESXMEM_PAGE_BALLOONED],
+		       (unsigned long long)after[i].state_pages[ESXMEM_PAGE_UNBACKED]);
+		CHECK(alive(guests[i].pid), "%s died", guests[i].name);
+		if (!alive(guests[i].pid) || console_has(&guests[i], "Kernel panic") ||
+		    console_has(&guests[i], "Out of memory"))
+			show_console(&guests[i]);
+		CHECK(!console_has(&guests[i], "Kernel panic") &&
+		      !console_has(&guests[i], "Out of memory"), "%s panicked or ran out of memory",
+		      guests[i].name);
+	}
+	CHECK(after[0].state_pages[ESXMEM_PAGE_BALLOONED] >= GIVE_BACK,
+	      "esxballoon's frames are BALLOONED in the module");
+	CHECK(after[1].state_pages[ESXMEM_PAGE_BALLOONED] == 0 &&
+	      after[1].state_pages[ESXMEM_PAGE_UNBACKED] >=
+	      before[1].state_pages[ESXMEM_PAGE_UNBACKED] + GIVE_BACK,
+	      "the stock balloon's pages are punched out of the RAM file, not BALLOONED");
+	CHECK(alive(daemon_pid), "the daemon died");
+	return vmtest_done("esxmemd_guests");
+}
