@@ -12,7 +12,9 @@
  *  - hostile input gets ERROR and the end of the connection, and the host
  *    stays healthy: bad magic, a request before HELLO, a frame outside the
  *    guest's RAM, a frame locked twice, a flood of requests, a half message;
- *    a second connection for the same VM is refused.
+ *    a second connection for the same VM is refused;
+ *  - esxballoon.ko against the daemon: the handshake and the target go
+ *    through; the host's own frames, which it then offers, are refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,15 +47,36 @@ static struct esxmem *nl;
 static uint32_t vm_id;
 static uint32_t seq;
 
-static int load_module(const char *path)
+static int load_module_with(const char *path, const char *params)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
 	close(fd);
 	return ret == -EEXIST ? 0 : ret;
+}
+
+static int load_module(const char *path)
+{
+	return load_module_with(path, "");
+}
+
+/* A value from the driver's /sys/kernel/esxballoon/, or -1. */
+static long driver_value(const char *name)
+{
+	char path[96], buf[32] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/esxballoon/%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	return buf[0] ? strtol(buf, NULL, 10) : -1;
 }
 
 static void write_text(const char *path, const char *text)
@@ -325,6 +348,23 @@ int main(void)
 	close(fd);
 	CHECK(WAIT_FOR(status_target() >= 0) && ballooned() == 0,
 	      "after a half message the daemon still answers, nothing held");
+
+	/*
+	 * esxballoon.ko itself, in the test host, against the daemon: the
+	 * handshake goes through and the driver takes the daemon's target;
+	 * the frames it then offers are the test host's own, which no VM's
+	 * RAM holds, so the daemon ends the session, nothing is ballooned,
+	 * and the driver comes back (a new session) and unloads cleanly.
+	 */
+	REQUIRE_OK(load_module_with("/lib/modules/esxmem/esxballoon.ko", "host_cid=1"));
+	CHECK(WAIT_FOR(driver_value("target_pages") > 0),
+	      "the driver took the daemon's target: %ld", driver_value("target_pages"));
+	CHECK(WAIT_FOR(driver_value("reconnects") >= 1),
+	      "the daemon refused the host's frames and the driver came back");
+	CHECK(ballooned() == 0, "no foreign frame ballooned: %llu", (unsigned long long)ballooned());
+	CHECK(!syscall(SYS_delete_module, "esxballoon", O_NONBLOCK), "rmmod esxballoon: %s",
+	      strerror(errno));
+	CHECK(WAIT_FOR(status_target() >= 0), "the daemon still answers");
 
 	kill(d, SIGTERM);
 	waitpid(d, NULL, 0);
