@@ -5,7 +5,10 @@
 #   make vmtest T=name   run one test-host test (or several: T="a b")
 #   make vmshell    interactive shell in the test host
 #   make bench      performance figures as "bench: <name> <value> <unit>"
-#   make install DESTDIR=/some/root
+#   make install    the module (registered with DKMS), the daemon and its
+#                   systemd unit, the CLI, the library, the udev rule and
+#                   the man pages; DESTDIR=/some/root stages them instead
+#   make uninstall  removes them (the configuration in /etc/esxmem stays)
 #
 # The modules build against KDIR, by default the build directory of the
 # installed Debian kernel (tools/kver.sh); override with KDIR=... KVER=...
@@ -15,7 +18,11 @@ CC      ?= gcc
 KVER    ?= $(shell tools/kver.sh)
 KDIR    ?= /lib/modules/$(KVER)/build
 PREFIX  ?= /usr/local
+MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
+# The release; DKMS keeps the module's source under /usr/src/esxmem-$(VERSION).
+VERSION := 0.1.0
+DKMS_SRC = $(DESTDIR)/usr/src/esxmem-$(VERSION)
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN)
@@ -26,7 +33,7 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 export BUILD KVER KDIR
 
 .PHONY: all modules userspace deps check _check unit vmtest vmshell bench \
-	install clean
+	install install-module uninstall uninstall-module clean
 
 all: modules userspace
 
@@ -70,14 +77,40 @@ bench: deps
 
 # --- install ------------------------------------------------------------------
 
-install: modules userspace install-libesxmem install-esxmemd install-esxmemctl
-	install -D -m 0644 kmod/esxmem.ko \
-		$(DESTDIR)/lib/modules/$(KVER)/updates/esxmem.ko
-	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER) && ldconfig; fi
+install: userspace install-module install-libesxmem install-esxmemd install-esxmemctl
 	install -D -m 0644 tools/udev/60-esxmem.rules \
 		$(DESTDIR)/lib/udev/rules.d/60-esxmem.rules
 	install -D -m 0644 doc/ABI/sysfs-kernel-mm-esxmem \
 		$(DESTDIR)$(PREFIX)/share/doc/esxmem/ABI/sysfs-kernel-mm-esxmem
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/esxmem/README.md
+	if [ -z "$(DESTDIR)" ]; then udevadm control --reload 2>/dev/null || true; fi
+
+# The module's source, for DKMS to build for each kernel the host gets;
+# with no DESTDIR, registered, built and installed for the running kernel.
+install-module:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/kmod/uapi
+	install -m 0644 kmod/Kbuild kmod/*.c kmod/*.h $(DKMS_SRC)/kmod/
+	install -m 0644 kmod/uapi/*.h $(DKMS_SRC)/kmod/uapi/
+	install -m 0644 tools/dkms/Kbuild $(DKMS_SRC)/Kbuild
+	sed 's|@version@|$(VERSION)|g' tools/dkms/dkms.conf.in > $(DKMS_SRC)/dkms.conf
+	if [ -z "$(DESTDIR)" ]; then \
+		tools/deps.sh dkms && \
+		{ dkms remove esxmem/$(VERSION) --all >/dev/null 2>&1 || true; } && \
+		dkms add esxmem/$(VERSION) && \
+		dkms install esxmem/$(VERSION) -k $(KVER); \
+	fi
+
+uninstall: uninstall-module uninstall-libesxmem uninstall-esxmemd uninstall-esxmemctl
+	rm -f $(DESTDIR)/lib/udev/rules.d/60-esxmem.rules
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/esxmem
+
+uninstall-module:
+	if [ -z "$(DESTDIR)" ] && command -v dkms >/dev/null; then \
+		modprobe -r esxmem 2>/dev/null || true; \
+		dkms remove esxmem/$(VERSION) --all 2>/dev/null || true; \
+	fi
+	rm -rf $(DKMS_SRC)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -11,7 +11,8 @@
  *   qemu-system-x86_64 -object memory-backend-file,...,mem-path=/run/esxmem,share=on
  *
  * QEMU creates a file there, unlinks it, sizes it with ftruncate() and maps
- * it. Every regular file is one VM memory object, freed when its inode goes.
+ * it. Every regular file is one VM memory object, freed when its inode goes;
+ * directories only group files (libvirt makes one per domain).
  * /dev/esxmem creates its objects as unlinked files of an internal mount.
  */
 #include <linux/fs.h>
@@ -119,10 +120,28 @@ static int esxmemfs_create(struct user_namespace *mnt_userns, struct inode *dir,
 	return 0;
 }
 
+/* libvirt's memory_backing_dir keeps each domain's files in directories. */
+static int esxmemfs_mkdir(struct user_namespace *mnt_userns, struct inode *dir,
+			  struct dentry *dentry, umode_t mode)
+{
+	struct inode *inode;
+
+	inode = esxmemfs_new_inode(dir->i_sb, dir, (mode & ~S_IFMT) | S_IFDIR);
+	if (!inode)
+		return -ENOMEM;
+	d_instantiate(dentry, inode);
+	dget(dentry);	/* pinned until rmdir, as in ramfs */
+	inc_nlink(dir);
+	dir->i_mtime = dir->i_ctime = current_time(dir);
+	return 0;
+}
+
 static const struct inode_operations esxmemfs_dir_iops = {
 	.lookup = simple_lookup,
 	.create = esxmemfs_create,
 	.unlink = simple_unlink,
+	.mkdir = esxmemfs_mkdir,
+	.rmdir = simple_rmdir,
 };
 
 static void esxmemfs_evict_inode(struct inode *inode)

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the Debian packages that building and testing esxmem needs.
+# Installs the Debian packages that building and testing esxmem needs,
+# and any named as arguments (make install: dkms).
 # Quick and silent when everything is present; otherwise installs the
 # missing ones with apt-get, as root or through sudo.
 set -eu
@@ -10,6 +11,7 @@ PACKAGES="
 	qemu-system-x86 busybox-static cpio
 	libnl-3-dev libnl-genl-3-dev libjansson-dev
 	check libsubunit-dev
+	$*
 "
 
 missing=

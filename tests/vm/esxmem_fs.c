@@ -10,6 +10,8 @@
  *    zeros; other fallocate modes are refused;
  *  - two opens of one file share one object; an unlinked file lives while
  *    it is open or mapped and returns every page when it goes;
+ *  - directories (libvirt keeps a domain's files in one): files in them are
+ *    objects too; rmdir refuses a directory that is not empty;
  *  - the module cannot be removed while the filesystem is mounted.
  */
 #include "esxtest.h"
@@ -99,6 +101,36 @@ static void test_shared_file(void)
 	CHECK(esx_sysfs_long("used_pages") == used0, "unlink freed it");
 }
 
+static void test_directories(void)
+{
+	long objects0 = esx_sysfs_long("objects");
+	struct stat st;
+	uint8_t *p;
+	int fd;
+
+	CHECK(mkdir(MNT "/libvirt", 0755) == 0 && mkdir(MNT "/libvirt/qemu", 0700) == 0,
+	      "mkdir: %s", strerror(errno));
+	CHECK(stat(MNT "/libvirt/qemu", &st) == 0 && S_ISDIR(st.st_mode) &&
+	      (st.st_mode & 0777) == 0700, "a directory, mode 0700");
+	CHECK(mkdir(MNT "/libvirt", 0755) && errno == EEXIST, "mkdir twice: EEXIST");
+	fd = open(MNT "/libvirt/qemu/ram", O_CREAT | O_RDWR | O_EXCL, 0600);
+	REQUIRE(fd >= 0, "create in a directory: %s", strerror(errno));
+	CHECK(esx_sysfs_long("objects") == objects0 + 1, "a file in a directory is an object");
+	CHECK(ftruncate(fd, PAGES * ESX_PAGE) == 0, "ftruncate: %s", strerror(errno));
+	p = esx_map(fd, PAGES, 0);
+	REQUIRE(p, "mmap: %s", strerror(errno));
+	p[3 * ESX_PAGE] = 7;
+	CHECK(esx_stats(fd).consumed_pages == 1, "its page is an esxmem page");
+	munmap(p, PAGES * ESX_PAGE);
+	close(fd);
+	CHECK(rmdir(MNT "/libvirt/qemu") && errno == ENOTEMPTY, "rmdir of a full directory: ENOTEMPTY");
+	CHECK(unlink(MNT "/libvirt/qemu/ram") == 0, "unlink: %s", strerror(errno));
+	CHECK(esx_sysfs_long("objects") == objects0, "the object goes with its file");
+	CHECK(rmdir(MNT "/libvirt/qemu") == 0 && rmdir(MNT "/libvirt") == 0, "rmdir: %s",
+	      strerror(errno));
+	CHECK(stat(MNT "/libvirt", &st) && errno == ENOENT, "gone");
+}
+
 int main(void)
 {
 	int status;
@@ -108,6 +140,7 @@ int main(void)
 	REQUIRE(mount("esxmem", MNT, "esxmem", 0, NULL) == 0, "mount -t esxmem: %s", strerror(errno));
 	test_qemu_sequence();
 	test_shared_file();
+	test_directories();
 
 	status = system("rmmod esxmem 2>/dev/null");
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0, "rmmod must fail while mounted");
