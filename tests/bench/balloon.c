@@ -24,18 +24,6 @@
 
 static struct bh_server srv;
 
-static int load_module(const char *path, const char *params)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	return ret == -EEXIST ? 0 : ret;
-}
-
 static unsigned long held(void)
 {
 	char buf[32] = "";
@@ -77,9 +65,9 @@ int main(void)
 	size_t i;
 
 	for (i = 0; i < 3; i++)
-		REQUIRE_OK(load_module(vsock[i], ""));
+		REQUIRE_OK(esx_load_module(vsock[i], ""));
 	bh_start(&srv, PORT);
-	REQUIRE_OK(load_module(KO, "host_cid=1 port=17801 inflate_rate=1048576"));
+	REQUIRE_OK(esx_load_module(KO, "host_cid=1 port=17801 inflate_rate=1048576"));
 	REQUIRE(ESX_WAIT_FOR(bh_get(&srv).state == BH_READY, 15), "the driver did not connect");
 
 	t_in = move_to(PAGES);

@@ -100,20 +100,6 @@ static uint64_t swapped(void)
 	return info().swap_outs;
 }
 
-static bool console_has(const char *text)
-{
-	static char buf[1 << 16];
-	int fd = open(CONSOLE, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return strstr(buf, text) != NULL;
-}
-
 /*
  * Boots an idle Linux guest with its RAM in a tmpfs file, and copies the
  * guest's non-zero pages into @map once it has settled; how many there are.
@@ -143,7 +129,7 @@ static size_t copy_guest_memory(char *map)
 		      "-machine", "memory-backend=ram0", (char *)NULL);
 		_exit(127);
 	}
-	REQUIRE(ESX_WAIT_FOR(console_has("GUEST-HOLD"), 180), "the guest did not boot");
+	REQUIRE(ESX_WAIT_FOR(esx_file_has(CONSOLE, "GUEST-HOLD"), 180), "the guest did not boot");
 	fd = open(GUEST_RAM, O_RDONLY);
 	REQUIRE(fd >= 0, "open " GUEST_RAM);
 	ram = mmap(NULL, (size_t)GUEST_PAGES * ESX_PAGE, PROT_READ, MAP_SHARED, fd, 0);

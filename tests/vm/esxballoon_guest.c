@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "esxtest.h"
 #include "vmtest.h"
 #include "balloon_host.h"
 
@@ -31,18 +32,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int load_module(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
-	close(fd);
-	return ret == -EEXIST ? 0 : ret;
 }
 
 static void show_console(void)
@@ -140,7 +129,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
-		REQUIRE_OK(load_module(modules[i]));
+		REQUIRE_OK(esx_load_module(modules[i], ""));
 	bh_start_vm(&srv, ESXBALLOON_VSOCK_PORT, GUEST_PAGES);
 	bh_set_target(&srv, 8192);
 

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "esxtest.h"
 #include "vmtest.h"
 #include "balloon_host.h"
 
@@ -31,18 +32,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int load_module(const char *path, const char *params)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	return ret == -EEXIST ? 0 : ret;
 }
 
 static long sysfs_long(const char *name)
@@ -436,15 +425,15 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; i < 3; i++)
-		REQUIRE_OK(load_module(vsock[i], ""));
+		REQUIRE_OK(esx_load_module(vsock[i], ""));
 	bh_start(&srv, PORT);
 
 	/* Bad parameters are refused. */
-	CHECK(load_module(KO, "cap_percent=0") == -EINVAL, "cap_percent=0 accepted");
-	CHECK(load_module(KO, "cap_percent=91") == -EINVAL, "cap_percent=91 accepted");
-	CHECK(load_module(KO, "inflate_rate=0") == -EINVAL, "inflate_rate=0 accepted");
+	CHECK(esx_load_module(KO, "cap_percent=0") == -EINVAL, "cap_percent=0 accepted");
+	CHECK(esx_load_module(KO, "cap_percent=91") == -EINVAL, "cap_percent=91 accepted");
+	CHECK(esx_load_module(KO, "inflate_rate=0") == -EINVAL, "inflate_rate=0 accepted");
 
-	REQUIRE_OK(load_module(KO, "host_cid=1 port=17800 inflate_rate=8192"));
+	REQUIRE_OK(esx_load_module(KO, "host_cid=1 port=17800 inflate_rate=8192"));
 	if (!wait_held(0, 15))
 		report_stuck("connect");
 	st = bh_get(&srv);

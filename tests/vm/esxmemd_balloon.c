@@ -47,22 +47,6 @@ static struct esxmem *nl;
 static uint32_t vm_id;
 static uint32_t seq;
 
-static int load_module_with(const char *path, const char *params)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	return ret == -EEXIST ? 0 : ret;
-}
-
-static int load_module(const char *path)
-{
-	return load_module_with(path, "");
-}
-
 /* A value from the driver's /sys/kernel/esxballoon/, or -1. */
 static long driver_value(const char *name)
 {
@@ -234,7 +218,7 @@ int main(void)
 	char pool0[32];
 
 	for (i = 0; i < 3; i++)
-		REQUIRE_OK(load_module(vsock[i]));
+		REQUIRE_OK(esx_load_module(vsock[i], ""));
 	REQUIRE_OK(esxmem_open(&nl));
 	esx_sysfs_string("pool_pages", pool0, sizeof(pool0));
 	/* Every state but high from the first page used, and a small max: a
@@ -356,7 +340,7 @@ int main(void)
 	 * RAM holds, so the daemon ends the session, nothing is ballooned,
 	 * and the driver comes back (a new session) and unloads cleanly.
 	 */
-	REQUIRE_OK(load_module_with("/lib/modules/esxmem/esxballoon.ko", "host_cid=1"));
+	REQUIRE_OK(esx_load_module("/lib/modules/esxmem/esxballoon.ko", "host_cid=1"));
 	CHECK(WAIT_FOR(driver_value("target_pages") > 0),
 	      "the driver took the daemon's target: %ld", driver_value("target_pages"));
 	CHECK(WAIT_FOR(driver_value("reconnects") >= 1),

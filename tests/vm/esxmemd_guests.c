@@ -77,18 +77,6 @@ static void cleanup(void)
 	umount(RAMDIR);
 }
 
-static int load_module(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
-	close(fd);
-	return ret == -EEXIST ? 0 : ret;
-}
-
 static void start_guest(struct guest *g)
 {
 	char append[128], name[64];
@@ -125,16 +113,7 @@ static void start_guest(struct guest *g)
 
 static bool console_has(const struct guest *g, const char *text)
 {
-	static char buf[1 << 18];
-	int fd = open(g->console, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return strstr(buf, text) != NULL;
+	return esx_file_has(g->console, text);
 }
 
 static void show_console(const struct guest *g)
@@ -229,7 +208,7 @@ int main(void)
 	/* Sharing would free the guests' zero pages: only balloons here. */
 	REQUIRE_OK(esx_sysfs_write("share/enabled", "0"));
 	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
-		REQUIRE_OK(load_module(modules[i]));
+		REQUIRE_OK(esx_load_module(modules[i], ""));
 	REQUIRE_OK(esxmem_open(&nl));
 	REQUIRE(!mkdir(RAMDIR, 0700) || errno == EEXIST, "mkdir");
 	REQUIRE(!mount("esxmem", RAMDIR, "esxmem", 0, NULL), "mount esxmemfs: %s", strerror(errno));

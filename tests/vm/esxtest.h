@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,6 +170,34 @@ static inline int esx_punch(int fd, off_t offset, off_t len)
 	struct esxmem_range r = { .offset = (uint64_t)offset, .length = (uint64_t)len };
 
 	return ioctl(fd, ESXMEM_IOC_PUNCH_HOLE, &r) ? -errno : 0;
+}
+
+/* Loads the module at @path with @params; already loaded counts as done. */
+static inline int esx_load_module(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
+	close(fd);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+/* Whether the file at @path (its first 256 KiB: a guest's console) has @text. */
+static inline bool esx_file_has(const char *path, const char *text)
+{
+	static char buf[1 << 18];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, text) != NULL;
 }
 
 /* Whether every byte of [p, p+len) is zero. */
