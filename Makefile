@@ -5,6 +5,7 @@
 #   make vmtest T=name   run one test-host test (or several: T="a b")
 #   make vmshell    interactive shell in the test host
 #   make bench      performance figures as "bench: <name> <value> <unit>"
+#   make demo       the demo: real guests on esxmem, shown live, with a report
 #   make install    the module (registered with DKMS), the daemon and its
 #                   systemd unit, the CLI, the library, the udev rule and
 #                   the man pages; DESTDIR=/some/root stages them instead
@@ -32,7 +33,7 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 
 export BUILD KVER KDIR
 
-.PHONY: all modules userspace deps check _check unit vmtest vmshell bench \
+.PHONY: all modules userspace deps check _check unit vmtest vmshell bench demo \
 	install install-module uninstall uninstall-module clean
 
 all: modules userspace
@@ -56,6 +57,7 @@ userspace: libesxmem esxmemd esxmemctl
 include tests/unit/Makefile.inc
 include tests/vmm/Makefile.inc
 include tests/vm/Makefile.inc
+include demo/Makefile.inc
 
 # check: dependencies first, then a fresh make so that KVER is discovered
 # with the kernel packages in place.
@@ -65,7 +67,7 @@ check: deps
 _check:
 	@tests/check.sh
 
-vmtest: modules userspace vm-programs
+vmtest: modules userspace vm-programs demo-programs
 	@tests/host/run.sh $(T)
 
 vmshell: modules userspace vm-programs
@@ -74,6 +76,12 @@ vmshell: modules userspace vm-programs
 bench: deps
 	@$(MAKE) --no-print-directory modules userspace vm-programs
 	@tests/host/run.sh --bench
+
+# The demo's scenarios in the test host, shown live; the report lands in
+# build/demo-report/.
+demo: deps
+	@$(MAKE) --no-print-directory modules userspace vm-programs demo-programs
+	@tests/host/run.sh --demo $(T) && demo/report.sh $(BUILD)/demo-report
 
 # --- install ------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ ok() { passed=$((passed + $1)); }
 bad() { failed=$((failed + $1)); }
 
 echo "== build (W=1, -Werror)"
-if make --no-print-directory all vm-programs >"$BUILD/build.log" 2>&1; then
+if make --no-print-directory all vm-programs demo-programs >"$BUILD/build.log" 2>&1; then
 	ok 1
 else
 	tail -n 30 "$BUILD/build.log"

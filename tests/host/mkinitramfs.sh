@@ -128,7 +128,7 @@ build_guest_initrd() {
 build_tests() {
 	root=$out/tests-root
 	rm -rf "$root"
-	mkdir -p "$root/lib/modules/esxmem" "$root/tests" "$root/bench"
+	mkdir -p "$root/lib/modules/esxmem" "$root/tests" "$root/bench" "$root/demo"
 	install -m 0755 "$top/tests/host/init" "$root/init"
 	for ko in "${ESXMEM_KO:-$top/kmod/esxmem.ko}" "$balloon_ko"; do
 		[ -e "$ko" ] || die "$ko missing: run 'make modules'"
@@ -148,6 +148,10 @@ build_tests() {
 	for f in "$BUILD"/bench/*; do
 		[ -f "$f" ] && [ -x "$f" ] || continue
 		copy_elf "$root" "$f" "/bench/$(basename "$f")"
+	done
+	for f in "$BUILD"/demo/bin/*; do
+		[ -f "$f" ] && [ -x "$f" ] || continue
+		copy_elf "$root" "$f" "/demo/$(basename "$f")"
 	done
 	for f in "$BUILD"/tests/vmm/tinyvmm "$BUILD"/daemon/esxmemd \
 		"$BUILD"/tools/esxmemctl "$top"/tests/host/testlib.sh; do

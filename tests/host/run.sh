@@ -6,6 +6,8 @@
 #   run.sh --shell     interactive shell in the test host
 #   run.sh --bench [NAME...]  run the bench programs (or those named), print
 #                      their "bench:" lines
+#   run.sh --demo [NAME...]   run the demo scenarios (or those named), show
+#                      them live, and write their report to $DEMO_REPORT
 #
 # The verdict fails by default: every test must report "ok" on the second
 # serial port, the runner must report "end", QEMU must finish before the
@@ -24,6 +26,7 @@ mode=run
 case ${1:-} in
 --shell) mode=shell; shift ;;
 --bench) mode=bench; shift ;;
+--demo) mode=demo; shift ;;
 esac
 only=$(echo "$*" | tr -s ' ' ,)
 
@@ -57,12 +60,21 @@ timeout -s KILL "$run_timeout" "$qemu" "$@" -append "$append" \
 	-serial "file:$out/console.log" -serial "file:$out/results.log" &
 qpid=$!
 # Show results as they arrive.
-touch "$out/results.log"
+touch "$out/results.log" "$out/console.log"
+if [ $mode = demo ]; then
+	report=${DEMO_REPORT:-$BUILD/demo-report}
+	rm -rf "$report"
+	mkdir -p "$report"
+	# The live view: what the scenarios say, as they say it.
+	tail -n +1 -f --pid=$qpid "$out/console.log" | sed -u -n 's/^demo: //p' &
+fi
 tail -n +1 -f --pid=$qpid "$out/results.log" | while read -r verdict name rest; do
 	case $verdict in
 	ok) echo "testhost: ok   $name ${rest}" ;;
 	fail) echo "testhost: FAIL $name ${rest}" ;;
 	bench:) echo "bench: $name $rest" ;;
+	data:) echo "$rest" >> "$report/$name" ;;
+	summary:) echo "$name $rest" >> "$report/summary.txt" ;;
 	esac
 done
 wait $qpid

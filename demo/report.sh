@@ -1,0 +1,19 @@
+#!/bin/sh
+# report.sh DIR: plots every CSV the demo wrote into DIR as SVG, and writes
+# DIR/summary.md from DIR/summary.txt ("scenario figure value" lines).
+set -eu
+dir=$1
+here=$(cd "$(dirname "$0")" && pwd)
+for csv in "$dir"/*.csv; do
+	[ -e "$csv" ] || continue
+	name=$(basename "$csv" .csv)
+	"$here/plot.sh" "$csv" "esxmem demo: $name (MiB over time)" > "$dir/$name.svg"
+done
+{
+	echo "# esxmem demo: summary"
+	echo
+	echo "| scenario | figure | value |"
+	echo "|---|---|---|"
+	[ -e "$dir/summary.txt" ] && awk '{ print "| " $1 " | " $2 " | " $3 " |" }' "$dir/summary.txt"
+} > "$dir/summary.md"
+echo "demo: report in $dir: summary.md, $(ls "$dir" | grep -c '\.svg$') plots, raw data as CSV"
