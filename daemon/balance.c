@@ -133,14 +133,6 @@ int balance(struct daemon *d)
 	return 0;
 }
 
-/* As the module's sysfs and the configuration spell the free-memory states. */
-const char *state_name(unsigned int state)
-{
-	static const char *const names[ESXMEM_STATE_NR] = { "high", "soft", "hard", "low" };
-
-	return state < ESXMEM_STATE_NR ? names[state] : "unknown";
-}
-
 int apply_pool_settings(struct daemon *d)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);

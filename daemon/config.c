@@ -400,14 +400,20 @@ static int sampling_member(struct parser *p, const char *key, json_t *v, void *o
 	return -ENOENT;
 }
 
-static int thresholds_member(struct parser *p, const char *key, json_t *v, void *out)
+const char *state_name(unsigned int state)
 {
 	static const char *const names[ESXMEM_STATE_NR] = { "high", "soft", "hard", "low" };
+
+	return state < ESXMEM_STATE_NR ? names[state] : "unknown";
+}
+
+static int thresholds_member(struct parser *p, const char *key, json_t *v, void *out)
+{
 	struct config *c = out;
 	int s;
 
 	for (s = 0; s < ESXMEM_STATE_NR; s++)
-		if (!strcmp(key, names[s]))
+		if (!strcmp(key, state_name(s)))
 			return get_uint(p, v, 1, 1000, "per mille", &c->state_permille[s]);
 	return -ENOENT;
 }

@@ -96,4 +96,10 @@ uint32_t config_vm_shares(const struct config_vm *vm, uint64_t size_bytes);
 /* Parses a size ("2G", 1073741824); 0 or -EINVAL/-ERANGE. */
 int config_parse_size(const char *s, uint64_t *out);
 
+/*
+ * A free-memory state's name ("high", "soft", "hard", "low"), as the
+ * configuration's thresholds and the module's sysfs spell it.
+ */
+const char *state_name(unsigned int state);
+
 #endif

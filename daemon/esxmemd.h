@@ -65,7 +65,6 @@ int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len);
 /* balance.c: targets by min-funding revocation with the idle tax. */
 int balance(struct daemon *d);
 int apply_pool_settings(struct daemon *d);
-const char *state_name(unsigned int state);
 
 /* balloon.c: the host side of the guests' balloons (esxballoon.h). */
 int balloon_open(struct daemon *d);

@@ -117,15 +117,8 @@ int main(int argc, char **argv)
 	REQUIRE(!mount("esxmem", RAMDIR, "esxmem", 0, NULL), "mount esxmemfs: %s", strerror(errno));
 	f = fopen(CONF, "w");
 	REQUIRE(f && fputs(conf, f) >= 0 && !fclose(f), "write " CONF);
-	daemon_pid = fork();
-	REQUIRE(daemon_pid >= 0, "fork");
-	if (!daemon_pid) {
-		int log = open(LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(log, 2);
-		execl("/usr/bin/esxmemd", "esxmemd", "-c", CONF, (char *)NULL);
-		_exit(127);
-	}
+	daemon_pid = esx_start_esxmemd(CONF, LOG, false);
+	REQUIRE(daemon_pid > 0, "fork");
 	printf("demo: == sharing: %d identical idle Linux guests of 256 MiB on a pool of %u MiB ==\n",
 	       GUESTS, POOL_PAGES / 256);
 	printf("demo: The guests boot the same kernel and initramfs, so much of their memory\n"

@@ -55,17 +55,11 @@ static double move_to(unsigned long pages)
 
 int main(void)
 {
-	static const char *const vsock[] = {
-		"/lib/modules/host/vsock.ko",
-		"/lib/modules/host/vmw_vsock_virtio_transport_common.ko",
-		"/lib/modules/host/vsock_loopback.ko",
-	};
 	double t_in, t_out, t_alloc;
 	char *p;
 	size_t i;
 
-	for (i = 0; i < 3; i++)
-		REQUIRE_OK(esx_load_module(vsock[i], ""));
+	REQUIRE_OK(esx_load_vsock(true));
 	bh_start(&srv, PORT);
 	REQUIRE_OK(esx_load_module(KO, "host_cid=1 port=17801 inflate_rate=1048576"));
 	REQUIRE(ESX_WAIT_FOR(bh_get(&srv).state == BH_READY, 15), "the driver did not connect");

@@ -36,19 +36,7 @@ static double now(void)
 
 static void show_console(void)
 {
-	char buf[4096];
-	ssize_t n;
-	int fd = open(CONSOLE, O_RDONLY);
-	off_t size;
-
-	if (fd < 0)
-		return;
-	size = lseek(fd, 0, SEEK_END);
-	lseek(fd, size > (off_t)sizeof(buf) ? size - (off_t)sizeof(buf) : 0, SEEK_SET);
-	fprintf(stderr, "---- guest console (tail) ----\n");
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, (size_t)n, stderr);
-	close(fd);
+	esx_show_tail(CONSOLE, "guest console", 4096);
 }
 
 static void kill_qemu(void)
@@ -117,19 +105,11 @@ static bool wait_ballooned(uint64_t pages, double secs)
 
 int main(void)
 {
-	static const char *const modules[] = {
-		"/lib/modules/host/vsock.ko",
-		"/lib/modules/host/vmw_vsock_virtio_transport_common.ko",
-		"/lib/modules/host/vhost_iotlb.ko",
-		"/lib/modules/host/vhost.ko",
-		"/lib/modules/host/vhost_vsock.ko",
-	};
 	struct bh_stats st;
 	double t0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
-		REQUIRE_OK(esx_load_module(modules[i], ""));
+	REQUIRE_OK(esx_load_vsock(false));
 	bh_start_vm(&srv, ESXBALLOON_VSOCK_PORT, GUEST_PAGES);
 	bh_set_target(&srv, 8192);
 

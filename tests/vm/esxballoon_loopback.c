@@ -416,16 +416,10 @@ static void test_unload(void)
 
 int main(void)
 {
-	static const char *const vsock[] = {
-		"/lib/modules/host/vsock.ko",
-		"/lib/modules/host/vmw_vsock_virtio_transport_common.ko",
-		"/lib/modules/host/vsock_loopback.ko",
-	};
 	struct bh_stats st;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (size_t i = 0; i < 3; i++)
-		REQUIRE_OK(esx_load_module(vsock[i], ""));
+	REQUIRE_OK(esx_load_vsock(true));
 	bh_start(&srv, PORT);
 
 	/* Bad parameters are refused. */

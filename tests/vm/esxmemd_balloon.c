@@ -205,11 +205,6 @@ static bool refused(int fd)
 
 int main(void)
 {
-	static const char *const vsock[] = {
-		"/lib/modules/host/vsock.ko",
-		"/lib/modules/host/vmw_vsock_virtio_transport_common.ko",
-		"/lib/modules/host/vsock_loopback.ko",
-	};
 	struct esxmem_vm_info *vms;
 	pid_t guest, d;
 	uint64_t target;
@@ -217,8 +212,7 @@ int main(void)
 	int fd, fd2, k;
 	char pool0[32];
 
-	for (i = 0; i < 3; i++)
-		REQUIRE_OK(esx_load_module(vsock[i], ""));
+	REQUIRE_OK(esx_load_vsock(true));
 	REQUIRE_OK(esxmem_open(&nl));
 	esx_sysfs_string("pool_pages", pool0, sizeof(pool0));
 	/* Every state but high from the first page used, and a small max: a
@@ -241,15 +235,8 @@ int main(void)
 				if (vms[i].owner_pid == (uint32_t)guest)
 					vm_id = vms[i].id;
 			    esxmem_vm_list_free(vms, n); vm_id != 0; })), "the guest's VM");
-	d = fork();
-	REQUIRE(d >= 0, "fork");
-	if (!d) {
-		int log = open(LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(log, 2);
-		execl("/usr/bin/esxmemd", "esxmemd", "-c", CONF, "-d", (char *)NULL);
-		_exit(127);
-	}
+	d = esx_start_esxmemd(CONF, LOG, true);
+	REQUIRE(d > 0, "fork");
 	REQUIRE(WAIT_FOR(attached()), "the daemon names and attaches the VM");
 	REQUIRE(WAIT_FOR(status_target() > 0), "a balloon target above zero");
 

@@ -118,17 +118,10 @@ static bool console_has(const struct guest *g, const char *text)
 
 static void show_console(const struct guest *g)
 {
-	static char buf[1 << 18];
-	int fd = open(g->console, O_RDONLY);
-	ssize_t n;
+	char title[64];
 
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	fprintf(stderr, "---- %s's console (tail) ----\n%s\n", g->name,
-		n > 4096 ? buf + n - 4096 : buf);
+	snprintf(title, sizeof(title), "%s's console", g->name);
+	esx_show_tail(g->console, title, 4096);
 }
 
 static bool named(struct guest *g)
@@ -166,16 +159,7 @@ static bool gave_back(uint32_t id, const struct esxmem_vm_info *then)
 
 static void show_log(void)
 {
-	static char buf[1 << 16];
-	int fd = open(LOG, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	fprintf(stderr, "---- esxmemd's log (tail) ----\n%s\n", n > 6144 ? buf + n - 6144 : buf);
+	esx_show_tail(LOG, "esxmemd's log", 6144);
 }
 
 static bool alive(pid_t pid)
@@ -185,13 +169,6 @@ static bool alive(pid_t pid)
 
 int main(void)
 {
-	static const char *const modules[] = {
-		"/lib/modules/host/vsock.ko",
-		"/lib/modules/host/vmw_vsock_virtio_transport_common.ko",
-		"/lib/modules/host/vhost_iotlb.ko",
-		"/lib/modules/host/vhost.ko",
-		"/lib/modules/host/vhost_vsock.ko",
-	};
 	struct esxmem_vm_info before[2], after[2];
 	char state[16];
 	long pool;
@@ -207,24 +184,15 @@ int main(void)
 	atexit(cleanup);
 	/* Sharing would free the guests' zero pages: only balloons here. */
 	REQUIRE_OK(esx_sysfs_write("share/enabled", "0"));
-	for (i = 0; i < sizeof(modules) / sizeof(modules[0]); i++)
-		REQUIRE_OK(esx_load_module(modules[i], ""));
+	REQUIRE_OK(esx_load_vsock(false));
 	REQUIRE_OK(esxmem_open(&nl));
 	REQUIRE(!mkdir(RAMDIR, 0700) || errno == EEXIST, "mkdir");
 	REQUIRE(!mount("esxmem", RAMDIR, "esxmem", 0, NULL), "mount esxmemfs: %s", strerror(errno));
 	f = fopen(CONF, "w");
 	REQUIRE(f && fputs(conf, f) >= 0 && !fclose(f), "write " CONF);
 
-	daemon_pid = fork();
-	REQUIRE(daemon_pid >= 0, "fork");
-	if (!daemon_pid) {
-		int log = open(LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(log, 2);
-		execl("/usr/bin/esxmemd", "esxmemd", "-c", CONF, (char *)NULL);
-		dprintf(2, "cannot run esxmemd: %s\n", strerror(errno));
-		_exit(127);
-	}
+	daemon_pid = esx_start_esxmemd(CONF, LOG, false);
+	REQUIRE(daemon_pid > 0, "fork");
 	t0 = esx_now();
 	for (i = 0; i < 2; i++)
 		start_guest(&guests[i]);

@@ -175,15 +175,8 @@ int main(void)
 	REQUIRE(f && fputs(conf, f) >= 0 && !fclose(f), "write " CONF);
 	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "0"));
 
-	daemon_pid = fork();
-	REQUIRE(daemon_pid >= 0, "fork");
-	if (!daemon_pid) {
-		int log = open(LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(log, 2);
-		execl("/usr/bin/esxmemd", "esxmemd", "-c", CONF, "-d", (char *)NULL);
-		_exit(127);
-	}
+	daemon_pid = esx_start_esxmemd(CONF, LOG, true);
+	REQUIRE(daemon_pid > 0, "fork");
 	fd = esx_open();
 	map = esx_map(fd, PAGES, 0);
 	REQUIRE(map, "mmap");

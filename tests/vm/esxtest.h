@@ -185,6 +185,71 @@ static inline int esx_load_module(const char *path, const char *params)
 	return ret == -EEXIST ? 0 : ret;
 }
 
+/*
+ * The host's vsock: the core and, for guests under QEMU, vhost-vsock; or,
+ * for a driver in the test host itself, the loopback transport.
+ */
+static inline int esx_load_vsock(bool loopback)
+{
+	static const char *const core[] = {
+		"/lib/modules/host/vsock.ko",
+		"/lib/modules/host/vmw_vsock_virtio_transport_common.ko",
+	};
+	static const char *const vhost[] = {
+		"/lib/modules/host/vhost_iotlb.ko",
+		"/lib/modules/host/vhost.ko",
+		"/lib/modules/host/vhost_vsock.ko",
+	};
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(core) / sizeof(core[0]); i++)
+		if ((err = esx_load_module(core[i], "")))
+			return err;
+	if (loopback)
+		return esx_load_module("/lib/modules/host/vsock_loopback.ko", "");
+	for (i = 0; i < sizeof(vhost) / sizeof(vhost[0]); i++)
+		if ((err = esx_load_module(vhost[i], "")))
+			return err;
+	return 0;
+}
+
+/* Starts esxmemd with @conf, its log (standard error) in @log; its pid. */
+static inline pid_t esx_start_esxmemd(const char *conf, const char *log, bool debug)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		execl("/usr/bin/esxmemd", "esxmemd", "-c", conf, debug ? "-d" : NULL,
+		      (char *)NULL);
+		dprintf(2, "cannot run esxmemd: %s\n", strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Prints the last @bytes of the file at @path to stderr, under @title. */
+static inline void esx_show_tail(const char *path, const char *title, size_t bytes)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t size;
+
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	lseek(fd, size > (off_t)bytes ? size - (off_t)bytes : 0, SEEK_SET);
+	fprintf(stderr, "---- %s (tail) ----\n", title);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stderr);
+	fputc('\n', stderr);
+	close(fd);
+}
+
 /* Whether the file at @path (its first 256 KiB: a guest's console) has @text. */
 static inline bool esx_file_has(const char *path, const char *text)
 {
