@@ -1,7 +1,7 @@
 #!/bin/sh
 # make check: every test. Builds warning-free, runs the unit tests (Check,
-# ASan/UBSan), the install test and the test-host suite, then prints one
-# total line. Exits non-zero if anything failed.
+# ASan/UBSan), the install test, the demo's report test and the test-host
+# suite, then prints one total line. Exits non-zero if anything failed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -41,6 +41,9 @@ fi
 
 echo "== install"
 if tests/install.sh; then ok 1; else bad 1; fi
+
+echo "== demo report"
+if tests/demo_report.sh; then ok 1; else bad 1; fi
 
 echo "== test host"
 tests/host/run.sh 2>&1 | tee "$BUILD/testhost.log"
