@@ -49,7 +49,8 @@ append="$append esxtest.mode=$mode esxtest.timeout=$test_timeout"
 
 set -- -machine q35 -accel tcg -cpu qemu64,+svm,+npt -smp 2 -m "$mem" \
 	-kernel "$kernel" -initrd "$BUILD/testhost/initrd.cpio" -no-reboot \
-	-display none -device virtio-rng-pci
+	-display none -device virtio-rng-pci \
+	-d cpu_reset,guest_errors -D "$out/qemu.log"
 
 if [ $mode = shell ]; then
 	exec "$qemu" "$@" -append "$append" -serial mon:stdio -serial null
@@ -57,7 +58,8 @@ fi
 
 start=$(date +%s)
 timeout -s KILL "$run_timeout" "$qemu" "$@" -append "$append" \
-	-serial "file:$out/console.log" -serial "file:$out/results.log" &
+	-serial "file:$out/console.log" -serial "file:$out/results.log" \
+	2> "$out/qemu.stderr" &
 qpid=$!
 # Show results as they arrive.
 touch "$out/results.log" "$out/console.log"
@@ -83,22 +85,28 @@ secs=$(( $(date +%s) - start ))
 
 passed=$(grep -c '^ok ' "$out/results.log")
 failed=$(grep -c '^fail ' "$out/results.log")
+# Why the run failed goes last, next to the verdict, where a log's tail
+# shows it; the console sections come first.
+: > "$out/reasons"
 if ! grep -q '^end' "$out/results.log"; then
 	if [ $qrc -eq 137 ]; then
-		echo "testhost: FAIL no end report: QEMU killed after ${run_timeout}s (hang?)"
+		echo "FAIL no end report: QEMU killed (SIGKILL) after ${secs}s: the ${run_timeout}s limit, or the host's OOM killer" >> "$out/reasons"
 	else
-		echo "testhost: FAIL no end report: QEMU exited with $qrc (panic, WARN or crash; see below)"
+		echo "FAIL no end report: QEMU exited with $qrc after ${secs}s (panic, WARN or crash)" >> "$out/reasons"
 	fi
+	# A triple fault resets the machine, which -no-reboot turns into a
+	# silent exit: only QEMU's own log tells.
+	grep -h -m 3 -i 'triple fault' "$out/qemu.log" >> "$out/reasons" 2>/dev/null
+	tail -n 5 "$out/qemu.stderr" | sed 's/^/qemu: /' >> "$out/reasons"
 	failed=$((failed + 1))
 fi
 if grep -nE 'WARNING:|BUG:|Oops|Kernel panic|general protection|UBSAN:|Call Trace:|soft lockup|blocked for more than' \
 	"$out/console.log" > "$out/kernel-bad.log"; then
-	echo "testhost: FAIL kernel log shows trouble:"
-	head -n 20 "$out/kernel-bad.log" | sed 's/^/  /'
+	echo "FAIL kernel log shows trouble:" >> "$out/reasons"
+	head -n 20 "$out/kernel-bad.log" | sed 's/^/  /' >> "$out/reasons"
 	failed=$((failed + 1))
 fi
 
-# On failure, show each failed test's console section, or the console tail.
 if [ "$failed" -gt 0 ]; then
 	for t in $(awk '$1 == "fail" { print $2 }' "$out/results.log"); do
 		echo "---- console of $t ----"
@@ -106,6 +114,8 @@ if [ "$failed" -gt 0 ]; then
 	done
 	echo "---- console tail ($out/console.log) ----"
 	tail -n 40 "$out/console.log"
+	echo "----"
+	sed 's/^/testhost: /' "$out/reasons"
 fi
 echo "testhost: ${secs}s, log in $out/console.log"
 echo "testhost: $passed passed, $failed failed"
