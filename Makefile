@@ -70,11 +70,11 @@ _check:
 vmtest: modules userspace vm-programs demo-programs
 	@tests/host/run.sh $(T)
 
-vmshell: modules userspace vm-programs
+vmshell: modules userspace vm-programs demo-programs
 	@tests/host/run.sh --shell
 
 bench: deps
-	@$(MAKE) --no-print-directory modules userspace vm-programs
+	@$(MAKE) --no-print-directory modules userspace vm-programs demo-programs
 	@tests/host/run.sh --bench
 
 # The demo's scenarios in the test host, shown live; the report lands in

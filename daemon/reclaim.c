@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,12 +30,33 @@
 
 #define SWAP_DIR_DEFAULT	"/var/lib/esxmem/swap"
 
+/* mkdir -p: a fresh host has no /var/lib/esxmem yet. */
+static int make_dirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 static int open_swap_file(const char *dir, uint64_t bytes)
 {
 	int fd, err;
 
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
+	err = make_dirs(dir, 0700);
+	if (err)
+		return err;
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_DIRECT, 0600);
 	if (fd < 0 && errno == EINVAL)	/* no direct I/O here (tmpfs) */
 		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

@@ -43,6 +43,7 @@ GUEST_MODULES="
 	net/vmw_vsock/vmw_vsock_virtio_transport.ko
 "
 balloon_ko=${ESXBALLOON_KO:-$top/guest-balloon/esxballoon.ko}
+memwork=${MEMWORK:-$BUILD/demo/guest/memwork}
 
 die() {
 	echo "mkinitramfs: $*" >&2
@@ -110,7 +111,7 @@ build_base() {
 
 # The nested guest's initramfs: busybox, its init, the virtio and vsock
 # modules of a guest (listed in load order in /lib/modules/guest/order) and
-# esxballoon.ko in /lib/modules/guest.
+# esxballoon.ko in /lib/modules/guest; the demo's workload, /bin/memwork.
 build_guest_initrd() {
 	local groot=$out/guest-root m
 	busybox_root "$groot"
@@ -122,6 +123,8 @@ build_guest_initrd() {
 		basename "$m" >> "$groot/lib/modules/guest/order"
 	done
 	cp "$balloon_ko" "$groot/lib/modules/guest/"
+	[ -x "$memwork" ] || die "$memwork missing: run 'make demo-programs'"
+	install -m 0755 "$memwork" "$groot/bin/memwork"
 	make_cpio "$groot" "$1"
 }
 
@@ -153,6 +156,7 @@ build_tests() {
 		[ -f "$f" ] && [ -x "$f" ] || continue
 		copy_elf "$root" "$f" "/demo/$(basename "$f")"
 	done
+	install -m 0644 "$top/demo/order" "$root/demo/order"
 	for f in "$BUILD"/tests/vmm/tinyvmm "$BUILD"/daemon/esxmemd \
 		"$BUILD"/tools/esxmemctl "$top"/tests/host/testlib.sh; do
 		[ -f "$f" ] || continue

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Demo scenario "pressure": one guest's workload grows until the pool runs
+ * short. Three Linux guests run with esxballoon: "grower" adds memory to
+ * its workload every few seconds and touches all of it; "calm1" and
+ * "calm2" filled some memory once and sleep. As free memory falls, the
+ * pool's state moves from high to soft, where esxmemd inflates the
+ * balloons of the guests above their targets (the idle ones: the idle
+ * memory tax lowers their targets), and on to hard, where the module
+ * compresses and swaps pages out. Nothing may crash: every guest stays up,
+ * and no fault waits forever.
+ *
+ * Runs in the test host (make demo): "pressure [SECONDS]" (default 150,
+ * the longest it may take). Records pressure.csv (each guest's consumed
+ * memory and the pool's free memory) and pressure-reclaim.csv (memory
+ * ballooned, compressed and swapped). Passes once the grower's workload
+ * is complete, the pool went through soft and hard, balloons took memory,
+ * and so did compression and swap; fails if that does not happen in time
+ * or a guest dies.
+ */
+#include "esxtest.h"
+#include "vmtest.h"
+#include "demo.h"
+
+#define POOL_MIB	384
+#define SAMPLE_SECS	2
+#define DURATION_SECS	150
+#define SETTLE_SECS	20	/* shown once everything has happened */
+#define STATUS_EVERY	8	/* samples between esxmemctl status views */
+
+static const char conf[] =
+	"{\"balance_period\": 2, \"tax\": 0.75,\n"
+	" \"pool\": {\"size\": \"384M\"},\n"
+	" \"sampling\": {\"period\": 5, \"pages\": 200},\n"
+	" \"control_socket\": \"" DEMO_SOCKET "\"}\n";
+
+enum { GROWER, CALM1, CALM2, GUESTS };
+
+static struct demo_guest guests[GUESTS] = {
+	[GROWER] = { .name = "grower", .mib = 384, .memwork = "grow,16,2,240" },
+	[CALM1] = { .name = "calm1", .mib = 256, .memwork = "hold,64" },
+	[CALM2] = { .name = "calm2", .mib = 256, .memwork = "hold,64" },
+};
+
+static const char *const state_names[] = { "high", "soft", "hard", "low" };
+
+static int state_index(const char *name)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (!strcmp(name, state_names[i]))
+			return i;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	long duration = argc > 1 ? strtol(argv[1], NULL, 10) : DURATION_SECS;
+	uint64_t ballooned, compressed, swapped, most_ballooned = 0, most_out = 0;
+	struct esxmem_vm_info vm[GUESTS];
+	char state[16], last_state[16] = "";
+	int worst = 0, g, s;
+	double t0, t, done_at = 0;
+	unsigned int n = 0;
+	struct esxmem *nl;
+	bool seen[4] = { false };
+
+	REQUIRE(duration >= 60 && duration <= 3600, "usage: pressure [SECONDS, 60..3600]");
+	demo_begin(conf);
+	REQUIRE_OK(esxmem_open(&nl));
+	printf("demo: == pressure: a growing workload on a pool of %d MiB ==\n", POOL_MIB);
+	printf("demo: \"grower\" adds 16 MiB to its workload every 2 s, up to 240 MiB, and\n"
+	       "demo: touches all of it; calm1 and calm2 filled 64 MiB once and sleep. As the\n"
+	       "demo: pool's free memory falls, its state goes high -> soft (balloons inflate\n"
+	       "demo: in the guests above their targets) -> hard (the module compresses and\n"
+	       "demo: swaps). Per guest: consumed/target and ballooned, compressed, swapped.\n");
+	for (g = 0; g < GUESTS; g++)
+		demo_start_guest(&guests[g]);
+	demo_wait_consoles(guests, GUESTS, "GUEST-BALLOON-LOADED", 240);
+	printf("data: pressure.csv seconds,grower_consumed_mib,calm1_consumed_mib,"
+	       "calm2_consumed_mib,pool_free_mib\n");
+	printf("data: pressure-reclaim.csv seconds,ballooned_mib,compressed_mib,swapped_mib\n");
+	printf("demo: %6s %-5s %8s  %-26s %-26s %-26s\n", "TIME", "STATE", "FREE",
+	       "grower: used/target b/c/s", "calm1", "calm2");
+	t0 = esx_now();
+	for (t = 0; t <= duration; t = esx_now() - t0, n++) {
+		ballooned = compressed = swapped = 0;
+		for (g = 0; g < GUESTS; g++) {
+			if (!demo_vm(nl, guests[g].name, &vm[g]))
+				memset(&vm[g], 0, sizeof(vm[g]));
+			ballooned += vm[g].state_pages[ESXMEM_PAGE_BALLOONED];
+			compressed += vm[g].state_pages[ESXMEM_PAGE_COMPRESSED];
+			swapped += vm[g].state_pages[ESXMEM_PAGE_SWAPPED];
+		}
+		esx_sysfs_string("state", state, sizeof(state));
+		s = state_index(state);
+		if (s >= 0) {
+			seen[s] = true;
+			worst = s > worst ? s : worst;
+		}
+		if (strcmp(state, last_state) && last_state[0])
+			printf("demo: -- the pool's state: %s -> %s --\n", last_state, state);
+		snprintf(last_state, sizeof(last_state), "%s", state);
+		most_ballooned = ballooned > most_ballooned ? ballooned : most_ballooned;
+		most_out = compressed + swapped > most_out ? compressed + swapped : most_out;
+
+		printf("data: pressure.csv %.0f,%.1f,%.1f,%.1f,%.1f\n", t,
+		       demo_mib(vm[GROWER].consumed_pages), demo_mib(vm[CALM1].consumed_pages),
+		       demo_mib(vm[CALM2].consumed_pages),
+		       esx_sysfs_long("free_pages") / 256.0);
+		printf("data: pressure-reclaim.csv %.0f,%.1f,%.1f,%.1f\n", t, demo_mib(ballooned),
+		       demo_mib(compressed), demo_mib(swapped));
+		printf("demo: %5.0fs %-5s %4.0f MiB", t, state, esx_sysfs_long("free_pages") / 256.0);
+		for (g = 0; g < GUESTS; g++)
+			printf("  %3.0f/%3.0f %2.0f/%2.0f/%2.0f",
+			       demo_mib(vm[g].consumed_pages), demo_mib(vm[g].target_pages),
+			       demo_mib(vm[g].state_pages[ESXMEM_PAGE_BALLOONED]),
+			       demo_mib(vm[g].state_pages[ESXMEM_PAGE_COMPRESSED]),
+			       demo_mib(vm[g].state_pages[ESXMEM_PAGE_SWAPPED]));
+		printf("\n");
+		if (n % STATUS_EVERY == STATUS_EVERY - 1)
+			demo_show_status();
+		demo_check_guests(guests, GUESTS);
+		if (!done_at && most_ballooned && most_out && seen[1] && worst >= 2 &&
+		    demo_console_has(&guests[GROWER], "MEMWORK: reached")) {
+			done_at = t;
+			printf("demo: -- the workload is complete, and balloons, compression and swap\n"
+			       "demo:    have all taken memory; %d s more to watch --\n", SETTLE_SECS);
+		}
+		if (done_at && t >= done_at + SETTLE_SECS)
+			break;
+		usleep(SAMPLE_SECS * 1000000);
+	}
+	demo_show_status();
+	printf("summary: pressure worst_state %s\n", state_names[worst]);
+	printf("summary: pressure most_ballooned_mib %.1f\n", demo_mib(most_ballooned));
+	printf("summary: pressure most_compressed_and_swapped_mib %.1f\n", demo_mib(most_out));
+	printf("summary: pressure seconds %.0f\n", t);
+	REQUIRE(demo_console_has(&guests[GROWER], "MEMWORK: reached"),
+		"the grower's workload did not complete in %ld s", duration);
+	REQUIRE(seen[1], "the pool never was in the soft state");
+	REQUIRE(worst >= 2, "the pool never reached the hard state");
+	REQUIRE(most_ballooned, "no balloon took memory");
+	REQUIRE(most_out, "nothing was compressed or swapped");
+	printf("demo: the pool went down to %s; balloons held up to %.1f MiB, compression and\n"
+	       "demo: swap up to %.1f MiB; every guest is up.\n", state_names[worst],
+	       demo_mib(most_ballooned), demo_mib(most_out));
+	return demo_done();
+}
