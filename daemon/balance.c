@@ -2,9 +2,14 @@
 /*
  * One balance: read the pool and every VM, bring new VMs in (discover.c),
  * compute targets by min-funding revocation with the idle tax (policy.c)
- * and set those that changed. The pages to hand out are the pool's plus
- * what sharing saves: a VM's pages on shared frames and zero pages cost
- * the pool only the frames behind them.
+ * and set those that changed.
+ *
+ * Targets bound what a VM consumes: its private pages. What they hand out
+ * is the pool less the frames behind shared pages (charged to no VM) and
+ * less the free memory of the high state, so that VMs at their targets
+ * leave the pool in the high state and reclamation stops there. Sharing
+ * still pays: a VM whose pages are shared consumes that much less of its
+ * target.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,15 +37,12 @@ static uint64_t shared_frames(void)
 	return v;
 }
 
-static uint64_t sharing_saves(const struct esxmem_vm_info *vms, size_t n)
+static uint64_t pages_to_hand_out(const struct esxmem_pool_info *pool)
 {
-	uint64_t backed = 0, frames = shared_frames();
-	size_t i;
+	uint64_t reserve = pool->pages * pool->permille[ESXMEM_STATE_HIGH] / 1000;
+	uint64_t held = reserve + shared_frames();
 
-	for (i = 0; i < n; i++)
-		backed += vms[i].state_pages[ESXMEM_PAGE_SHARED] +
-			  vms[i].state_pages[ESXMEM_PAGE_ZERO];
-	return backed > frames ? backed - frames : 0;
+	return pool->pages > held ? pool->pages - held : 0;
 }
 
 static int list_vms(struct daemon *d, struct esxmem_vm_info **vms, size_t *n)
@@ -112,7 +114,7 @@ int balance(struct daemon *d)
 			.active = vms[i].active_ppm / 1e6,
 		};
 	}
-	d->avail_pages = d->pool.pages + sharing_saves(vms, n);
+	d->avail_pages = pages_to_hand_out(&d->pool);
 	policy_targets(p, n, d->avail_pages, d->conf.tax);
 	log_debug("balance: %zu VMs, %llu pages to hand out (pool %llu), tax %.2f",
 		  n, (unsigned long long)d->avail_pages,

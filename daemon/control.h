@@ -19,8 +19,8 @@
  * saying what to do next. "status" adds:
  *   "pool": {"page_size": 4096, "pages": N, "used_pages": N,
  *            "free_pages": N, "state": "high|soft|hard|low"},
- *   "avail_pages": N (the pool plus what sharing saves: the pages the
- *                     targets share out),
+ *   "avail_pages": N (the pages the targets share out: the pool less
+ *                     shared frames and the high state's free memory),
  *   "tax": 0.75, "balance_secs": 15, "sample_secs": 30,
  *   "config": "/etc/esxmem/esxmemd.json",
  *   "vms": [VM, ...]
