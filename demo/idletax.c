@@ -12,7 +12,7 @@
  * swap) takes memory from it, and the active guest gets it.
  *
  * Runs in the test host (make demo): "idletax [PHASE_SECONDS]" (default
- * 80; each tax runs so long once both workloads are in place). Records
+ * 50; each tax runs so long once both workloads are in place). Records
  * idletax.csv (each guest's consumed memory and target over time). The
  * figure is each guest's memory averaged over the last third of each
  * phase. Exits non-zero unless the active guest gains at least 10% and
@@ -26,7 +26,7 @@
 #define WORK_MIB	"160"
 #define POOL_MIB	256
 #define SAMPLE_SECS	2
-#define PHASE_SECS	80
+#define PHASE_SECS	50
 #define STATUS_EVERY	10	/* samples between esxmemctl status views */
 
 #define CONF(tax)							\
