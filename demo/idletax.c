@@ -13,7 +13,8 @@
  *
  * Runs in the test host (make demo): "idletax [PHASE_SECONDS]" (default
  * 50; each tax runs so long once both workloads are in place). Records
- * idletax.csv (each guest's consumed memory and target over time). The
+ * idletax.csv (each guest's consumed memory and target over time) and
+ * idletax.events (when the tax changed, a mark on the plot). The
  * figure is each guest's memory averaged over the last third of each
  * phase. Exits non-zero unless the active guest gains at least 10% and
  * 16 MiB under tau = 0.75, or if a guest died.
@@ -116,6 +117,7 @@ int main(int argc, char **argv)
 	start = esx_now();
 	run_phase(&none, secs, start);
 	printf("demo: -- esxmemd reloads its configuration with tau = 0.75 --\n");
+	printf("data: idletax.events %.0f,tau = 0.75\n", esx_now() - start);
 	demo_reload(CONF("0.75"));
 	run_phase(&taxed, secs, start);
 

@@ -1,8 +1,15 @@
 #!/bin/sh
-# plot.sh FILE.csv TITLE > FILE.svg: a line chart of a demo's CSV, the
-# first column (seconds) across, every other column a line, in MiB.
+# plot.sh FILE.csv TITLE [EVENTS] > FILE.svg: a line chart of a demo's CSV,
+# the first column (seconds) across, every other column a line, in MiB;
+# each "SECONDS,LABEL" line of EVENTS a dashed vertical mark.
 set -eu
-awk -F, -v title="$2" '
+awk -F, -v title="$2" -v events="${3:-}" '
+BEGIN {
+	while (events != "" && (getline line < events) > 0) {
+		split(line, f, ",")
+		ne++; ex[ne] = f[1] + 0; el[ne] = substr(line, length(f[1]) + 2)
+	}
+}
 NR == 1 { for (i = 2; i <= NF; i++) name[i] = $i; cols = NF; next }
 {
 	n++; x[n] = $1
@@ -26,6 +33,11 @@ END {
 		printf "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", L, py, L + pw, py
 		xv = xmax * k / 4; px = L + pw * k / 4
 		printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.0f</text>\n", px, T + ph + 16, xv
+	}
+	for (e = 1; e <= ne; e++) {
+		px = L + pw * ex[e] / xmax
+		printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#555\" stroke-dasharray=\"4 3\"/>\n", px, T, px, T + ph
+		printf "<text x=\"%.1f\" y=\"%d\" font-size=\"11\">%s</text>\n", px + 4, T + 12, el[e]
 	}
 	printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">seconds</text>\n", L + pw / 2, H - 10
 	printf "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">MiB</text>\n", T + ph / 2, T + ph / 2

@@ -13,10 +13,11 @@
  * Runs in the test host (make demo): "pressure [SECONDS]" (default 150,
  * the longest it may take). Records pressure.csv (each guest's consumed
  * memory and the pool's free memory) and pressure-reclaim.csv (memory
- * ballooned, compressed and swapped). Passes once the grower's workload
- * is complete, the pool went through soft and hard, balloons took memory,
- * and so did compression and swap; fails if that does not happen in time
- * or a guest dies.
+ * ballooned, compressed and swapped), with a mark where the pool first
+ * entered each state (pressure.events, pressure-reclaim.events). Passes
+ * once the grower's workload is complete, the pool went through soft and
+ * hard, balloons took memory, and so did compression and swap; fails if
+ * that does not happen in time or a guest dies.
  */
 #include "esxtest.h"
 #include "vmtest.h"
@@ -95,6 +96,11 @@ int main(int argc, char **argv)
 		}
 		esx_sysfs_string("state", state, sizeof(state));
 		s = state_index(state);
+		if (s > 0 && !seen[s]) {
+			/* The first time in each state: a mark on both plots. */
+			printf("data: pressure.events %.0f,%s\n", t, state);
+			printf("data: pressure-reclaim.events %.0f,%s\n", t, state);
+		}
 		if (s >= 0) {
 			seen[s] = true;
 			worst = s > worst ? s : worst;

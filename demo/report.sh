@@ -1,5 +1,6 @@
 #!/bin/sh
-# report.sh DIR: plots every CSV the demo wrote into DIR as SVG, and writes
+# report.sh DIR: plots every CSV the demo wrote into DIR as SVG (with the
+# marks of NAME.events, if the scenario wrote one), and writes
 # DIR/summary.md from DIR/summary.txt ("scenario figure value" lines).
 set -eu
 dir=$1
@@ -7,7 +8,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 for csv in "$dir"/*.csv; do
 	[ -e "$csv" ] || continue
 	name=$(basename "$csv" .csv)
-	"$here/plot.sh" "$csv" "esxmem demo: $name (MiB over time)" > "$dir/$name.svg"
+	events=$dir/$name.events
+	[ -e "$events" ] || events=
+	"$here/plot.sh" "$csv" "esxmem demo: $name (MiB over time)" ${events:+"$events"} > "$dir/$name.svg"
 done
 {
 	echo "# esxmem demo: summary"

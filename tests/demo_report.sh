@@ -1,6 +1,7 @@
 #!/bin/sh
 # demo/report.sh turns what the demo's scenarios recorded into the report:
-# an SVG plot per CSV, with a line per column, and summary.md's table.
+# an SVG plot per CSV, with a line per column and its events marked, and
+# summary.md's table.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d)
@@ -8,6 +9,7 @@ trap 'rm -rf "$dir"' EXIT
 
 printf 'seconds,consumed_mib,saved_mib\n0,0.0,0.0\n2,90.5,1.0\n4,140.0,60.5\n' > "$dir/sharing.csv"
 printf 'sharing saved_mib 60.5\nsharing saved_percent 30.2\n' > "$dir/summary.txt"
+printf '2,tau = 0.75\n' > "$dir/sharing.events"
 "$top/demo/report.sh" "$dir" >/dev/null
 status=0
 svg=$dir/sharing.svg
@@ -20,6 +22,10 @@ grep -q '>consumed_mib<' "$svg" && grep -q '>saved_mib<' "$svg" ||
 # The last point of saved_mib (60.5 of 140 at 4 s) sits at the plot's right edge.
 grep -q 'points="[^"]*550\.0,' "$svg" ||
 	{ echo "demo_report: the last sample is not at the right edge"; status=1; }
+# The event at 2 s of 4: a dashed mark across the middle, with its label.
+grep -q '<line x1="310.0" y1="40" x2="310.0" y2="350" stroke="#555" stroke-dasharray' "$svg" &&
+	grep -q '>tau = 0.75<' "$svg" ||
+	{ echo "demo_report: the event is not marked at 2 s"; status=1; }
 grep -q '^| sharing | saved_percent | 30.2 |$' "$dir/summary.md" ||
 	{ echo "demo_report: summary.md lacks the figures"; status=1; }
 [ $status -eq 0 ] && echo "demo_report: ok"
