@@ -70,7 +70,8 @@ if [ $mode = demo ]; then
 	# The live view: what the scenarios say, as they say it.
 	tail -n +1 -f --pid=$qpid "$out/console.log" | sed -u -n 's/^demo: //p' &
 fi
-tail -n +1 -f --pid=$qpid "$out/results.log" | while read -r verdict name rest; do
+# The serial port ends lines with CR LF; the report's files want LF.
+tail -n +1 -f --pid=$qpid "$out/results.log" | sed -u 's/\r$//' | while read -r verdict name rest; do
 	case $verdict in
 	ok) echo "testhost: ok   $name ${rest}" ;;
 	fail) echo "testhost: FAIL $name ${rest}" ;;
