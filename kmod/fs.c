@@ -106,34 +106,32 @@ static struct inode *esxmemfs_new_inode(struct super_block *sb,
 	return inode;
 }
 
-static int esxmemfs_create(struct user_namespace *mnt_userns, struct inode *dir,
-			   struct dentry *dentry, umode_t mode, bool excl)
+/* A new file (a VM memory object) or directory, as ramfs makes them. */
+static int esxmemfs_mknod(struct inode *dir, struct dentry *dentry, umode_t mode)
 {
-	struct inode *inode;
+	struct inode *inode = esxmemfs_new_inode(dir->i_sb, dir, mode);
 
-	inode = esxmemfs_new_inode(dir->i_sb, dir, (mode & ~S_IFMT) | S_IFREG);
 	if (!inode)
 		return -ENOMEM;
 	d_instantiate(dentry, inode);
-	dget(dentry);	/* pinned until unlink, as in ramfs */
+	dget(dentry);	/* pinned until unlink or rmdir */
+	if (S_ISDIR(mode))
+		inc_nlink(dir);
 	dir->i_mtime = dir->i_ctime = current_time(dir);
 	return 0;
+}
+
+static int esxmemfs_create(struct user_namespace *mnt_userns, struct inode *dir,
+			   struct dentry *dentry, umode_t mode, bool excl)
+{
+	return esxmemfs_mknod(dir, dentry, (mode & ~S_IFMT) | S_IFREG);
 }
 
 /* libvirt's memory_backing_dir keeps each domain's files in directories. */
 static int esxmemfs_mkdir(struct user_namespace *mnt_userns, struct inode *dir,
 			  struct dentry *dentry, umode_t mode)
 {
-	struct inode *inode;
-
-	inode = esxmemfs_new_inode(dir->i_sb, dir, (mode & ~S_IFMT) | S_IFDIR);
-	if (!inode)
-		return -ENOMEM;
-	d_instantiate(dentry, inode);
-	dget(dentry);	/* pinned until rmdir, as in ramfs */
-	inc_nlink(dir);
-	dir->i_mtime = dir->i_ctime = current_time(dir);
-	return 0;
+	return esxmemfs_mknod(dir, dentry, (mode & ~S_IFMT) | S_IFDIR);
 }
 
 static const struct inode_operations esxmemfs_dir_iops = {
