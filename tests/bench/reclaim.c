@@ -19,7 +19,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -28,7 +27,6 @@
 #include <libesxmem/libesxmem.h>
 
 #define GUEST_PAGES	65536u		/* 256 MiB */
-#define QEMU		"/usr/bin/qemu-system-x86_64"
 #define GUEST_RAM	"/tmp/bench-guest.ram"
 #define CONSOLE		"/tmp/bench-guest.console"
 #define SWAPDIR		"/tmp/bench-swap"
@@ -112,23 +110,8 @@ static size_t copy_guest_memory(char *map)
 	pid_t pid;
 	int fd;
 
-	pid = fork();
+	pid = esx_start_guest(GUEST_PAGES / 256, "guest.work=hold", GUEST_RAM, CONSOLE, NULL);
 	REQUIRE(pid >= 0, "fork");
-	if (!pid) {
-		int out = open(CONSOLE, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-			_exit(126);
-		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host", "-m", "256", "-smp", "1",
-		      "-nographic", "-vga", "none", "-no-reboot", "-kernel", "/guest/vmlinuz",
-		      "-initrd", "/guest/initrd.cpio",
-		      "-append", "console=ttyS0 guest.work=hold panic=-1",
-		      "-object", "memory-backend-file,id=ram0,size=256M,mem-path=" GUEST_RAM
-				 ",share=on",
-		      "-machine", "memory-backend=ram0", (char *)NULL);
-		_exit(127);
-	}
 	REQUIRE(ESX_WAIT_FOR(esx_file_has(CONSOLE, "GUEST-HOLD"), 180), "the guest did not boot");
 	fd = open(GUEST_RAM, O_RDONLY);
 	REQUIRE(fd >= 0, "open " GUEST_RAM);

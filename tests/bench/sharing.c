@@ -37,7 +37,6 @@
 
 #include <dirent.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <libesxmem/libesxmem.h>
 #include <stdbool.h>
@@ -59,9 +58,8 @@
 
 #define KSM "/sys/kernel/mm/ksm/"
 
-#define QEMU		"/usr/bin/qemu-system-x86_64"
 #define GUESTS		2
-#define GUEST_MIB	"160"
+#define GUEST_MIB	160
 #define GUEST_SECS	60.0
 #define BOOT_SECS	400.0
 
@@ -451,33 +449,13 @@ static void stop_guests(void)
 
 static pid_t start_guest(int i, bool on_esxmem)
 {
+	static const char *const ksm[] = { "-machine", "mem-merge=on", NULL };
 	char console[64];
-	pid_t pid = fork();
 
-	if (pid)
-		return pid;
 	snprintf(console, sizeof(console), "/tmp/sharing-guest%d.log", i);
-	int out = open(console, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	int in = open("/dev/null", O_RDONLY);
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-		_exit(126);
-	if (on_esxmem)
-		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host", "-m", GUEST_MIB, "-smp", "1",
-		      "-nographic", "-vga", "none", "-no-reboot", "-kernel", "/guest/vmlinuz",
-		      "-initrd", "/guest/initrd.cpio",
-		      "-append", "console=ttyS0 guest.work=hold panic=-1",
-		      "-object", "memory-backend-file,id=ram0,size=" GUEST_MIB "M,"
-				 "mem-path=" ESXMEM_DEVICE_PATH ",share=on",
-		      "-machine", "memory-backend=ram0", (char *)NULL);
-	else
-		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host", "-m", GUEST_MIB, "-smp", "1",
-		      "-nographic", "-vga", "none", "-no-reboot", "-kernel", "/guest/vmlinuz",
-		      "-initrd", "/guest/initrd.cpio",
-		      "-append", "console=ttyS0 guest.work=hold panic=-1",
-		      "-machine", "mem-merge=on", (char *)NULL);
-	_exit(127);
+	return esx_start_guest(GUEST_MIB, "guest.work=hold",
+			       on_esxmem ? ESXMEM_DEVICE_PATH : NULL, console,
+			       on_esxmem ? NULL : ksm);
 }
 
 static bool guest_holds(int i)
@@ -556,7 +534,7 @@ static long ram_rss_pages(pid_t pid)
 		if (sscanf(line, "Size: %ld kB", &v) == 1)
 			size_kb = v;
 		else if (sscanf(line, "Rss: %ld kB", &v) == 1 &&
-			 size_kb == atol(GUEST_MIB) * 1024 && rss < 0)
+			 size_kb == GUEST_MIB * 1024 && rss < 0)
 			rss = v / 4;
 	}
 	fclose(f);

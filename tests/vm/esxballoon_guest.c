@@ -18,7 +18,6 @@
 #include "vmtest.h"
 #include "balloon_host.h"
 
-#define QEMU		"/usr/bin/qemu-system-x86_64"
 #define GUEST_MIB	256UL
 #define GUEST_PAGES	(GUEST_MIB * 256)
 #define CONSOLE		"/tmp/esxballoon_guest.console"
@@ -50,24 +49,10 @@ static void kill_qemu(void)
 
 static pid_t start_qemu(void)
 {
-	pid_t pid = fork();
+	static const char *const vsock[] = { "-device", "vhost-vsock-pci,guest-cid=3", NULL };
+	pid_t pid = esx_start_guest(GUEST_MIB, "guest.work=balloon", NULL, CONSOLE, vsock);
 
 	REQUIRE(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int out = open(CONSOLE, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int in = open("/dev/null", O_RDONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-		    dup2(out, 2) < 0)
-			_exit(126);
-		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host",
-		      "-m", "256", "-smp", "1", "-nographic", "-no-reboot",
-		      "-kernel", "/guest/vmlinuz", "-initrd", "/guest/initrd.cpio",
-		      "-append", "console=ttyS0 guest.work=balloon panic=-1",
-		      "-device", "vhost-vsock-pci,guest-cid=3", (char *)NULL);
-		_exit(127);
-	}
 	return pid;
 }
 

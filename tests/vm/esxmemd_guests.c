@@ -17,7 +17,6 @@
  */
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,7 +25,6 @@
 #include "vmtest.h"
 #include <libesxmem/libesxmem.h>
 
-#define QEMU		"/usr/bin/qemu-system-x86_64"
 #define RAMDIR		"/tmp/esxmem-guests"
 #define CONF		"/tmp/esxmemd-guests.json"
 #define LOG		"/tmp/esxmemd-guests.log"
@@ -80,35 +78,18 @@ static void cleanup(void)
 static void start_guest(struct guest *g)
 {
 	char append[128], name[64];
+	const char *esx[] = { "-name", name, "-device", "vhost-vsock-pci,guest-cid=3", NULL };
+	const char *virtio[] = {
+		"-name", name, "-device", "virtio-balloon-pci",
+		"-qmp", "unix:" QMP_SOCK ",server=on,wait=off", NULL,
+	};
 
 	snprintf(g->console, sizeof(g->console), "/tmp/%s.console", g->name);
-	snprintf(append, sizeof(append), "console=ttyS0 panic=-1 guest.work=reclaim guest.balloon=%s",
-		 g->balloon);
+	snprintf(append, sizeof(append), "guest.work=reclaim guest.balloon=%s", g->balloon);
 	snprintf(name, sizeof(name), "guest=%s", g->name);
-	g->pid = fork();
+	g->pid = esx_start_guest(GUEST_PAGES / 256, append, RAMDIR, g->console,
+				 strcmp(g->balloon, "esx") ? virtio : esx);
 	REQUIRE(g->pid >= 0, "fork");
-	if (!g->pid) {
-		int out = open(g->console, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int in = open("/dev/null", O_RDONLY);
-		bool esx = !strcmp(g->balloon, "esx");
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-			_exit(126);
-		char *argv[] = {
-			QEMU, "-name", name, "-accel", "kvm", "-cpu", "host",
-			"-m", "256", "-smp", "1", "-nographic", "-no-reboot",
-			"-kernel", "/guest/vmlinuz", "-initrd", "/guest/initrd.cpio",
-			"-append", append,
-			"-object", "memory-backend-file,id=ram0,size=256M,mem-path=" RAMDIR ",share=on",
-			"-machine", "memory-backend=ram0",
-			"-device", esx ? "vhost-vsock-pci,guest-cid=3" : "virtio-balloon-pci",
-			esx ? NULL : "-qmp", "unix:" QMP_SOCK ",server=on,wait=off", NULL,
-		};
-
-		execv(QEMU, argv);
-		_exit(127);
-	}
 }
 
 static bool console_has(const struct guest *g, const char *text)

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,6 +214,61 @@ static inline int esx_load_vsock(bool loopback)
 		if ((err = esx_load_module(vhost[i], "")))
 			return err;
 	return 0;
+}
+
+#define ESX_QEMU		"/usr/bin/qemu-system-x86_64"
+#define ESX_GUEST_KERNEL	"/guest/vmlinuz"
+#define ESX_GUEST_INITRD	"/guest/initrd.cpio"
+
+/*
+ * Boots the nested Linux guest (ESX_GUEST_KERNEL and ESX_GUEST_INITRD, whose
+ * init is tests/host/guest-init) under QEMU/KVM: one vCPU, @mib MiB, kernel
+ * arguments "console=ttyS0 panic=-1 @append", its console and QEMU's own
+ * messages in the file @console. Its RAM is a file on @mem_path (esxmemfs,
+ * a file on it, or ESXMEM_DEVICE_PATH), or QEMU's own with NULL. @extra
+ * are further QEMU arguments, NULL-terminated, or NULL. QEMU dies with the
+ * caller. Returns its pid, or -1 if it could not fork.
+ */
+static inline pid_t esx_start_guest(unsigned int mib, const char *append,
+				    const char *mem_path, const char *console,
+				    const char *const *extra)
+{
+	char size[16], cmdline[512], memory[256];
+	const char *argv[64] = {
+		ESX_QEMU, "-accel", "kvm", "-cpu", "host", "-m", size, "-smp", "1",
+		"-nographic", "-vga", "none", "-no-reboot",
+		"-kernel", ESX_GUEST_KERNEL, "-initrd", ESX_GUEST_INITRD,
+		"-append", cmdline,
+	};
+	size_t n = 19;
+	pid_t pid;
+	int out, in;
+
+	snprintf(size, sizeof(size), "%u", mib);
+	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 %s", append);
+	snprintf(memory, sizeof(memory),
+		 "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=on", mib,
+		 mem_path ? mem_path : "");
+	if (mem_path) {
+		argv[n++] = "-object";
+		argv[n++] = memory;
+		argv[n++] = "-machine";
+		argv[n++] = "memory-backend=ram0";
+	}
+	while (extra && *extra && n < sizeof(argv) / sizeof(argv[0]) - 1)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	pid = fork();
+	if (pid)
+		return pid;
+	out = open(console, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	in = open("/dev/null", O_RDONLY);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+		_exit(126);
+	execv(ESX_QEMU, (char *const *)argv);
+	fprintf(stderr, "exec %s: %s\n", ESX_QEMU, strerror(errno));
+	_exit(127);
 }
 
 /* Starts esxmemd with @conf, its log (standard error) in @log; its pid. */

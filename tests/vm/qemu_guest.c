@@ -27,14 +27,10 @@
 #include <limits.h>
 #include <linux/kvm.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
-#define QEMU		"/usr/bin/qemu-system-x86_64"
-#define GUEST_KERNEL	"/guest/vmlinuz"
-#define GUEST_INITRD	"/guest/initrd.cpio"
 #define GUEST_MIB	256UL
 #define GUEST_PAGES	(GUEST_MIB * 1024 * 1024 / ESX_PAGE)
 /* The memory test writes two 32 MiB files to tmpfs. */
@@ -149,29 +145,10 @@ static int hold_kvm_vm(void)
 
 static pid_t start_qemu(void)
 {
-	pid_t pid;
+	pid_t pid = esx_start_guest(GUEST_MIB, "guest.work=memtest-hold", ESXMEM_DEVICE_PATH,
+				    console_path, NULL);
 
-	pid = fork();
 	REQUIRE(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int out = open(console_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int in = open("/dev/null", O_RDONLY);
-
-		/* Never outlive the test, whatever kills it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-		    dup2(out, 2) < 0)
-			_exit(126);
-		execl(QEMU, QEMU, "-accel", "kvm", "-cpu", "host",
-		      "-m", "256", "-smp", "1", "-nographic", "-no-reboot",
-		      "-kernel", GUEST_KERNEL, "-initrd", GUEST_INITRD,
-		      "-append", "console=ttyS0 guest.work=memtest-hold panic=-1",
-		      "-object", "memory-backend-file,id=ram0,size=256M,"
-				 "mem-path=" ESXMEM_DEVICE_PATH ",share=on",
-		      "-machine", "memory-backend=ram0", (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", QEMU, strerror(errno));
-		_exit(127);
-	}
 	return pid;
 }
 
@@ -291,8 +268,8 @@ int main(void)
 	int status, qfd = -1, fd, nfds, s, kvm_vm;
 
 	REQUIRE(access("/dev/kvm", R_OK | W_OK) == 0, "/dev/kvm: %s", strerror(errno));
-	REQUIRE(access(QEMU, X_OK) == 0, "%s: %s", QEMU, strerror(errno));
-	REQUIRE(access(GUEST_KERNEL, R_OK) == 0 && access(GUEST_INITRD, R_OK) == 0,
+	REQUIRE(access(ESX_QEMU, X_OK) == 0, "%s: %s", ESX_QEMU, strerror(errno));
+	REQUIRE(access(ESX_GUEST_KERNEL, R_OK) == 0 && access(ESX_GUEST_INITRD, R_OK) == 0,
 		"nested guest missing: %s", strerror(errno));
 	REQUIRE(mkdtemp(workdir), "mkdtemp: %s", strerror(errno));
 	snprintf(console_path, sizeof(console_path), "%s/console", workdir);
