@@ -2,7 +2,6 @@
 /* The demo scenarios' common setting: see demo.h. */
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -10,7 +9,6 @@
 #include "vmtest.h"
 #include "demo.h"
 
-#define QEMU		"/usr/bin/qemu-system-x86_64"
 #define MAX_GUESTS	8
 #define FIRST_CID	3	/* 0-2 are reserved; 2 is the host */
 
@@ -121,38 +119,19 @@ void demo_show_status(void)
 
 void demo_start_guest(struct demo_guest *g)
 {
-	char append[160], name[64], memory[160], vsock[48], size[16];
+	char append[160], name[64], vsock[48];
+	const char *extra[] = { "-name", name, "-device", vsock, NULL };
 
 	REQUIRE(nr_guests < MAX_GUESTS, "too many guests");
 	g->cid = FIRST_CID + nr_guests;
 	guests[nr_guests++] = g;
 	snprintf(g->console, sizeof(g->console), "/tmp/%s.console", g->name);
-	snprintf(append, sizeof(append), "console=ttyS0 panic=-1 guest.work=balloon%s%s",
+	snprintf(append, sizeof(append), "guest.work=balloon%s%s",
 		 g->memwork ? " guest.memwork=" : "", g->memwork ? g->memwork : "");
 	snprintf(name, sizeof(name), "guest=%s", g->name);
-	snprintf(size, sizeof(size), "%u", g->mib);
-	snprintf(memory, sizeof(memory),
-		 "memory-backend-file,id=ram0,size=%uM,mem-path=" DEMO_RAMDIR ",share=on", g->mib);
 	snprintf(vsock, sizeof(vsock), "vhost-vsock-pci,guest-cid=%u", g->cid);
-	g->pid = fork();
+	g->pid = esx_start_guest(g->mib, append, DEMO_RAMDIR, g->console, extra);
 	REQUIRE(g->pid >= 0, "fork");
-	if (!g->pid) {
-		int out = open(g->console, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int in = open("/dev/null", O_RDONLY);
-		char *argv[] = {
-			QEMU, "-name", name, "-accel", "kvm", "-cpu", "host",
-			"-m", size, "-smp", "1", "-nographic", "-vga", "none", "-no-reboot",
-			"-kernel", "/guest/vmlinuz", "-initrd", "/guest/initrd.cpio",
-			"-append", append, "-object", memory, "-machine", "memory-backend=ram0",
-			"-device", vsock, NULL,
-		};
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (out < 0 || in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-			_exit(126);
-		execv(QEMU, argv);
-		_exit(127);
-	}
 }
 
 bool demo_console_has(const struct demo_guest *g, const char *text)
@@ -200,21 +179,22 @@ void demo_wait_consoles(struct demo_guest *g, size_t n, const char *text, double
 	}
 }
 
-bool demo_vm(struct esxmem *nl, const char *name, struct esxmem_vm_info *out)
+void demo_read_vms(struct esxmem *nl, const struct demo_guest *g, size_t n,
+		   struct esxmem_vm_info *out)
 {
-	struct esxmem_vm_info *vms;
-	bool found = false;
-	size_t n, i;
+	struct esxmem_vm_info *vms = NULL;
+	size_t nr_vms = 0, i, k;
 
-	if (esxmem_vm_list(nl, &vms, &n))
-		return false;
-	for (i = 0; i < n && !found; i++)
-		if (!strcmp(vms[i].name, name)) {
-			*out = vms[i];
-			out->slots = NULL;	/* freed with the list */
-			out->nr_slots = 0;
-			found = true;
-		}
-	esxmem_vm_list_free(vms, n);
-	return found;
+	memset(out, 0, n * sizeof(*out));
+	if (esxmem_vm_list(nl, &vms, &nr_vms))
+		return;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < nr_vms; k++)
+			if (!strcmp(vms[k].name, g[i].name)) {
+				out[i] = vms[k];
+				out[i].slots = NULL;	/* freed with the list */
+				out[i].nr_slots = 0;
+				break;
+			}
+	esxmem_vm_list_free(vms, nr_vms);
 }

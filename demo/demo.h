@@ -50,8 +50,12 @@ void demo_check_guests(struct demo_guest *g, size_t n);
 bool demo_console_has(const struct demo_guest *g, const char *text);
 /* Waits (checking the guests) until every guest's console shows @text. */
 void demo_wait_consoles(struct demo_guest *g, size_t n, const char *text, double secs);
-/* The module's figures of the VM named @name into @out; false if absent. */
-bool demo_vm(struct esxmem *nl, const char *name, struct esxmem_vm_info *out);
+/*
+ * The module's figures of guests @g[0..n) into @out[0..n), by name, from
+ * one list of the VMs; zeros for a guest the module does not have (yet).
+ */
+void demo_read_vms(struct esxmem *nl, const struct demo_guest *g, size_t n,
+		   struct esxmem_vm_info *out);
 /* esxmemctl status, as the viewer's lines. */
 void demo_show_status(void);
 /* From main, when the scenario passed: return demo_done(); (0) */

@@ -60,9 +60,7 @@ static void run_phase(struct phase *p, long secs, double start)
 	int g;
 
 	for (t = 0; t <= secs; t = esx_now() - t0, n++) {
-		for (g = 0; g < GUESTS; g++)
-			if (!demo_vm(nl, guests[g].name, &vm[g]))
-				memset(&vm[g], 0, sizeof(vm[g]));
+		demo_read_vms(nl, guests, GUESTS, vm);
 		esx_sysfs_string("state", state, sizeof(state));
 		printf("data: idletax.csv %.0f,%.1f,%.1f,%.1f,%.1f\n", esx_now() - start,
 		       demo_mib(vm[ACTIVE].consumed_pages), demo_mib(vm[IDLE].consumed_pages),

@@ -43,29 +43,22 @@ static struct demo_guest guests[GUESTS] = {
 	[CALM2] = { .name = "calm2", .mib = 256, .memwork = "hold,64" },
 };
 
-static const char *const state_names[] = { "high", "soft", "hard", "low" };
-
-static int state_index(const char *name)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		if (!strcmp(name, state_names[i]))
-			return i;
-	return -1;
-}
+static const char *const state_names[ESXMEM_STATE_NR] = {
+	[ESXMEM_STATE_HIGH] = "high", [ESXMEM_STATE_SOFT] = "soft",
+	[ESXMEM_STATE_HARD] = "hard", [ESXMEM_STATE_LOW] = "low",
+};
 
 int main(int argc, char **argv)
 {
 	long duration = argc > 1 ? strtol(argv[1], NULL, 10) : DURATION_SECS;
 	uint64_t ballooned, compressed, swapped, most_ballooned = 0, most_out = 0;
 	struct esxmem_vm_info vm[GUESTS];
-	char state[16], last_state[16] = "";
-	int worst = 0, g, s;
+	unsigned int state, last_state = ESXMEM_STATE_HIGH, worst = ESXMEM_STATE_HIGH, n = 0;
+	bool seen[ESXMEM_STATE_NR] = { false };
+	struct esxmem_pool_info pool;
 	double t0, t, done_at = 0;
-	unsigned int n = 0;
 	struct esxmem *nl;
-	bool seen[4] = { false };
+	int g;
 
 	REQUIRE(duration >= 60 && duration <= 3600, "usage: pressure [SECONDS, 60..3600]");
 	demo_begin(conf);
@@ -87,37 +80,34 @@ int main(int argc, char **argv)
 	t0 = esx_now();
 	for (t = 0; t <= duration; t = esx_now() - t0, n++) {
 		ballooned = compressed = swapped = 0;
+		demo_read_vms(nl, guests, GUESTS, vm);
+		REQUIRE_OK(esxmem_pool_get(nl, &pool));
+		state = pool.state < ESXMEM_STATE_NR ? pool.state : ESXMEM_STATE_LOW;
 		for (g = 0; g < GUESTS; g++) {
-			if (!demo_vm(nl, guests[g].name, &vm[g]))
-				memset(&vm[g], 0, sizeof(vm[g]));
 			ballooned += vm[g].state_pages[ESXMEM_PAGE_BALLOONED];
 			compressed += vm[g].state_pages[ESXMEM_PAGE_COMPRESSED];
 			swapped += vm[g].state_pages[ESXMEM_PAGE_SWAPPED];
 		}
-		esx_sysfs_string("state", state, sizeof(state));
-		s = state_index(state);
-		if (s > 0 && !seen[s]) {
+		if (state != ESXMEM_STATE_HIGH && !seen[state]) {
 			/* The first time in each state: a mark on both plots. */
-			printf("data: pressure.events %.0f,%s\n", t, state);
-			printf("data: pressure-reclaim.events %.0f,%s\n", t, state);
+			printf("data: pressure.events %.0f,%s\n", t, state_names[state]);
+			printf("data: pressure-reclaim.events %.0f,%s\n", t, state_names[state]);
 		}
-		if (s >= 0) {
-			seen[s] = true;
-			worst = s > worst ? s : worst;
-		}
-		if (strcmp(state, last_state) && last_state[0])
-			printf("demo: -- the pool's state: %s -> %s --\n", last_state, state);
-		snprintf(last_state, sizeof(last_state), "%s", state);
+		seen[state] = true;
+		worst = state > worst ? state : worst;
+		if (n && state != last_state)
+			printf("demo: -- the pool's state: %s -> %s --\n", state_names[last_state],
+			       state_names[state]);
+		last_state = state;
 		most_ballooned = ballooned > most_ballooned ? ballooned : most_ballooned;
 		most_out = compressed + swapped > most_out ? compressed + swapped : most_out;
 
 		printf("data: pressure.csv %.0f,%.1f,%.1f,%.1f,%.1f\n", t,
 		       demo_mib(vm[GROWER].consumed_pages), demo_mib(vm[CALM1].consumed_pages),
-		       demo_mib(vm[CALM2].consumed_pages),
-		       esx_sysfs_long("free_pages") / 256.0);
+		       demo_mib(vm[CALM2].consumed_pages), pool.free_pages / 256.0);
 		printf("data: pressure-reclaim.csv %.0f,%.1f,%.1f,%.1f\n", t, demo_mib(ballooned),
 		       demo_mib(compressed), demo_mib(swapped));
-		printf("demo: %5.0fs %-5s %4.0f MiB", t, state, esx_sysfs_long("free_pages") / 256.0);
+		printf("demo: %5.0fs %-5s %4.0f MiB", t, state_names[state], pool.free_pages / 256.0);
 		for (g = 0; g < GUESTS; g++)
 			printf("  %3.0f/%3.0f %2.0f/%2.0f/%2.0f",
 			       demo_mib(vm[g].consumed_pages), demo_mib(vm[g].target_pages),
@@ -128,7 +118,8 @@ int main(int argc, char **argv)
 		if (n % STATUS_EVERY == STATUS_EVERY - 1)
 			demo_show_status();
 		demo_check_guests(guests, GUESTS);
-		if (!done_at && most_ballooned && most_out && seen[1] && worst >= 2 &&
+		if (!done_at && most_ballooned && most_out && seen[ESXMEM_STATE_SOFT] &&
+		    worst >= ESXMEM_STATE_HARD &&
 		    demo_console_has(&guests[GROWER], "MEMWORK: reached")) {
 			done_at = t;
 			printf("demo: -- the workload is complete, and balloons, compression and swap\n"
@@ -145,8 +136,8 @@ int main(int argc, char **argv)
 	printf("summary: pressure all_seen_after_s %.0f\n", done_at);
 	REQUIRE(demo_console_has(&guests[GROWER], "MEMWORK: reached"),
 		"the grower's workload did not complete in %ld s", duration);
-	REQUIRE(seen[1], "the pool never was in the soft state");
-	REQUIRE(worst >= 2, "the pool never reached the hard state");
+	REQUIRE(seen[ESXMEM_STATE_SOFT], "the pool never was in the soft state");
+	REQUIRE(worst >= ESXMEM_STATE_HARD, "the pool never reached the hard state");
 	REQUIRE(most_ballooned, "no balloon took memory");
 	REQUIRE(most_out, "nothing was compressed or swapped");
 	printf("demo: the pool went down to %s; balloons held up to %.1f MiB, compression and\n"

@@ -68,9 +68,8 @@ int main(int argc, char **argv)
 		consumed = zero = shared = 0;
 		len = snprintf(line, sizeof(line), "demo: %5.0fs", t);
 		rlen = snprintf(row, sizeof(row), "%.0f", t);
+		demo_read_vms(nl, guests, GUESTS, vm);
 		for (g = 0; g < GUESTS; g++) {
-			if (!demo_vm(nl, guests[g].name, &vm[g]))
-				memset(&vm[g], 0, sizeof(vm[g]));
 			consumed += vm[g].consumed_pages;
 			zero += vm[g].state_pages[ESXMEM_PAGE_ZERO];
 			shared += vm[g].state_pages[ESXMEM_PAGE_SHARED];
