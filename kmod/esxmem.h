@@ -210,6 +210,19 @@ static inline bool esxmem_pte_maps(esxmem_pte_t e, struct page *page)
 	       esxmem_pte_payload(e) == page_to_pfn(page);
 }
 
+/*
+ * Whether anyone beyond esxmem holds @page: a GUP pin (VFIO, O_DIRECT, a
+ * pipe's vmsplice), a fault in progress, a reference of any kind. esxmem
+ * holds one reference for the pmap (or, for a shared frame, one for the
+ * frame), each page table mapping holds one, and the caller holds @own.
+ * A held page is never freed, shared, written in place for another, nor
+ * paged out: its holder may read or write it at any moment.
+ */
+static inline bool esxmem_page_held(struct page *page, int own)
+{
+	return page_count(page) > 1 + own + page_mapcount(page);
+}
+
 /* fault.c: mapping guest RAM, faults, copy-on-write and punching holes. */
 bool esxmem_vma_is_ours(const struct vm_area_struct *vma);
 int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
