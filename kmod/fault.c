@@ -208,8 +208,6 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 	copy = esxmem_vm_alloc_page(vm, from_zero);
 	if (IS_ERR(copy))
 		return VM_FAULT_SIGBUS;
-	if (!from_zero)
-		copy_highpage(copy, old);
 	state = from_zero ? ESXMEM_PAGE_ZERO : ESXMEM_PAGE_SHARED;
 
 	if (from_zero)
@@ -218,8 +216,15 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 		lock_page(old);
 	spin_lock(&vm->lock);
 	e = vm->pmap[index];
-	/* A claimed frame is private now, though still at the same pfn. */
+	/*
+	 * A claimed frame is private now, though still at the same pfn. The
+	 * copy is taken only once the entry is known to still share @old,
+	 * under its lock: before that, @old may have been claimed, written
+	 * and shared again at this index with other content.
+	 */
 	if (esxmem_pte_state(e) == state && esxmem_pte_maps(e, old)) {
+		if (!from_zero)
+			copy_highpage(copy, old);
 		esxmem_vm_set_pte(vm, index,
 				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
 						  page_to_pfn(copy),
@@ -274,8 +279,13 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 		return VM_FAULT_LOCKED;
 	}
 	spin_unlock(&vm->lock);
-	/* The last sharer of a frame takes it over without a copy. */
-	if (esxmem_share_claim(page)) {
+	/*
+	 * The last sharer of a frame takes it over without a copy, unless
+	 * someone else still holds the frame (a pipe, a GUP pin taken while
+	 * another VM shared it): what they hold must never change under them,
+	 * so the writer gets a copy. The fault holds one reference.
+	 */
+	if (!esxmem_page_held(page, 1) && esxmem_share_claim(page)) {
 		spin_lock(&vm->lock);
 		esxmem_vm_set_pte(vm, index,
 				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
