@@ -345,43 +345,101 @@ int esxmem_mmap(struct file *file, struct vm_area_struct *vma)
 }
 
 /*
+ * Brings the page at @index back into memory if it is swapped or
+ * compressed. 0 when it is resident (or never was: zero, unbacked and
+ * ballooned pages need nothing), or the error.
+ */
+static int make_resident(struct esxmem_vm *vm, pgoff_t index)
+{
+	struct page *fresh = NULL;
+	esxmem_pte_t e;
+	int err;
+
+	for (;;) {
+		e = READ_ONCE(vm->pmap[index]);
+		if (esxmem_pte_state(e) != ESXMEM_PAGE_SWAPPED &&
+		    esxmem_pte_state(e) != ESXMEM_PAGE_COMPRESSED) {
+			err = 0;
+			break;
+		}
+		if (!fresh) {
+			fresh = esxmem_vm_alloc_page(vm, true);
+			if (IS_ERR(fresh))
+				return PTR_ERR(fresh);
+		}
+		err = esxmem_page_in(vm, index, e, fresh);
+		if (err == -EAGAIN)
+			continue;
+		if (!err) {
+			/* The pmap holds it now; it came back locked. */
+			unlock_page(fresh);
+			fresh = NULL;
+		}
+		break;
+	}
+	if (fresh)
+		esxmem_vm_free_page(fresh);
+	return err;
+}
+
+/*
  * Zeroes [from, to) of the page at @index, which must stay as it is. A
- * shared page gets its private copy first: the other sharers keep theirs.
+ * shared page gets its private copy first: the other sharers keep theirs;
+ * a swapped or compressed one comes back into memory first.
  */
 static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
 			unsigned int from, unsigned int to)
 {
 	struct page *page;
 	esxmem_pte_t e;
+	int err;
 
 	for (;;) {
+		err = make_resident(vm, index);
+		if (err)
+			return err;
 		spin_lock(&vm->lock);
 		e = vm->pmap[index];
-		if (esxmem_pte_state(e) != ESXMEM_PAGE_SHARED)
-			break;
-		page = pfn_to_page(esxmem_pte_payload(e));
-		get_page(page);
-		spin_unlock(&vm->lock);
-		/* Fails only when no page can be had for the copy. */
-		if (cow_break(vm, index, page) != VM_FAULT_NOPAGE) {
+		switch (esxmem_pte_state(e)) {
+		case ESXMEM_PAGE_SHARED:
+			page = pfn_to_page(esxmem_pte_payload(e));
+			get_page(page);
+			spin_unlock(&vm->lock);
+			/* Fails only when no page can be had for the copy. */
+			err = cow_break(vm, index, page) == VM_FAULT_NOPAGE ?
+			      0 : -ENOMEM;
 			put_page(page);
-			return -ENOMEM;
+			if (err)
+				return err;
+			continue;
+		case ESXMEM_PAGE_PRIVATE:
+			/* Our reference keeps reclaim and sharing off it. */
+			page = pfn_to_page(esxmem_pte_payload(e));
+			get_page(page);
+			spin_unlock(&vm->lock);
+			break;
+		case ESXMEM_PAGE_SWAPPED:
+		case ESXMEM_PAGE_COMPRESSED:
+			/* Paged out again since: once more. */
+			spin_unlock(&vm->lock);
+			continue;
+		default:
+			/* Zero, unbacked and ballooned pages read as zeros. */
+			spin_unlock(&vm->lock);
+			return 0;
 		}
+		lock_page(page);
+		spin_lock(&vm->lock);
+		err = esxmem_pte_maps(vm->pmap[index], page) ? 0 : -EAGAIN;
+		if (!err)
+			zero_user_segment(page, from, to);
+		spin_unlock(&vm->lock);
+		unlock_page(page);
 		put_page(page);
+		if (!err)
+			return 0;
+		cond_resched();
 	}
-	spin_unlock(&vm->lock);
-	/* Zero, unbacked and ballooned pages already read as zeros. */
-	page = esxmem_vm_get_private(vm, index);
-	if (!page)
-		return 0;
-	lock_page(page);
-	spin_lock(&vm->lock);
-	if (esxmem_pte_maps(vm->pmap[index], page))
-		zero_user_segment(page, from, to);
-	spin_unlock(&vm->lock);
-	unlock_page(page);
-	put_page(page);
-	return 0;
 }
 
 #define FREE_BATCH 32
