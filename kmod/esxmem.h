@@ -120,6 +120,9 @@ struct esxmem_vm_reclaim {
 	atomic64_t compress_errors;
 	atomic64_t skipped;		/* victims held by someone else */
 	atomic64_t low_waits;		/* new pages held back in the low state */
+	/* Only the reclaim thread touches these. */
+	unsigned long held_checked;	/* jiffies: held marks last cleared */
+	unsigned long barren_until;	/* jiffies: gave nothing, passed over */
 };
 
 extern struct page *esxmem_zero_frame;
@@ -139,6 +142,7 @@ struct esxmem_vm {
 	struct rw_semaphore zero_sem;
 	unsigned long npages;
 	unsigned long state_pages[ESXMEM_PAGE_NR_STATES];
+	unsigned long held_pages;	/* entries marked ESXMEM_PTE_HELD */
 
 	atomic_t mappings;
 	atomic_t mappings_gen;		/* bumped when a mapping comes or goes */

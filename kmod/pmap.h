@@ -27,10 +27,14 @@ typedef u64 esxmem_pte_t;
 #define ESXMEM_PTE_SAMPLED	(1ULL << 3)
 /* Set when the page was made writable since it was last scanned. */
 #define ESXMEM_PTE_DIRTY	(1ULL << 4)
-/* Set when reclamation must leave the page alone (e.g. held for DMA). */
-#define ESXMEM_PTE_PINNED	(1ULL << 5)
+/*
+ * Set when reclamation found the page held by someone else (a GUP pin for
+ * DMA, a pipe): it is passed over until the VM's held pages are looked at
+ * again (reclaim.c), and does not count as memory the VM can give.
+ */
+#define ESXMEM_PTE_HELD		(1ULL << 5)
 #define ESXMEM_PTE_FLAGS	(ESXMEM_PTE_SAMPLED | ESXMEM_PTE_DIRTY | \
-				 ESXMEM_PTE_PINNED)
+				 ESXMEM_PTE_HELD)
 
 static inline enum esxmem_page_state esxmem_pte_state(esxmem_pte_t e)
 {

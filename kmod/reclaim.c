@@ -7,7 +7,12 @@
  * Victims are private pages picked at random, as ESX does: the module
  * cannot see the guest's own idea of which pages are cold, and random
  * choice cannot be gamed by a guest's access pattern. A page someone else
- * holds (a GUP pin for DMA, a fault in progress) is skipped.
+ * holds (a GUP pin for DMA, a pipe, a fault in progress) is skipped before
+ * it is unmapped, and marked so that the next picks pass it over; the marks
+ * go every HELD_RECHECK, when the holders may have let go. A VM's marked
+ * pages do not count as memory it can give, and a VM that gave nothing is
+ * passed over for a while (BARREN_PAUSE), so the emergency path moves on
+ * to VMs that can give memory instead of starving behind pinned ones.
  *
  * Two things make the reclaim thread work:
  *  - a VM's swap target, set by the daemon in the hard and low states:
@@ -46,6 +51,9 @@ static unsigned long kicked;
 #define RECLAIM_BATCH	64	/* pages per VM before looking around */
 #define PICK_WINDOW	64	/* entries looked at from a random start */
 #define PICK_TRIES	8
+#define HELD_RECHECK	(5 * HZ)
+#define BARREN_PAUSE	HZ
+#define EMERGENCY_VICTIMS 8	/* VMs tried in a row when none gives */
 
 /* ---- the compression cache's slots ---------------------------------- */
 
@@ -132,10 +140,20 @@ static int page_out(struct esxmem_vm *vm, pgoff_t index)
 	if (!trylock_page(page))
 		goto put;
 	e = READ_ONCE(vm->pmap[index]);
-	if (!esxmem_pte_maps(e, page) || (e & ESXMEM_PTE_PINNED))
+	if (!esxmem_pte_maps(e, page) || (e & ESXMEM_PTE_HELD))
 		goto unlock;
+	/*
+	 * A held page first, before its mappings go: unmapping it would only
+	 * make the VMM fault it back for nothing.
+	 */
 	err = -EBUSY;
-	if (!esxmem_vm_isolate_page(vm, index, page)) {
+	if (esxmem_page_held(page, 1) ||
+	    !esxmem_vm_isolate_page(vm, index, page)) {
+		spin_lock(&vm->lock);
+		if (esxmem_pte_maps(vm->pmap[index], page))
+			esxmem_vm_set_pte(vm, index,
+					  vm->pmap[index] | ESXMEM_PTE_HELD);
+		spin_unlock(&vm->lock);
 		atomic64_inc(&r->skipped);
 		goto unlock;
 	}
@@ -236,7 +254,34 @@ int esxmem_page_in(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e,
 static bool reclaimable(esxmem_pte_t e)
 {
 	return esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE &&
-	       !(e & ESXMEM_PTE_PINNED);
+	       !(e & ESXMEM_PTE_HELD);
+}
+
+/* Whether @vm's held marks are due to go, for its pages to be tried again. */
+static bool held_due(struct esxmem_vm *vm)
+{
+	return READ_ONCE(vm->held_pages) &&
+	       time_after(jiffies, vm->reclaim.held_checked + HELD_RECHECK);
+}
+
+/* Takes the held marks off @vm's pages, so that reclaim tries them again. */
+static void clear_held(struct esxmem_vm *vm)
+{
+	unsigned long i, n = vm->npages;
+
+	lockdep_assert_held(&vm->reclaim.lock);
+	vm->reclaim.held_checked = jiffies;
+	for (i = 0; i < n && READ_ONCE(vm->held_pages); i++) {
+		if (!(READ_ONCE(vm->pmap[i]) & ESXMEM_PTE_HELD))
+			goto next;
+		spin_lock(&vm->lock);
+		if (vm->pmap[i] & ESXMEM_PTE_HELD)
+			esxmem_vm_set_pte(vm, i, vm->pmap[i] & ~ESXMEM_PTE_HELD);
+		spin_unlock(&vm->lock);
+next:
+		if (!(i % 4096))
+			cond_resched();
+	}
 }
 
 /* A private page of @vm at random, or -ENOENT. */
@@ -281,6 +326,8 @@ static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 	if (!smp_load_acquire(&vm->pmap) || !want)
 		return 0;
 	mutex_lock(&vm->reclaim.lock);
+	if (held_due(vm))
+		clear_held(vm);
 	while (done < want && tries++ < 4 * want + PICK_TRIES) {
 		index = pick(vm);
 		if (index < 0)
@@ -292,6 +339,8 @@ static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 			break;		/* nowhere to put pages */
 	}
 	mutex_unlock(&vm->reclaim.lock);
+	if (!done)
+		vm->reclaim.barren_until = jiffies + BARREN_PAUSE;
 	return done;
 }
 
@@ -300,10 +349,16 @@ static unsigned long consumed(struct esxmem_vm *vm)
 	return READ_ONCE(vm->state_pages[ESXMEM_PAGE_PRIVATE]);
 }
 
-/* What @vm consumes above @floor, and at least its minimum. */
+/*
+ * What @vm could give above @floor, and at least its minimum: its private
+ * pages less those found held, until they are due to be tried again.
+ */
 static unsigned long above(struct esxmem_vm *vm, u64 floor)
 {
 	u64 c = consumed(vm);
+
+	if (!held_due(vm))
+		c -= min_t(u64, c, READ_ONCE(vm->held_pages));
 
 	floor = max_t(u64, floor, READ_ONCE(vm->min_pages));
 	return c > floor ? c - floor : 0;
@@ -340,6 +395,7 @@ static unsigned long reclaim_targets(void)
 /*
  * The VM to take from in an emergency, referenced: the one furthest above
  * its target, or, when none is above, the one furthest above its minimum.
+ * A VM that gave nothing a moment ago is passed over.
  */
 static struct esxmem_vm *emergency_victim(void)
 {
@@ -351,6 +407,10 @@ static struct esxmem_vm *emergency_victim(void)
 	while ((vm = esxmem_vm_next(&id))) {
 		u64 target = READ_ONCE(vm->target_pages);
 
+		if (time_before(jiffies, vm->reclaim.barren_until)) {
+			id++;
+			continue;
+		}
 		over = target ? above(vm, target) : 0;
 		if (over > best_over ||
 		    (!best_over && above(vm, 0) > best_min)) {
@@ -369,8 +429,9 @@ static struct esxmem_vm *emergency_victim(void)
 static unsigned long reclaim_emergency(void)
 {
 	struct esxmem_pool *p = &esxmem_pool;
+	unsigned long done = 0;
 	struct esxmem_vm *vm;
-	unsigned long done;
+	int victims;
 	long need;
 
 	if (READ_ONCE(p->state) < ESXMEM_STATE_HARD)
@@ -380,11 +441,14 @@ static unsigned long reclaim_emergency(void)
 	       esxmem_pool_free_pages();
 	if (need <= 0)
 		return 0;
-	vm = emergency_victim();
-	if (!vm)
-		return 0;
-	done = reclaim_vm(vm, min_t(unsigned long, need, RECLAIM_BATCH));
-	iput(vm->inode);
+	/* A victim that gives nothing is passed over: try the next ones. */
+	for (victims = 0; !done && victims < EMERGENCY_VICTIMS; victims++) {
+		vm = emergency_victim();
+		if (!vm)
+			break;
+		done = reclaim_vm(vm, min_t(unsigned long, need, RECLAIM_BATCH));
+		iput(vm->inode);
+	}
 	atomic64_add(done, &esxmem_reclaimer.emergency_pages);
 	return done;
 }
@@ -450,6 +514,8 @@ u64 esxmem_reclaim_sum(size_t offset)
 void esxmem_reclaim_init_vm(struct esxmem_vm *vm)
 {
 	mutex_init(&vm->reclaim.lock);
+	vm->reclaim.held_checked = jiffies;
+	vm->reclaim.barren_until = jiffies;
 	vm->reclaim.swap_target = U64_MAX;
 	vm->reclaim.compress_max = U64_MAX;
 }

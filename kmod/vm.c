@@ -73,6 +73,10 @@ void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e)
 	lockdep_assert_held(&vm->lock);
 	vm->state_pages[esxmem_pte_state(vm->pmap[index])]--;
 	vm->state_pages[esxmem_pte_state(e)]++;
+	if (vm->pmap[index] & ESXMEM_PTE_HELD)
+		vm->held_pages--;
+	if (e & ESXMEM_PTE_HELD)
+		vm->held_pages++;
 	vm->pmap[index] = e;
 }
 

@@ -11,7 +11,7 @@ START_TEST(roundtrip_every_state)
 		ck_assert_int_eq(esxmem_pte_state(e), s);
 		ck_assert_uint_eq(esxmem_pte_payload(e), 0x123456789ULL);
 		ck_assert(e & ESXMEM_PTE_DIRTY);
-		ck_assert(!(e & (ESXMEM_PTE_SAMPLED | ESXMEM_PTE_PINNED)));
+		ck_assert(!(e & (ESXMEM_PTE_SAMPLED | ESXMEM_PTE_HELD)));
 	}
 }
 END_TEST
