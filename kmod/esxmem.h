@@ -166,7 +166,8 @@ struct esxmem_vm {
 
 	struct mutex kvm_lock;		/* @kvm and its map */
 	struct mutex balloon_lock;	/* one balloon request at a time */
-	struct esxmem_kvm_link *kvm;	/* NULL when not attached */
+	/* NULL when not attached; set under kvm_lock, read under RCU. */
+	struct esxmem_kvm_link __rcu *kvm;
 
 	struct esxmem_vm_scan scan;
 	struct esxmem_vm_sample sample;
@@ -359,10 +360,12 @@ void esxmem_device_exit(void);
 struct esxmem_kvm_link;
 int esxmem_kvm_attach(struct esxmem_vm *vm, int fd);
 void esxmem_kvm_detach(struct esxmem_vm *vm);
+int esxmem_kvm_refresh(struct esxmem_vm *vm);
 int esxmem_kvm_gfn_to_offset(struct esxmem_vm *vm, u64 gfn, u64 *offset);
-int esxmem_kvm_offset_to_gfn(struct esxmem_vm *vm, u64 offset, u64 *gfn);
-struct esxmem_slotmap *esxmem_kvm_slotmap(struct esxmem_vm *vm, pid_t *pid,
-					  int *err);
+int esxmem_kvm_report(struct esxmem_vm *vm,
+		      int (*report)(void *ctx, const struct esxmem_slotmap *map,
+				    pid_t pid),
+		      void *ctx);
 
 /* netlink.c: the generic netlink family; events from the rest. */
 int esxmem_netlink_init(void);

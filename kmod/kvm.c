@@ -9,6 +9,13 @@
  * generation moves (slots added, moved, deleted) or the object's mappings
  * change, and KVM's page-track notifier marks it stale as soon as a slot
  * is flushed.
+ *
+ * Rebuilding reads the VMM's mappings under its mmap_lock, which a VMM
+ * thread may hold for a while, so it happens only where nothing else
+ * waits on the caller: never under esxmem_vms_lock or a lock the fault or
+ * reclaim paths take. Reports read the last map under RCU, with no lock
+ * at all; a request that needs the map current (ballooning, GET_VM)
+ * refreshes it first, with only the VM's kvm_lock held.
  */
 #include <linux/file.h>
 #include <linux/kvm_host.h>
@@ -22,12 +29,40 @@
 
 struct esxmem_kvm_link {
 	struct kvm *kvm;
+	pid_t pid;			/* the KVM VM's creator */
 	struct kvm_page_track_notifier_node track;
-	struct esxmem_slotmap *map;	/* NULL until walked */
+	/* Replaced under the VM's kvm_lock; read under RCU. */
+	struct esxmem_slotmap __rcu *map;
 	u64 generation;			/* of the memslots behind @map */
 	int mappings_gen;		/* of the object's mappings, likewise */
 	atomic_t stale;
 };
+
+static struct esxmem_kvm_link *link_of(struct esxmem_vm *vm)
+{
+	return rcu_dereference_protected(vm->kvm,
+					 lockdep_is_held(&vm->kvm_lock));
+}
+
+static struct esxmem_slotmap *map_of(struct esxmem_vm *vm,
+				     struct esxmem_kvm_link *link)
+{
+	return rcu_dereference_protected(link->map,
+					 lockdep_is_held(&vm->kvm_lock));
+}
+
+/* Publishes @map; the old one goes once no report can be reading it. */
+static void publish(struct esxmem_vm *vm, struct esxmem_kvm_link *link,
+		    struct esxmem_slotmap *map)
+{
+	struct esxmem_slotmap *old = map_of(vm, link);
+
+	rcu_assign_pointer(link->map, map);
+	if (old) {
+		synchronize_rcu();
+		kvfree(old);
+	}
+}
 
 static void esxmem_kvm_flush_slot(struct kvm *kvm, struct kvm_memory_slot *slot,
 				  struct kvm_page_track_notifier_node *node)
@@ -89,38 +124,42 @@ static int rewalk(struct esxmem_vm *vm, struct esxmem_kvm_link *link)
 		return -ENOMEM;
 	map->max = ESXMEM_SLOTMAP_MAX;
 
+	lockdep_assert_held(&vm->kvm_lock);
 	/* The VMM may be exiting; then there is nothing left to map. */
 	if (!mmget_not_zero(kvm->mm))
 		goto publish_empty;
+	/* Killable: the VMM may hold its mmap_lock a while. */
+	if (mmap_read_lock_killable(kvm->mm)) {
+		mmput(kvm->mm);
+		kvfree(map);
+		return -EINTR;
+	}
 	atomic_set(&link->stale, 0);
 	link->mappings_gen = atomic_read(&vm->mappings_gen);
 	idx = srcu_read_lock(&kvm->srcu);
 	slots = __kvm_memslots(kvm, 0);
 	generation = slots->generation;
-	mmap_read_lock(kvm->mm);
 	kvm_for_each_memslot(slot, bkt, slots) {
 		err = walk_slot(vm, kvm->mm, map, slot->id, slot->base_gfn,
 				slot->userspace_addr, slot->npages);
 		if (err)
 			break;
 	}
-	mmap_read_unlock(kvm->mm);
 	srcu_read_unlock(&kvm->srcu, idx);
+	mmap_read_unlock(kvm->mm);
 	mmput(kvm->mm);
 	if (err) {
 		kvfree(map);
 		return err;
 	}
-	kvfree(link->map);
-	link->map = map;
 	link->generation = generation;
+	publish(vm, link, map);
 	return 0;
 
 publish_empty:
 	link->mappings_gen = atomic_read(&vm->mappings_gen);
-	kvfree(link->map);
-	link->map = map;
 	link->generation = 0;
+	publish(vm, link, map);
 	return 0;
 }
 
@@ -134,7 +173,7 @@ static int refresh(struct esxmem_vm *vm, struct esxmem_kvm_link *link)
 	idx = srcu_read_lock(&link->kvm->srcu);
 	generation = __kvm_memslots(link->kvm, 0)->generation;
 	srcu_read_unlock(&link->kvm->srcu, idx);
-	if (link->map && generation == link->generation &&
+	if (map_of(vm, link) && generation == link->generation &&
 	    link->mappings_gen == atomic_read(&vm->mappings_gen) &&
 	    !atomic_read(&link->stale))
 		return 0;
@@ -158,8 +197,8 @@ int esxmem_kvm_attach(struct esxmem_vm *vm, int fd)
 	kvm = f.file->private_data;
 
 	mutex_lock(&vm->kvm_lock);
-	if (vm->kvm) {
-		err = vm->kvm->kvm == kvm ? 0 : -EBUSY;
+	if (link_of(vm)) {
+		err = link_of(vm)->kvm == kvm ? 0 : -EBUSY;
 		goto out_unlock;
 	}
 	link = kzalloc(sizeof(*link), GFP_KERNEL);
@@ -169,12 +208,13 @@ int esxmem_kvm_attach(struct esxmem_vm *vm, int fd)
 	}
 	kvm_get_kvm(kvm);
 	link->kvm = kvm;
+	link->pid = kvm->userspace_pid;
 	link->track.track_flush_slot = esxmem_kvm_flush_slot;
 	kvm_page_track_register_notifier(kvm, &link->track);
 	err = rewalk(vm, link);
 	if (err)
 		goto err_unregister;
-	vm->kvm = link;
+	rcu_assign_pointer(vm->kvm, link);
 	mutex_unlock(&vm->kvm_lock);
 	fdput(f);
 	return 0;
@@ -182,6 +222,7 @@ int esxmem_kvm_attach(struct esxmem_vm *vm, int fd)
 err_unregister:
 	kvm_page_track_unregister_notifier(kvm, &link->track);
 	kvm_put_kvm(kvm);
+	kvfree(rcu_dereference_protected(link->map, true));
 	kfree(link);
 out_unlock:
 	mutex_unlock(&vm->kvm_lock);
@@ -194,39 +235,42 @@ void esxmem_kvm_detach(struct esxmem_vm *vm)
 	struct esxmem_kvm_link *link;
 
 	mutex_lock(&vm->kvm_lock);
-	link = vm->kvm;
-	vm->kvm = NULL;
+	link = link_of(vm);
+	RCU_INIT_POINTER(vm->kvm, NULL);
 	mutex_unlock(&vm->kvm_lock);
 	if (!link)
 		return;
 	kvm_page_track_unregister_notifier(link->kvm, &link->track);
 	kvm_put_kvm(link->kvm);
-	kvfree(link->map);
+	/* Reports may still be reading the link and its map. */
+	synchronize_rcu();
+	kvfree(rcu_dereference_protected(link->map, true));
 	kfree(link);
 }
 
-int esxmem_kvm_gfn_to_offset(struct esxmem_vm *vm, u64 gfn, u64 *offset)
+/* Rebuilds the map if KVM or the VMM's mappings moved on; 0 if detached. */
+int esxmem_kvm_refresh(struct esxmem_vm *vm)
 {
-	int err = -ENOENT;
+	int err = 0;
 
 	mutex_lock(&vm->kvm_lock);
-	if (vm->kvm) {
-		err = refresh(vm, vm->kvm);
-		if (!err && !esxmem_slotmap_gfn_to_offset(vm->kvm->map, gfn, offset))
-			err = -ERANGE;
-	}
+	if (link_of(vm))
+		err = refresh(vm, link_of(vm));
 	mutex_unlock(&vm->kvm_lock);
 	return err;
 }
 
-int esxmem_kvm_offset_to_gfn(struct esxmem_vm *vm, u64 offset, u64 *gfn)
+int esxmem_kvm_gfn_to_offset(struct esxmem_vm *vm, u64 gfn, u64 *offset)
 {
+	struct esxmem_kvm_link *link;
 	int err = -ENOENT;
 
 	mutex_lock(&vm->kvm_lock);
-	if (vm->kvm) {
-		err = refresh(vm, vm->kvm);
-		if (!err && !esxmem_slotmap_offset_to_gfn(vm->kvm->map, offset, gfn))
+	link = link_of(vm);
+	if (link) {
+		err = refresh(vm, link);
+		if (!err && !esxmem_slotmap_gfn_to_offset(map_of(vm, link), gfn,
+							  offset))
 			err = -ERANGE;
 	}
 	mutex_unlock(&vm->kvm_lock);
@@ -234,31 +278,24 @@ int esxmem_kvm_offset_to_gfn(struct esxmem_vm *vm, u64 offset, u64 *gfn)
 }
 
 /*
- * A current copy of the map for reporting, or NULL when detached (*err 0)
- * or on failure (*err < 0); *pid is the KVM VM's creator. Free with kvfree.
+ * Calls @report with the last map and the KVM VM's creator, or does
+ * nothing when detached. Takes no lock but RCU's, so a reader never waits
+ * on a VMM: the map is as of the last refresh. @report must not sleep.
  */
-struct esxmem_slotmap *esxmem_kvm_slotmap(struct esxmem_vm *vm, pid_t *pid,
-					  int *err)
+int esxmem_kvm_report(struct esxmem_vm *vm,
+		      int (*report)(void *ctx, const struct esxmem_slotmap *map,
+				    pid_t pid),
+		      void *ctx)
 {
-	struct esxmem_slotmap *copy = NULL;
+	struct esxmem_kvm_link *link;
+	struct esxmem_slotmap *map;
+	int err = 0;
 
-	*err = 0;
-	mutex_lock(&vm->kvm_lock);
-	if (vm->kvm) {
-		*err = refresh(vm, vm->kvm);
-		if (!*err) {
-			size_t size = struct_size(copy, piece, vm->kvm->map->nr);
-
-			copy = kvmalloc(size, GFP_KERNEL);
-			if (copy) {
-				memcpy(copy, vm->kvm->map, size);
-				copy->max = copy->nr;
-			} else {
-				*err = -ENOMEM;
-			}
-		}
-		*pid = vm->kvm->kvm->userspace_pid;
-	}
-	mutex_unlock(&vm->kvm_lock);
-	return copy;
+	rcu_read_lock();
+	link = rcu_dereference(vm->kvm);
+	map = link ? rcu_dereference(link->map) : NULL;
+	if (map)
+		err = report(ctx, map, link->pid);
+	rcu_read_unlock();
+	return err;
 }

@@ -138,11 +138,32 @@ static struct esxmem_vm *lookup_vm(struct genl_info *info, struct nlattr **tb)
 	return vm;
 }
 
-static int put_slots(struct sk_buff *skb, const struct esxmem_slotmap *map)
+/*
+ * The VM a request names, held by its inode (iput() when done), for work
+ * that may sleep long or take a VMM's mmap_lock: that is never done under
+ * esxmem_vms_lock, which the reclaim thread takes.
+ */
+static struct esxmem_vm *hold_vm(struct genl_info *info, struct nlattr **tb)
+{
+	struct esxmem_vm *vm;
+
+	mutex_lock(&esxmem_vms_lock);
+	vm = lookup_vm(info, tb);
+	if (vm && !igrab(vm->inode))
+		vm = NULL;
+	mutex_unlock(&esxmem_vms_lock);
+	return vm;
+}
+
+/* Under RCU, from esxmem_kvm_report(): must not sleep. */
+static int put_slots(void *ctx, const struct esxmem_slotmap *map, pid_t pid)
 {
 	struct nlattr *slots, *slot;
+	struct sk_buff *skb = ctx;
 	unsigned int i;
 
+	if (nla_put_u32(skb, ESXMEM_VM_A_KVM_PID, pid))
+		return -EMSGSIZE;
 	slots = nla_nest_start(skb, ESXMEM_VM_A_SLOTS);
 	if (!slots)
 		return -EMSGSIZE;
@@ -190,10 +211,8 @@ static int put_reclaim(struct sk_buff *skb, struct esxmem_vm *vm)
 static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm)
 {
 	struct esxmem_vm_stats st;
-	struct esxmem_slotmap *map;
 	struct nlattr *nest, *states;
-	pid_t kvm_pid = 0;
-	int s, err;
+	int s;
 
 	esxmem_vm_get_stats(vm, &st);
 	nest = nla_nest_start(skb, ESXMEM_A_VM);
@@ -239,15 +258,8 @@ static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm)
 			return -EMSGSIZE;
 	nla_nest_end(skb, states);
 
-	map = esxmem_kvm_slotmap(vm, &kvm_pid, &err);
-	if (err)
-		return err;
-	if (map) {
-		err = nla_put_u32(skb, ESXMEM_VM_A_KVM_PID, kvm_pid) ?: put_slots(skb, map);
-		kvfree(map);
-		if (err)
-			return -EMSGSIZE;
-	}
+	if (esxmem_kvm_report(vm, put_slots, skb))
+		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
 }
@@ -271,10 +283,16 @@ static int esxmem_nl_get_vm(struct sk_buff *skb, struct genl_info *info)
 		err = -EMSGSIZE;
 		goto err_free;
 	}
-	mutex_lock(&esxmem_vms_lock);
-	vm = lookup_vm(info, tb);
-	err = vm ? put_vm(msg, vm) : -ENOENT;
-	mutex_unlock(&esxmem_vms_lock);
+	/* The slot map current first, outside the registry's lock. */
+	vm = hold_vm(info, tb);
+	err = vm ? esxmem_kvm_refresh(vm) : -ENOENT;
+	if (!err) {
+		mutex_lock(&esxmem_vms_lock);
+		err = put_vm(msg, vm);
+		mutex_unlock(&esxmem_vms_lock);
+	}
+	if (vm)
+		iput(vm->inode);
 	if (err)
 		goto err_free;
 	genlmsg_end(msg, hdr);
@@ -428,14 +446,37 @@ static int esxmem_nl_set_vm(struct sk_buff *skb, struct genl_info *info)
 	return with_vm(info, set_vm);
 }
 
+/*
+ * Runs @op on the VM a request names, held by its inode but without
+ * esxmem_vms_lock: attaching walks the VMM's mappings under its mmap_lock.
+ */
+static int with_held_vm(struct genl_info *info,
+			int (*op)(struct esxmem_vm *vm, struct nlattr **tb,
+				  struct genl_info *info))
+{
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct esxmem_vm *vm;
+	int err;
+
+	err = parse_vm(info, tb);
+	if (err)
+		return err;
+	vm = hold_vm(info, tb);
+	if (!vm)
+		return -ENOENT;
+	err = op(vm, tb, info);
+	iput(vm->inode);
+	return err;
+}
+
 static int esxmem_nl_attach_kvm(struct sk_buff *skb, struct genl_info *info)
 {
-	return with_vm(info, attach_kvm);
+	return with_held_vm(info, attach_kvm);
 }
 
 static int esxmem_nl_detach_kvm(struct sk_buff *skb, struct genl_info *info)
 {
-	return with_vm(info, detach_kvm);
+	return with_held_vm(info, detach_kvm);
 }
 
 /*
@@ -665,6 +706,12 @@ static struct genl_family esxmem_genl_family __ro_after_init = {
 	.maxattr = ESXMEM_A_MAX,
 	.policy = esxmem_policy,
 	.netnsok = false,
+	/*
+	 * No genl_mutex around requests: each takes only the locks of what
+	 * it touches, and none may wait on a VMM under a lock that faults or
+	 * reclaim need (see the lock order in esxmem.h).
+	 */
+	.parallel_ops = true,
 	.module = THIS_MODULE,
 	.ops = esxmem_ops,
 	.n_ops = ARRAY_SIZE(esxmem_ops),
