@@ -59,6 +59,7 @@ int esxmem_pool_configure(const struct esxmem_pool_config *c);
 void esxmem_pool_uncharge(unsigned long pages);
 struct esxmem_vm;
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero);
+struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, bool zero);
 void esxmem_vm_free_page(struct page *page);
 
 /* share.c: what the page-sharing scanner keeps per VM. */
@@ -127,6 +128,15 @@ struct esxmem_vm_reclaim {
 
 extern struct page *esxmem_zero_frame;
 
+/* A SIGBUS a fault owes its task after it dropped mmap_lock (fault.c). */
+struct esxmem_sigbus_owed {
+	pid_t tid;
+	pgoff_t index;
+	unsigned long when;		/* jiffies */
+};
+
+#define ESXMEM_SIGBUS_OWED	4
+
 /* vm.c: one VM memory object per open() of /dev/esxmem. */
 struct esxmem_vm {
 	struct inode *inode;		/* its inode, in an esxmem superblock */
@@ -150,6 +160,9 @@ struct esxmem_vm {
 	atomic_long_t cow_breaks;
 	atomic_long_t fault_waits;
 	atomic_long_t fault_wait_timeouts;
+	/* Under @lock. */
+	struct esxmem_sigbus_owed sigbus_owed[ESXMEM_SIGBUS_OWED];
+	unsigned int sigbus_owed_next;
 
 	pid_t owner_pid;
 	char owner_comm[TASK_COMM_LEN];
@@ -342,7 +355,7 @@ void esxmem_reclaim_init_vm(struct esxmem_vm *vm);
 void esxmem_reclaim_forget_vm(struct esxmem_vm *vm);
 void esxmem_reclaim_drop(struct esxmem_vm *vm, esxmem_pte_t e);
 int esxmem_page_in(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e,
-		   struct page *fresh);
+		   struct page *fresh, bool nowait);
 bool esxmem_reclaim_holds_back(struct esxmem_vm *vm);
 u64 esxmem_reclaim_sum(size_t offset);
 

@@ -14,6 +14,7 @@
  */
 #include <linux/types.h>
 #include <linux/falloc.h>
+#include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -72,17 +73,150 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 	return ret;
 }
 
+/*
+ * A fault that must sleep (for the pool, a page lock, a page-in) lets go
+ * of the VMM's mmap_lock first where the fault allows it, as filemap does,
+ * so that the VMM's other threads, its mmap() calls and the daemon's
+ * requests go on meanwhile; the fault is then retried.
+ *  - FAULT_FLAG_RETRY_NOWAIT (KVM's async page faults, FOLL_NOWAIT): no
+ *    sleep at all; VM_FAULT_RETRY at once, with mmap_lock still held.
+ *  - FAULT_FLAG_ALLOW_RETRY: mmap_lock goes, the file is pinned, the work
+ *    is done (the page installed in the pmap, not mapped) and the fault
+ *    returns VM_FAULT_RETRY; the retry finds the page.
+ *  - neither: the fault sleeps with mmap_lock held.
+ * The .page_mkwrite and .pfn_mkwrite paths may not retry: they never
+ * sleep for memory or a page lock, but unmap the page so that the access
+ * comes back through .fault.
+ */
+enum fault_sleep { SLEEP_HOLDING, SLEEP_DROPPED, SLEEP_NOWAIT };
+
+static enum fault_sleep fault_may_sleep(struct vm_fault *vmf,
+					struct file **fpin)
+{
+	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
+		return SLEEP_HOLDING;
+	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+		return SLEEP_NOWAIT;
+	if (!*fpin) {
+		*fpin = get_file(vmf->vma->vm_file);
+		mmap_read_unlock(vmf->vma->vm_mm);
+	}
+	return SLEEP_DROPPED;
+}
+
+/*
+ * A fault that failed after dropping mmap_lock can only return
+ * VM_FAULT_RETRY; its task is owed a SIGBUS, which the retry, coming
+ * straight back with mmap_lock held, collects here.
+ */
+#define SIGBUS_OWED_TTL	HZ
+
+static void owe_sigbus(struct esxmem_vm *vm, pgoff_t index)
+{
+	struct esxmem_sigbus_owed *o;
+
+	spin_lock(&vm->lock);
+	o = &vm->sigbus_owed[vm->sigbus_owed_next++ % ESXMEM_SIGBUS_OWED];
+	o->tid = task_pid_nr(current);
+	o->index = index;
+	o->when = jiffies;
+	spin_unlock(&vm->lock);
+}
+
+static bool collect_sigbus(struct esxmem_vm *vm, pgoff_t index)
+{
+	pid_t tid = task_pid_nr(current);
+	bool owed = false;
+	int i;
+
+	spin_lock(&vm->lock);
+	for (i = 0; i < ESXMEM_SIGBUS_OWED; i++) {
+		struct esxmem_sigbus_owed *o = &vm->sigbus_owed[i];
+
+		if (o->tid == tid && o->index == index &&
+		    time_before(jiffies, o->when + SIGBUS_OWED_TTL)) {
+			o->tid = 0;
+			owed = true;
+		}
+	}
+	spin_unlock(&vm->lock);
+	return owed;
+}
+
+/*
+ * A page of the pool for @vm, or an ERR_PTR: without sleeping if it can,
+ * else as fault_may_sleep() allows. -EAGAIN: retry without it.
+ */
+static struct page *fault_alloc(struct vm_fault *vmf, struct esxmem_vm *vm,
+				struct file **fpin)
+{
+	struct page *page = esxmem_vm_alloc_page_nowait(vm, true);
+
+	if (!IS_ERR(page) || PTR_ERR(page) != -EAGAIN)
+		return page;
+	if (fault_may_sleep(vmf, fpin) == SLEEP_NOWAIT)
+		return ERR_PTR(-EAGAIN);
+	return esxmem_vm_alloc_page(vm, true);
+}
+
+/* Locks @page, or -EAGAIN when the fault must be retried instead. */
+static int fault_lock_page(struct vm_fault *vmf, struct page *page,
+			   struct file **fpin)
+{
+	if (trylock_page(page))
+		return 0;
+	switch (fault_may_sleep(vmf, fpin)) {
+	case SLEEP_HOLDING:
+		lock_page(page);
+		return 0;
+	case SLEEP_DROPPED:
+		/* Only wait: the retry takes the lock for itself. */
+		folio_wait_locked_killable(page_folio(page));
+		return -EAGAIN;
+	default:
+		return -EAGAIN;
+	}
+}
+
+static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
+			    struct page *old, struct page *copy);
+
+/*
+ * The last sharer of a frame takes it over without a copy, unless someone
+ * else still holds the frame (a pipe, a GUP pin taken while another VM
+ * shared it): what they hold must never change under them, so the writer
+ * gets a copy. @frame is locked, with one reference held by the caller.
+ */
+static bool claim_frame(struct esxmem_vm *vm, pgoff_t index,
+			struct page *frame)
+{
+	if (esxmem_page_held(frame, 1) || !esxmem_share_claim(frame))
+		return false;
+	spin_lock(&vm->lock);
+	esxmem_vm_set_pte(vm, index,
+			  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
+					  page_to_pfn(frame), ESXMEM_PTE_DIRTY));
+	spin_unlock(&vm->lock);
+	atomic_long_inc(&vm->cow_breaks);
+	atomic_long_inc(&esxmem_pool.cow_breaks);
+	return true;
+}
+
 static vm_fault_t esxmem_fault(struct vm_fault *vmf)
 {
 	struct esxmem_vm *vm = vma_to_vm(vmf->vma);
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
 	pgoff_t index = vmf->pgoff;
 	struct page *page, *fresh = NULL;
+	struct file *fpin = NULL;
 	bool zero_locked = false;
 	vm_fault_t ret;
 	esxmem_pte_t e;
 	int err;
 
 	if (index >= vm->npages)
+		return VM_FAULT_SIGBUS;
+	if (unlikely(collect_sigbus(vm, index)))
 		return VM_FAULT_SIGBUS;
 	atomic_long_inc(&vm->faults);
 	atomic_long_inc(&esxmem_pool.faults);
@@ -102,15 +236,44 @@ again:
 		page = pfn_to_page(esxmem_pte_payload(e));
 		get_page(page);
 		spin_unlock(&vm->lock);
-		lock_page(page);
+		if (fault_lock_page(vmf, page, &fpin)) {
+			put_page(page);
+			ret = VM_FAULT_RETRY;
+			break;
+		}
 		spin_lock(&vm->lock);
-		if (unlikely(!esxmem_pte_maps(vm->pmap[index], page))) {
+		e = vm->pmap[index];
+		if (unlikely(!esxmem_pte_maps(e, page))) {
 			spin_unlock(&vm->lock);
 			unlock_page(page);
 			put_page(page);
 			goto again;
 		}
 		spin_unlock(&vm->lock);
+		if (write && esxmem_pte_state(e) == ESXMEM_PAGE_SHARED &&
+		    !claim_frame(vm, index, page)) {
+			/*
+			 * Copy-on-write here, where the fault may sleep for
+			 * the copy: the write would otherwise come back to
+			 * .page_mkwrite, which may not.
+			 */
+			unlock_page(page);
+			if (!fresh) {
+				fresh = fault_alloc(vmf, vm, &fpin);
+				if (IS_ERR(fresh)) {
+					err = PTR_ERR(fresh);
+					fresh = NULL;
+					put_page(page);
+					ret = err == -EAGAIN ? VM_FAULT_RETRY :
+							       VM_FAULT_SIGBUS;
+					break;
+				}
+			}
+			cow_break(vm, index, page, fresh);
+			fresh = NULL;
+			put_page(page);
+			goto again;
+		}
 		vmf->page = page;
 		ret = VM_FAULT_LOCKED;
 		break;
@@ -118,17 +281,23 @@ again:
 	case ESXMEM_PAGE_UNBACKED:
 	case ESXMEM_PAGE_BALLOONED:
 	case ESXMEM_PAGE_ZERO:
-		if (!(vmf->flags & FAULT_FLAG_WRITE)) {
+		if (!write) {
 			spin_unlock(&vm->lock);
-			ret = map_zero(vmf, vm, index);
+			/* Nothing may be mapped without mmap_lock. */
+			ret = fpin ? VM_FAULT_RETRY : map_zero(vmf, vm, index);
 			break;
 		}
 		if (!fresh) {
 			spin_unlock(&vm->lock);
-			fresh = esxmem_vm_alloc_page(vm, true);
-			/* Killed or timed out: a killed task never sees it. */
-			if (IS_ERR(fresh))
-				return VM_FAULT_SIGBUS;
+			fresh = fault_alloc(vmf, vm, &fpin);
+			if (IS_ERR(fresh)) {
+				err = PTR_ERR(fresh);
+				fresh = NULL;
+				/* Killed or timed out: a killed task never sees it. */
+				ret = err == -EAGAIN ? VM_FAULT_RETRY :
+						       VM_FAULT_SIGBUS;
+				break;
+			}
 			goto again;
 		}
 		if (esxmem_pte_state(e) == ESXMEM_PAGE_ZERO && !zero_locked) {
@@ -162,11 +331,24 @@ again:
 		 * never-written one on the next round.
 		 */
 		if (!fresh) {
-			fresh = esxmem_vm_alloc_page(vm, true);
-			if (IS_ERR(fresh))
-				return VM_FAULT_SIGBUS;
+			fresh = fault_alloc(vmf, vm, &fpin);
+			if (IS_ERR(fresh)) {
+				err = PTR_ERR(fresh);
+				fresh = NULL;
+				ret = err == -EAGAIN ? VM_FAULT_RETRY :
+						       VM_FAULT_SIGBUS;
+				break;
+			}
 		}
-		err = esxmem_page_in(vm, index, e, fresh);
+		/* Decompression does not sleep; swap I/O and a busy VM do. */
+		err = esxmem_page_in(vm, index, e, fresh, !fpin);
+		if (err == -EWOULDBLOCK) {
+			if (fault_may_sleep(vmf, &fpin) == SLEEP_NOWAIT) {
+				ret = VM_FAULT_RETRY;
+				break;
+			}
+			err = esxmem_page_in(vm, index, e, fresh, false);
+		}
 		if (err == -EAGAIN)
 			goto again;
 		if (err) {
@@ -188,26 +370,36 @@ again:
 		up_write(&vm->zero_sem);
 	if (fresh)
 		esxmem_vm_free_page(fresh);
+	if (fpin) {
+		/* mmap_lock is gone: the page is in the pmap, the retry maps it. */
+		if (ret & VM_FAULT_LOCKED) {
+			unlock_page(vmf->page);
+			put_page(vmf->page);
+			vmf->page = NULL;
+		}
+		/* A fatal signal is seen by the caller; other errors are owed. */
+		if ((ret & VM_FAULT_SIGBUS) && !fatal_signal_pending(current))
+			owe_sigbus(vm, index);
+		ret = VM_FAULT_RETRY;
+		fput(fpin);
+	}
 	return ret;
 }
 
 /*
- * Gives the page at @index a private copy of @old (the zero frame or a
- * shared frame) and unmaps @old there; the access then faults again and
- * finds the copy. The switch happens with @old locked (or, for the zero
- * frame, zero_sem held) so that no fault maps @old there afterwards.
+ * Gives the page at @index the private page @copy, a copy of @old (the
+ * zero frame or a shared frame), and unmaps @old there; the access then
+ * faults again and finds the copy. @copy is consumed: freed if the entry
+ * changed meanwhile. The switch happens with @old locked (or, for the
+ * zero frame, zero_sem held) so that no fault maps @old there afterwards.
  */
 static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
-			    struct page *old)
+			    struct page *old, struct page *copy)
 {
 	bool from_zero = old == esxmem_zero_frame;
 	enum esxmem_page_state state;
-	struct page *copy;
 	esxmem_pte_t e;
 
-	copy = esxmem_vm_alloc_page(vm, from_zero);
-	if (IS_ERR(copy))
-		return VM_FAULT_SIGBUS;
 	state = from_zero ? ESXMEM_PAGE_ZERO : ESXMEM_PAGE_SHARED;
 
 	if (from_zero)
@@ -223,7 +415,9 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 	 * and shared again at this index with other content.
 	 */
 	if (esxmem_pte_state(e) == state && esxmem_pte_maps(e, old)) {
-		if (!from_zero)
+		if (from_zero)
+			clear_highpage(copy);
+		else
 			copy_highpage(copy, old);
 		esxmem_vm_set_pte(vm, index,
 				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
@@ -250,19 +444,34 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 	return VM_FAULT_NOPAGE;
 }
 
+/*
+ * A write that .page_mkwrite cannot serve without sleeping: the page goes
+ * from the VMM's page tables, and the access comes back through .fault.
+ */
+static vm_fault_t mkwrite_via_fault(struct esxmem_vm *vm, pgoff_t index)
+{
+	esxmem_vm_unmap_page(vm, index);
+	return VM_FAULT_NOPAGE;
+}
+
 static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 {
 	struct esxmem_vm *vm = vma_to_vm(vmf->vma);
-	struct page *page = vmf->page;
+	struct page *page = vmf->page, *copy;
 	pgoff_t index = vmf->pgoff;
 	esxmem_pte_t e;
 
 	if (index >= vm->npages)
 		return VM_FAULT_SIGBUS;
-	if (page == esxmem_zero_frame)
-		return cow_break(vm, index, page);
+	if (page == esxmem_zero_frame) {
+		copy = esxmem_vm_alloc_page_nowait(vm, false);
+		if (IS_ERR(copy))
+			return mkwrite_via_fault(vm, index);
+		return cow_break(vm, index, page, copy);
+	}
 
-	lock_page(page);
+	if (!trylock_page(page))
+		return mkwrite_via_fault(vm, index);
 	spin_lock(&vm->lock);
 	e = vm->pmap[index];
 	if (unlikely(!esxmem_pte_maps(e, page))) {
@@ -279,25 +488,13 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 		return VM_FAULT_LOCKED;
 	}
 	spin_unlock(&vm->lock);
-	/*
-	 * The last sharer of a frame takes it over without a copy, unless
-	 * someone else still holds the frame (a pipe, a GUP pin taken while
-	 * another VM shared it): what they hold must never change under them,
-	 * so the writer gets a copy. The fault holds one reference.
-	 */
-	if (!esxmem_page_held(page, 1) && esxmem_share_claim(page)) {
-		spin_lock(&vm->lock);
-		esxmem_vm_set_pte(vm, index,
-				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
-						  page_to_pfn(page),
-						  ESXMEM_PTE_DIRTY));
-		spin_unlock(&vm->lock);
-		atomic_long_inc(&vm->cow_breaks);
-		atomic_long_inc(&esxmem_pool.cow_breaks);
+	if (claim_frame(vm, index, page))
 		return VM_FAULT_LOCKED;
-	}
 	unlock_page(page);
-	return cow_break(vm, index, page);
+	copy = esxmem_vm_alloc_page_nowait(vm, false);
+	if (IS_ERR(copy))
+		return mkwrite_via_fault(vm, index);
+	return cow_break(vm, index, page, copy);
 }
 
 /* The KVM link's slot map depends on the VMM's mappings: see kvm.c. */
@@ -367,7 +564,7 @@ static int make_resident(struct esxmem_vm *vm, pgoff_t index)
 			if (IS_ERR(fresh))
 				return PTR_ERR(fresh);
 		}
-		err = esxmem_page_in(vm, index, e, fresh);
+		err = esxmem_page_in(vm, index, e, fresh, false);
 		if (err == -EAGAIN)
 			continue;
 		if (!err) {
@@ -390,7 +587,7 @@ static int make_resident(struct esxmem_vm *vm, pgoff_t index)
 static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
 			unsigned int from, unsigned int to)
 {
-	struct page *page;
+	struct page *page, *copy;
 	esxmem_pte_t e;
 	int err;
 
@@ -405,12 +602,13 @@ static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
 			page = pfn_to_page(esxmem_pte_payload(e));
 			get_page(page);
 			spin_unlock(&vm->lock);
-			/* Fails only when no page can be had for the copy. */
-			err = cow_break(vm, index, page) == VM_FAULT_NOPAGE ?
-			      0 : -ENOMEM;
+			copy = esxmem_vm_alloc_page(vm, false);
+			if (IS_ERR(copy)) {
+				put_page(page);
+				return PTR_ERR(copy);
+			}
+			cow_break(vm, index, page, copy);
 			put_page(page);
-			if (err)
-				return err;
 			continue;
 		case ESXMEM_PAGE_PRIVATE:
 			/* Our reference keeps reclaim and sharing off it. */

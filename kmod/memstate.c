@@ -35,8 +35,19 @@ void esxmem_thresholds_compute(struct esxmem_thresholds *t,
 {
 	int s;
 
-	for (s = 0; s < ESXMEM_STATE_NR; s++)
+	/*
+	 * At least one page apart, the low threshold at least one page: an
+	 * exhausted pool is in the low state however small it is, where
+	 * rounding down would leave it soft and reclaim idle.
+	 */
+	for (s = ESXMEM_STATE_NR - 1; s >= 0; s--) {
+		unsigned long floor = s == ESXMEM_STATE_NR - 1 ? 1 :
+				      t->of[s + 1] + 1;
+
 		t->of[s] = (unsigned long)((u64)pool_pages * p->of[s] / 1000);
+		if (t->of[s] < floor)
+			t->of[s] = floor;
+	}
 }
 
 enum esxmem_mem_state esxmem_state_next(enum esxmem_mem_state cur,

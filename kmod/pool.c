@@ -113,12 +113,18 @@ static bool pool_try_charge(void)
 /*
  * Charges one page to the pool, waiting killably for at most fault_wait_ms
  * when it is exhausted. Returns 0, -ENOMEM on timeout or -EINTR when the
- * task was killed.
+ * task was killed; without @wait, -EAGAIN instead of waiting.
  */
-static int pool_charge(struct esxmem_vm *vm)
+static int pool_charge(struct esxmem_vm *vm, bool wait)
 {
 	unsigned int ms;
 	long ret;
+
+	if (!wait) {
+		if (esxmem_reclaim_holds_back(vm) || !pool_try_charge())
+			return -EAGAIN;
+		goto charged;
+	}
 
 	/*
 	 * In the low state a VM above its target waits, for reclamation to
@@ -170,13 +176,14 @@ void esxmem_pool_uncharge(unsigned long pages)
  * the LRU and has no migration callbacks, so it must not sit in a movable
  * pageblock where it would defeat compaction and memory hot-unplug.
  */
-struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero)
+static struct page *alloc_page_charged(struct esxmem_vm *vm, bool zero,
+				       bool wait)
 {
 	gfp_t gfp = GFP_HIGHUSER | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
 	struct page *page;
 	int err;
 
-	err = pool_charge(vm);
+	err = pool_charge(vm, wait);
 	if (err)
 		return ERR_PTR(err);
 	page = alloc_page(zero ? gfp | __GFP_ZERO : gfp);
@@ -187,6 +194,17 @@ struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero)
 		return ERR_PTR(-ENOMEM);
 	}
 	return page;
+}
+
+struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero)
+{
+	return alloc_page_charged(vm, zero, true);
+}
+
+/* The same without waiting for the pool: -EAGAIN when it would. */
+struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, bool zero)
+{
+	return alloc_page_charged(vm, zero, false);
 }
 
 void esxmem_vm_free_page(struct page *page)

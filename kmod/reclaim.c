@@ -206,10 +206,11 @@ put:
  * Makes @fresh, a page of the pool, the private page at @index with the
  * contents that swapped or compressed entry @e holds, and returns it
  * locked. -EAGAIN when the entry changed meanwhile (fault again), or the
- * read's error: then the data stays where it was.
+ * read's error: then the data stays where it was. With @nowait, nothing
+ * sleeps: -EWOULDBLOCK where the reclaim lock is busy or swap I/O is due.
  */
 int esxmem_page_in(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e,
-		   struct page *fresh)
+		   struct page *fresh, bool nowait)
 {
 	struct esxmem_vm_reclaim *r = &vm->reclaim;
 	unsigned long slot = esxmem_pte_payload(e);
@@ -217,7 +218,10 @@ int esxmem_page_in(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e,
 	esxmem_pte_t cur;
 	int err;
 
-	mutex_lock(&r->lock);
+	if (!nowait)
+		mutex_lock(&r->lock);
+	else if (!compressed || !mutex_trylock(&r->lock))
+		return -EWOULDBLOCK;
 	cur = READ_ONCE(vm->pmap[index]);
 	if ((cur ^ e) & ~ESXMEM_PTE_FLAGS) {
 		mutex_unlock(&r->lock);

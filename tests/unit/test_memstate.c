@@ -46,6 +46,22 @@ START_TEST(thresholds_round_down_and_do_not_overflow)
 }
 END_TEST
 
+START_TEST(an_exhausted_small_pool_is_low)
+{
+	struct esxmem_permille p = ESXMEM_PERMILLE_DEFAULT;
+	struct esxmem_thresholds t;
+
+	/* 2% of 32 pages rounds to 0: hard and low would never be entered. */
+	esxmem_thresholds_compute(&t, &p, 32);
+	ck_assert_uint_eq(t.of[LOW], 1);
+	ck_assert_uint_eq(t.of[HARD], 2);
+	ck_assert_uint_eq(t.of[SOFT], 3);
+	ck_assert_uint_eq(t.of[HIGH], 4);
+	ck_assert_int_eq(esxmem_state_next(HIGH, 0, &t), LOW);
+	ck_assert_int_eq(esxmem_state_next(HIGH, 4, &t), HIGH);
+}
+END_TEST
+
 START_TEST(permille_validation)
 {
 	struct esxmem_permille ok = ESXMEM_PERMILLE_DEFAULT;
@@ -142,6 +158,7 @@ Suite *memstate_suite(void)
 
 	tcase_add_test(tc, default_thresholds_are_esx_percentages);
 	tcase_add_test(tc, thresholds_round_down_and_do_not_overflow);
+	tcase_add_test(tc, an_exhausted_small_pool_is_low);
 	tcase_add_test(tc, permille_validation);
 	tcase_add_test(tc, falling_enters_each_state_below_its_threshold);
 	tcase_add_test(tc, rising_needs_the_threshold_above);
