@@ -177,8 +177,7 @@ int esxmem_vm_init(void);
 void esxmem_vm_exit(void);
 struct esxmem_vm *esxmem_vm_create(struct inode *inode);
 void esxmem_vm_destroy(struct esxmem_vm *vm);
-long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
-		     unsigned long arg);
+long esxmem_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 unsigned long esxmem_vm_count(void);
 void esxmem_vm_get_stats(struct esxmem_vm *vm, struct esxmem_vm_stats *st);
 

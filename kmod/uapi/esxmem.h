@@ -28,11 +28,15 @@
  *            are allocated on first write; a read of a never-written page
  *            maps the shared zero frame.
  * ftruncate() (esxmemfs): fixes the size like ESXMEM_IOC_SET_SIZE, once.
+ *            The VFS's rules apply: ftruncate() needs an fd open for
+ *            writing (EINVAL otherwise), truncate() write permission on the
+ *            file (EACCES).
  * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) (esxmemfs) and
  * ESXMEM_IOC_PUNCH_HOLE (both): free the pages of a range (partial pages at
  *            either end are zeroed in place); the next touch reads zeros.
  *            Other fallocate() modes fail with EOPNOTSUPP. (The VFS refuses
- *            fallocate() on character devices, hence the ioctl.)
+ *            fallocate() on character devices, hence the ioctl.) Both need
+ *            an fd open for writing (EBADF otherwise).
  * close():   when the last reference (fd, mapping or, for esxmemfs, a link)
  *            goes, every page returns to the machine-memory pool.
  *
@@ -41,20 +45,25 @@
  * freed in time the faulting task gets SIGBUS. The host never goes out of
  * memory on esxmem's account.
  *
- * ioctls on an object fd (either kind):
+ * ioctls on an object fd (either kind). Those that change the object need
+ * the fd open for writing, like ftruncate() and fallocate(), and fail with
+ * EBADF on a read-only one (an O_RDONLY open of a file of esxmemfs needs
+ * only read permission, which must not be enough to free or size a VM's
+ * memory):
  *
- * ESXMEM_IOC_SET_SIZE (__u64 bytes, in)
+ * ESXMEM_IOC_SET_SIZE (__u64 bytes, in; fd open for writing)
  *     Fixes the object's size before the first mmap. The size must be a
  *     non-zero multiple of the page size, at most ESXMEM_MAX_OBJECT_BYTES.
- *     Errors: EINVAL (bad size), EBUSY (size already fixed to another
- *     value), ENOMEM.
+ *     Errors: EBADF (fd not open for writing), EINVAL (bad size), EBUSY
+ *     (size already fixed to another value), ENOMEM.
  *
- * ESXMEM_IOC_GET_STATS (struct esxmem_vm_stats, out)
+ * ESXMEM_IOC_GET_STATS (struct esxmem_vm_stats, out; any fd)
  *     The object's counters, all in pages unless named otherwise.
  *
- * ESXMEM_IOC_PUNCH_HOLE (struct esxmem_range, in)
+ * ESXMEM_IOC_PUNCH_HOLE (struct esxmem_range, in; fd open for writing)
  *     Frees the pages of [offset, offset + length), clamped to the size.
- *     Errors: EINVAL (negative or overflowing range).
+ *     Errors: EBADF (fd not open for writing), EINVAL (negative or
+ *     overflowing range).
  *
  * == Generic netlink family "esxmem" ==
  *
