@@ -68,14 +68,40 @@
  * == Generic netlink family "esxmem" ==
  *
  * The control plane: list and configure VMs, the pool, attach VMs to KVM,
- * and subscribe to events. Commands marked (admin) need CAP_NET_ADMIN and
- * fail with EPERM otherwise. Every message carries one top-level nest,
- * ESXMEM_A_VM or ESXMEM_A_POOL. Unknown attributes, output-only attributes,
- * wrong lengths and unknown flag bits fail with EINVAL, values outside an
- * attribute's range with ERANGE, each with an extack message naming the
- * attribute; nothing is changed then.
+ * and subscribe to events. The family exists only in the initial network
+ * namespace.
  *
- * ESXMEM_CMD_GET_VM
+ * Permissions. Each capability is checked in the initial user namespace,
+ * for a command both of the process that opened the netlink socket and of
+ * the one sending the request; a request without it fails with EPERM
+ * before the module looks at it or takes any lock:
+ *
+ *   ESXMEM_CMD_GET_VM (doit, dump)  CAP_NET_ADMIN: VM names, owner PIDs,
+ *                                   memory slot layouts and activity are
+ *                                   not for everyone
+ *   ESXMEM_CMD_SET_VM               CAP_NET_ADMIN
+ *   ESXMEM_CMD_GET_POOL             none: the pool's size, thresholds,
+ *                                   state and number of objects, nothing
+ *                                   about any one VM
+ *   ESXMEM_CMD_SET_POOL             CAP_NET_ADMIN
+ *   ESXMEM_CMD_ATTACH_KVM           CAP_NET_ADMIN
+ *   ESXMEM_CMD_DETACH_KVM           CAP_NET_ADMIN
+ *   ESXMEM_CMD_BALLOON              CAP_NET_ADMIN
+ *   ESXMEM_CMD_SET_SWAP             CAP_NET_ADMIN and CAP_SYS_ADMIN: the
+ *                                   module writes guest memory into the
+ *                                   file it is given
+ *   multicast group "events"        CAP_NET_ADMIN of the process joining
+ *                                   it: setsockopt(NETLINK_ADD_MEMBERSHIP)
+ *                                   fails with EPERM
+ *
+ * Below, (admin) marks the commands that need a capability, as listed
+ * above. Every message carries one top-level nest, ESXMEM_A_VM or
+ * ESXMEM_A_POOL. Unknown attributes, output-only attributes, wrong lengths
+ * and unknown flag bits fail with EINVAL, values outside an attribute's
+ * range with ERANGE, each with an extack message naming the attribute;
+ * nothing is changed then.
+ *
+ * ESXMEM_CMD_GET_VM (admin)
  *     doit:   in  ESXMEM_A_VM { ID }
  *             out ESXMEM_A_VM { every VM attribute below, marked out }
  *             ENOENT if there is no such VM.
@@ -112,7 +138,7 @@
  *     outside its RAM; EEXIST a frame twice; EINVAL an empty batch or one
  *     over ESXMEM_BALLOON_BATCH_MAX. The extack says which rule a frame
  *     broke.
- * ESXMEM_CMD_SET_SWAP (admin)
+ * ESXMEM_CMD_SET_SWAP (admin: CAP_NET_ADMIN and CAP_SYS_ADMIN)
  *     in ESXMEM_A_VM { ID, SWAP_FD }: gives the VM the swap file open as
  *     SWAP_FD in the caller's fd table (-1: none). The file must be a
  *     regular file open for reading and writing, without O_APPEND, not on
@@ -135,7 +161,7 @@
  * page. A touch reads the page back; a page that cannot be read back (its
  * swap file failed) gives the access SIGBUS and stays where it is.
  *
- * Events (multicast group "events", no subscription rights needed):
+ * Events (multicast group "events"; joining it needs CAP_NET_ADMIN):
  * ESXMEM_CMD_EVENT_STATE  ESXMEM_A_POOL { STATE, FREE_PAGES }: the pool's
  *                         free-memory state changed.
  * ESXMEM_CMD_EVENT_VM_NEW ESXMEM_A_VM { ID, OWNER_PID }: an object appeared.
