@@ -309,7 +309,9 @@ u64 esxmem_zstore_bytes(void);
 unsigned long esxmem_zstore_pages(void);
 
 /* swap.c: each VM's swap file. */
-int esxmem_swap_set_file(struct esxmem_vm *vm, int fd);
+struct netlink_ext_ack;
+int esxmem_swap_set_file(struct esxmem_vm *vm, int fd,
+			 struct netlink_ext_ack *extack);
 long esxmem_swap_slot_get(struct esxmem_vm_reclaim *r);
 long esxmem_swap_out(struct esxmem_vm_reclaim *r, struct page *page);
 int esxmem_swap_in(struct esxmem_vm_reclaim *r, struct page *page,

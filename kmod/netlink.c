@@ -518,17 +518,7 @@ static int esxmem_nl_set_swap(struct sk_buff *skb, struct genl_info *info)
 	mutex_unlock(&esxmem_vms_lock);
 	if (!vm)
 		return -ENOENT;
-	err = esxmem_swap_set_file(vm, nla_get_s32(tb[ESXMEM_VM_A_SWAP_FD]));
-	if (err == -EBADF)
-		NL_SET_ERR_MSG(info->extack, "no such fd, or not open for reading and writing without O_APPEND");
-	else if (err == -EINVAL)
-		NL_SET_ERR_MSG(info->extack, "the swap file must be a regular file, not on esxmem");
-	else if (err == -ENOSPC)
-		NL_SET_ERR_MSG(info->extack, "the swap file is smaller than a page: size it first");
-	else if (err == -ENODATA)
-		NL_SET_ERR_MSG(info->extack, "the VM's memory has no size yet");
-	else if (err == -EBUSY)
-		NL_SET_ERR_MSG(info->extack, "pages are in the current swap file");
+	err = esxmem_swap_set_file(vm, nla_get_s32(tb[ESXMEM_VM_A_SWAP_FD]), info->extack);
 	iput(vm->inode);
 	if (!err)
 		esxmem_reclaim_kick();

@@ -320,9 +320,12 @@ int esxmem_vm_balloon(struct esxmem *h, uint32_t vm_id, const uint64_t *gfns,
  * (admin, and CAP_SYS_ADMIN too) Gives VM @vm_id the swap file open as @fd
  * (see ESXMEM_CMD_SET_SWAP in <linux/esxmem.h>), or none when @fd is -1.
  * The module keeps its own reference: the caller may close @fd afterwards.
- * Errors: -EBADF no such fd or not open read-write; -EINVAL not a regular
- * file; -ENOSPC smaller than a page; -ENODATA the VM has no size yet;
- * -EBUSY pages are in its current swap file; -ENOENT no such VM.
+ * Errors: -EPERM no CAP_SYS_ADMIN, or the file is immutable or
+ * append-only; -EBADF no such fd, not open read-write, or open with
+ * O_APPEND; -EINVAL not a regular file, or on esxmem; -ETXTBSY the file is
+ * the kernel's swap; -EBUSY it is another VM's swap file, or pages are in
+ * the VM's current swap file; -ENOSPC smaller than a page; -ENODATA the VM
+ * has no size yet; -ENOENT no such VM. esxmem_errmsg() says which.
  */
 int esxmem_vm_set_swap(struct esxmem *h, uint32_t vm_id, int fd);
 

@@ -140,15 +140,24 @@
  *     broke.
  * ESXMEM_CMD_SET_SWAP (admin: CAP_NET_ADMIN and CAP_SYS_ADMIN)
  *     in ESXMEM_A_VM { ID, SWAP_FD }: gives the VM the swap file open as
- *     SWAP_FD in the caller's fd table (-1: none). The file must be a
- *     regular file open for reading and writing, without O_APPEND, not on
- *     esxmem itself; its size in pages (up to the VM's) is how many pages
- *     it can hold. Preallocate it (fallocate) so that swapping never meets
- *     a full filesystem, and open it with O_DIRECT where the filesystem
- *     allows, so that swapped pages do not stay in the host's page cache.
- *     EBADF: no such fd, or not open for reading and writing; EINVAL: not
- *     a regular file, or on esxmem; ENOSPC: smaller than a page; ENODATA:
- *     the VM has no size yet; EBUSY: pages are in the current swap file.
+ *     SWAP_FD in the caller's fd table (-1: none). The module writes the
+ *     VM's memory into it with its own rights, so the file must be one
+ *     the caller can write and nothing else writes: a regular file, open
+ *     for reading and writing without O_APPEND, not on esxmem itself, not
+ *     immutable or append-only, not in use as the kernel's swap (swapon),
+ *     and not another VM's swap file (these are checked when it is
+ *     given). Its size in pages (up to the VM's) is how many pages it can
+ *     hold. Preallocate it (fallocate) so that swapping never meets a full
+ *     filesystem, and open it with O_DIRECT where the filesystem allows,
+ *     so that swapped pages do not stay in the host's page cache.
+ *     Errors, each with an extack message: EPERM: the caller lacks
+ *     CAP_SYS_ADMIN, or the file is immutable or append-only; EBADF: no
+ *     such fd, or not open for reading and writing, or open with
+ *     O_APPEND; EINVAL: not a regular file, on esxmem, or its filesystem
+ *     cannot read and write it at an offset; ETXTBSY: it is the kernel's
+ *     swap; EBUSY: it is another VM's swap file, or pages are in the VM's
+ *     current swap file; ENOSPC: smaller than a page; ENODATA: the VM has
+ *     no size yet.
  *
  * Reclamation: the module compresses (LZ4; pages that shrink to 2 KiB or
  * less) and swaps out random private pages of a VM while it consumes more
