@@ -181,6 +181,12 @@ long esxmem_swap_slot_get(struct esxmem_vm_reclaim *r)
 	return slot;
 }
 
+/*
+ * Reads or writes one slot. -EAGAIN when a write finds the filesystem
+ * frozen: writes take its freeze protection, as write(2) does, but do not
+ * wait for a thaw, which may be long (a snapshot) while page-outs hold the
+ * VM's reclaim lock that faults on its swapped pages need.
+ */
 static int swap_io(struct file *file, struct page *page, unsigned long slot,
 		   bool write)
 {
@@ -190,15 +196,24 @@ static int swap_io(struct file *file, struct page *page, unsigned long slot,
 	ssize_t n;
 
 	iov_iter_bvec(&it, write ? WRITE : READ, &bv, 1, PAGE_SIZE);
-	n = write ? vfs_iter_write(file, &it, &pos, 0) :
-		    vfs_iter_read(file, &it, &pos, 0);
+	if (write) {
+		if (!file_start_write_trylock(file))
+			return -EAGAIN;
+		n = vfs_iter_write(file, &it, &pos, 0);
+		file_end_write(file);
+	} else {
+		n = vfs_iter_read(file, &it, &pos, 0);
+	}
 	if (n == PAGE_SIZE)
 		return 0;
 	/* A short transfer: the file shrank, or its filesystem is full. */
 	return n < 0 ? n : write ? -ENOSPC : -EIO;
 }
 
-/* Writes @page to a free slot; returns the slot or the error. */
+/*
+ * Writes @page to a free slot; returns the slot, or -ENOSPC (no free slot),
+ * -EAGAIN (the filesystem is frozen: try again later) or the write's error.
+ */
 long esxmem_swap_out(struct esxmem_vm_reclaim *r, struct page *page)
 {
 	long slot = esxmem_swap_slot_get(r);

@@ -149,7 +149,11 @@
  *     given). Its size in pages (up to the VM's) is how many pages it can
  *     hold. Preallocate it (fallocate) so that swapping never meets a full
  *     filesystem, and open it with O_DIRECT where the filesystem allows,
- *     so that swapped pages do not stay in the host's page cache.
+ *     so that swapped pages do not stay in the host's page cache. While
+ *     its filesystem is frozen (FIFREEZE, e.g. for a snapshot) nothing is
+ *     written to it and nothing waits for the thaw: pages stay in memory
+ *     (or are compressed), no swap error is counted, and swapping goes on
+ *     once it is thawed.
  *     Errors, each with an extack message: EPERM: the caller lacks
  *     CAP_SYS_ADMIN, or the file is immutable or append-only; EBADF: no
  *     such fd, or not open for reading and writing, or open with
