@@ -29,18 +29,12 @@ static int esxmem_dev_release(struct inode *devnode, struct file *file)
 	return 0;
 }
 
-static long esxmem_dev_ioctl(struct file *file, unsigned int cmd,
-			     unsigned long arg)
-{
-	return esxmem_vm_ioctl(file->private_data, cmd, arg);
-}
-
 static const struct file_operations esxmem_dev_fops = {
 	.owner = THIS_MODULE,
 	.open = esxmem_dev_open,
 	.release = esxmem_dev_release,
 	.mmap = esxmem_mmap,
-	.unlocked_ioctl = esxmem_dev_ioctl,
+	.unlocked_ioctl = esxmem_vm_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };

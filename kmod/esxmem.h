@@ -195,8 +195,7 @@ int esxmem_vm_init(void);
 void esxmem_vm_exit(void);
 struct esxmem_vm *esxmem_vm_create(struct inode *inode);
 void esxmem_vm_destroy(struct esxmem_vm *vm);
-long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
-		     unsigned long arg);
+long esxmem_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 unsigned long esxmem_vm_count(void);
 void esxmem_vm_get_stats(struct esxmem_vm *vm, struct esxmem_vm_stats *st);
 
@@ -328,7 +327,9 @@ u64 esxmem_zstore_bytes(void);
 unsigned long esxmem_zstore_pages(void);
 
 /* swap.c: each VM's swap file. */
-int esxmem_swap_set_file(struct esxmem_vm *vm, int fd);
+struct netlink_ext_ack;
+int esxmem_swap_set_file(struct esxmem_vm *vm, int fd,
+			 struct netlink_ext_ack *extack);
 long esxmem_swap_slot_get(struct esxmem_vm_reclaim *r);
 long esxmem_swap_out(struct esxmem_vm_reclaim *r, struct page *page);
 int esxmem_swap_in(struct esxmem_vm_reclaim *r, struct page *page,

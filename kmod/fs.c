@@ -33,18 +33,12 @@ static int esxmemfs_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static long esxmemfs_ioctl(struct file *file, unsigned int cmd,
-			   unsigned long arg)
-{
-	return esxmem_vm_ioctl(file->private_data, cmd, arg);
-}
-
 static const struct file_operations esxmemfs_file_fops = {
 	.owner = THIS_MODULE,
 	.open = esxmemfs_open,
 	.mmap = esxmem_mmap,
 	.fallocate = esxmem_fallocate,
-	.unlocked_ioctl = esxmemfs_ioctl,
+	.unlocked_ioctl = esxmem_vm_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = generic_file_llseek,
 };

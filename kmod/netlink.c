@@ -2,8 +2,10 @@
 /*
  * The generic netlink family "esxmem": the control plane. The protocol is
  * specified in uapi/esxmem.h. Policies are tables, validated strictly by
- * the genetlink core before any handler runs; mutating commands need
- * CAP_NET_ADMIN; a SET is checked whole before anything changes.
+ * the genetlink core before any handler runs; every command but GET_POOL,
+ * and joining the events group, needs CAP_NET_ADMIN, checked by the core
+ * before any handler runs or lock is taken; SET_SWAP also needs
+ * CAP_SYS_ADMIN; a SET is checked whole before anything changes.
  */
 #include <linux/mm.h>
 #include <linux/workqueue.h>
@@ -526,13 +528,23 @@ static int esxmem_nl_balloon(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
-/* Not under esxmem_vms_lock either: the old swap file's fput may sleep long. */
+/*
+ * Not under esxmem_vms_lock either: the old swap file's fput may sleep long.
+ * The module writes guest memory into whatever file it is given, with its
+ * own rights: that takes CAP_SYS_ADMIN, beyond the family's CAP_NET_ADMIN,
+ * of both the socket's opener and the sender (netlink_capable()).
+ */
 static int esxmem_nl_set_swap(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
 	struct esxmem_vm *vm;
 	int err;
 
+	if (!netlink_capable(skb, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "setting a swap file needs CAP_SYS_ADMIN: run as root");
+		return -EPERM;
+	}
 	err = parse_vm(info, tb);
 	if (err)
 		return err;
@@ -547,17 +559,7 @@ static int esxmem_nl_set_swap(struct sk_buff *skb, struct genl_info *info)
 	mutex_unlock(&esxmem_vms_lock);
 	if (!vm)
 		return -ENOENT;
-	err = esxmem_swap_set_file(vm, nla_get_s32(tb[ESXMEM_VM_A_SWAP_FD]));
-	if (err == -EBADF)
-		NL_SET_ERR_MSG(info->extack, "no such fd, or not open for reading and writing without O_APPEND");
-	else if (err == -EINVAL)
-		NL_SET_ERR_MSG(info->extack, "the swap file must be a regular file, not on esxmem");
-	else if (err == -ENOSPC)
-		NL_SET_ERR_MSG(info->extack, "the swap file is smaller than a page: size it first");
-	else if (err == -ENODATA)
-		NL_SET_ERR_MSG(info->extack, "the VM's memory has no size yet");
-	else if (err == -EBUSY)
-		NL_SET_ERR_MSG(info->extack, "pages are in the current swap file");
+	err = esxmem_swap_set_file(vm, nla_get_s32(tb[ESXMEM_VM_A_SWAP_FD]), info->extack);
 	iput(vm->inode);
 	if (!err)
 		esxmem_reclaim_kick();
@@ -662,10 +664,12 @@ static int esxmem_nl_set_pool(struct sk_buff *skb, struct genl_info *info)
 
 static const struct genl_ops esxmem_ops[] = {
 	{
+		/* VM names, owners, memory layouts and activity: admin only. */
 		.cmd = ESXMEM_CMD_GET_VM,
 		.doit = esxmem_nl_get_vm,
 		.start = esxmem_nl_dump_vms_start,
 		.dumpit = esxmem_nl_dump_vms,
+		.flags = GENL_ADMIN_PERM,
 	}, {
 		.cmd = ESXMEM_CMD_SET_VM,
 		.doit = esxmem_nl_set_vm,
@@ -696,8 +700,9 @@ static const struct genl_ops esxmem_ops[] = {
 	},
 };
 
+/* Events name VMs and their owners as they come and go: admin only. */
 static const struct genl_multicast_group esxmem_mcgrps[] = {
-	{ .name = ESXMEM_GENL_MCGRP_EVENTS },
+	{ .name = ESXMEM_GENL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 static struct genl_family esxmem_genl_family __ro_after_init = {

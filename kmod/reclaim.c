@@ -34,6 +34,7 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/random.h>
+#include <linux/ratelimit.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -47,6 +48,10 @@ struct esxmem_reclaimer esxmem_reclaimer = {
 
 static struct task_struct *reclaimer;
 static unsigned long kicked;
+
+/* Once a minute at most: a frozen filesystem is worth a note, not a flood. */
+static struct ratelimit_state swap_frozen_rs =
+	RATELIMIT_STATE_INIT_FLAGS(swap_frozen_rs, 60 * HZ, 1, RATELIMIT_MSG_ON_RELEASE);
 
 #define RECLAIM_BATCH	64	/* pages per VM before looking around */
 #define PICK_WINDOW	64	/* entries looked at from a random start */
@@ -118,9 +123,10 @@ void esxmem_reclaim_drop(struct esxmem_vm *vm, esxmem_pte_t e)
 
 /*
  * Compresses or swaps out the private page at @index. 0 on success;
- * -EAGAIN or -EBUSY to try another page; -E2BIG when it did not compress
- * and there is no swap; -ENOSPC when there is no room left; or the swap
- * file's error. The page stays as it was on any error.
+ * -EAGAIN or -EBUSY to try another page (-EAGAIN also when the swap file's
+ * filesystem is frozen: another page may compress); -E2BIG when it did not
+ * compress and there is no swap; -ENOSPC when there is no room left; or
+ * the swap file's error. The page stays as it was on any error.
  */
 static int page_out(struct esxmem_vm *vm, pgoff_t index)
 {
@@ -176,6 +182,11 @@ static int page_out(struct esxmem_vm *vm, pgoff_t index)
 				out = esxmem_pte_make(ESXMEM_PAGE_SWAPPED,
 						      slot, 0);
 				atomic64_inc(&r->swap_outs);
+			} else if (err == -EAGAIN) {
+				/* Frozen, for a snapshot say: not a failure. */
+				if (__ratelimit(&swap_frozen_rs))
+					pr_info("esxmem: VM %u: the swap file's filesystem is frozen; pages stay in memory until it is thawed\n",
+						vm->id);
 			} else if (err != -ENOSPC || r->swap_used < r->swap_slots) {
 				atomic64_inc(&r->swap_errors);
 				pr_warn_ratelimited("esxmem: VM %u: swap file write failed (%d); its pages stay in memory: check the swap file's filesystem\n",

@@ -256,9 +256,15 @@ void esxmem_vm_get_stats(struct esxmem_vm *vm,
 	st->id = vm->id;
 }
 
-long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
-		     unsigned long arg)
+/*
+ * The ioctls of an object's file, /dev/esxmem's or esxmemfs's. Those that
+ * change the object need the file open for writing, as ftruncate() and
+ * fallocate() do: a read-only fd of someone else's VM must not free or
+ * size its memory.
+ */
+long esxmem_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
+	struct esxmem_vm *vm = file->private_data;
 	void __user *uarg = (void __user *)arg;
 	struct esxmem_vm_stats st;
 	struct esxmem_range range;
@@ -266,6 +272,8 @@ long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
 
 	switch (cmd) {
 	case ESXMEM_IOC_SET_SIZE:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		if (copy_from_user(&bytes, uarg, sizeof(bytes)))
 			return -EFAULT;
 		if (!bytes || !PAGE_ALIGNED(bytes))
@@ -275,6 +283,8 @@ long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
 		esxmem_vm_get_stats(vm, &st);
 		return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 	case ESXMEM_IOC_PUNCH_HOLE:
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		if (copy_from_user(&range, uarg, sizeof(range)))
 			return -EFAULT;
 		if (range.offset > LLONG_MAX || range.length > LLONG_MAX)

@@ -72,7 +72,7 @@ ESXMEM_EXPORT const char *esxmem_strerror(int err)
 	case 0:
 		return "success";
 	case EPERM:
-		return "operation not permitted: needs CAP_NET_ADMIN (run as root)";
+		return "operation not permitted: run as root, or with CAP_NET_ADMIN (and CAP_SYS_ADMIN to set a swap file)";
 	case ENOENT:
 		return "no such VM, or esxmem.ko is not loaded (modprobe esxmem)";
 	case EBADMSG:

@@ -20,7 +20,8 @@
  *     -ERANGE   a value outside its attribute's range; for this and the
  *               kernel's -EINVAL, esxmem_errmsg() usually says which
  *               attribute and why;
- *     -EPERM    the command needs CAP_NET_ADMIN (commands marked "admin");
+ *     -EPERM    the command needs CAP_NET_ADMIN (commands marked "admin";
+ *               esxmem_vm_set_swap() also CAP_SYS_ADMIN): run as root;
  *     -EBADMSG  the kernel's reply is not well-formed netlink;
  *     -EPROTO   the kernel's reply breaks the esxmem protocol (a missing
  *               or misplaced attribute: library and module do not match);
@@ -95,8 +96,8 @@ const char *esxmem_errmsg(const struct esxmem *h);
 
 /*
  * Text for a negative errno value returned by this library, worded for
- * esxmem where the generic text would mislead (-EPERM: "needs
- * CAP_NET_ADMIN (run as root)"; -ENOENT: "no such VM, or esxmem.ko is not
+ * esxmem where the generic text would mislead (-EPERM: "run as root, or
+ * with CAP_NET_ADMIN"; -ENOENT: "no such VM, or esxmem.ko is not
  * loaded (modprobe esxmem)"), else strerror()'s text. The sign of @err is
  * ignored. Never NULL; the string is static and thread-safe.
  */
@@ -178,14 +179,14 @@ struct esxmem_vm_info {
 };
 
 /*
- * Reads VM @id into *out. Release it with esxmem_vm_info_free().
+ * (admin) Reads VM @id into *out. Release it with esxmem_vm_info_free().
  * Errors: -ENOENT no such VM.
  */
 int esxmem_vm_get(struct esxmem *h, uint32_t id, struct esxmem_vm_info *out);
 
 /*
- * Reads every VM into a new array of *n entries stored in *vms (NULL when
- * there are none). Release it with esxmem_vm_list_free().
+ * (admin) Reads every VM into a new array of *n entries stored in *vms
+ * (NULL when there are none). Release it with esxmem_vm_list_free().
  * Errors: -EAGAIN VMs came or went while the list was read, so it may be
  * torn (the dump had NLM_F_DUMP_INTR set): call again.
  */
@@ -316,20 +317,23 @@ int esxmem_vm_balloon(struct esxmem *h, uint32_t vm_id, const uint64_t *gfns,
 		      size_t n, bool release);
 
 /*
- * (admin) Gives VM @vm_id the swap file open as @fd (see ESXMEM_CMD_SET_SWAP
- * in <linux/esxmem.h>), or none when @fd is -1. The module keeps its own
- * reference: the caller may close @fd afterwards.
- * Errors: -EBADF no such fd or not open read-write; -EINVAL not a regular
- * file; -ENOSPC smaller than a page; -ENODATA the VM has no size yet;
- * -EBUSY pages are in its current swap file; -ENOENT no such VM.
+ * (admin, and CAP_SYS_ADMIN too) Gives VM @vm_id the swap file open as @fd
+ * (see ESXMEM_CMD_SET_SWAP in <linux/esxmem.h>), or none when @fd is -1.
+ * The module keeps its own reference: the caller may close @fd afterwards.
+ * Errors: -EPERM no CAP_SYS_ADMIN, or the file is immutable or
+ * append-only; -EBADF no such fd, not open read-write, or open with
+ * O_APPEND; -EINVAL not a regular file, or on esxmem; -ETXTBSY the file is
+ * the kernel's swap; -EBUSY it is another VM's swap file, or pages are in
+ * the VM's current swap file; -ENOSPC smaller than a page; -ENODATA the VM
+ * has no size yet; -ENOENT no such VM. esxmem_errmsg() says which.
  */
 int esxmem_vm_set_swap(struct esxmem *h, uint32_t vm_id, int fd);
 
 /* ---- events ------------------------------------------------------------ */
 
 /*
- * A subscription to the module's events (multicast group "events"; no
- * privileges needed). Opaque.
+ * A subscription to the module's events (multicast group "events"; joining
+ * it needs CAP_NET_ADMIN). Opaque.
  */
 struct esxmem_events;
 
@@ -351,7 +355,8 @@ struct esxmem_event {
 
 /*
  * Subscribes to the events. On success stores the new subscription in *out
- * and returns 0. Errors: as esxmem_open().
+ * and returns 0. Errors: as esxmem_open(), and -EPERM the caller lacks
+ * CAP_NET_ADMIN.
  */
 int esxmem_events_open(struct esxmem_events **out);
 

@@ -28,11 +28,15 @@
  *            are allocated on first write; a read of a never-written page
  *            maps the shared zero frame.
  * ftruncate() (esxmemfs): fixes the size like ESXMEM_IOC_SET_SIZE, once.
+ *            The VFS's rules apply: ftruncate() needs an fd open for
+ *            writing (EINVAL otherwise), truncate() write permission on the
+ *            file (EACCES).
  * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) (esxmemfs) and
  * ESXMEM_IOC_PUNCH_HOLE (both): free the pages of a range (partial pages at
  *            either end are zeroed in place); the next touch reads zeros.
  *            Other fallocate() modes fail with EOPNOTSUPP. (The VFS refuses
- *            fallocate() on character devices, hence the ioctl.)
+ *            fallocate() on character devices, hence the ioctl.) Both need
+ *            an fd open for writing (EBADF otherwise).
  * close():   when the last reference (fd, mapping or, for esxmemfs, a link)
  *            goes, every page returns to the machine-memory pool.
  *
@@ -41,32 +45,63 @@
  * freed in time the faulting task gets SIGBUS. The host never goes out of
  * memory on esxmem's account.
  *
- * ioctls on an object fd (either kind):
+ * ioctls on an object fd (either kind). Those that change the object need
+ * the fd open for writing, like ftruncate() and fallocate(), and fail with
+ * EBADF on a read-only one (an O_RDONLY open of a file of esxmemfs needs
+ * only read permission, which must not be enough to free or size a VM's
+ * memory):
  *
- * ESXMEM_IOC_SET_SIZE (__u64 bytes, in)
+ * ESXMEM_IOC_SET_SIZE (__u64 bytes, in; fd open for writing)
  *     Fixes the object's size before the first mmap. The size must be a
  *     non-zero multiple of the page size, at most ESXMEM_MAX_OBJECT_BYTES.
- *     Errors: EINVAL (bad size), EBUSY (size already fixed to another
- *     value), ENOMEM.
+ *     Errors: EBADF (fd not open for writing), EINVAL (bad size), EBUSY
+ *     (size already fixed to another value), ENOMEM.
  *
- * ESXMEM_IOC_GET_STATS (struct esxmem_vm_stats, out)
+ * ESXMEM_IOC_GET_STATS (struct esxmem_vm_stats, out; any fd)
  *     The object's counters, all in pages unless named otherwise.
  *
- * ESXMEM_IOC_PUNCH_HOLE (struct esxmem_range, in)
+ * ESXMEM_IOC_PUNCH_HOLE (struct esxmem_range, in; fd open for writing)
  *     Frees the pages of [offset, offset + length), clamped to the size.
- *     Errors: EINVAL (negative or overflowing range).
+ *     Errors: EBADF (fd not open for writing), EINVAL (negative or
+ *     overflowing range).
  *
  * == Generic netlink family "esxmem" ==
  *
  * The control plane: list and configure VMs, the pool, attach VMs to KVM,
- * and subscribe to events. Commands marked (admin) need CAP_NET_ADMIN and
- * fail with EPERM otherwise. Every message carries one top-level nest,
- * ESXMEM_A_VM or ESXMEM_A_POOL. Unknown attributes, output-only attributes,
- * wrong lengths and unknown flag bits fail with EINVAL, values outside an
- * attribute's range with ERANGE, each with an extack message naming the
- * attribute; nothing is changed then.
+ * and subscribe to events. The family exists only in the initial network
+ * namespace.
  *
- * ESXMEM_CMD_GET_VM
+ * Permissions. Each capability is checked in the initial user namespace,
+ * for a command both of the process that opened the netlink socket and of
+ * the one sending the request; a request without it fails with EPERM
+ * before the module looks at it or takes any lock:
+ *
+ *   ESXMEM_CMD_GET_VM (doit, dump)  CAP_NET_ADMIN: VM names, owner PIDs,
+ *                                   memory slot layouts and activity are
+ *                                   not for everyone
+ *   ESXMEM_CMD_SET_VM               CAP_NET_ADMIN
+ *   ESXMEM_CMD_GET_POOL             none: the pool's size, thresholds,
+ *                                   state and number of objects, nothing
+ *                                   about any one VM
+ *   ESXMEM_CMD_SET_POOL             CAP_NET_ADMIN
+ *   ESXMEM_CMD_ATTACH_KVM           CAP_NET_ADMIN
+ *   ESXMEM_CMD_DETACH_KVM           CAP_NET_ADMIN
+ *   ESXMEM_CMD_BALLOON              CAP_NET_ADMIN
+ *   ESXMEM_CMD_SET_SWAP             CAP_NET_ADMIN and CAP_SYS_ADMIN: the
+ *                                   module writes guest memory into the
+ *                                   file it is given
+ *   multicast group "events"        CAP_NET_ADMIN of the process joining
+ *                                   it: setsockopt(NETLINK_ADD_MEMBERSHIP)
+ *                                   fails with EPERM
+ *
+ * Below, (admin) marks the commands that need a capability, as listed
+ * above. Every message carries one top-level nest, ESXMEM_A_VM or
+ * ESXMEM_A_POOL. Unknown attributes, output-only attributes, wrong lengths
+ * and unknown flag bits fail with EINVAL, values outside an attribute's
+ * range with ERANGE, each with an extack message naming the attribute;
+ * nothing is changed then.
+ *
+ * ESXMEM_CMD_GET_VM (admin)
  *     doit:   in  ESXMEM_A_VM { ID }
  *             out ESXMEM_A_VM { every VM attribute below, marked out }
  *             ENOENT if there is no such VM.
@@ -103,17 +138,30 @@
  *     outside its RAM; EEXIST a frame twice; EINVAL an empty batch or one
  *     over ESXMEM_BALLOON_BATCH_MAX. The extack says which rule a frame
  *     broke.
- * ESXMEM_CMD_SET_SWAP (admin)
+ * ESXMEM_CMD_SET_SWAP (admin: CAP_NET_ADMIN and CAP_SYS_ADMIN)
  *     in ESXMEM_A_VM { ID, SWAP_FD }: gives the VM the swap file open as
- *     SWAP_FD in the caller's fd table (-1: none). The file must be a
- *     regular file open for reading and writing, without O_APPEND, not on
- *     esxmem itself; its size in pages (up to the VM's) is how many pages
- *     it can hold. Preallocate it (fallocate) so that swapping never meets
- *     a full filesystem, and open it with O_DIRECT where the filesystem
- *     allows, so that swapped pages do not stay in the host's page cache.
- *     EBADF: no such fd, or not open for reading and writing; EINVAL: not
- *     a regular file, or on esxmem; ENOSPC: smaller than a page; ENODATA:
- *     the VM has no size yet; EBUSY: pages are in the current swap file.
+ *     SWAP_FD in the caller's fd table (-1: none). The module writes the
+ *     VM's memory into it with its own rights, so the file must be one
+ *     the caller can write and nothing else writes: a regular file, open
+ *     for reading and writing without O_APPEND, not on esxmem itself, not
+ *     immutable or append-only, not in use as the kernel's swap (swapon),
+ *     and not another VM's swap file (these are checked when it is
+ *     given). Its size in pages (up to the VM's) is how many pages it can
+ *     hold. Preallocate it (fallocate) so that swapping never meets a full
+ *     filesystem, and open it with O_DIRECT where the filesystem allows,
+ *     so that swapped pages do not stay in the host's page cache. While
+ *     its filesystem is frozen (FIFREEZE, e.g. for a snapshot) nothing is
+ *     written to it and nothing waits for the thaw: pages stay in memory
+ *     (or are compressed), no swap error is counted, and swapping goes on
+ *     once it is thawed.
+ *     Errors, each with an extack message: EPERM: the caller lacks
+ *     CAP_SYS_ADMIN, or the file is immutable or append-only; EBADF: no
+ *     such fd, or not open for reading and writing, or open with
+ *     O_APPEND; EINVAL: not a regular file, on esxmem, or its filesystem
+ *     cannot read and write it at an offset; ETXTBSY: it is the kernel's
+ *     swap; EBUSY: it is another VM's swap file, or pages are in the VM's
+ *     current swap file; ENOSPC: smaller than a page; ENODATA: the VM has
+ *     no size yet.
  *
  * Reclamation: the module compresses (LZ4; pages that shrink to 2 KiB or
  * less) and swaps out random private pages of a VM while it consumes more
@@ -126,7 +174,7 @@
  * page. A touch reads the page back; a page that cannot be read back (its
  * swap file failed) gives the access SIGBUS and stays where it is.
  *
- * Events (multicast group "events", no subscription rights needed):
+ * Events (multicast group "events"; joining it needs CAP_NET_ADMIN):
  * ESXMEM_CMD_EVENT_STATE  ESXMEM_A_POOL { STATE, FREE_PAGES }: the pool's
  *                         free-memory state changed.
  * ESXMEM_CMD_EVENT_VM_NEW ESXMEM_A_VM { ID, OWNER_PID }: an object appeared.

@@ -2,8 +2,10 @@
 # Builds the test host's initramfs: $BUILD/testhost/initrd.cpio.
 #
 # Two concatenated cpio archives (the kernel unpacks both):
-#   base.cpio  - busybox, the Debian kernel's KVM and vsock modules, QEMU with
-#                its libraries and firmware, and the nested guest's kernel.
+#   base.cpio  - busybox, the Debian kernel's KVM and vsock modules (and a
+#                RAM disk and ext4, a filesystem that can be frozen), QEMU
+#                with its libraries and firmware, and the nested guest's
+#                kernel.
 #                Rebuilt only when its inputs change.
 #   tests.cpio - /init, our modules, the test and bench programs with their
 #                libraries, and the nested guest's busybox initramfs (with
@@ -29,6 +31,12 @@ HOST_MODULES="
 	drivers/vhost/vhost_vsock.ko
 	mm/zsmalloc.ko
 	lib/lz4/lz4_compress.ko
+	drivers/block/brd.ko
+	lib/crc16.ko
+	crypto/crc32c_generic.ko
+	fs/mbcache.ko
+	fs/jbd2/jbd2.ko
+	fs/ext4/ext4.ko
 "
 # In load order: guest-init loads them so.
 GUEST_MODULES="

@@ -7,7 +7,7 @@
  *    kernel healthy and the family answering; the pool configuration is
  *    what it was unless a message was valid;
  *  - an unprivileged caller gets EPERM for every mutating command and can
- *    still read;
+ *    still read the pool (esxmem_perms covers reading VMs and events);
  *  - attaching a fd that is not a KVM VM fails: EBADF for no fd, EINVAL
  *    for /dev/null, /dev/kvm itself and a memory object.
  */

@@ -33,9 +33,15 @@ int ctl_request(const char *path, json_t *request, json_t **reply, char *err,
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
 		ret = -errno;
-		snprintf(err, errlen,
-			 "cannot reach esxmemd at %s: %s (is it running? systemctl status esxmemd)",
-			 path, strerror(errno));
+		if (ret == -EACCES || ret == -EPERM)
+			/* The socket is root's, mode 0660, in a 0750 directory. */
+			snprintf(err, errlen,
+				 "cannot reach esxmemd at %s: %s: run esxmemctl as root",
+				 path, strerror(errno));
+		else
+			snprintf(err, errlen,
+				 "cannot reach esxmemd at %s: %s (is it running? systemctl status esxmemd)",
+				 path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return ret;
