@@ -1,5 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Declarations shared by the parts of esxmem.ko. */
+/*
+ * Declarations shared by the parts of esxmem.ko.
+ *
+ * Lock order, outermost first. A lock may be taken while holding only
+ * locks above it on its path; functions that need one held say so with
+ * lockdep_assert_held().
+ *
+ *   swap_files_lock (swap.c)		giving VMs swap files
+ *     esxmem_vms_lock			the VM registry, VM policy
+ *   esxmem_share.run_lock,		a background thread's batch
+ *   esxmem_sampler.run_lock
+ *     vm->balloon_lock			one balloon request a VM
+ *       vm->zero_sem			leaving the zero state
+ *         vm->reclaim.lock		page-outs, page-ins, their slots
+ *           page lock			a machine page's pmap entry
+ *             esxmem_share.lock	the frame table, frame counts
+ *             zstore.lock		the compression store
+ *               vm->lock		pmap entries (spinlock)
+ *                 esxmem_pool.lock	pool limits, state (spinlock)
+ *   vm->kvm_lock			the KVM link
+ *     a VMM's mmap_lock		walking its mappings
+ *   esxmem_pool_config_lock		the pool's configuration
+ *
+ * A VMM's mmap_lock is special: faults arrive holding it (read), and may
+ * take everything from vm->zero_sem down, but never sleep for memory,
+ * a page lock or swap I/O with it held when the fault allows a retry
+ * (fault.c). Outside faults it is taken only by kvm.c, with nothing held
+ * but kvm_lock: never under esxmem_vms_lock, genl_mutex (the netlink
+ * family runs with parallel_ops) or a lock that faults or reclaim take.
+ * Threads that work on a VM without esxmem_vms_lock hold it by its inode.
+ */
 #ifndef _ESXMEM_H
 #define _ESXMEM_H
 

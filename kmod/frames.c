@@ -129,22 +129,36 @@ void esxmem_frames_delete(struct esxmem_frames *t, unsigned long pos)
 	t->slot[gap].val = 0;
 }
 
-/* Removes every hint of VM @vm_id; returns how many. */
-unsigned long esxmem_frames_purge_vm(struct esxmem_frames *t, u32 vm_id)
+/*
+ * Removes the hints of VM @vm_id from at most @budget slots from *@pos on,
+ * leaving *@pos where to go on (past the end when done); returns how many.
+ * In steps, so that a caller can yield the CPU between them.
+ */
+unsigned long esxmem_frames_purge_vm_step(struct esxmem_frames *t, u32 vm_id,
+					  unsigned long *pos,
+					  unsigned long budget)
 {
-	unsigned long pos = 0, removed = 0;
+	unsigned long removed = 0;
 
-	while (pos <= t->mask) {
-		u64 v = t->slot[pos].val;
+	while (*pos <= t->mask && budget--) {
+		u64 v = t->slot[*pos].val;
 
 		if (v && !esxmem_frame_is_shared(v) &&
 		    esxmem_frame_hint_vm(v) == vm_id) {
 			/* Deletion may move another entry here: look again. */
-			esxmem_frames_delete(t, pos);
+			esxmem_frames_delete(t, *pos);
 			removed++;
 			continue;
 		}
-		pos++;
+		(*pos)++;
 	}
 	return removed;
+}
+
+/* Removes every hint of VM @vm_id; returns how many. */
+unsigned long esxmem_frames_purge_vm(struct esxmem_frames *t, u32 vm_id)
+{
+	unsigned long pos = 0;
+
+	return esxmem_frames_purge_vm_step(t, vm_id, &pos, ~0UL);
 }

@@ -83,6 +83,9 @@ int esxmem_frames_insert(struct esxmem_frames *t, u64 key, u64 val,
 void esxmem_frames_replace(struct esxmem_frames *t, unsigned long pos,
 			   u64 val);
 void esxmem_frames_delete(struct esxmem_frames *t, unsigned long pos);
+unsigned long esxmem_frames_purge_vm_step(struct esxmem_frames *t, u32 vm_id,
+					  unsigned long *pos,
+					  unsigned long budget);
 unsigned long esxmem_frames_purge_vm(struct esxmem_frames *t, u32 vm_id);
 
 #endif

@@ -21,9 +21,7 @@
  *
  * A shared frame's machine page holds its key in page->index and its
  * domain and sharer count in page->private: these pages are never in the
- * page cache, so the fields are ours. Locks nest as page lock, then
- * esxmem_vms_lock or share.lock or a VM's lock, none of them inside
- * another.
+ * page cache, so the fields are ours. Lock order: see esxmem.h.
  */
 #include <linux/freezer.h>
 #include <linux/gcd.h>
@@ -87,27 +85,102 @@ static void hint_gone(u32 id)
 	rcu_read_unlock();
 }
 
-/* Drops one sharer of @frame; the last one frees it. */
-void esxmem_share_put(struct page *frame)
+/*
+ * Sharer counts change without share.lock, so that faults and frees never
+ * wait for it: the scanner may hold it a long while, rehashing or purging
+ * the table. Every change is a cmpxchg on page->private. A count rises
+ * only under share.lock (a merge), and never from 0: a frame whose last
+ * sharer went while the lock was busy is dead, with count 0, and waits on
+ * dead_frames for the scanner to take it out of the table and free it.
+ */
+static DEFINE_SPINLOCK(dead_lock);
+static LIST_HEAD(dead_frames);		/* through page->lru */
+
+/* One more sharer of @frame, unless it is dead. Under share.lock. */
+static bool frame_get(struct page *frame)
 {
-	bool last = false;
+	unsigned long old = READ_ONCE(frame->private);
+
+	lockdep_assert_held(&esxmem_share.lock);
+	do {
+		if (!(old & COUNT_MASK))
+			return false;
+	} while (!try_cmpxchg(&frame->private, &old, old + 1));
+	return true;
+}
+
+/* One sharer less, unless it is the last; whether it went. */
+static bool frame_put_not_last(struct page *frame)
+{
+	unsigned long old = READ_ONCE(frame->private);
+
+	do {
+		if ((old & COUNT_MASK) <= 1)
+			return false;
+	} while (!try_cmpxchg(&frame->private, &old, old - 1));
+	return true;
+}
+
+/* Takes a frame that lost its last sharer out of the table. */
+static void frame_delete(struct page *frame)
+{
 	long pos;
 
+	lockdep_assert_held(&esxmem_share.lock);
+	pos = esxmem_frames_find(&frames, frame->index);
+	if (!WARN_ON_ONCE(pos < 0 || frames.slot[pos].val !=
+			  esxmem_frame_shared_val(page_to_pfn(frame))))
+		esxmem_frames_delete(&frames, pos);
+	set_page_private(frame, 0);
+}
+
+/* Deletes and frees the frames that died while share.lock was busy. */
+static void reap_dead_frames(void)
+{
+	struct page *frame, *next;
+	LIST_HEAD(dead);
+
+	spin_lock(&dead_lock);
+	list_splice_init(&dead_frames, &dead);
+	spin_unlock(&dead_lock);
+	if (list_empty(&dead))
+		return;
 	mutex_lock(&esxmem_share.lock);
-	if (frame_count(frame) > 1) {
-		set_page_private(frame, page_private(frame) - 1);
-	} else {
-		pos = esxmem_frames_find(&frames, frame->index);
-		if (!WARN_ON_ONCE(pos < 0 || frames.slot[pos].val !=
-				  esxmem_frame_shared_val(page_to_pfn(frame))))
-			esxmem_frames_delete(&frames, pos);
-		set_page_private(frame, 0);
-		last = true;
-	}
+	list_for_each_entry(frame, &dead, lru)
+		frame_delete(frame);
 	mutex_unlock(&esxmem_share.lock);
-	atomic_long_dec(&esxmem_share.sharing);
-	if (last)
+	list_for_each_entry_safe(frame, next, &dead, lru) {
+		list_del(&frame->lru);
 		esxmem_vm_free_page(frame);
+	}
+}
+
+/* Drops one sharer of @frame; the last one frees it. Never waits. */
+void esxmem_share_put(struct page *frame)
+{
+	unsigned long one;
+
+	atomic_long_dec(&esxmem_share.sharing);
+	for (;;) {
+		if (frame_put_not_last(frame))
+			return;
+		/* The last sharer: the count stays 1 while we hold the lock. */
+		if (mutex_trylock(&esxmem_share.lock)) {
+			frame_delete(frame);
+			mutex_unlock(&esxmem_share.lock);
+			esxmem_vm_free_page(frame);
+			return;
+		}
+		/* Busy: dead unless a merge raised the count meanwhile. */
+		one = (page_private(frame) & ~COUNT_MASK) | 1;
+		if (try_cmpxchg(&frame->private, &one, one & ~COUNT_MASK)) {
+			spin_lock(&dead_lock);
+			list_add_tail(&frame->lru, &dead_frames);
+			spin_unlock(&dead_lock);
+			esxmem_share_kick();
+			return;
+		}
+	}
 }
 
 /*
@@ -118,14 +191,12 @@ void esxmem_share_put(struct page *frame)
 bool esxmem_share_claim(struct page *frame)
 {
 	bool claimed = false;
-	long pos;
 
-	mutex_lock(&esxmem_share.lock);
+	/* Never waits: when the table is busy, the writer takes a copy. */
+	if (!mutex_trylock(&esxmem_share.lock))
+		return false;
 	if (frame_count(frame) == 1) {
-		pos = esxmem_frames_find(&frames, frame->index);
-		if (!WARN_ON_ONCE(pos < 0))
-			esxmem_frames_delete(&frames, pos);
-		set_page_private(frame, 0);
+		frame_delete(frame);
 		claimed = true;
 	}
 	mutex_unlock(&esxmem_share.lock);
@@ -137,9 +208,17 @@ bool esxmem_share_claim(struct page *frame)
 /* Every hint of @vm goes, before its id may be reused. */
 void esxmem_share_forget_vm(struct esxmem_vm *vm)
 {
+	unsigned long pos = 0;
+
+	/*
+	 * A whole-table walk: faults never wait for share.lock (see
+	 * esxmem_share_put()), and the walk yields the CPU as it goes.
+	 */
 	mutex_lock(&esxmem_share.lock);
-	if (frames.slot)
-		esxmem_frames_purge_vm(&frames, vm->id);
+	while (frames.slot && pos <= frames.mask) {
+		esxmem_frames_purge_vm_step(&frames, vm->id, &pos, 4096);
+		cond_resched();
+	}
 	mutex_unlock(&esxmem_share.lock);
 }
 
@@ -174,6 +253,8 @@ static void frames_resize(void)
 	for (i = 0; i < old_cap; i++) {
 		struct esxmem_frame *f = &old[i];
 
+		if (!(i % 4096))
+			cond_resched();
 		if (esxmem_frame_is_shared(f->val) &&
 		    esxmem_frames_insert(&t, f->key, f->val, &evicted)) {
 			/* A shrink that cannot hold every frame waits. */
@@ -186,6 +267,8 @@ static void frames_resize(void)
 	for (i = 0; i < old_cap; i++) {
 		struct esxmem_frame *f = &old[i];
 
+		if (!(i % 4096))
+			cond_resched();
 		if (!f->val || esxmem_frame_is_shared(f->val))
 			continue;
 		if (esxmem_frames_insert(&t, f->key, f->val, &evicted))
@@ -264,11 +347,13 @@ static bool merge_zero(struct esxmem_vm *vm, pgoff_t index, struct page *page)
 /* Shares locked @page with the shared frame at table slot @pos. */
 static bool merge_into_frame(struct esxmem_vm *vm, pgoff_t index,
 			     struct page *page, u64 key, u32 domain, long pos)
+	__releases(&esxmem_share.lock)
 {
 	u64 val = frames.slot[pos].val;
 	struct page *frame = pfn_to_page(esxmem_frame_pfn(val));
 	bool merged = false;
 
+	lockdep_assert_held(&esxmem_share.lock);
 	if (frame_domain(frame) != domain) {
 		/* The same key in another domain: a 64-bit hash collision. */
 		mutex_unlock(&esxmem_share.lock);
@@ -282,10 +367,8 @@ static bool merge_into_frame(struct esxmem_vm *vm, pgoff_t index,
 		mutex_lock(&esxmem_share.lock);
 		pos = esxmem_frames_find(&frames, key);
 		/* The frame may have lost its last sharer meanwhile. */
-		if (pos >= 0 && frames.slot[pos].val == val) {
-			set_page_private(frame, page_private(frame) + 1);
-			merged = true;
-		}
+		if (pos >= 0 && frames.slot[pos].val == val)
+			merged = frame_get(frame);
 		mutex_unlock(&esxmem_share.lock);
 	}
 	if (merged) {
@@ -416,7 +499,10 @@ out:
  */
 static void drop_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
 {
-	long pos = frames.slot ? esxmem_frames_find(&frames, key) : -1;
+	long pos;
+
+	lockdep_assert_held(&esxmem_share.lock);
+	pos = frames.slot ? esxmem_frames_find(&frames, key) : -1;
 
 	if (pos >= 0 && frames.slot[pos].val == esxmem_frame_hint_val(vm->id, index)) {
 		esxmem_frames_delete(&frames, pos);
@@ -583,6 +669,7 @@ static int scanner_main(void *unused)
 			stamp = local_clock();
 			continue;
 		}
+		reap_dead_frames();
 		frames_resize();
 
 		now = local_clock();
@@ -670,6 +757,7 @@ int esxmem_share_init(void)
 void esxmem_share_exit(void)
 {
 	kthread_stop(scanner);
+	reap_dead_frames();
 	/* Every VM is gone, and with it every frame. */
 	WARN_ON_ONCE(frames.shared);
 	kvfree(frames.slot);

@@ -18,10 +18,17 @@ static Suite *(*const suites[])(void) = {
 
 int main(void)
 {
-	SRunner *sr = srunner_create(NULL);
+	SRunner *sr;
 	size_t i;
 	int failed;
 
+	/*
+	 * Check's default is 4 s a test: under ASan on a loaded 2-core
+	 * machine a test can take longer without being wrong. Before the
+	 * suites, which read it as they are made; the environment wins.
+	 */
+	setenv("CK_DEFAULT_TIMEOUT", "60", 0);
+	sr = srunner_create(NULL);
 	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		srunner_add_suite(sr, suites[i]());
 	srunner_run_all(sr, CK_NORMAL);
