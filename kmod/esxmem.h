@@ -59,7 +59,18 @@ int esxmem_pool_configure(const struct esxmem_pool_config *c);
 void esxmem_pool_uncharge(unsigned long pages);
 struct esxmem_vm;
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero);
+/*
+ * Gives back a page of the pool that no pmap entry names and no page table
+ * maps any more, dropping the caller's (the pmap's) reference. A page that
+ * someone else still holds stays charged until its last holder lets go.
+ */
 void esxmem_vm_free_page(struct page *page);
+
+/* held.c: freed pages that someone else still holds. */
+bool esxmem_held_put(struct page *page);
+unsigned long esxmem_held_pages(void);
+void esxmem_held_scan(void);
+void esxmem_held_exit(void);
 
 /* share.c: what the page-sharing scanner keeps per VM. */
 struct esxmem_vm_scan {

@@ -191,6 +191,6 @@ struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero)
 
 void esxmem_vm_free_page(struct page *page)
 {
-	put_page(page);
-	esxmem_pool_uncharge(1);
+	if (esxmem_held_put(page))
+		esxmem_pool_uncharge(1);
 }

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest pages that someone beyond esxmem holds. A pipe filled by vmsplice()
+ * (without SPLICE_F_GIFT) holds page references as a GUP pin for DMA does,
+ * and stays unread for as long as the test likes.
+ *
+ *  - a hole punched over held pages: the range reads zero at once and a
+ *    write there gets a new page, but the held pages stay charged to the
+ *    pool (held_pages counts them) and the pipe delivers their old
+ *    contents; once the pipe is read and closed, the pool's count falls;
+ *  - the same when the object itself goes away under the pipe;
+ *  - at the end the pool's count and the host's free memory are back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "esxtest.h"
+#include "vmtest.h"
+
+#define HOLE_PAGES	8192u		/* 32 MiB: well above MemFree's noise */
+#define REWRITTEN	16u		/* of them written again after the hole */
+#define GONE_PAGES	64u
+#define WAIT_SECS	10.0
+
+/* held_pages, or -1 where the module has no such file. */
+static long held_pages(void)
+{
+	char buf[32] = "";
+	FILE *f = fopen(ESX_SYSFS "held_pages", "r");
+
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return buf[0] ? strtol(buf, NULL, 10) : -1;
+}
+
+static long used_pages(void)
+{
+	return esx_sysfs_long("used_pages");
+}
+
+static long memfree_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemFree: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* The byte written to every byte of page @i: never zero. */
+static int fill(size_t i)
+{
+	return (int)(i & 0xff) | 1;
+}
+
+/* A new pipe holding @pages pages at @p by reference, unread. */
+static void pipe_hold(int pfd[2], void *p, size_t pages)
+{
+	struct iovec iov = { .iov_base = p, .iov_len = pages * ESX_PAGE };
+	ssize_t n;
+
+	REQUIRE(!pipe2(pfd, O_CLOEXEC), "pipe: %s", strerror(errno));
+	REQUIRE(fcntl(pfd[1], F_SETPIPE_SZ, (int)(pages * ESX_PAGE)) >= (int)(pages * ESX_PAGE),
+		"a pipe of %zu pages: %s", pages, strerror(errno));
+	while (iov.iov_len) {
+		n = vmsplice(pfd[1], &iov, 1, 0);
+		REQUIRE(n > 0, "vmsplice: %s", strerror(errno));
+		iov.iov_base = (char *)iov.iov_base + n;
+		iov.iov_len -= (size_t)n;
+	}
+}
+
+/* Reads @len bytes from @fd into @buf. */
+static bool read_all(int fd, void *buf, size_t len)
+{
+	size_t have = 0;
+	ssize_t n;
+
+	while (have < len) {
+		n = read(fd, (char *)buf + have, len - have);
+		if (n <= 0)
+			return false;
+		have += (size_t)n;
+	}
+	return true;
+}
+
+/* Whether the pipe delivers @pages pages as fill() wrote them; closes it. */
+static bool pipe_delivers(int pfd[2], size_t pages)
+{
+	static unsigned char page[ESX_PAGE];
+	bool ok = true;
+	size_t i, b;
+
+	close(pfd[1]);
+	for (i = 0; ok && i < pages; i++) {
+		ok = read_all(pfd[0], page, ESX_PAGE);
+		for (b = 0; ok && b < ESX_PAGE; b++)
+			ok = page[b] == fill(i);
+	}
+	close(pfd[0]);
+	return ok;
+}
+
+static void test_hole(void)
+{
+	long used0 = used_pages(), used;
+	int fd = esx_open(), pfd[2];
+	unsigned char *p;
+	size_t i;
+
+	p = esx_map(fd, HOLE_PAGES, 0);
+	REQUIRE(p, "map %u pages: %s", HOLE_PAGES, strerror(errno));
+	for (i = 0; i < HOLE_PAGES; i++)
+		memset(p + i * ESX_PAGE, fill(i), ESX_PAGE);
+	used = used_pages();
+	CHECK(used - used0 == HOLE_PAGES, "written: %ld pages used", used - used0);
+	pipe_hold(pfd, p, HOLE_PAGES);
+
+	CHECK_OK(esx_punch(fd, 0, (off_t)HOLE_PAGES * ESX_PAGE));
+	CHECK(esx_stats(fd).state_pages[ESXMEM_PAGE_PRIVATE] == 0, "the hole holds no page");
+	CHECK(used_pages() == used,
+	      "held pages stay charged while the pipe holds them: %ld of %u fell",
+	      used - used_pages(), HOLE_PAGES);
+	CHECK(held_pages() == HOLE_PAGES, "held_pages: %ld", held_pages());
+	CHECK(esx_is_zero(p, (size_t)HOLE_PAGES * ESX_PAGE), "the hole reads zero");
+	for (i = 0; i < REWRITTEN; i++)
+		memset(p + i * ESX_PAGE, 0xee, ESX_PAGE);
+	CHECK(used_pages() == used + REWRITTEN,
+	      "a write in the hole gets new pages: %ld used", used_pages() - used0);
+
+	CHECK(pipe_delivers(pfd, HOLE_PAGES), "the pipe delivers the old contents");
+	CHECK(p[0] == 0xee && esx_is_zero(p + REWRITTEN * ESX_PAGE, ESX_PAGE),
+	      "the mapping keeps its own pages");
+	CHECK(ESX_WAIT_FOR(used_pages() == used0 + REWRITTEN && held_pages() == 0, WAIT_SECS),
+	      "the pipe let go, the pool's count falls: %ld used, %ld held",
+	      used_pages() - used0, held_pages());
+
+	munmap(p, (size_t)HOLE_PAGES * ESX_PAGE);
+	close(fd);
+	CHECK(ESX_WAIT_FOR(used_pages() == used0, WAIT_SECS), "object closed: %ld used",
+	      used_pages() - used0);
+}
+
+/* The object goes away while a pipe holds some of its pages. */
+static void test_object_gone(void)
+{
+	long used0 = used_pages(), objects0 = esx_sysfs_long("objects");
+	int fd = esx_open(), pfd[2];
+	unsigned char *p;
+	size_t i;
+
+	p = esx_map(fd, GONE_PAGES, 0);
+	REQUIRE(p, "map: %s", strerror(errno));
+	for (i = 0; i < GONE_PAGES; i++)
+		memset(p + i * ESX_PAGE, fill(i), ESX_PAGE);
+	pipe_hold(pfd, p, GONE_PAGES);
+	munmap(p, (size_t)GONE_PAGES * ESX_PAGE);
+	close(fd);
+	REQUIRE(ESX_WAIT_FOR(esx_sysfs_long("objects") == objects0, WAIT_SECS), "object gone");
+	CHECK(used_pages() - used0 == GONE_PAGES && held_pages() == GONE_PAGES,
+	      "the object is gone, its held pages stay charged: %ld used, %ld held",
+	      used_pages() - used0, held_pages());
+	CHECK(pipe_delivers(pfd, GONE_PAGES), "the pipe delivers the old contents");
+	CHECK(ESX_WAIT_FOR(used_pages() == used0 && held_pages() == 0, WAIT_SECS),
+	      "the pipe let go, the pool's count falls: %ld used, %ld held",
+	      used_pages() - used0, held_pages());
+}
+
+int main(void)
+{
+	long used0, free0;
+
+	esx_background_off();
+	used0 = used_pages();
+	free0 = memfree_kib();
+
+	test_hole();
+	test_object_gone();
+
+	CHECK(ESX_WAIT_FOR(used_pages() == used0 && held_pages() == 0, WAIT_SECS),
+	      "the pool's count is back: %ld, %ld held", used_pages() - used0, held_pages());
+	/* Within half the hole's size: per-CPU free lists keep some pages. */
+	CHECK(ESX_WAIT_FOR(memfree_kib() >= free0 - (long)HOLE_PAGES * 2, WAIT_SECS),
+	      "the host's free memory is back: %ld KiB less", free0 - memfree_kib());
+	return vmtest_done("esxmem_held");
+}
