@@ -282,7 +282,10 @@ u64 esxmem_share_cpu_ns(void);
 unsigned long esxmem_share_frames(void);
 unsigned long esxmem_share_hints(void);
 
-/* balloon.c: pages the guest's balloon holds go back to the pool. */
+/*
+ * balloon.c: pages the guest's balloon holds go back to the pool. On error
+ * *@bad is the position in @gfns of the first frame refused, if any.
+ */
 int esxmem_vm_balloon(struct esxmem_vm *vm, const u64 *gfns, unsigned int n,
 		      bool release, unsigned int *bad);
 
@@ -368,6 +371,7 @@ int esxmem_kvm_attach(struct esxmem_vm *vm, int fd);
 void esxmem_kvm_detach(struct esxmem_vm *vm);
 int esxmem_kvm_gfn_to_offset(struct esxmem_vm *vm, u64 gfn, u64 *offset);
 int esxmem_kvm_offset_to_gfn(struct esxmem_vm *vm, u64 offset, u64 *gfn);
+bool esxmem_kvm_has_assigned_device(struct esxmem_vm *vm);
 struct esxmem_slotmap *esxmem_kvm_slotmap(struct esxmem_vm *vm, pid_t *pid,
 					  int *err);
 

@@ -234,6 +234,21 @@ int esxmem_kvm_offset_to_gfn(struct esxmem_vm *vm, u64 offset, u64 *gfn)
 }
 
 /*
+ * Whether the KVM VM has devices assigned (VFIO), which may DMA into any of
+ * its pages. False when detached.
+ */
+bool esxmem_kvm_has_assigned_device(struct esxmem_vm *vm)
+{
+	bool assigned = false;
+
+	mutex_lock(&vm->kvm_lock);
+	if (vm->kvm)
+		assigned = kvm_arch_has_assigned_device(vm->kvm->kvm);
+	mutex_unlock(&vm->kvm_lock);
+	return assigned;
+}
+
+/*
  * A current copy of the map for reporting, or NULL when detached (*err 0)
  * or on failure (*err < 0); *pid is the KVM VM's creator. Free with kvfree.
  */

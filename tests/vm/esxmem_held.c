@@ -9,7 +9,14 @@
  *    pool (held_pages counts them) and the pipe delivers their old
  *    contents; once the pipe is read and closed, the pool's count falls;
  *  - the same when the object itself goes away under the pipe;
+ *  - ballooning, with a tiny KVM VMM attached: a batch with one held frame
+ *    is refused with EBUSY and nothing in it changes; the batch without
+ *    that frame goes through; once the pipe lets go, that frame can go too;
  *  - at the end the pool's count and the host's free memory are back.
+ *
+ * Not tested here: ballooning refused with EOPNOTSUPP for a VM with
+ * devices assigned (VFIO); the test host has no IOMMU nor a device to
+ * assign.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,11 +29,24 @@
 
 #include "esxtest.h"
 #include "vmtest.h"
+#include "vmm/vmm.h"
+#include <libesxmem/libesxmem.h>
 
 #define HOLE_PAGES	8192u		/* 32 MiB: well above MemFree's noise */
 #define REWRITTEN	16u		/* of them written again after the hole */
 #define GONE_PAGES	64u
 #define WAIT_SECS	10.0
+
+#define PAGES		1024u		/* the tiny VMM's RAM */
+#define FILLED		1000u		/* of it written by the guest */
+#define RAM_GPA		0x100000u
+#define RAM_GFN		(RAM_GPA / 4096)
+#define CODE_GPA	0x1000u
+#define SEED		0x77
+#define HELD		10u		/* the page the pipe holds */
+#define BATCH		32u		/* frames 0..31, and two unbacked */
+
+static struct esxmem *nl;
 
 /* held_pages, or -1 where the module has no such file. */
 static long held_pages(void)
@@ -181,21 +201,118 @@ static void test_object_gone(void)
 	      used_pages() - used0, held_pages());
 }
 
+static void vm_states(uint32_t id, uint64_t *st)
+{
+	struct esxmem_vm_info info;
+
+	REQUIRE_OK(esxmem_vm_get(nl, id, &info));
+	memcpy(st, info.state_pages, sizeof(info.state_pages));
+	esxmem_vm_info_free(&info);
+}
+
+static uint32_t guest_check(struct vmm *vm, uint32_t first, uint32_t pages)
+{
+	struct vmm_regs r = { .ebx = RAM_GPA + first * 4096, .ecx = pages, .edx = SEED };
+
+	REQUIRE_OK(vmm_call(vm, VMM_CHECK, &r));
+	return r.eax;
+}
+
+static void test_balloon(void)
+{
+	uint64_t gfns[BATCH + 2], without[BATCH + 1], st0[ESXMEM_PAGE_NR_STATES],
+		 st[ESXMEM_PAGE_NR_STATES];
+	struct vmm_regs r = { .ebx = RAM_GPA, .ecx = FILLED, .edx = SEED };
+	static unsigned char page[ESX_PAGE];
+	long used0 = used_pages(), used;
+	unsigned int i, n = 0;
+	struct vmm *vm;
+	uint8_t *host;
+	int fd, pfd[2];
+	uint32_t id;
+
+	fd = esx_open();
+	id = esx_stats(fd).id;
+	REQUIRE_OK(vmm_create(&vm));
+	REQUIRE_OK(vmm_add_slot(vm, 0, 0, 0x10000, -1, 0));
+	REQUIRE_OK(vmm_load_guest(vm, CODE_GPA));
+	REQUIRE_OK(vmm_add_slot(vm, 1, RAM_GPA, (uint64_t)PAGES * ESX_PAGE, fd, 0));
+	host = esx_map(fd, PAGES, 0);
+	REQUIRE(host, "host mapping");
+	REQUIRE_OK(vmm_call(vm, VMM_FILL, &r));
+	CHECK(esx_is_zero(host + FILLED * ESX_PAGE, ESX_PAGE), "a zero page");
+	REQUIRE_OK(esxmem_kvm_attach(nl, id, vmm_vm_fd(vm)));
+
+	/* Frames BATCH-1 .. 0, then a zero page and an unbacked one. */
+	for (i = 0; i < BATCH; i++)
+		gfns[i] = RAM_GFN + BATCH - 1 - i;
+	gfns[BATCH] = RAM_GFN + FILLED;
+	gfns[BATCH + 1] = RAM_GFN + FILLED + 1;
+	for (i = 0; i < BATCH + 2; i++)
+		if (gfns[i] != RAM_GFN + HELD)
+			without[n++] = gfns[i];
+
+	pipe_hold(pfd, host + HELD * ESX_PAGE, 1);
+	vm_states(id, st0);
+	used = used_pages();
+	CHECK(esxmem_vm_balloon(nl, id, gfns, BATCH + 2, false) == -EBUSY &&
+	      strstr(esxmem_errmsg(nl), "held"),
+	      "a batch with a held frame is refused with EBUSY: %s", esxmem_errmsg(nl));
+	vm_states(id, st);
+	CHECK(!memcmp(st, st0, sizeof(st)) && used_pages() == used,
+	      "nothing in the refused batch changed: %llu ballooned, %llu private, %ld fewer used",
+	      (unsigned long long)st[ESXMEM_PAGE_BALLOONED],
+	      (unsigned long long)st[ESXMEM_PAGE_PRIVATE], used - used_pages());
+	CHECK(guest_check(vm, 0, FILLED) == 0, "the guest's memory is as written");
+
+	CHECK_OK(esxmem_vm_balloon(nl, id, without, n, false));
+	vm_states(id, st);
+	CHECK(st[ESXMEM_PAGE_BALLOONED] == BATCH + 1 &&
+	      st[ESXMEM_PAGE_PRIVATE] == st0[ESXMEM_PAGE_PRIVATE] - (BATCH - 1) &&
+	      used - used_pages() == BATCH - 1,
+	      "the batch without it goes through: %llu ballooned, %ld fewer used",
+	      (unsigned long long)st[ESXMEM_PAGE_BALLOONED], used - used_pages());
+	CHECK(guest_check(vm, HELD, 1) == 0 && guest_check(vm, BATCH, FILLED - BATCH) == 0,
+	      "the held frame and the rest are as written");
+
+	/* The pipe has the held page's contents; then it lets go. */
+	close(pfd[1]);
+	CHECK(read_all(pfd[0], page, ESX_PAGE) &&
+	      vmm_pattern_check(page, RAM_GPA + HELD * 4096, ESX_PAGE, SEED, NULL) == 0,
+	      "the pipe delivers the held page");
+	close(pfd[0]);
+	gfns[0] = RAM_GFN + HELD;
+	CHECK_OK(esxmem_vm_balloon(nl, id, gfns, 1, false));
+	vm_states(id, st);
+	CHECK(st[ESXMEM_PAGE_BALLOONED] == BATCH + 2 && used - used_pages() == BATCH,
+	      "let go, it balloons: %llu ballooned", (unsigned long long)st[ESXMEM_PAGE_BALLOONED]);
+
+	vmm_destroy(vm);
+	munmap(host, (size_t)PAGES * ESX_PAGE);
+	close(fd);
+	CHECK(ESX_WAIT_FOR(used_pages() == used0 && held_pages() == 0, WAIT_SECS),
+	      "the VM's memory comes back: %ld used, %ld held", used_pages() - used0,
+	      held_pages());
+}
+
 int main(void)
 {
 	long used0, free0;
 
+	REQUIRE_OK(esxmem_open(&nl));
 	esx_background_off();
 	used0 = used_pages();
 	free0 = memfree_kib();
 
 	test_hole();
 	test_object_gone();
+	test_balloon();
 
 	CHECK(ESX_WAIT_FOR(used_pages() == used0 && held_pages() == 0, WAIT_SECS),
 	      "the pool's count is back: %ld, %ld held", used_pages() - used0, held_pages());
 	/* Within half the hole's size: per-CPU free lists keep some pages. */
 	CHECK(ESX_WAIT_FOR(memfree_kib() >= free0 - (long)HOLE_PAGES * 2, WAIT_SECS),
 	      "the host's free memory is back: %ld KiB less", free0 - memfree_kib());
+	esxmem_close(nl);
 	return vmtest_done("esxmem_held");
 }
