@@ -8,7 +8,9 @@
  * guest sends, its memory here is bounded by the guest's configured size.
  * A malformed message or a request out of rate gets ERROR and the end of
  * the connection; when a connection ends, for whatever reason, its frames
- * are given back.
+ * are given back. Frames whose pages the host still uses (pinned for DMA,
+ * under I/O) are not the guest's fault: the LOCK goes through and they
+ * stay backed (lock_frames()).
  *
  * The target: in the high state no balloon grows (only sharing runs); in
  * the others a VM's balloon should hold what it has beyond its target.
@@ -43,6 +45,10 @@ struct balloon_conn {
 	uint64_t nr_held;
 	time_t second;			/* rate limit */
 	unsigned int requests;
+	/* Held frames the module kept backed, for the logs: see lock_frames(). */
+	uint64_t nr_kept;
+	time_t kept_logged;
+	bool no_balloon;		/* the VM cannot balloon: devices assigned */
 };
 
 static uint64_t now_sec(void)
@@ -217,12 +223,49 @@ static long payload_len(uint16_t type, const uint8_t *payload, size_t have)
 	return -1;
 }
 
+/*
+ * Balloons @gfns[0..n), which the guest's balloon now holds. A frame whose
+ * page the host still uses (pinned for DMA, in a pipe, under I/O) cannot
+ * go, and the module then refuses the whole batch (EBUSY): the batch is
+ * halved until such frames stand alone. They stay in the guest's balloon,
+ * recorded like the others since the protocol cannot hand single frames
+ * back, but the module does not count them as ballooned, so the VM's
+ * target still counts their memory as consumed and the balloon grows by
+ * as many other pages. A VM with devices assigned (EOPNOTSUPP) cannot
+ * balloon at all: its frames stay likewise and its session's target drops
+ * to zero, so the guest gives them back. *@kept counts the frames kept
+ * backed. 0, or the module's error for a frame it refuses outright.
+ */
+static int lock_frames(struct daemon *d, struct balloon_conn *c, const uint64_t *gfns,
+		       uint32_t n, uint64_t *kept)
+{
+	int err = c->no_balloon ? -EOPNOTSUPP :
+		  esxmem_vm_balloon(d->h, c->vm_id, gfns, n, false);
+
+	if (err == -EOPNOTSUPP) {
+		if (!c->no_balloon)
+			log_warn("balloon of VM %u: the VM has devices assigned (VFIO), whose DMA may reach any of its pages: no ballooning, target 0",
+				 c->vm_id);
+		c->no_balloon = true;
+		*kept += n;
+		return 0;
+	}
+	if (err != -EBUSY)
+		return err;
+	if (n == 1) {
+		(*kept)++;
+		return 0;
+	}
+	err = lock_frames(d, c, gfns, n / 2, kept);
+	return err ? err : lock_frames(d, c, gfns + n / 2, n - n / 2, kept);
+}
+
 /* Carries out LOCK or UNLOCK; an error text, or NULL. */
 static const char *frames(struct daemon *d, struct balloon_conn *c, const uint8_t *p,
 			  bool lock)
 {
 	uint32_t n = le32(p), i;
-	uint64_t gfns[ESXBALLOON_MAX_GFNS] = { 0 };
+	uint64_t gfns[ESXBALLOON_MAX_GFNS] = { 0 }, kept = 0;
 	int err;
 
 	if (le32(p + 4))
@@ -241,16 +284,30 @@ static const char *frames(struct daemon *d, struct balloon_conn *c, const uint8_
 	/* Checked: undo the marks, then apply for real. */
 	for (i = 0; i < n; i++)
 		c->held[gfns[i] / 64] ^= 1ULL << (gfns[i] % 64);
-	err = esxmem_vm_balloon(d->h, c->vm_id, gfns, n, !lock);
+	if (lock)
+		err = lock_frames(d, c, gfns, n, &kept);
+	else
+		err = esxmem_vm_balloon(d->h, c->vm_id, gfns, n, true);
 	/* On unlock, frames the guest touched are its own already. */
 	if (err && !(err == -ENOENT && !lock)) {
 		log_debug("balloon of VM %u: module refused: %s %s", c->vm_id,
 			  esxmem_strerror(err), esxmem_errmsg(d->h));
+		/* All or nothing: what a half of the batch took goes back. */
+		if (lock)
+			esxmem_vm_balloon(d->h, c->vm_id, gfns, n, true);
 		return "frames the module refused (not in the guest's RAM)";
 	}
 	for (i = 0; i < n; i++)
 		c->held[gfns[i] / 64] ^= 1ULL << (gfns[i] % 64);
 	c->nr_held = lock ? c->nr_held + n : c->nr_held - n;
+	c->nr_kept += kept;
+	/* At most once a minute: a guest may hit such pages in every LOCK. */
+	if (kept && !c->no_balloon &&
+	    (c->nr_kept == kept || (time_t)now_sec() - c->kept_logged >= 60)) {
+		c->kept_logged = (time_t)now_sec();
+		log_info("balloon of VM %u: frames in use on the host (pinned or under I/O) stay backed: %llu in this LOCK, %llu in the session",
+			 c->vm_id, (unsigned long long)kept, (unsigned long long)c->nr_kept);
+	}
 	return NULL;
 }
 
@@ -288,7 +345,8 @@ static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t typ
 	if (err)
 		return err;
 	v = find_vm(d, c->vm_id);
-	if (reply(c, ESXBALLOON_MSG_TARGET, seq, v < 0 ? 0 : balloon_target(d, &d->vms[v])))
+	if (reply(c, ESXBALLOON_MSG_TARGET, seq,
+		  v < 0 || c->no_balloon ? 0 : balloon_target(d, &d->vms[v])))
 		return "the guest does not take replies";
 	return NULL;
 }

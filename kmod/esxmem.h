@@ -90,7 +90,18 @@ void esxmem_pool_uncharge(unsigned long pages);
 struct esxmem_vm;
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero);
 struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, bool zero);
+/*
+ * Gives back a page of the pool that no pmap entry names and no page table
+ * maps any more, dropping the caller's (the pmap's) reference. A page that
+ * someone else still holds stays charged until its last holder lets go.
+ */
 void esxmem_vm_free_page(struct page *page);
+
+/* held.c: freed pages that someone else still holds. */
+bool esxmem_held_put(struct page *page);
+unsigned long esxmem_held_pages(void);
+void esxmem_held_scan(void);
+void esxmem_held_exit(void);
 
 /* share.c: what the page-sharing scanner keeps per VM. */
 struct esxmem_vm_scan {
@@ -318,7 +329,10 @@ u64 esxmem_share_cpu_ns(void);
 unsigned long esxmem_share_frames(void);
 unsigned long esxmem_share_hints(void);
 
-/* balloon.c: pages the guest's balloon holds go back to the pool. */
+/*
+ * balloon.c: pages the guest's balloon holds go back to the pool. On error
+ * *@bad is the position in @gfns of the first frame refused, if any.
+ */
 int esxmem_vm_balloon(struct esxmem_vm *vm, const u64 *gfns, unsigned int n,
 		      bool release, unsigned int *bad);
 
@@ -410,6 +424,7 @@ int esxmem_kvm_report(struct esxmem_vm *vm,
 		      int (*report)(void *ctx, const struct esxmem_slotmap *map,
 				    pid_t pid),
 		      void *ctx);
+bool esxmem_kvm_has_assigned_device(struct esxmem_vm *vm);
 
 /* netlink.c: the generic netlink family; events from the rest. */
 int esxmem_netlink_init(void);

@@ -278,6 +278,21 @@ int esxmem_kvm_gfn_to_offset(struct esxmem_vm *vm, u64 gfn, u64 *offset)
 }
 
 /*
+ * Whether the KVM VM has devices assigned (VFIO), which may DMA into any of
+ * its pages. False when detached.
+ */
+bool esxmem_kvm_has_assigned_device(struct esxmem_vm *vm)
+{
+	bool assigned = false;
+
+	mutex_lock(&vm->kvm_lock);
+	if (link_of(vm))
+		assigned = kvm_arch_has_assigned_device(link_of(vm)->kvm);
+	mutex_unlock(&vm->kvm_lock);
+	return assigned;
+}
+
+/*
  * Calls @report with the last map and the KVM VM's creator, or does
  * nothing when detached. Takes no lock but RCU's, so a reader never waits
  * on a VMM: the map is as of the last refresh. @report must not sleep.

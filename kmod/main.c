@@ -89,6 +89,7 @@ static void __exit esxmem_exit(void)
 	esxmem_reclaim_exit();
 	esxmem_sample_exit();
 	esxmem_share_exit();
+	esxmem_held_exit();
 	esxmem_vm_exit();
 }
 

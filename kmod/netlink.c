@@ -523,6 +523,12 @@ static int esxmem_nl_balloon(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "a guest frame is not in the guest's RAM");
 	else if (err == -EEXIST)
 		NL_SET_ERR_MSG(info->extack, "a guest frame is given twice");
+	else if (err == -EBUSY)
+		NL_SET_ERR_MSG(info->extack,
+			       "a guest frame's page is held (pinned for DMA, in a pipe, under I/O): nothing ballooned");
+	else if (err == -EOPNOTSUPP)
+		NL_SET_ERR_MSG(info->extack,
+			       "the VM has assigned devices (VFIO): ballooning would free pages a device may DMA into");
 	iput(vm->inode);
 	kfree(frames);
 	return err;

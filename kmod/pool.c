@@ -209,6 +209,6 @@ struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, bool zero)
 
 void esxmem_vm_free_page(struct page *page)
 {
-	put_page(page);
-	esxmem_pool_uncharge(1);
+	if (esxmem_held_put(page))
+		esxmem_pool_uncharge(1);
 }

@@ -475,6 +475,8 @@ static int reclaimer_main(void *unused)
 	set_freezable();
 	while (!kthread_should_stop()) {
 		clear_bit(0, &kicked);
+		/* Freed pages whose holders let go: see held.c. */
+		esxmem_held_scan();
 		done = 0;
 		if (READ_ONCE(esxmem_reclaimer.enabled))
 			done = reclaim_emergency() + reclaim_targets();

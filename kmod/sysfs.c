@@ -31,6 +31,7 @@ COUNTER_ATTR(fault_wait_timeouts,
 	     atomic_long_read(&esxmem_pool.fault_wait_timeouts));
 COUNTER_ATTR(alloc_failures, atomic_long_read(&esxmem_pool.alloc_failures));
 COUNTER_ATTR(state_changes, atomic_long_read(&esxmem_pool.state_changes));
+COUNTER_ATTR(held_pages, esxmem_held_pages());
 
 static ssize_t state_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
@@ -381,6 +382,7 @@ static struct attribute *esxmem_attrs[] = {
 	&fault_wait_timeouts_attr.attr,
 	&alloc_failures_attr.attr,
 	&state_changes_attr.attr,
+	&held_pages_attr.attr,
 	NULL,
 };
 

@@ -155,8 +155,9 @@ static void esxmem_vm_free_all(struct esxmem_vm *vm)
 		if (esxmem_pte_state(e) == ESXMEM_PAGE_SHARED) {
 			esxmem_share_put(pfn_to_page(esxmem_pte_payload(e)));
 		} else if (esxmem_pte_has_pfn(e)) {
-			put_page(pfn_to_page(esxmem_pte_payload(e)));
-			freed++;
+			/* One still held stays charged until it is let go. */
+			if (esxmem_held_put(pfn_to_page(esxmem_pte_payload(e))))
+				freed++;
 		}
 		if (!(i % 4096))
 			cond_resched();

@@ -311,7 +311,9 @@ int esxmem_kvm_detach(struct esxmem *h, uint32_t vm_id);
  * they are: the caller keeps the account of what each balloon holds.
  * Errors: -EINVAL n is 0 or above ESXMEM_BALLOON_BATCH_MAX; -ENOTCONN not
  * attached; -ERANGE a frame outside the guest's RAM; -EEXIST a frame
- * twice; -ENOENT no such VM.
+ * twice; -ENOENT no such VM; (hold only) -EBUSY the page of a frame is held
+ * on the host (pinned for DMA, in a pipe, under I/O): the others may go in
+ * a batch of their own; -EOPNOTSUPP the VM has devices assigned (VFIO).
  */
 int esxmem_vm_balloon(struct esxmem *h, uint32_t vm_id, const uint64_t *gfns,
 		      size_t n, bool release);

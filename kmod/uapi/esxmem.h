@@ -136,8 +136,13 @@
  *     (hold) or not ballooned (release) are left as they are. All or
  *     nothing: ENOTCONN the VM is not attached to KVM; ERANGE a frame
  *     outside its RAM; EEXIST a frame twice; EINVAL an empty batch or one
- *     over ESXMEM_BALLOON_BATCH_MAX. The extack says which rule a frame
- *     broke.
+ *     over ESXMEM_BALLOON_BATCH_MAX; (hold only) EBUSY the page of a frame
+ *     is held beyond esxmem (a GUP pin for DMA, a pipe, I/O in flight, a
+ *     fault in progress), so freeing it would leave it in use outside the
+ *     pool: the frames that are not held may be ballooned in a batch of
+ *     their own; EOPNOTSUPP the KVM VM has devices assigned (VFIO), which
+ *     may DMA into any guest page (releasing still works). The extack says
+ *     which rule a frame broke.
  * ESXMEM_CMD_SET_SWAP (admin: CAP_NET_ADMIN and CAP_SYS_ADMIN)
  *     in ESXMEM_A_VM { ID, SWAP_FD }: gives the VM the swap file open as
  *     SWAP_FD in the caller's fd table (-1: none). The module writes the

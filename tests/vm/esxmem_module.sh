@@ -10,7 +10,7 @@ expect_eq "device mode" "crw-------" "$(ls -l /dev/esxmem | cut -c1-10)"
 for f in pool_pages used_pages free_pages state state_high_permille \
 	state_soft_permille state_hard_permille state_low_permille \
 	fault_wait_ms objects faults cow_breaks fault_waits \
-	fault_wait_timeouts alloc_failures state_changes reclaim/enabled \
+	fault_wait_timeouts alloc_failures state_changes held_pages reclaim/enabled \
 	reclaim/compress_percent reclaim/swapped_pages reclaim/compressed_pages \
 	reclaim/swap_outs reclaim/swap_ins reclaim/swap_errors reclaim/compress_outs \
 	reclaim/compress_ins reclaim/emergency_pages reclaim/low_waits; do

@@ -9,6 +9,9 @@
  *    target (the daemon's status says the same); LOCK makes the frames
  *    BALLOONED in the module; UNLOCK gives them back; the end of the
  *    connection gives everything back;
+ *  - a LOCK with a frame whose page the host holds (here a pipe, as a DMA
+ *    pin would) goes through: the module balloons the others, that one
+ *    stays backed, and UNLOCK takes all of them back;
  *  - hostile input gets ERROR and the end of the connection, and the host
  *    stays healthy: bad magic, a request before HELLO, a frame outside the
  *    guest's RAM, a frame locked twice, a flood of requests, a half message;
@@ -26,6 +29,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <dirent.h>
+#include <limits.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,6 +200,41 @@ static int64_t status_target(void)
 	return target;
 }
 
+/* The guest's RAM, mapped here through its own /dev/esxmem fd. */
+static uint8_t *map_guest_ram(pid_t guest)
+{
+	char dir[64], path[PATH_MAX], target[PATH_MAX];
+	int pidfd, fd = -1, theirs = -1;
+	struct dirent *e;
+	uint8_t *ram;
+	ssize_t n;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)guest);
+	dp = opendir(dir);
+	REQUIRE(dp, "opendir %s: %s", dir, strerror(errno));
+	while ((e = readdir(dp)) && theirs < 0) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (!strcmp(target, ESXMEM_DEVICE_PATH))
+				theirs = atoi(e->d_name);
+		}
+	}
+	closedir(dp);
+	REQUIRE(theirs >= 0, "the guest's /dev/esxmem fd");
+	pidfd = (int)syscall(SYS_pidfd_open, guest, 0);
+	if (pidfd >= 0)
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, theirs, 0);
+	REQUIRE(fd >= 0, "pidfd_getfd: %s", strerror(errno));
+	close(pidfd);
+	ram = esx_map(fd, GUEST_PAGES, 0);
+	REQUIRE(ram, "map the guest's RAM: %s", strerror(errno));
+	close(fd);
+	return ram;
+}
+
 /* Whether the daemon ended the connection with ERROR. */
 static bool refused(int fd)
 {
@@ -264,6 +305,35 @@ int main(void)
 	close(fd2);
 	close(fd);
 	CHECK(WAIT_FOR(ballooned() == 0), "the end of the connection gives everything back");
+
+	/*
+	 * A page the host holds: the guest's frame 3010, written (so it has a
+	 * page) and held by a pipe as a DMA pin would hold it.
+	 */
+	{
+		uint8_t *ram = map_guest_ram(guest);
+		struct iovec iov = { .iov_base = ram + 3010 * ESX_PAGE, .iov_len = ESX_PAGE };
+		int pfd[2];
+
+		memset(ram + 3010 * ESX_PAGE, 0x5a, ESX_PAGE);
+		REQUIRE(!pipe(pfd) && vmsplice(pfd[1], &iov, 1, 0) == (ssize_t)ESX_PAGE,
+			"a pipe holds the page: %s", strerror(errno));
+		fd = guest_connect();
+		CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET, "greeted");
+		CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 16, &target) ==
+		      ESXBALLOON_MSG_TARGET && ballooned() == 15,
+		      "LOCK with a held frame: accepted, the 15 others ballooned: %llu",
+		      (unsigned long long)ballooned());
+		CHECK(ram[3010 * ESX_PAGE] == 0x5a, "the held frame stays backed");
+		close(pfd[0]);
+		close(pfd[1]);
+		CHECK(frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 16, &target) ==
+		      ESXBALLOON_MSG_TARGET && ballooned() == 0,
+		      "UNLOCK of all 16: %llu still ballooned", (unsigned long long)ballooned());
+		close(fd);
+		munmap(ram, (size_t)GUEST_PAGES * ESX_PAGE);
+		CHECK(esx_file_has(LOG, "in use on the host"), "the daemon says why");
+	}
 
 	/* Hostile guests. */
 	fd = guest_connect();
