@@ -122,8 +122,6 @@ struct esxmem_vm_reclaim {
 	atomic64_t low_waits;		/* new pages held back in the low state */
 };
 
-extern struct page *esxmem_zero_frame;
-
 /* vm.c: one VM memory object per open() of /dev/esxmem. */
 struct esxmem_vm {
 	struct inode *inode;		/* its inode, in an esxmem superblock */
@@ -132,9 +130,10 @@ struct esxmem_vm {
 	spinlock_t lock;		/* pmap entries and state_pages */
 	esxmem_pte_t *pmap;		/* set once, with npages */
 	/*
-	 * Read-held while a fault maps the zero frame, write-held while an
-	 * entry leaves the zero state, so no zero frame is mapped after the
-	 * unmap that follows.
+	 * Read-held while a fault checks an entry's state and maps the
+	 * kernel's zero page there, write-held while an entry leaves the zero
+	 * state and its page is unmapped: so a zero mapping is never left
+	 * installed after the entry leaves the zero state (see fault.c).
 	 */
 	struct rw_semaphore zero_sem;
 	unsigned long npages;
@@ -173,8 +172,6 @@ struct esxmem_vm {
 #define ESXMEM_DEFAULT_SHARES	1000
 
 
-int esxmem_vm_init(void);
-void esxmem_vm_exit(void);
 struct esxmem_vm *esxmem_vm_create(struct inode *inode);
 void esxmem_vm_destroy(struct esxmem_vm *vm);
 long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
@@ -201,11 +198,9 @@ struct page *esxmem_vm_get_private(struct esxmem_vm *vm, pgoff_t index);
 /* Drops the machine page behind a pmap entry that was just cleared. */
 void esxmem_vm_release(esxmem_pte_t e);
 
-/* Whether entry @e is still backed by @page. */
+/* Whether entry @e is still backed by machine page @page. */
 static inline bool esxmem_pte_maps(esxmem_pte_t e, struct page *page)
 {
-	if (page == esxmem_zero_frame)
-		return esxmem_pte_state(e) == ESXMEM_PAGE_ZERO;
 	return esxmem_pte_has_pfn(e) &&
 	       esxmem_pte_payload(e) == page_to_pfn(page);
 }

@@ -11,8 +11,6 @@
 
 #include "esxmem.h"
 
-struct page *esxmem_zero_frame;
-
 static DEFINE_XARRAY_ALLOC1(esxmem_vms);
 DEFINE_MUTEX(esxmem_vms_lock);
 u64 esxmem_vms_generation;
@@ -279,16 +277,4 @@ long esxmem_vm_ioctl(struct esxmem_vm *vm, unsigned int cmd,
 	default:
 		return -ENOTTY;
 	}
-}
-
-int esxmem_vm_init(void)
-{
-	esxmem_zero_frame = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	return esxmem_zero_frame ? 0 : -ENOMEM;
-}
-
-void esxmem_vm_exit(void)
-{
-	/* Mappings of the zero frame may outlive us in GUP pins: drop ours. */
-	put_page(esxmem_zero_frame);
 }
