@@ -193,6 +193,7 @@ unsigned long esxmem_vm_sum_state(enum esxmem_page_state state);
 struct esxmem_vm *esxmem_vm_next(u32 *id);
 int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages,
 		       bool exact);
+void *esxmem_table_alloc(size_t n, size_t size);
 void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e);
 struct page *esxmem_vm_get_private(struct esxmem_vm *vm, pgoff_t index);
 /* Drops the machine page behind a pmap entry that was just cleared. */

@@ -161,7 +161,7 @@ static void frames_resize(void)
 	old_cap = frames.slot ? frames.mask + 1 : 0;
 	if (cap == old_cap || cap == failed_cap)
 		return;
-	slot = kvcalloc(cap, sizeof(*slot), GFP_KERNEL);
+	slot = esxmem_table_alloc(cap, sizeof(*slot));
 	if (!slot) {
 		failed_cap = cap;	/* until the size wanted changes */
 		return;
