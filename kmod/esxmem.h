@@ -131,9 +131,10 @@ struct esxmem_vm {
 	esxmem_pte_t *pmap;		/* set once, with npages */
 	/*
 	 * Read-held while a fault checks an entry's state and maps the
-	 * kernel's zero page there, write-held while an entry leaves the zero
-	 * state and its page is unmapped: so a zero mapping is never left
-	 * installed after the entry leaves the zero state (see fault.c).
+	 * kernel's zero page there, write-held while a write takes an entry
+	 * out of the zero state and unmaps its page: so a zero mapping is
+	 * never left installed after the entry leaves the zero state. (Freeing
+	 * does without it; map_zero() looks again after mapping: see fault.c.)
 	 */
 	struct rw_semaphore zero_sem;
 	unsigned long npages;

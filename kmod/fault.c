@@ -22,8 +22,11 @@
  * make the kernel's zero page writable. The zero state's invariant: a
  * zero mapping is never left installed after the entry leaves the zero
  * state. map_zero() checks the state and inserts the PTE with
- * esxmem_vm.zero_sem read-held; whoever takes an entry out of the zero
- * state holds it for writing and unmaps the page before letting go.
+ * esxmem_vm.zero_sem read-held; a write that takes an entry out of the
+ * zero state holds it for writing and unmaps the page before letting go.
+ * Freeing a page (esxmem_vm_free_range()) clears the entry without it and
+ * unmaps afterwards, so map_zero() checks the state again once its PTE is
+ * in and unmaps it if the entry left the zero state meanwhile.
  */
 #include <linux/types.h>
 #include <linux/falloc.h>
@@ -68,6 +71,7 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 			   pgoff_t index)
 {
 	vm_fault_t ret = VM_FAULT_NOPAGE;
+	bool left;
 
 	down_read(&vm->zero_sem);
 	spin_lock(&vm->lock);
@@ -78,6 +82,16 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 		spin_unlock(&vm->lock);
 		ret = vmf_insert_mixed(vmf->vma, vmf->address,
 				pfn_to_pfn_t(my_zero_pfn(vmf->address)));
+		/*
+		 * Freeing (a hole, a balloon) takes the entry out of the zero
+		 * state without zero_sem and unmaps it afterwards: a mapping
+		 * inserted after that unmap must not stay behind.
+		 */
+		spin_lock(&vm->lock);
+		left = esxmem_pte_state(vm->pmap[index]) != ESXMEM_PAGE_ZERO;
+		spin_unlock(&vm->lock);
+		if (left)
+			esxmem_vm_unmap_page(vm, index);
 	} else {
 		/* Backed meanwhile: the access faults again and finds it. */
 		spin_unlock(&vm->lock);
