@@ -15,12 +15,16 @@
  *  - a KVM guest (tiny VMM) reads zeros from unbacked pages, which its VMM
  *    then maps as the zero page; its writes copy-on-write from there and
  *    read back on both sides;
+ *  - holes punched again and again while another thread's reads map the
+ *    zero page leave no zero mapping behind: a write afterwards shows in
+ *    every mapping;
  *  - closing returns every page.
  */
 #include "esxtest.h"
 #include "vmtest.h"
 #include "vmm/vmm.h"
 
+#include <pthread.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -29,6 +33,9 @@
 #define KVM_PAGES	64u
 #define RAM_GPA		0x100000u
 #define CODE_GPA	0x1000u
+#define RACE_PAGES	256u
+#define RACE_ROUNDS	200u
+#define RACE_PUNCHES	50u
 
 #define PM_PRESENT	(1ULL << 63)
 #define PM_PFN_MASK	((1ULL << 55) - 1)
@@ -320,6 +327,68 @@ static void test_kvm(const uint8_t *zero)
 	      esx_sysfs_long("used_pages") - used0);
 }
 
+struct racer {
+	const volatile uint8_t *p;
+	volatile bool stop;
+};
+
+static void *race_reader(void *arg)
+{
+	struct racer *r = arg;
+	size_t i;
+
+	while (!r->stop)
+		for (i = 0; i < RACE_PAGES; i++)
+			(void)r->p[i * ESX_PAGE];
+	return NULL;
+}
+
+/*
+ * Holes punched while another thread's reads map the zero page: a write
+ * afterwards must show in every mapping, so no zero mapping may survive
+ * the entry's leaving the zero state, not even one inserted just after
+ * the hole's unmap.
+ */
+static void test_punch_race(void)
+{
+	long used0 = esx_sysfs_long("used_pages");
+	unsigned int round, k, stale = 0, bad_round = 0;
+	struct racer r = { 0 };
+	uint8_t *m1, *m2;
+	pthread_t t;
+	size_t i;
+	int fd = esx_open();
+
+	m1 = esx_map(fd, RACE_PAGES, 0);
+	m2 = esx_map(fd, RACE_PAGES, 0);
+	REQUIRE(m1 && m2, "mmap: %s", strerror(errno));
+	for (round = 1; round <= RACE_ROUNDS && !stale; round++) {
+		r.p = m1;
+		r.stop = false;
+		REQUIRE(pthread_create(&t, NULL, race_reader, &r) == 0, "pthread_create");
+		for (k = 0; k < RACE_PUNCHES; k++)
+			CHECK_OK(esx_punch(fd, 0, RACE_PAGES * ESX_PAGE));
+		r.stop = true;
+		pthread_join(t, NULL);
+		for (i = 0; i < RACE_PAGES; i++)
+			m2[i * ESX_PAGE] = (uint8_t)round | 1;
+		for (i = 0; i < RACE_PAGES; i++)
+			if (m1[i * ESX_PAGE] != ((uint8_t)round | 1)) {
+				stale++;
+				bad_round = round;
+			}
+		CHECK_OK(esx_punch(fd, 0, RACE_PAGES * ESX_PAGE));
+	}
+	printf("punch race: %u rounds, %u stale zero mappings\n", round - 1, stale);
+	CHECK(!stale, "%u pages of round %u still read the zero page after a write", stale,
+	      bad_round);
+	munmap(m1, RACE_PAGES * ESX_PAGE);
+	munmap(m2, RACE_PAGES * ESX_PAGE);
+	close(fd);
+	CHECK(esx_sysfs_long("used_pages") == used0, "close left %ld pages charged",
+	      esx_sysfs_long("used_pages") - used0);
+}
+
 int main(void)
 {
 	const uint8_t *zero;
@@ -328,5 +397,6 @@ int main(void)
 	zero = find_zero_page();
 	test_object(zero);
 	test_kvm(zero);
+	test_punch_race();
 	return vmtest_done("esxmem_zero");
 }
