@@ -167,8 +167,6 @@ struct esxmem_vm_reclaim {
 	unsigned long barren_until;	/* jiffies: gave nothing, passed over */
 };
 
-extern struct page *esxmem_zero_frame;
-
 /* A SIGBUS a fault owes its task after it dropped mmap_lock (fault.c). */
 struct esxmem_sigbus_owed {
 	pid_t tid;
@@ -186,9 +184,11 @@ struct esxmem_vm {
 	spinlock_t lock;		/* pmap entries and state_pages */
 	esxmem_pte_t *pmap;		/* set once, with npages */
 	/*
-	 * Read-held while a fault maps the zero frame, write-held while an
-	 * entry leaves the zero state, so no zero frame is mapped after the
-	 * unmap that follows.
+	 * Read-held while a fault checks an entry's state and maps the
+	 * kernel's zero page there, write-held while a write takes an entry
+	 * out of the zero state and unmaps its page: so a zero mapping is
+	 * never left installed after the entry leaves the zero state. (Freeing
+	 * does without it; map_zero() looks again after mapping: see fault.c.)
 	 */
 	struct rw_semaphore zero_sem;
 	unsigned long npages;
@@ -232,8 +232,6 @@ struct esxmem_vm {
 #define ESXMEM_DEFAULT_SHARES	1000
 
 
-int esxmem_vm_init(void);
-void esxmem_vm_exit(void);
 struct esxmem_vm *esxmem_vm_create(struct inode *inode);
 void esxmem_vm_destroy(struct esxmem_vm *vm);
 long esxmem_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
@@ -254,16 +252,15 @@ unsigned long esxmem_vm_sum_state(enum esxmem_page_state state);
 struct esxmem_vm *esxmem_vm_next(u32 *id);
 int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages,
 		       bool exact);
+void *esxmem_table_alloc(size_t n, size_t size);
 void esxmem_vm_set_pte(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e);
 struct page *esxmem_vm_get_private(struct esxmem_vm *vm, pgoff_t index);
 /* Drops the machine page behind a pmap entry that was just cleared. */
 void esxmem_vm_release(esxmem_pte_t e);
 
-/* Whether entry @e is still backed by @page. */
+/* Whether entry @e is still backed by machine page @page. */
 static inline bool esxmem_pte_maps(esxmem_pte_t e, struct page *page)
 {
-	if (page == esxmem_zero_frame)
-		return esxmem_pte_state(e) == ESXMEM_PAGE_ZERO;
 	return esxmem_pte_has_pfn(e) &&
 	       esxmem_pte_payload(e) == page_to_pfn(page);
 }

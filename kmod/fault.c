@@ -8,9 +8,25 @@
  * pages become dirty.
  *
  * A page's pmap entry changes only with the machine page locked (or, for
- * the zero frame, with the change followed by an unmap). Faults lock the
+ * the zero state, with the change followed by an unmap). Faults lock the
  * page and then check the entry, so a fault never installs a page table
  * entry for a page that was freed or replaced meanwhile.
+ *
+ * A page in the zero state (read, never written) is mapped as the kernel's
+ * zero page, inserted as a special PTE the way DAX maps holes: no
+ * reference and no mapcount, so any number of zero mappings costs
+ * nothing and can overflow no count. Such a PTE is read-only like every
+ * other; a write to it reaches .pfn_mkwrite (not .page_mkwrite: there is
+ * no struct page the kernel will hand us), which gives the page a private
+ * zeroed page and faults again. .pfn_mkwrite never returns 0, which would
+ * make the kernel's zero page writable. The zero state's invariant: a
+ * zero mapping is never left installed after the entry leaves the zero
+ * state. map_zero() checks the state and inserts the PTE with
+ * esxmem_vm.zero_sem read-held; a write that takes an entry out of the
+ * zero state holds it for writing and unmaps the page before letting go.
+ * Freeing a page (esxmem_vm_free_range()) clears the entry without it and
+ * unmaps afterwards, so map_zero() checks the state again once its PTE is
+ * in and unmaps it if the entry left the zero state meanwhile.
  */
 #include <linux/types.h>
 #include <linux/falloc.h>
@@ -18,6 +34,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/pfn_t.h>
 
 #include "esxmem.h"
 
@@ -50,11 +67,12 @@ static bool is_free_state(enum esxmem_page_state s)
 	       s == ESXMEM_PAGE_ZERO;
 }
 
-/* A read of memory that holds no data maps the zero frame. */
+/* A read of memory that holds no data maps the kernel's zero page. */
 static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 			   pgoff_t index)
 {
 	vm_fault_t ret = VM_FAULT_NOPAGE;
+	bool left;
 
 	down_read(&vm->zero_sem);
 	spin_lock(&vm->lock);
@@ -63,8 +81,18 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 			esxmem_vm_set_pte(vm, index,
 				esxmem_pte_make(ESXMEM_PAGE_ZERO, 0, 0));
 		spin_unlock(&vm->lock);
-		ret = vmf_insert_page(vmf->vma, vmf->address,
-				      esxmem_zero_frame);
+		ret = vmf_insert_mixed(vmf->vma, vmf->address,
+				pfn_to_pfn_t(my_zero_pfn(vmf->address)));
+		/*
+		 * Freeing (a hole, a balloon) takes the entry out of the zero
+		 * state without zero_sem and unmaps it afterwards: a mapping
+		 * inserted after that unmap must not stay behind.
+		 */
+		spin_lock(&vm->lock);
+		left = esxmem_pte_state(vm->pmap[index]) != ESXMEM_PAGE_ZERO;
+		spin_unlock(&vm->lock);
+		if (left)
+			esxmem_vm_unmap_page(vm, index);
 	} else {
 		/* Backed meanwhile: the access faults again and finds it. */
 		spin_unlock(&vm->lock);
@@ -313,7 +341,7 @@ again:
 				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
 						  page_to_pfn(fresh), 0));
 		spin_unlock(&vm->lock);
-		/* Other mappings may still show the zero frame here. */
+		/* Other mappings may still show the zero page here. */
 		if (esxmem_pte_state(e) == ESXMEM_PAGE_ZERO)
 			esxmem_vm_unmap_page(vm, index);
 		get_page(fresh);
@@ -387,16 +415,17 @@ again:
 }
 
 /*
- * Gives the page at @index the private page @copy, a copy of @old (the
- * zero frame or a shared frame), and unmaps @old there; the access then
- * faults again and finds the copy. @copy is consumed: freed if the entry
- * changed meanwhile. The switch happens with @old locked (or, for the
- * zero frame, zero_sem held) so that no fault maps @old there afterwards.
+ * Gives the page at @index the private page @copy: a copy of shared frame
+ * @old, or with @old NULL a zeroed page in place of the zero page; and
+ * unmaps the old one there; the access then faults again and finds the
+ * copy. @copy is consumed: freed if the entry changed meanwhile. The
+ * switch happens with @old locked (or, for the zero page, zero_sem held)
+ * so that no fault maps the old one there afterwards.
  */
 static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 			    struct page *old, struct page *copy)
 {
-	bool from_zero = old == esxmem_zero_frame;
+	bool from_zero = !old;
 	enum esxmem_page_state state;
 	esxmem_pte_t e;
 
@@ -414,7 +443,8 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 	 * under its lock: before that, @old may have been claimed, written
 	 * and shared again at this index with other content.
 	 */
-	if (esxmem_pte_state(e) == state && esxmem_pte_maps(e, old)) {
+	if (esxmem_pte_state(e) == state &&
+	    (from_zero || esxmem_pte_maps(e, old))) {
 		if (from_zero)
 			clear_highpage(copy);
 		else
@@ -463,12 +493,6 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 
 	if (index >= vm->npages)
 		return VM_FAULT_SIGBUS;
-	if (page == esxmem_zero_frame) {
-		copy = esxmem_vm_alloc_page_nowait(vm, false);
-		if (IS_ERR(copy))
-			return mkwrite_via_fault(vm, index);
-		return cow_break(vm, index, page, copy);
-	}
 
 	if (!trylock_page(page))
 		return mkwrite_via_fault(vm, index);
@@ -497,6 +521,26 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 	return cow_break(vm, index, page, copy);
 }
 
+/*
+ * A write to a page mapped as the kernel's zero page, the only special PTE
+ * esxmem installs: the page gets a private zeroed page of its own. Returns
+ * VM_FAULT_NOPAGE or an error, never 0: on 0 the kernel would make the
+ * read-only PTE writable, and with it the kernel's zero page.
+ */
+static vm_fault_t esxmem_pfn_mkwrite(struct vm_fault *vmf)
+{
+	struct esxmem_vm *vm = vma_to_vm(vmf->vma);
+	struct page *copy;
+
+	if (vmf->pgoff >= vm->npages ||
+	    WARN_ON_ONCE(!is_zero_pfn(pte_pfn(vmf->orig_pte))))
+		return VM_FAULT_SIGBUS;
+	copy = esxmem_vm_alloc_page_nowait(vm, false);
+	if (IS_ERR(copy))
+		return mkwrite_via_fault(vm, vmf->pgoff);
+	return cow_break(vm, vmf->pgoff, NULL, copy);
+}
+
 /* The KVM link's slot map depends on the VMM's mappings: see kvm.c. */
 static void esxmem_vma_open(struct vm_area_struct *vma)
 {
@@ -515,6 +559,7 @@ static const struct vm_operations_struct esxmem_vm_ops = {
 	.close = esxmem_vma_close,
 	.fault = esxmem_fault,
 	.page_mkwrite = esxmem_page_mkwrite,
+	.pfn_mkwrite = esxmem_pfn_mkwrite,
 };
 
 bool esxmem_vma_is_ours(const struct vm_area_struct *vma)

@@ -35,12 +35,9 @@ static int __init esxmem_init(void)
 	}
 	esxmem_pool_init(pool_pages ?: default_pool_pages());
 
-	err = esxmem_vm_init();
-	if (err)
-		return err;
 	err = esxmem_share_init();
 	if (err)
-		goto err_vm;
+		return err;
 	err = esxmem_sample_init();
 	if (err)
 		goto err_share;
@@ -75,8 +72,6 @@ err_sample:
 	esxmem_sample_exit();
 err_share:
 	esxmem_share_exit();
-err_vm:
-	esxmem_vm_exit();
 	return err;
 }
 
@@ -90,7 +85,6 @@ static void __exit esxmem_exit(void)
 	esxmem_sample_exit();
 	esxmem_share_exit();
 	esxmem_held_exit();
-	esxmem_vm_exit();
 }
 
 module_init(esxmem_init);

@@ -84,8 +84,7 @@ static long zslot_get(struct esxmem_vm *vm)
 		return -ENOSPC;
 	if (r->zused == r->zslots) {
 		size = min(limit, max(2 * r->zslots, 256UL));
-		table = kvcalloc(size, sizeof(*table),
-				 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		table = esxmem_table_alloc(size, sizeof(*table));
 		if (!table)
 			return -ENOMEM;
 		if (r->zslots)

@@ -5,7 +5,7 @@
  * A kernel thread visits the private pages of every VM in a random order,
  * round robin across VMs and within global and per-VM rates. For each page:
  *
- *  - all zeros: it becomes a zero page, backed by the one zero frame;
+ *  - all zeros: it becomes a zero page, mapped as the kernel's zero page;
  *  - else its content hash, salted with the VM's sharing domain, is looked
  *    up in the frame table (frames.h). A shared frame with that key: after
  *    a full compare the page maps the frame copy-on-write and its machine
@@ -240,7 +240,7 @@ static void frames_resize(void)
 	old_cap = frames.slot ? frames.mask + 1 : 0;
 	if (cap == old_cap || cap == failed_cap)
 		return;
-	slot = kvcalloc(cap, sizeof(*slot), GFP_KERNEL);
+	slot = esxmem_table_alloc(cap, sizeof(*slot));
 	if (!slot) {
 		failed_cap = cap;	/* until the size wanted changes */
 		return;
@@ -334,7 +334,7 @@ static void map_frame(struct esxmem_vm *vm, pgoff_t index, struct page *page,
 	spin_unlock(&vm->lock);
 }
 
-/* Backs locked @page at @index, if it is all zeros, by the zero frame. */
+/* Frees locked @page at @index, if it is all zeros, for the zero state. */
 static bool merge_zero(struct esxmem_vm *vm, pgoff_t index, struct page *page)
 {
 	if (!esxmem_vm_isolate_page(vm, index, page) || !page_is_zero(page))

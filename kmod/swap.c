@@ -131,8 +131,7 @@ int esxmem_swap_set_file(struct esxmem_vm *vm, int fd,
 		err = check_file(vm, file, &slots, extack);
 		if (err)
 			goto out;
-		map = kvcalloc(BITS_TO_LONGS(slots), sizeof(long),
-			       GFP_KERNEL_ACCOUNT);
+		map = esxmem_table_alloc(BITS_TO_LONGS(slots), sizeof(long));
 		err = -ENOMEM;
 		if (!map)
 			goto out;

@@ -8,10 +8,9 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 
 #include "esxmem.h"
-
-struct page *esxmem_zero_frame;
 
 static DEFINE_XARRAY_ALLOC1(esxmem_vms);
 DEFINE_MUTEX(esxmem_vms_lock);
@@ -107,6 +106,31 @@ void esxmem_vm_release(esxmem_pte_t e)
 }
 
 /*
+ * A zeroed table of @n entries of @size bytes, for the tables that grow
+ * with guest RAM: pmaps, the frame table, reclaim slots. Objects up to
+ * ESXMEM_MAX_OBJECT_BYTES make them larger than kvmalloc() accepts (it
+ * refuses more than INT_MAX bytes with a WARN), so beyond what kmalloc()
+ * can serve they come from vmalloc directly, with the huge mappings
+ * kvmalloc() would use. Charged to the caller's memory cgroup. A table
+ * larger than the memory available fails at once, and one that cannot be
+ * had fails quietly, without calling in the OOM killer: the caller answers
+ * -ENOMEM. Free with kvfree().
+ */
+void *esxmem_table_alloc(size_t n, size_t size)
+{
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
+	size_t bytes;
+
+	if (check_mul_overflow(n, size, &bytes))
+		return NULL;
+	if (bytes <= KMALLOC_MAX_SIZE)
+		return kvmalloc(bytes, gfp);
+	if (bytes >> PAGE_SHIFT > (unsigned long)si_mem_available())
+		return NULL;
+	return vmalloc_huge(bytes, gfp | __GFP_RETRY_MAYFAIL);
+}
+
+/*
  * Fixes the object's size. With @exact, the size must be unset or already
  * @npages; otherwise (a mapping) it must be unset or at least @npages.
  */
@@ -124,7 +148,7 @@ int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages, bool exact)
 			err = exact ? -EBUSY : -EINVAL;
 		goto out;
 	}
-	pmap = kvcalloc(npages, sizeof(*pmap), GFP_KERNEL_ACCOUNT);
+	pmap = esxmem_table_alloc(npages, sizeof(*pmap));
 	if (!pmap) {
 		err = -ENOMEM;
 		goto out;
@@ -294,16 +318,4 @@ long esxmem_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	default:
 		return -ENOTTY;
 	}
-}
-
-int esxmem_vm_init(void)
-{
-	esxmem_zero_frame = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	return esxmem_zero_frame ? 0 : -ENOMEM;
-}
-
-void esxmem_vm_exit(void)
-{
-	/* Mappings of the zero frame may outlive us in GUP pins: drop ours. */
-	put_page(esxmem_zero_frame);
 }

@@ -26,7 +26,7 @@
  *            ESXMEM_IOC_SET_SIZE or ftruncate() did so before; a later
  *            mapping that reaches beyond the size fails with EINVAL. Pages
  *            are allocated on first write; a read of a never-written page
- *            maps the shared zero frame.
+ *            maps the kernel's zero page.
  * ftruncate() (esxmemfs): fixes the size like ESXMEM_IOC_SET_SIZE, once.
  *            The VFS's rules apply: ftruncate() needs an fd open for
  *            writing (EINVAL otherwise), truncate() write permission on the
@@ -204,7 +204,7 @@ enum esxmem_page_state {
 	ESXMEM_PAGE_UNBACKED = 0,	/* never touched, or freed */
 	ESXMEM_PAGE_PRIVATE,		/* backed by a machine page of its own */
 	ESXMEM_PAGE_SHARED,		/* backed by a copy-on-write shared frame */
-	ESXMEM_PAGE_ZERO,		/* backed by the shared zero frame */
+	ESXMEM_PAGE_ZERO,		/* read as zeros: the kernel's zero page */
 	ESXMEM_PAGE_BALLOONED,		/* given up by the guest's balloon */
 	ESXMEM_PAGE_SWAPPED,		/* in the VM's swap file */
 	ESXMEM_PAGE_COMPRESSED,		/* in the VM's compression cache */
@@ -244,7 +244,7 @@ enum esxmem_mem_state {
  * salting). VMs given the same domain 1..ESXMEM_DOMAIN_MAX share with each
  * other, unless /sys/kernel/mm/esxmem/share/isolate_vms is 1, which makes
  * every VM a domain of its own. Zero pages are shared across domains: the
- * zero frame holds no secret to leak.
+ * zero page holds no secret to leak.
  */
 #define ESXMEM_DOMAIN_MAX		0x7fffffff
 
