@@ -258,6 +258,13 @@ struct page *esxmem_vm_get_private(struct esxmem_vm *vm, pgoff_t index);
 /* Drops the machine page behind a pmap entry that was just cleared. */
 void esxmem_vm_release(esxmem_pte_t e);
 
+/* Whether entry @e is still @page, private to its VM. */
+static inline bool esxmem_pte_private(esxmem_pte_t e, struct page *page)
+{
+	return esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE &&
+	       esxmem_pte_payload(e) == page_to_pfn(page);
+}
+
 /* Whether entry @e is still backed by machine page @page. */
 static inline bool esxmem_pte_maps(esxmem_pte_t e, struct page *page)
 {
@@ -283,6 +290,8 @@ bool esxmem_vma_is_ours(const struct vm_area_struct *vma);
 int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
 void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
+int esxmem_vm_unshare_page(struct esxmem_vm *vm, pgoff_t index,
+			   struct page *frame);
 void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end);
 bool esxmem_vm_isolate_page(struct esxmem_vm *vm, pgoff_t index,
 			    struct page *page);
@@ -322,6 +331,8 @@ void esxmem_share_set_enabled(bool on);
 void esxmem_share_put(struct page *frame);
 bool esxmem_share_claim(struct page *frame);
 void esxmem_share_forget_vm(struct esxmem_vm *vm);
+int esxmem_share_unmerge_vm(struct esxmem_vm *vm, bool all);
+int esxmem_share_unmerge_all(bool all);
 u64 esxmem_share_cpu_ns(void);
 unsigned long esxmem_share_frames(void);
 unsigned long esxmem_share_hints(void);

@@ -108,10 +108,12 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
  * requests go on meanwhile; the fault is then retried.
  *  - FAULT_FLAG_RETRY_NOWAIT (KVM's async page faults, FOLL_NOWAIT): no
  *    sleep at all; VM_FAULT_RETRY at once, with mmap_lock still held.
- *  - FAULT_FLAG_ALLOW_RETRY: mmap_lock goes, the file is pinned, the work
- *    is done (the page installed in the pmap, not mapped) and the fault
- *    returns VM_FAULT_RETRY; the retry finds the page.
- *  - neither: the fault sleeps with mmap_lock held.
+ *  - FAULT_FLAG_ALLOW_RETRY, on the first try: mmap_lock goes, the file
+ *    is pinned, the work is done (the page installed in the pmap, not
+ *    mapped) and the fault returns VM_FAULT_RETRY; the retry finds the
+ *    page. As filemap does, only the first try lets go, so that a fault
+ *    is retried once, not for as long as its page keeps going away.
+ *  - otherwise: the fault sleeps with mmap_lock held.
  * The .page_mkwrite and .pfn_mkwrite paths may not retry: they never
  * sleep for memory or a page lock, but unmap the page so that the access
  * comes back through .fault.
@@ -121,10 +123,10 @@ enum fault_sleep { SLEEP_HOLDING, SLEEP_DROPPED, SLEEP_NOWAIT };
 static enum fault_sleep fault_may_sleep(struct vm_fault *vmf,
 					struct file **fpin)
 {
-	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
-		return SLEEP_HOLDING;
 	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
 		return SLEEP_NOWAIT;
+	if (!*fpin && !fault_flag_allow_retry_first(vmf->flags))
+		return SLEEP_HOLDING;
 	if (!*fpin) {
 		*fpin = get_file(vmf->vma->vm_file);
 		mmap_read_unlock(vmf->vma->vm_mm);
@@ -208,6 +210,8 @@ static int fault_lock_page(struct vm_fault *vmf, struct page *page,
 
 static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 			    struct page *old, struct page *copy);
+static int fault_lock_page(struct vm_fault *vmf, struct page *page,
+			   struct file **fpin);
 
 /*
  * The last sharer of a frame takes it over without a copy, unless someone
@@ -285,8 +289,9 @@ again:
 			 * the copy: the write would otherwise come back to
 			 * .page_mkwrite, which may not.
 			 */
-			unlock_page(page);
 			if (!fresh) {
+				/* Not holding the frame while it may sleep. */
+				unlock_page(page);
 				fresh = fault_alloc(vmf, vm, &fpin);
 				if (IS_ERR(fresh)) {
 					err = PTR_ERR(fresh);
@@ -296,6 +301,8 @@ again:
 							       VM_FAULT_SIGBUS;
 					break;
 				}
+				put_page(page);
+				goto again;
 			}
 			cow_break(vm, index, page, fresh);
 			fresh = NULL;
@@ -419,8 +426,10 @@ again:
  * @old, or with @old NULL a zeroed page in place of the zero page; and
  * unmaps the old one there; the access then faults again and finds the
  * copy. @copy is consumed: freed if the entry changed meanwhile. The
- * switch happens with @old locked (or, for the zero page, zero_sem held)
- * so that no fault maps the old one there afterwards.
+ * caller holds @old locked (or, for the zero page, zero_sem for writing),
+ * which this lets go of: the switch happens under it, so that no fault
+ * maps the old one there afterwards, and the caller chooses how to wait
+ * for it.
  */
 static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 			    struct page *old, struct page *copy)
@@ -430,11 +439,10 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 	esxmem_pte_t e;
 
 	state = from_zero ? ESXMEM_PAGE_ZERO : ESXMEM_PAGE_SHARED;
-
 	if (from_zero)
-		down_write(&vm->zero_sem);
+		lockdep_assert_held_write(&vm->zero_sem);
 	else
-		lock_page(old);
+		VM_WARN_ON_ONCE_PAGE(!PageLocked(old), old);
 	spin_lock(&vm->lock);
 	e = vm->pmap[index];
 	/*
@@ -472,6 +480,23 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 	if (!from_zero)
 		esxmem_share_put(old);
 	return VM_FAULT_NOPAGE;
+}
+
+/*
+ * Gives the page at @index, if it still shares @frame (referenced by the
+ * caller), a private copy of its own, waiting for the pool if need be.
+ * 0, or the error when no page could be had.
+ */
+int esxmem_vm_unshare_page(struct esxmem_vm *vm, pgoff_t index,
+			   struct page *frame)
+{
+	struct page *copy = esxmem_vm_alloc_page(vm, false);
+
+	if (IS_ERR(copy))
+		return PTR_ERR(copy);
+	lock_page(frame);
+	cow_break(vm, index, frame, copy);
+	return 0;
 }
 
 /*
@@ -514,10 +539,11 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 	spin_unlock(&vm->lock);
 	if (claim_frame(vm, index, page))
 		return VM_FAULT_LOCKED;
-	unlock_page(page);
 	copy = esxmem_vm_alloc_page_nowait(vm, false);
-	if (IS_ERR(copy))
+	if (IS_ERR(copy)) {
+		unlock_page(page);
 		return mkwrite_via_fault(vm, index);
+	}
 	return cow_break(vm, index, page, copy);
 }
 
@@ -538,6 +564,10 @@ static vm_fault_t esxmem_pfn_mkwrite(struct vm_fault *vmf)
 	copy = esxmem_vm_alloc_page_nowait(vm, false);
 	if (IS_ERR(copy))
 		return mkwrite_via_fault(vm, vmf->pgoff);
+	if (!down_write_trylock(&vm->zero_sem)) {
+		esxmem_vm_free_page(copy);
+		return mkwrite_via_fault(vm, vmf->pgoff);
+	}
 	return cow_break(vm, vmf->pgoff, NULL, copy);
 }
 
@@ -632,7 +662,7 @@ static int make_resident(struct esxmem_vm *vm, pgoff_t index)
 static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
 			unsigned int from, unsigned int to)
 {
-	struct page *page, *copy;
+	struct page *page;
 	esxmem_pte_t e;
 	int err;
 
@@ -647,13 +677,10 @@ static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
 			page = pfn_to_page(esxmem_pte_payload(e));
 			get_page(page);
 			spin_unlock(&vm->lock);
-			copy = esxmem_vm_alloc_page(vm, false);
-			if (IS_ERR(copy)) {
-				put_page(page);
-				return PTR_ERR(copy);
-			}
-			cow_break(vm, index, page, copy);
+			err = esxmem_vm_unshare_page(vm, index, page);
 			put_page(page);
+			if (err)
+				return err;
 			continue;
 		case ESXMEM_PAGE_PRIVATE:
 			/* Our reference keeps reclaim and sharing off it. */
@@ -673,7 +700,8 @@ static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
 		}
 		lock_page(page);
 		spin_lock(&vm->lock);
-		err = esxmem_pte_maps(vm->pmap[index], page) ? 0 : -EAGAIN;
+		/* Private still: the page must not be a shared frame now. */
+		err = esxmem_pte_private(vm->pmap[index], page) ? 0 : -EAGAIN;
 		if (!err)
 			zero_user_segment(page, from, to);
 		spin_unlock(&vm->lock);

@@ -348,28 +348,6 @@ static int esxmem_nl_dump_vms_start(struct netlink_callback *cb)
 	return 0;
 }
 
-/*
- * Runs @op on the VM a request names, with the registry locked so that the
- * VM cannot go away meanwhile. -ENOENT when there is no such VM.
- */
-static int with_vm(struct genl_info *info,
-		   int (*op)(struct esxmem_vm *vm, struct nlattr **tb,
-			     struct genl_info *info))
-{
-	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
-	struct esxmem_vm *vm;
-	int err;
-
-	err = parse_vm(info, tb);
-	if (err)
-		return err;
-	mutex_lock(&esxmem_vms_lock);
-	vm = lookup_vm(info, tb);
-	err = vm ? op(vm, tb, info) : -ENOENT;
-	mutex_unlock(&esxmem_vms_lock);
-	return err;
-}
-
 static int set_vm(struct esxmem_vm *vm, struct nlattr **tb,
 		  struct genl_info *info)
 {
@@ -443,9 +421,41 @@ static int detach_kvm(struct esxmem_vm *vm, struct nlattr **tb,
 	return 0;
 }
 
+/*
+ * A changed sharing domain, or sharing turned off for the VM, holds for
+ * what it shares already: those pages get copies of their own, outside
+ * esxmem_vms_lock, as that may wait for the pool.
+ */
 static int esxmem_nl_set_vm(struct sk_buff *skb, struct genl_info *info)
 {
-	return with_vm(info, set_vm);
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	bool unmerge, all;
+	struct esxmem_vm *vm;
+	u32 domain, flags;
+	int err;
+
+	err = parse_vm(info, tb);
+	if (err)
+		return err;
+	vm = hold_vm(info, tb);
+	if (!vm)
+		return -ENOENT;
+	mutex_lock(&esxmem_vms_lock);
+	domain = vm->domain;
+	flags = vm->flags;
+	err = set_vm(vm, tb, info);
+	all = (vm->flags & ESXMEM_VM_F_NO_SHARING) &&
+	      !(flags & ESXMEM_VM_F_NO_SHARING);
+	unmerge = all || vm->domain != domain;
+	mutex_unlock(&esxmem_vms_lock);
+	if (!err && unmerge) {
+		err = esxmem_share_unmerge_vm(vm, all);
+		if (err)
+			NL_SET_ERR_MSG(info->extack,
+				       "set, but not every page shared across the new boundary got its own copy: no memory; retry");
+	}
+	iput(vm->inode);
+	return err;
 }
 
 /*
@@ -482,7 +492,7 @@ static int esxmem_nl_detach_kvm(struct sk_buff *skb, struct genl_info *info)
 }
 
 /*
- * Not under esxmem_vms_lock like with_vm(): freeing pages takes page
+ * Not under esxmem_vms_lock: freeing pages takes page
  * locks, which nest outside it. The inode holds the VM meanwhile.
  */
 static int esxmem_nl_balloon(struct sk_buff *skb, struct genl_info *info)

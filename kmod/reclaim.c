@@ -145,7 +145,7 @@ static int page_out(struct esxmem_vm *vm, pgoff_t index)
 	if (!trylock_page(page))
 		goto put;
 	e = READ_ONCE(vm->pmap[index]);
-	if (!esxmem_pte_maps(e, page) || (e & ESXMEM_PTE_HELD))
+	if (!esxmem_pte_private(e, page) || (e & ESXMEM_PTE_HELD))
 		goto unlock;
 	/*
 	 * A held page first, before its mappings go: unmapping it would only
@@ -155,7 +155,7 @@ static int page_out(struct esxmem_vm *vm, pgoff_t index)
 	if (esxmem_page_held(page, 1) ||
 	    !esxmem_vm_isolate_page(vm, index, page)) {
 		spin_lock(&vm->lock);
-		if (esxmem_pte_maps(vm->pmap[index], page))
+		if (esxmem_pte_private(vm->pmap[index], page))
 			esxmem_vm_set_pte(vm, index,
 					  vm->pmap[index] | ESXMEM_PTE_HELD);
 		spin_unlock(&vm->lock);

@@ -10,8 +10,9 @@
  *    up in the frame table (frames.h). A shared frame with that key: after
  *    a full compare the page maps the frame copy-on-write and its machine
  *    page is freed. A hint (a page seen once): the hinted page is hashed
- *    again, since it may have changed, compared in full, and becomes the
- *    shared frame of both. Nothing: the page becomes a hint.
+ *    again, since it may have changed, compared in full, and both pages
+ *    move to a new shared frame, a page no VM chose, and are freed.
+ *    Nothing: the page becomes a hint.
  *
  * Before a page's content is trusted, the page is locked (so no fault can
  * map it), unmapped everywhere (so nothing can write it, KVM included
@@ -134,6 +135,11 @@ static void frame_delete(struct page *frame)
 	set_page_private(frame, 0);
 }
 
+static bool frames_dead(void)
+{
+	return !list_empty_careful(&dead_frames);
+}
+
 /* Deletes and frees the frames that died while share.lock was busy. */
 static void reap_dead_frames(void)
 {
@@ -164,8 +170,18 @@ void esxmem_share_put(struct page *frame)
 	for (;;) {
 		if (frame_put_not_last(frame))
 			return;
-		/* The last sharer: the count stays 1 while we hold the lock. */
+		/*
+		 * The last sharer, unless a merge raised the count since;
+		 * under the lock no merge can, and no other sharer is left to
+		 * lower it.
+		 */
 		if (mutex_trylock(&esxmem_share.lock)) {
+			if (frame_count(frame) != 1) {
+				mutex_unlock(&esxmem_share.lock);
+				if (WARN_ON_ONCE(!frame_count(frame)))
+					return;
+				continue;
+			}
 			frame_delete(frame);
 			mutex_unlock(&esxmem_share.lock);
 			esxmem_vm_free_page(frame);
@@ -203,6 +219,86 @@ bool esxmem_share_claim(struct page *frame)
 	if (claimed)
 		atomic_long_dec(&esxmem_share.sharing);
 	return claimed;
+}
+
+static u32 share_domain(struct esxmem_vm *vm)
+{
+	u32 domain = READ_ONCE(vm->domain);
+
+	if (!domain || READ_ONCE(esxmem_share.isolate_vms))
+		return DOMAIN_ALONE | vm->id;
+	return domain;
+}
+
+/*
+ * Gives @vm's pages private copies of the shared frames they may no longer
+ * share: every one with @all, else those of another sharing domain than
+ * the VM has now (its domain changed, or isolate_vms was set), as KSM's
+ * run=2 does. Under run_lock, so that no merge of the old rules lands
+ * meanwhile. 0, or the error when no page could be had for a copy: the
+ * pages done so far stay done.
+ */
+int esxmem_share_unmerge_vm(struct esxmem_vm *vm, bool all)
+{
+	struct page *frame;
+	unsigned long i;
+	esxmem_pte_t e;
+	u32 domain;
+	int err = 0;
+
+	/* Pairs with the release in esxmem_vm_fix_size(). */
+	if (!smp_load_acquire(&vm->pmap))
+		return 0;
+	mutex_lock(&esxmem_share.run_lock);
+	domain = share_domain(vm);
+	for (i = 0; i < vm->npages && !err; i++) {
+		if (!(i % 4096))
+			cond_resched();
+		if (esxmem_pte_state(READ_ONCE(vm->pmap[i])) != ESXMEM_PAGE_SHARED)
+			continue;
+		frame = NULL;
+		spin_lock(&vm->lock);
+		e = vm->pmap[i];
+		if (esxmem_pte_state(e) == ESXMEM_PAGE_SHARED) {
+			frame = pfn_to_page(esxmem_pte_payload(e));
+			get_page(frame);
+		}
+		spin_unlock(&vm->lock);
+		if (!frame)
+			continue;
+		/* A frame's domain is set when it is made and never changes. */
+		if (all || frame_domain(frame) != domain)
+			err = esxmem_vm_unshare_page(vm, i, frame);
+		put_page(frame);
+		if (fatal_signal_pending(current))
+			err = -EINTR;
+	}
+	mutex_unlock(&esxmem_share.run_lock);
+	return err;
+}
+
+/* esxmem_share_unmerge_vm() for every VM; the first error, if any. */
+int esxmem_share_unmerge_all(bool all)
+{
+	struct esxmem_vm *vm;
+	int err = 0, e;
+	u32 id = 0;
+
+	for (;; id++) {
+		mutex_lock(&esxmem_vms_lock);
+		vm = esxmem_vm_next(&id);
+		if (vm && !igrab(vm->inode))
+			vm = NULL;
+		mutex_unlock(&esxmem_vms_lock);
+		if (!vm)
+			break;
+		e = esxmem_share_unmerge_vm(vm, all);
+		iput(vm->inode);
+		err = err ?: e;
+		if (e == -EINTR)
+			break;
+	}
+	return err;
 }
 
 /* Every hint of @vm goes, before its id may be reused. */
@@ -283,15 +379,6 @@ static void frames_resize(void)
 }
 
 /* ---- visiting one page -------------------------------------------------- */
-
-static u32 share_domain(struct esxmem_vm *vm)
-{
-	u32 domain = READ_ONCE(vm->domain);
-
-	if (!domain || READ_ONCE(esxmem_share.isolate_vms))
-		return DOMAIN_ALONE | vm->id;
-	return domain;
-}
 
 static u64 page_key(struct page *page, u32 domain)
 {
@@ -399,8 +486,8 @@ static struct esxmem_vm *get_vm(u32 id)
 enum hint_result { HINT_MERGED, HINT_BUSY, HINT_STALE };
 
 /*
- * Shares locked @page with the page the hint @hint names, which becomes
- * the shared frame, if that page still has content key @key. The hinted
+ * Shares locked @page with the page the hint @hint names, on a new frame,
+ * if that page still has content key @key. The hinted
  * VM, if found, is left held in *@held: the caller lets it go once @page
  * is unlocked, since the last reference tears the VM down.
  */
@@ -409,8 +496,8 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 					u64 hint, struct esxmem_vm **held)
 {
 	u32 index2 = esxmem_frame_hint_index(hint);
+	struct page *page2 = NULL, *frame = NULL;
 	enum hint_result ret = HINT_STALE;
-	struct page *page2 = NULL;
 	struct esxmem_vm *vm2;
 	long pos;
 
@@ -428,7 +515,7 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 		ret = HINT_BUSY;
 		goto out;
 	}
-	if (!esxmem_pte_maps(vm2->pmap[index2], page2)) {
+	if (!esxmem_pte_private(vm2->pmap[index2], page2)) {
 		/* Freed or replaced since: the hint is stale. */
 	} else if (!esxmem_vm_isolate_page(vm2, index2, page2) || !esxmem_vm_isolate_page(vm, index, page)) {
 		ret = HINT_BUSY;
@@ -438,13 +525,26 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 			ret = HINT_BUSY;
 			goto unlock;
 		}
+		/*
+		 * The shared data goes to a page of its own, where the page
+		 * allocator puts it: had one of the pages become the frame,
+		 * a VM could choose where another VM's data lives (and steer
+		 * it onto memory it has templated for Rowhammer).
+		 */
+		frame = esxmem_vm_alloc_page_nowait(vm, false);
+		if (IS_ERR(frame)) {
+			frame = NULL;
+			ret = HINT_BUSY;
+			goto unlock;
+		}
+		copy_highpage(frame, page);
 		mutex_lock(&esxmem_share.lock);
 		pos = esxmem_frames_find(&frames, key);
 		if (pos >= 0 && frames.slot[pos].val == hint) {
-			page2->index = key;
-			set_frame(page2, domain, 2);
+			frame->index = key;
+			set_frame(frame, domain, 2);
 			esxmem_frames_replace(&frames, pos,
-				esxmem_frame_shared_val(page_to_pfn(page2)));
+				esxmem_frame_shared_val(page_to_pfn(frame)));
 			atomic_long_dec(&vm2->scan.hints);
 			ret = HINT_MERGED;
 		} else {
@@ -452,9 +552,10 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 		}
 		mutex_unlock(&esxmem_share.lock);
 		if (ret == HINT_MERGED) {
-			map_frame(vm2, index2, page2, ESXMEM_PAGE_SHARED, page2);
-			map_frame(vm, index, page, ESXMEM_PAGE_SHARED, page2);
+			map_frame(vm2, index2, page2, ESXMEM_PAGE_SHARED, frame);
+			map_frame(vm, index, page, ESXMEM_PAGE_SHARED, frame);
 			atomic_long_add(2, &esxmem_share.sharing);
+			frame = NULL;
 		}
 	}
 unlock:
@@ -462,6 +563,11 @@ unlock:
 out:
 	if (page2)
 		put_page(page2);
+	/* The pmap's reference of the hinted page, now that the frame has it. */
+	if (ret == HINT_MERGED)
+		esxmem_vm_free_page(page2);
+	if (frame)
+		esxmem_vm_free_page(frame);
 	return ret;
 }
 
@@ -535,7 +641,7 @@ static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 	/* A page being faulted in is in use: no time to share it. */
 	if (!trylock_page(page))
 		goto put;
-	if (!esxmem_pte_maps(vm->pmap[index], page))
+	if (!esxmem_pte_private(vm->pmap[index], page))
 		goto unlock;
 
 	if (page_is_zero(page)) {
@@ -662,14 +768,16 @@ static int scanner_main(void *unused)
 		struct esxmem_vm *vm;
 		unsigned long n;
 
+		/* Dead frames go back to the pool, scanning or not. */
+		reap_dead_frames();
 		if (!READ_ONCE(esxmem_share.enabled)) {
 			wait_event_freezable(esxmem_share.wait,
 					     READ_ONCE(esxmem_share.enabled) ||
+					     frames_dead() ||
 					     kthread_should_stop());
 			stamp = local_clock();
 			continue;
 		}
-		reap_dead_frames();
 		frames_resize();
 
 		now = local_clock();

@@ -179,15 +179,41 @@ static ssize_t enabled_store(struct kobject *kobj, struct kobj_attribute *attr,
 			     const char *buf, size_t count)
 {
 	unsigned int v;
+	int err;
 
-	if (kstrtouint(buf, 10, &v) || v > 1)
+	/* 2, as KSM's run: stop, and unmerge every shared page. */
+	if (kstrtouint(buf, 10, &v) || v > 2)
 		return -EINVAL;
-	esxmem_share_set_enabled(v);
-	return count;
+	esxmem_share_set_enabled(v == 1);
+	if (v < 2)
+		return count;
+	err = esxmem_share_unmerge_all(true);
+	return err ?: count;
 }
 static struct kobj_attribute enabled_attr = __ATTR_RW_MODE(enabled, 0644);
 
-THREAD_KNOB(isolate_vms, esxmem_share.isolate_vms, 0, 1, esxmem_share_kick);
+static ssize_t isolate_vms_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(esxmem_share.isolate_vms));
+}
+
+/* Isolation holds for what is shared already, not only for new merges. */
+static ssize_t isolate_vms_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	unsigned int v;
+	int err;
+
+	if (kstrtouint(buf, 10, &v) || v > 1)
+		return -EINVAL;
+	WRITE_ONCE(esxmem_share.isolate_vms, v);
+	esxmem_share_kick();
+	err = v ? esxmem_share_unmerge_all(false) : 0;
+	return err ?: count;
+}
+static struct kobj_attribute isolate_vms_attr = __ATTR_RW_MODE(isolate_vms, 0644);
 THREAD_KNOB(pages_per_sec, esxmem_share.pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,
 	    esxmem_share_kick);
 THREAD_KNOB(vm_pages_per_sec, esxmem_share.vm_pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,

@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <sys/select.h>
 #include <sys/wait.h>
@@ -65,7 +66,7 @@ static void say(const char *fmt, ...)
 
 static char *host;
 static double mmap_secs = -1;
-static int from_test;
+static sem_t map_now;
 
 static void *writer(void *arg)
 {
@@ -81,12 +82,11 @@ static void *writer(void *arg)
 static void *mapper(void *arg)
 {
 	double t;
-	char go;
 	void *p;
 
 	(void)arg;
-	if (read(from_test, &go, 1) != 1)
-		_exit(4);
+	while (sem_wait(&map_now))
+		;
 	say("mapper %d\n", (int)syscall(SYS_gettid));
 	t = esx_now();
 	p = mmap(NULL, ESX_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -107,7 +107,7 @@ static void vmm_main(int out, int in, bool with_mmap)
 	int fd;
 
 	to_test = out;
-	from_test = in;
+	REQUIRE(!sem_init(&map_now, 0, 0), "sem_init");
 	fd = esx_open();
 	REQUIRE_OK(esxmem_open(&nl));
 	REQUIRE_OK(vmm_create(&vm));
@@ -126,8 +126,12 @@ static void vmm_main(int out, int in, bool with_mmap)
 		REQUIRE(!pthread_create(&tm, NULL, mapper, NULL), "thread");
 	REQUIRE(read(in, &go, 1) == 1, "go");
 	REQUIRE(!pthread_create(&tw, NULL, writer, NULL), "thread");
-	if (with_mmap)
+	if (with_mmap) {
+		/* Only this thread reads the test's pipe. */
+		REQUIRE(read(in, &go, 1) == 1, "go");
+		sem_post(&map_now);
 		pthread_join(tm, NULL);
+	}
 	pthread_join(tw, NULL);
 	_exit(host[5 * ESX_PAGE] == 1 ? 0 : 2);
 }
