@@ -112,7 +112,12 @@
  *     in ESXMEM_A_VM { ID, and any of NAME, DOMAIN, SHARES, MIN_PAGES,
  *     MAX_PAGES, TARGET_PAGES, FLAGS, SWAP_TARGET_PAGES,
  *     COMPRESS_MAX_PAGES }. Applied all or nothing: EINVAL if the result
- *     would have MIN_PAGES > MAX_PAGES.
+ *     would have MIN_PAGES > MAX_PAGES. A new DOMAIN, or FLAGS gaining
+ *     ESXMEM_VM_F_NO_SHARING, holds for what the VM shares already: before
+ *     the reply, each of its pages on a frame of another domain (every
+ *     shared page, with NO_SHARING) gets a private copy. ENOMEM when the
+ *     pool had no page for a copy: the settings are applied, the copies
+ *     made so far stay, and the request may be sent again.
  * ESXMEM_CMD_GET_POOL
  *     out ESXMEM_A_POOL { every pool attribute }
  * ESXMEM_CMD_SET_POOL (admin)
