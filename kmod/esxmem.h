@@ -250,6 +250,7 @@ struct esxmem_vm *esxmem_vm_lookup_rcu(u32 id);
 unsigned long esxmem_vm_total_pages(void);
 unsigned long esxmem_vm_sum_state(enum esxmem_page_state state);
 struct esxmem_vm *esxmem_vm_next(u32 *id);
+struct esxmem_vm *esxmem_vm_next_held(u32 *id);
 int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages,
 		       bool exact);
 void *esxmem_table_alloc(size_t n, size_t size);

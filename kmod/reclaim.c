@@ -387,11 +387,7 @@ static unsigned long reclaim_targets(void)
 	u32 id = 0;
 
 	for (;; id++) {
-		mutex_lock(&esxmem_vms_lock);
-		vm = esxmem_vm_next(&id);
-		if (vm && !igrab(vm->inode))
-			vm = NULL;
-		mutex_unlock(&esxmem_vms_lock);
+		vm = esxmem_vm_next_held(&id);
 		if (!vm)
 			break;
 		target = READ_ONCE(vm->reclaim.swap_target);

@@ -208,11 +208,7 @@ static void for_each_vm(void (*fn)(struct esxmem_vm *vm))
 	u32 id = 0;
 
 	for (;;) {
-		mutex_lock(&esxmem_vms_lock);
-		vm = esxmem_vm_next(&id);
-		if (vm && !igrab(vm->inode))
-			vm = NULL;
-		mutex_unlock(&esxmem_vms_lock);
+		vm = esxmem_vm_next_held(&id);
 		if (!vm)
 			break;
 		fn(vm);

@@ -285,11 +285,7 @@ int esxmem_share_unmerge_all(bool all)
 	u32 id = 0;
 
 	for (;; id++) {
-		mutex_lock(&esxmem_vms_lock);
-		vm = esxmem_vm_next(&id);
-		if (vm && !igrab(vm->inode))
-			vm = NULL;
-		mutex_unlock(&esxmem_vms_lock);
+		vm = esxmem_vm_next_held(&id);
 		if (!vm)
 			break;
 		e = esxmem_share_unmerge_vm(vm, all);
@@ -787,11 +783,7 @@ static int scanner_main(void *unused)
 			scanner_sleep((NSEC_PER_SEC - tokens) / rate);
 			continue;
 		}
-		mutex_lock(&esxmem_vms_lock);
-		vm = esxmem_vm_next(&next_id);
-		if (vm && !igrab(vm->inode))
-			vm = NULL;
-		mutex_unlock(&esxmem_vms_lock);
+		vm = esxmem_vm_next_held(&next_id);
 		if (!vm) {
 			/* A round ended; if no VM could scan, wait a little. */
 			if (!worked)
