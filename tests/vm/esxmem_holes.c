@@ -15,6 +15,7 @@
 
 #include "esxtest.h"
 #include "vmtest.h"
+#include "esxnl.h"
 #include <libesxmem/libesxmem.h>
 
 #define PAGES		16u
@@ -72,12 +73,7 @@ static uint64_t state(uint32_t id, enum esxmem_page_state s)
 
 static void set_reclaim(uint32_t id, uint64_t target, uint64_t compress_max)
 {
-	struct esxmem_vm_settings s = {
-		.set = ESXMEM_VM_SET_SWAP_TARGET_PAGES | ESXMEM_VM_SET_COMPRESS_MAX_PAGES,
-		.swap_target_pages = target, .compress_max_pages = compress_max,
-	};
-
-	REQUIRE_OK(esxmem_vm_set(nl, id, &s));
+	esx_set_reclaim(nl, id, target, compress_max);
 }
 
 static int punch(int fd, bool use_fallocate, off_t offset, off_t len)

@@ -36,6 +36,7 @@
 
 #include "esxtest.h"
 #include "vmtest.h"
+#include "esxnl.h"
 #include <libesxmem/libesxmem.h>
 
 /* From <linux/fs.h>, which does not mix with <sys/mount.h>. */
@@ -111,24 +112,12 @@ static unsigned int verify(const char *map, unsigned int pages)
 
 static struct esxmem_vm_info info(uint32_t id)
 {
-	struct esxmem_vm_info vi, copy;
-
-	REQUIRE_OK(esxmem_vm_get(nl, id, &vi));
-	copy = vi;
-	copy.slots = NULL;
-	copy.nr_slots = 0;
-	esxmem_vm_info_free(&vi);
-	return copy;
+	return esx_vm_info(nl, id);
 }
 
 static void set_reclaim(uint32_t id, uint64_t target, uint64_t compress_max)
 {
-	struct esxmem_vm_settings s = {
-		.set = ESXMEM_VM_SET_SWAP_TARGET_PAGES | ESXMEM_VM_SET_COMPRESS_MAX_PAGES,
-		.swap_target_pages = target, .compress_max_pages = compress_max,
-	};
-
-	REQUIRE_OK(esxmem_vm_set(nl, id, &s));
+	esx_set_reclaim(nl, id, target, compress_max);
 }
 
 static int set_size(int fd, uint64_t bytes)

@@ -19,6 +19,7 @@
 
 #include "esxtest.h"
 #include "vmtest.h"
+#include "esxnl.h"
 #include <libesxmem/libesxmem.h>
 
 #define HELD_PAGES	3072u
@@ -80,14 +81,7 @@ static bool same(const uint64_t *p, uint32_t vm, uint32_t i)
 
 static struct esxmem_vm_info info(uint32_t id)
 {
-	struct esxmem_vm_info vi, copy;
-
-	REQUIRE_OK(esxmem_vm_get(nl, id, &vi));
-	copy = vi;
-	copy.slots = NULL;
-	copy.nr_slots = 0;
-	esxmem_vm_info_free(&vi);
-	return copy;
+	return esx_vm_info(nl, id);
 }
 
 /* A VM of @pages pages, its cache off; filled with its own content. */

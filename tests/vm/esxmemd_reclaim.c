@@ -25,6 +25,7 @@
 
 #include "esxtest.h"
 #include "vmtest.h"
+#include "esxnl.h"
 #include <libesxmem/libesxmem.h>
 
 #define CONF		"/tmp/esxmemd-reclaim.json"
@@ -105,14 +106,7 @@ static bool state_is(int state)
 
 static struct esxmem_vm_info info(uint32_t id)
 {
-	struct esxmem_vm_info vi, copy;
-
-	REQUIRE_OK(esxmem_vm_get(nl, id, &vi));
-	copy = vi;
-	copy.slots = NULL;
-	copy.nr_slots = 0;
-	esxmem_vm_info_free(&vi);
-	return copy;
+	return esx_vm_info(nl, id);
 }
 
 /* Writes pages from *next on until free memory is at most @free. */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for in-VM tests that talk to esxmem.ko over netlink through
+ * libesxmem. Include after vmtest.h: failures end the test (REQUIRE).
+ */
+#ifndef ESXMEM_TESTS_ESXNL_H
+#define ESXMEM_TESTS_ESXNL_H
+
+#include <stdint.h>
+
+#include <libesxmem/libesxmem.h>
+
+#include "vmtest.h"
+
+/* VM @id as the module reports it, without its slot map. */
+static inline struct esxmem_vm_info esx_vm_info(struct esxmem *nl, uint32_t id)
+{
+	struct esxmem_vm_info vi, copy;
+
+	REQUIRE_OK(esxmem_vm_get(nl, id, &vi));
+	copy = vi;
+	copy.slots = NULL;
+	copy.nr_slots = 0;
+	esxmem_vm_info_free(&vi);
+	return copy;
+}
+
+/* VM @id's swap target and compression cache limit. */
+static inline void esx_set_reclaim(struct esxmem *nl, uint32_t id, uint64_t target,
+				   uint64_t compress_max)
+{
+	struct esxmem_vm_settings s = {
+		.set = ESXMEM_VM_SET_SWAP_TARGET_PAGES | ESXMEM_VM_SET_COMPRESS_MAX_PAGES,
+		.swap_target_pages = target, .compress_max_pages = compress_max,
+	};
+
+	REQUIRE_OK(esxmem_vm_set(nl, id, &s));
+}
+
+#endif /* ESXMEM_TESTS_ESXNL_H */
