@@ -259,7 +259,8 @@ static void release(struct esxmem_vm *vm, const struct balloon_frame *f,
 		if (esxmem_pte_state(vm->pmap[f[i].index]) ==
 		    ESXMEM_PAGE_BALLOONED)
 			esxmem_vm_set_pte(vm, f[i].index,
-				esxmem_pte_make(ESXMEM_PAGE_UNBACKED, 0, 0));
+					  esxmem_pte_make(ESXMEM_PAGE_UNBACKED,
+							  0, 0));
 	spin_unlock(&vm->lock);
 }
 

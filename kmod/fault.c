@@ -82,7 +82,7 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 				esxmem_pte_make(ESXMEM_PAGE_ZERO, 0, 0));
 		spin_unlock(&vm->lock);
 		ret = vmf_insert_mixed(vmf->vma, vmf->address,
-				pfn_to_pfn_t(my_zero_pfn(vmf->address)));
+				       pfn_to_pfn_t(my_zero_pfn(vmf->address)));
 		/*
 		 * Freeing (a hole, a balloon) takes the entry out of the zero
 		 * state without zero_sem and unmaps it afterwards: a mapping

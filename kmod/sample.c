@@ -179,6 +179,7 @@ static void sample_vm(struct esxmem_vm *vm)
 	unsigned long period = READ_ONCE(esxmem_sampler.period_secs) * HZ;
 	struct esxmem_vm_sample *s = &vm->sample;
 
+	/* Pairs with the release in esxmem_vm_fix_size(). */
 	if (!smp_load_acquire(&vm->pmap))
 		return;
 	/* A shorter period applies now, a longer one from the next. */
@@ -195,6 +196,7 @@ static void sample_vm(struct esxmem_vm *vm)
 /* Stops sampling @vm: no page stays marked. The estimate stays. */
 static void stop_vm(struct esxmem_vm *vm)
 {
+	/* Pairs with the release in esxmem_vm_fix_size(). */
 	if (!smp_load_acquire(&vm->pmap))
 		return;
 	unmark(vm);
@@ -202,7 +204,7 @@ static void stop_vm(struct esxmem_vm *vm)
 	atomic_set(&vm->sample.touched, 0);
 }
 
-static void for_each_vm(void (*fn)(struct esxmem_vm *vm))
+static void visit_vms(void (*fn)(struct esxmem_vm *vm))
 {
 	struct esxmem_vm *vm;
 	u32 id = 0;
@@ -235,7 +237,7 @@ static int sampler_main(void *unused)
 		}
 		mutex_lock(&esxmem_sampler.run_lock);
 		if (READ_ONCE(esxmem_sampler.enabled))
-			for_each_vm(sample_vm);
+			visit_vms(sample_vm);
 		mutex_unlock(&esxmem_sampler.run_lock);
 		/* Periods are whole seconds: a quarter's lateness will do. */
 		wait_event_freezable_timeout(esxmem_sampler.wait,
@@ -259,7 +261,7 @@ void esxmem_sample_set_enabled(bool on)
 	mutex_lock(&esxmem_sampler.run_lock);
 	WRITE_ONCE(esxmem_sampler.enabled, on);
 	if (!on)
-		for_each_vm(stop_vm);
+		visit_vms(stop_vm);
 	mutex_unlock(&esxmem_sampler.run_lock);
 	esxmem_sample_kick();
 }

@@ -501,6 +501,7 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 	*held = vm2;
 	if (!vm2)
 		return HINT_STALE;
+	/* Pairs with the release in esxmem_vm_fix_size(). */
 	if (share_domain(vm2) != domain || !smp_load_acquire(&vm2->pmap) ||
 	    index2 >= vm2->npages)
 		goto out;
@@ -540,7 +541,7 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 			frame->index = key;
 			set_frame(frame, domain, 2);
 			esxmem_frames_replace(&frames, pos,
-				esxmem_frame_shared_val(page_to_pfn(frame)));
+					      esxmem_frame_shared_val(page_to_pfn(frame)));
 			atomic_long_dec(&vm2->scan.hints);
 			ret = HINT_MERGED;
 		} else {
@@ -709,6 +710,7 @@ static unsigned long scan_vm(struct esxmem_vm *vm, unsigned long n)
 	u64 t0 = local_clock();
 	u32 domain;
 
+	/* Pairs with the release in esxmem_vm_fix_size(). */
 	if (!smp_load_acquire(&vm->pmap) ||
 	    (READ_ONCE(vm->flags) & ESXMEM_VM_F_NO_SHARING))
 		return 0;

@@ -213,7 +213,9 @@ static ssize_t isolate_vms_store(struct kobject *kobj,
 	err = v ? esxmem_share_unmerge_all(false) : 0;
 	return err ?: count;
 }
+
 static struct kobj_attribute isolate_vms_attr = __ATTR_RW_MODE(isolate_vms, 0644);
+
 THREAD_KNOB(pages_per_sec, esxmem_share.pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,
 	    esxmem_share_kick);
 THREAD_KNOB(vm_pages_per_sec, esxmem_share.vm_pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,
