@@ -727,6 +727,7 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 	unsigned long freed;
 	pgoff_t i, next;
 	int n, k, ngone;
+	bool again;
 
 	/* Swapped and compressed entries change only under it. */
 	mutex_lock(&vm->reclaim.lock);
@@ -770,6 +771,7 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 		for (k = 0; k < n; k++)
 			lock_page(pages[k]);
 		freed = 0;
+		again = false;
 		spin_lock(&vm->lock);
 		for (k = 0; k < n; k++) {
 			old[k] = vm->pmap[where[k]];
@@ -777,6 +779,13 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 				esxmem_vm_set_pte(vm, where[k], 0);
 				/* Drop the pmap's reference below. */
 				freed |= 1UL << k;
+			} else if (esxmem_pte_has_pfn(old[k])) {
+				/*
+				 * Merged onto a shared frame, or replaced, while
+				 * we waited for the page lock: the hole holds
+				 * for what the entry is now. This batch once more.
+				 */
+				again = true;
 			}
 		}
 		spin_unlock(&vm->lock);
@@ -789,6 +798,8 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 			if (freed & (1UL << k))
 				esxmem_vm_release(old[k]);
 		}
+		if (again)
+			next = start;
 		cond_resched();
 	}
 	mutex_unlock(&vm->reclaim.lock);
