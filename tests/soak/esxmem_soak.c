@@ -11,7 +11,9 @@
  *  - sharing: the scanner at a high rate, every VM in one sharing domain,
  *    and half of all fills use one of a few common seeds, so equal pages
  *    meet in different VMs (merges) and are written again (copy-on-write
- *    breaks); holes and balloons make zero pages;
+ *    breaks); the first SHARED_CHUNKS chunks of each VM hold the same
+ *    content in every VM and are written rarely, so that they stay equal
+ *    long enough to be merged; holes and balloons make zero pages;
  *  - idle sampling: a one-second period and many pages per period;
  *  - compression and swap: each VM has a swap file on a tmpfs, and the
  *    parent moves every VM's swap target below its consumption, and back,
@@ -65,6 +67,7 @@
 #define MAX_PAGES	OBJ_PAGES
 #define DOMAIN		7		/* the sharing domain of every VM */
 #define NR_COMMON	4		/* common seeds, for equal pages */
+#define SHARED_CHUNKS	64		/* read-mostly chunks, equal in all VMs */
 #define HOLD_PAGES	16UL		/* pages per pipe hold or O_DIRECT I/O */
 #define DIO_SLOTS	64UL		/* O_DIRECT file: slots of HOLD_PAGES */
 #define BALLOON_RING	64
@@ -143,8 +146,8 @@ static char saved[16][16];
 static const char *const knobs[][2] = {
 	{ "share/enabled", "1" },
 	{ "share/isolate_vms", "0" },
-	{ "share/pages_per_sec", "200000" },
-	{ "share/vm_pages_per_sec", "100000" },
+	{ "share/pages_per_sec", "100000" },
+	{ "share/vm_pages_per_sec", "50000" },
 	{ "sample/enabled", "1" },
 	{ "sample/period_secs", "1" },
 	{ "sample/pages", "5000" },
@@ -189,6 +192,15 @@ static uint32_t new_seed(uint64_t *s)
 		seed = (uint32_t)(rnd(s) >> 32);
 	while (!seed);
 	return seed;
+}
+
+/*
+ * The seed of a fill of chunk @ci: in the first SHARED_CHUNKS, the same in
+ * every VM, so that these pages stay equal long enough to be merged.
+ */
+static uint32_t chunk_seed(size_t ci, uint64_t *s)
+{
+	return ci < SHARED_CHUNKS ? common_seeds[ci % NR_COMMON] : new_seed(s);
 }
 
 static uint64_t page_gpa(uint64_t page)
@@ -247,7 +259,7 @@ static int fill(struct worker *w, size_t ci, size_t a, size_t b, bool by_guest)
 {
 	struct chunk *c = &w->chunks[ci];
 	uint64_t page = ci * CHUNK_PAGES + a;
-	uint32_t seed = new_seed(&w->rng);
+	uint32_t seed = chunk_seed(ci, &w->rng);
 	size_t i;
 
 	if (by_guest) {
@@ -408,7 +420,8 @@ static void punch_partial(struct worker *w, size_t ci, size_t i, uint64_t *rng)
 	}
 	count(w, &w->res->verified, 1);
 	count(w, &w->res->partial_holes, 1);
-	vmm_pattern_fill(w->ram + page * ESX_PAGE, page_gpa(page), ESX_PAGE, seed = new_seed(rng));
+	seed = chunk_seed(ci, rng);
+	vmm_pattern_fill(w->ram + page * ESX_PAGE, page_gpa(page), ESX_PAGE, seed);
 	c->seed[i] = seed;
 }
 
@@ -855,7 +868,9 @@ static void random_work(struct worker *w)
 		size_t ci = rnd_below(&w->rng, w->nr_chunks), a, b;
 
 		pthread_mutex_lock(&w->chunks[ci].lock);
-		if (rnd_below(&w->rng, 3) == 0) {
+		/* Mostly checks; the shared chunks are rarely written. */
+		if (rnd_below(&w->rng, 5) == 0 &&
+		    (ci >= SHARED_CHUNKS || rnd_below(&w->rng, 16) == 0)) {
 			rand_range(&w->rng, CHUNK_PAGES, &a, &b);
 			fill(w, ci, a, b, g);
 		} else {
@@ -1156,7 +1171,7 @@ static void move_swap_targets(struct esxmem *nl, uint64_t *rng)
 		if (!r->ready)
 			continue;
 		s.swap_target_pages = rnd_below(rng, 6) == 0 ? ESXMEM_NO_TARGET :
-				      r->vm_pages / 5 + rnd_below(rng, r->vm_pages * 3 / 5);
+				      r->vm_pages * 3 / 10 + rnd_below(rng, r->vm_pages * 3 / 5);
 		err = esxmem_vm_set(nl, r->vm_id, &s);
 		CHECK(!err || err == -ENOENT, "swap target of VM %u: %s", r->vm_id,
 		      esxmem_strerror(err));
@@ -1167,7 +1182,7 @@ int main(void)
 {
 	const char *env = getenv("SOAK_SECS");
 	struct result sum = { 0 };
-	long merges0, zmerges0, cows0, sfaults0, warn0, warnings, t;
+	long merges0, zmerges0, scanned0, cows0, sfaults0, warn0, warnings, t;
 	uint64_t rng = (uint64_t)(now() * 1e9) | 1;
 	double start, secs, floor;
 	struct esxmem *nl;
@@ -1201,6 +1216,7 @@ int main(void)
 
 	merges0 = esx_sysfs_long("share/merges");
 	zmerges0 = esx_sysfs_long("share/zero_merges");
+	scanned0 = esx_sysfs_long("share/pages_scanned");
 	cows0 = esx_sysfs_long("cow_breaks");
 	sfaults0 = esx_sysfs_long("sample/faults");
 	warn0 = kernel_warnings();
@@ -1268,10 +1284,11 @@ int main(void)
 	t = tainted();
 	printf("soak: %" PRIu64 " pages verified, %" PRIu64 " wrong, %ld kernel warnings, %.0f s\n",
 	       sum.verified, sum.wrong, warnings, secs);
-	printf("soak: mechanisms: merges %ld (zero %ld), cow breaks %ld, sample faults %ld, "
+	printf("soak: mechanisms: pages scanned %ld, merges %ld (zero %ld), cow breaks %ld, sample faults %ld, "
 	       "compress outs %" PRIu64 " ins %" PRIu64 ", swap outs %" PRIu64 " ins %" PRIu64
 	       ", balloon pages %" PRIu64 ", holes %" PRIu64 ", VMs created %" PRIu64
 	       ", pipe holds %" PRIu64 ", %s I/Os %" PRIu64 "\n",
+	       esx_sysfs_long("share/pages_scanned") - scanned0,
 	       esx_sysfs_long("share/merges") - merges0,
 	       esx_sysfs_long("share/zero_merges") - zmerges0,
 	       esx_sysfs_long("cow_breaks") - cows0, esx_sysfs_long("sample/faults") - sfaults0,
