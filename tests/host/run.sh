@@ -47,10 +47,10 @@ mem=${ESXTEST_MEM:-4096}
 test_timeout=${ESXTEST_TEST_TIMEOUT:-600}
 run_timeout=${ESXTEST_TIMEOUT:-1200}
 soak_secs=${SOAK_SECS:-300}
-case $soak_secs in
-'' | *[!0-9]*) die "SOAK_SECS=$soak_secs: a number of seconds" ;;
-esac
 if [ $mode = soak ]; then
+	case $soak_secs in
+	'' | *[!0-9]*) die "SOAK_SECS=$soak_secs: a number of seconds" ;;
+	esac
 	# The soak's own time, its setup and final checks, and the boot.
 	test_timeout=${ESXTEST_TEST_TIMEOUT:-$((soak_secs * 2 + 600))}
 	run_timeout=${ESXTEST_TIMEOUT:-$((test_timeout + 600))}
