@@ -5,6 +5,9 @@
 #   make vmtest T=name   run one test-host test (or several: T="a b")
 #   make vmshell    interactive shell in the test host
 #   make bench      performance figures as "bench: <name> <value> <unit>"
+#   make soak       every mechanism of the module at once, with guests and
+#                   host workers, every page read checked, for SOAK_SECS
+#                   seconds (default 300); not part of "make check"
 #   make demo       the demo: real guests on esxmem, shown live, with a report
 #   make install    the module (registered with DKMS), the daemon and its
 #                   systemd unit, the CLI, the library, the udev rule and
@@ -33,7 +36,7 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 
 export BUILD KVER KDIR
 
-.PHONY: all modules userspace deps check _check unit vmtest vmshell bench demo \
+.PHONY: all modules userspace deps check _check unit vmtest vmshell bench soak demo \
 	install install-module uninstall uninstall-module clean
 
 all: modules userspace
@@ -57,6 +60,7 @@ userspace: libesxmem esxmemd esxmemctl
 include tests/unit/Makefile.inc
 include tests/vmm/Makefile.inc
 include tests/vm/Makefile.inc
+include tests/soak/Makefile.inc
 include demo/Makefile.inc
 
 # check: dependencies first, then a fresh make so that KVER is discovered
@@ -76,6 +80,11 @@ vmshell: modules userspace vm-programs demo-programs
 bench: deps
 	@$(MAKE) --no-print-directory modules userspace vm-programs demo-programs
 	@tests/host/run.sh --bench
+
+# The soak: SOAK_SECS=N sets its length (default 300 s).
+soak: deps
+	@$(MAKE) --no-print-directory modules userspace vm-programs demo-programs
+	@tests/host/run.sh --soak
 
 # The demo's scenarios in the test host, shown live; the report lands in
 # build/demo-report/.

@@ -7,7 +7,7 @@
 #                with its libraries and firmware, and the nested guest's
 #                kernel.
 #                Rebuilt only when its inputs change.
-#   tests.cpio - /init, our modules, the test and bench programs with their
+#   tests.cpio - /init, our modules, the test, bench and soak programs with their
 #                libraries, and the nested guest's busybox initramfs (with
 #                esxballoon.ko). Rebuilt every run (a second or so).
 set -eu
@@ -139,7 +139,7 @@ build_guest_initrd() {
 build_tests() {
 	root=$out/tests-root
 	rm -rf "$root"
-	mkdir -p "$root/lib/modules/esxmem" "$root/tests" "$root/bench" "$root/demo"
+	mkdir -p "$root/lib/modules/esxmem" "$root/tests" "$root/bench" "$root/demo" "$root/soak"
 	install -m 0755 "$top/tests/host/init" "$root/init"
 	for ko in "${ESXMEM_KO:-$top/kmod/esxmem.ko}" "$balloon_ko"; do
 		[ -e "$ko" ] || die "$ko missing: run 'make modules'"
@@ -159,6 +159,10 @@ build_tests() {
 	for f in "$BUILD"/bench/*; do
 		[ -f "$f" ] && [ -x "$f" ] || continue
 		copy_elf "$root" "$f" "/bench/$(basename "$f")"
+	done
+	for f in "$BUILD"/soak/*; do
+		[ -f "$f" ] && [ -x "$f" ] || continue
+		copy_elf "$root" "$f" "/soak/$(basename "$f")"
 	done
 	for f in "$BUILD"/demo/bin/*; do
 		[ -f "$f" ] && [ -x "$f" ] || continue

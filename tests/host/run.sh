@@ -8,6 +8,9 @@
 #                      their "bench:" lines
 #   run.sh --demo [NAME...]   run the demo scenarios (or those named), show
 #                      them live, and write their report to $DEMO_REPORT
+#   run.sh --soak [NAME...]   run the soak programs (or those named) for
+#                      $SOAK_SECS seconds each (default 300), print their
+#                      "soak:" lines
 #
 # The verdict fails by default: every test must report "ok" on the second
 # serial port, the runner must report "end", QEMU must finish before the
@@ -27,6 +30,7 @@ case ${1:-} in
 --shell) mode=shell; shift ;;
 --bench) mode=bench; shift ;;
 --demo) mode=demo; shift ;;
+--soak) mode=soak; shift ;;
 esac
 only=$(echo "$*" | tr -s ' ' ,)
 
@@ -42,10 +46,20 @@ mem=${ESXTEST_MEM:-4096}
 # Per-test and whole-run limits, in seconds.
 test_timeout=${ESXTEST_TEST_TIMEOUT:-600}
 run_timeout=${ESXTEST_TIMEOUT:-1200}
+soak_secs=${SOAK_SECS:-300}
+if [ $mode = soak ]; then
+	case $soak_secs in
+	'' | *[!0-9]*) die "SOAK_SECS=$soak_secs: a number of seconds" ;;
+	esac
+	# The soak's own time, its setup and final checks, and the boot.
+	test_timeout=${ESXTEST_TEST_TIMEOUT:-$((soak_secs * 2 + 600))}
+	run_timeout=${ESXTEST_TIMEOUT:-$((test_timeout + 600))}
+fi
 
 append="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic"
 append="$append esxtest.mode=$mode esxtest.timeout=$test_timeout"
 [ -n "$only" ] && append="$append esxtest.only=$only"
+[ $mode = soak ] && append="$append esxtest.soak_secs=$soak_secs"
 
 set -- -machine q35 -accel tcg -cpu qemu64,+svm,+npt -smp 2 -m "$mem" \
 	-kernel "$kernel" -initrd "$BUILD/testhost/initrd.cpio" -no-reboot \
@@ -76,6 +90,7 @@ tail -n +1 -f --pid=$qpid "$out/results.log" | sed -u 's/\r$//' | while read -r 
 	ok) echo "testhost: ok   $name ${rest}" ;;
 	fail) echo "testhost: FAIL $name ${rest}" ;;
 	bench:) echo "bench: $name $rest" ;;
+	soak:) echo "soak: $name $rest" ;;
 	data:) echo "$rest" >> "$report/$name" ;;
 	summary:) echo "$name $rest" >> "$report/summary.txt" ;;
 	esac
