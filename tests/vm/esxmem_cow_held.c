@@ -43,6 +43,8 @@ static bool same(const unsigned char *p, unsigned int pair, unsigned char tag)
 	return !memcmp(p, want, ESX_PAGE);
 }
 
+static long used0;
+
 int main(void)
 {
 	unsigned char buf[ESX_PAGE], *map;
@@ -50,6 +52,7 @@ int main(void)
 	unsigned int p, stale = 0, leaked = 0;
 
 	esx_background_off();
+	used0 = esx_sysfs_long("used_pages");
 	esx_sysfs_string("share/pages_per_sec", saved_rate, sizeof(saved_rate));
 	esx_sysfs_string("share/vm_pages_per_sec", saved_vm_rate, sizeof(saved_vm_rate));
 	atexit(restore_rates);
@@ -108,5 +111,7 @@ int main(void)
 	       leaked, stale, (unsigned long long)esx_stats(fd).cow_breaks);
 	munmap(map, PAGES * ESX_PAGE);
 	close(fd);
+	CHECK(esx_pool_back(used0, 60), "%ld pages still charged to the pool",
+	      esx_sysfs_long("used_pages") - used0);
 	return vmtest_done("esxmem_cow_held");
 }

@@ -246,6 +246,8 @@ static void round_trip(struct esxmem *nl, int swapfd, bool with_mmap)
 	close(down[1]);
 }
 
+static long used0;
+
 int main(void)
 {
 	struct esxmem *nl;
@@ -256,6 +258,7 @@ int main(void)
 	saved_wait = esx_sysfs_long("fault_wait_ms");
 	atexit(restore);
 	esx_background_off();
+	used0 = esx_sysfs_long("used_pages");
 	/* Long enough that only the fix, not the timeout, ends the wait. */
 	REQUIRE_OK(esx_sysfs_write_long("fault_wait_ms", 30000));
 	REQUIRE_OK(esxmem_open(&nl));
@@ -268,5 +271,7 @@ int main(void)
 	round_trip(nl, swapfd, true);
 	close(swapfd);
 	esxmem_close(nl);
+	CHECK(esx_pool_back(used0, 60), "%ld pages still charged to the pool",
+	      esx_sysfs_long("used_pages") - used0);
 	return vmtest_done("esxmem_fault_retry");
 }

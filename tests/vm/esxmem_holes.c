@@ -134,6 +134,8 @@ static int fs_object(void)
 	return fd;
 }
 
+static long used0;
+
 int main(void)
 {
 	int swapfd, fd;
@@ -141,6 +143,7 @@ int main(void)
 	main_pid = getpid();
 	atexit(restore);
 	esx_background_off();
+	used0 = esx_sysfs_long("used_pages");
 	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "1"));
 	REQUIRE_OK(esxmem_open(&nl));
 	REQUIRE(!mkdir(SWAPDIR, 0700) || errno == EEXIST, "mkdir");
@@ -166,5 +169,7 @@ int main(void)
 	close(fd);
 	close(swapfd);
 	esxmem_close(nl);
+	CHECK(esx_pool_back(used0, 60), "%ld pages still charged to the pool",
+	      esx_sysfs_long("used_pages") - used0);
 	return vmtest_done("esxmem_holes");
 }

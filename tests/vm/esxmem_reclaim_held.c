@@ -104,6 +104,8 @@ static char *new_vm(uint32_t tag, uint32_t pages, bool fill_it, int *fdp, uint32
 	return map;
 }
 
+static long used0;
+
 int main(void)
 {
 	int held_fd, spare_fd, writer_fd, swapfd, pipefd[2], status = -1;
@@ -119,6 +121,7 @@ int main(void)
 	saved_wait = esx_sysfs_long("fault_wait_ms");
 	atexit(restore);
 	esx_background_off();
+	used0 = esx_sysfs_long("used_pages");
 	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "1"));
 	REQUIRE_OK(esxmem_open(&nl));
 	REQUIRE(!mkdir(SWAPDIR, 0700) || errno == EEXIST, "mkdir");
@@ -219,5 +222,7 @@ int main(void)
 	close(writer_fd);
 	close(swapfd);
 	esxmem_close(nl);
+	CHECK(esx_pool_back(used0, 60), "%ld pages still charged to the pool",
+	      esx_sysfs_long("used_pages") - used0);
 	return vmtest_done("esxmem_reclaim_held");
 }

@@ -73,6 +73,8 @@ static void *writer(void *arg)
 	return NULL;
 }
 
+static long used0;
+
 int main(void)
 {
 	double t_close, t_closed, t_shrunk;
@@ -82,6 +84,7 @@ int main(void)
 	pthread_t tw;
 
 	esx_background_off();
+	used0 = esx_sysfs_long("used_pages");
 	esx_sysfs_string("share/pages_per_sec", saved_rate, sizeof(saved_rate));
 	esx_sysfs_string("share/vm_pages_per_sec", saved_vm_rate, sizeof(saved_vm_rate));
 	atexit(restore_rates);
@@ -130,5 +133,7 @@ int main(void)
 	      slowest * 1e3);
 	munmap(busy, (size_t)BUSY_PAGES * ESX_PAGE);
 	close(busy_fd);
+	CHECK(esx_pool_back(used0, 60), "%ld pages still charged to the pool",
+	      esx_sysfs_long("used_pages") - used0);
 	return vmtest_done("esxmem_share_teardown");
 }

@@ -100,6 +100,8 @@ static bool both_share(const struct vm *a, const struct vm *b)
 	return ESX_WAIT_FOR(shared(a) == PAGES && shared(b) == PAGES, WAIT_SECS);
 }
 
+static long used0;
+
 int main(void)
 {
 	uint64_t before_a[PAGES], before_b[PAGES];
@@ -107,6 +109,7 @@ int main(void)
 	struct vm a, b;
 
 	esx_background_off();
+	used0 = esx_sysfs_long("used_pages");
 	esx_sysfs_string("share/pages_per_sec", saved_rate, sizeof(saved_rate));
 	esx_sysfs_string("share/vm_pages_per_sec", saved_vm_rate, sizeof(saved_vm_rate));
 	esx_sysfs_string("share/isolate_vms", saved_isolate, sizeof(saved_isolate));
@@ -173,5 +176,7 @@ int main(void)
 	close(a.fd);
 	close(b.fd);
 	esxmem_close(nl);
+	CHECK(esx_pool_back(used0, 60), "%ld pages still charged to the pool",
+	      esx_sysfs_long("used_pages") - used0);
 	return vmtest_done("esxmem_unmerge");
 }

@@ -167,6 +167,17 @@ static inline void esx_background_off(void)
 	}
 }
 
+/*
+ * Whether the pool's used pages come back to @used0 within @secs: pages a
+ * test freed may go back a moment later (frames the sharing scanner
+ * frees, pages a pipe held), and the next test's baseline must not see
+ * them go.
+ */
+static inline bool esx_pool_back(long used0, double secs)
+{
+	return ESX_WAIT_FOR(esx_sysfs_long("used_pages") == used0, secs);
+}
+
 static inline int esx_punch(int fd, off_t offset, off_t len)
 {
 	struct esxmem_range r = { .offset = (uint64_t)offset, .length = (uint64_t)len };
