@@ -204,6 +204,7 @@ struct esxmem_vm {
 	/* Under @lock. */
 	struct esxmem_sigbus_owed sigbus_owed[ESXMEM_SIGBUS_OWED];
 	unsigned int sigbus_owed_next;
+	unsigned long sigbus_owed_last;	/* jiffies; read without @lock */
 
 	pid_t owner_pid;
 	char owner_comm[TASK_COMM_LEN];

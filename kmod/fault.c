@@ -150,6 +150,7 @@ static void owe_sigbus(struct esxmem_vm *vm, pgoff_t index)
 	o->tid = task_pid_nr(current);
 	o->index = index;
 	o->when = jiffies;
+	WRITE_ONCE(vm->sigbus_owed_last, o->when);
 	spin_unlock(&vm->lock);
 }
 
@@ -159,6 +160,10 @@ static bool collect_sigbus(struct esxmem_vm *vm, pgoff_t index)
 	bool owed = false;
 	int i;
 
+	/* Almost always nothing is owed: no lock taken then. */
+	if (time_after(jiffies, READ_ONCE(vm->sigbus_owed_last) +
+		       SIGBUS_OWED_TTL))
+		return false;
 	spin_lock(&vm->lock);
 	for (i = 0; i < ESXMEM_SIGBUS_OWED; i++) {
 		struct esxmem_sigbus_owed *o = &vm->sigbus_owed[i];

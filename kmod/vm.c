@@ -230,6 +230,8 @@ struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 	mutex_init(&vm->kvm_lock);
 	mutex_init(&vm->balloon_lock);
 	esxmem_reclaim_init_vm(vm);
+	/* Nothing owed (fault.c): long enough ago whatever jiffies is. */
+	vm->sigbus_owed_last = jiffies - 2 * HZ;
 	vm->owner_pid = task_tgid_nr(current);
 	get_task_comm(vm->owner_comm, current);
 	vm->shares = ESXMEM_DEFAULT_SHARES;
