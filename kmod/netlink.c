@@ -310,31 +310,40 @@ static int esxmem_nl_dump_vms(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct esxmem_vm *vm;
 	u32 id = cb->args[0];
+	void *hdr = NULL;
 	int err = 0;
-	void *hdr;
 
 	mutex_lock(&esxmem_vms_lock);
 	/* A dump torn by VMs coming or going gets NLM_F_DUMP_INTR. */
 	cb->seq = (u32)esxmem_vms_generation;
-	while ((vm = esxmem_vm_next(&id))) {
+	mutex_unlock(&esxmem_vms_lock);
+	while ((vm = esxmem_vm_next_held(&id))) {
+		/*
+		 * Each VM's slot map current first, outside the registry's
+		 * lock (see esxmem.h); if that fails, the last one is shown.
+		 */
+		esxmem_kvm_refresh(vm);
+		mutex_lock(&esxmem_vms_lock);
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 				  &esxmem_genl_family, NLM_F_MULTI, ESXMEM_CMD_GET_VM);
-		if (!hdr)
-			break;
-		genl_dump_check_consistent(cb, hdr);
-		err = put_vm(skb, vm);
-		if (err) {
-			genlmsg_cancel(skb, hdr);
-			break;
+		if (hdr) {
+			genl_dump_check_consistent(cb, hdr);
+			err = put_vm(skb, vm);
+			if (err)
+				genlmsg_cancel(skb, hdr);
+			else
+				genlmsg_end(skb, hdr);
 		}
-		genlmsg_end(skb, hdr);
+		mutex_unlock(&esxmem_vms_lock);
+		iput(vm->inode);
+		if (!hdr || err)
+			break;
 		if (id == U32_MAX) {
 			id = 0;
 			break;
 		}
 		id++;
 	}
-	mutex_unlock(&esxmem_vms_lock);
 	cb->args[0] = vm ? id : U32_MAX;
 	/* A VM too large for an empty message is an error, not a loop. */
 	if (err == -EMSGSIZE && skb->len)
