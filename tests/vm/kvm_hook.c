@@ -10,7 +10,7 @@
  * Attached over netlink, the VM reports exactly that slot map; the guest
  * writes at guest frame numbers and the host finds the bytes at the object
  * offsets the map gives. Deleting a slot and adding it elsewhere is
- * followed; detach, re-attach, EBUSY for a second KVM VM, and a KVM VM
+ * followed, by a dump of every VM (what esxmemd reads) as by GET_VM; detach, re-attach, EBUSY for a second KVM VM, and a KVM VM
  * that goes away are handled.
  */
 #include "esxtest.h"
@@ -23,6 +23,30 @@
 #define CODE_GPA 0x1000
 
 static struct esxmem *h;
+
+/* Pieces of VM @id's slot map as a dump of every VM reports them. */
+static size_t dumped_slots(uint32_t id, uint64_t *top_gfn)
+{
+	struct esxmem_vm_info *vms;
+	size_t n, i, k, pieces = 0;
+	int err;
+
+	*top_gfn = 0;
+	do
+		err = esxmem_vm_list(h, &vms, &n);
+	while (err == -EAGAIN);
+	REQUIRE_OK(err);
+	for (i = 0; i < n; i++) {
+		if (vms[i].id != id)
+			continue;
+		pieces = vms[i].nr_slots;
+		for (k = 0; k < pieces; k++)
+			if (vms[i].slots[k].base_gfn + vms[i].slots[k].npages > *top_gfn)
+				*top_gfn = vms[i].slots[k].base_gfn + vms[i].slots[k].npages;
+	}
+	esxmem_vm_list_free(vms, n);
+	return pieces;
+}
 
 static const struct esxmem_slot_info *slot_of(const struct esxmem_vm_info *vm, uint64_t gfn,
 					      uint64_t *offset)
@@ -66,6 +90,7 @@ static void guest_write_host_find(struct vmm *vm, const uint8_t *obj, uint32_t i
 int main(void)
 {
 	struct esxmem_vm_info info;
+	uint64_t top;
 	struct vmm *vm, *other;
 	uint8_t *obj;
 	uint32_t id;
@@ -103,13 +128,17 @@ int main(void)
 	guest_write_host_find(vm, obj, id, 0x100000 + 4, 0x12345678);
 	guest_write_host_find(vm, obj, id, 0x17f000 + 4092, 0xcafef00d);
 
-	/* Delete slot 1 and add it back elsewhere. */
+	/* Delete slot 1 and add it back elsewhere; a dump sees it first. */
 	REQUIRE_OK(vmm_delete_slot(vm, 1));
+	CHECK(dumped_slots(id, &top) == 1 && top == SLOT_PAGES,
+	      "a dump after deleting slot 1: top gfn %#llx", (unsigned long long)top);
 	REQUIRE_OK(esxmem_vm_get(h, id, &info));
 	CHECK(info.nr_slots == 1, "after deleting slot 1: %zu pieces", info.nr_slots);
 	esxmem_vm_info_free(&info);
 	REQUIRE_OK(vmm_add_slot(vm, 1, 0x200000, SLOT_PAGES * ESX_PAGE, fd,
 				SLOT_PAGES * ESX_PAGE));
+	CHECK(dumped_slots(id, &top) == 2 && top == 0x200 + SLOT_PAGES,
+	      "a dump after re-adding slot 1: top gfn %#llx", (unsigned long long)top);
 	REQUIRE_OK(esxmem_vm_get(h, id, &info));
 	CHECK(info.nr_slots == 2 && info.slots[1].base_gfn == 0x200 &&
 	      info.slots[1].offset == SLOT_PAGES, "slot 1 re-added at gfn 0x200");
