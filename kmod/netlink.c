@@ -526,11 +526,7 @@ static int esxmem_nl_balloon(struct sk_buff *skb, struct genl_info *info)
 	frames = kmemdup(nla_data(gfns), nla_len(gfns), GFP_KERNEL);
 	if (!frames)
 		return -ENOMEM;
-	mutex_lock(&esxmem_vms_lock);
-	vm = lookup_vm(info, tb);
-	if (vm && !igrab(vm->inode))
-		vm = NULL;
-	mutex_unlock(&esxmem_vms_lock);
+	vm = hold_vm(info, tb);
 	if (!vm) {
 		kfree(frames);
 		return -ENOENT;
@@ -577,11 +573,7 @@ static int esxmem_nl_set_swap(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "ESXMEM_VM_A_SWAP_FD is required (-1: no swap file)");
 		return -EINVAL;
 	}
-	mutex_lock(&esxmem_vms_lock);
-	vm = lookup_vm(info, tb);
-	if (vm && !igrab(vm->inode))
-		vm = NULL;
-	mutex_unlock(&esxmem_vms_lock);
+	vm = hold_vm(info, tb);
 	if (!vm)
 		return -ENOENT;
 	err = esxmem_swap_set_file(vm, nla_get_s32(tb[ESXMEM_VM_A_SWAP_FD]), info->extack);
