@@ -179,19 +179,25 @@ static bool collect_sigbus(struct esxmem_vm *vm, pgoff_t index)
 }
 
 /*
- * A page of the pool for @vm, or an ERR_PTR: without sleeping if it can,
- * else as fault_may_sleep() allows. -EAGAIN: retry without it.
+ * A zeroed page of the pool for @vm in *@page: without sleeping if it can,
+ * else as fault_may_sleep() allows. 0, VM_FAULT_RETRY (retry without it)
+ * or VM_FAULT_SIGBUS (timed out or killed: a killed task never sees it);
+ * *@page stays NULL then.
  */
-static struct page *fault_alloc(struct vm_fault *vmf, struct esxmem_vm *vm,
-				struct file **fpin)
+static vm_fault_t fault_alloc(struct vm_fault *vmf, struct esxmem_vm *vm,
+			      struct file **fpin, struct page **page)
 {
-	struct page *page = esxmem_vm_alloc_page_nowait(vm, true);
+	struct page *p = esxmem_vm_alloc_page_nowait(vm, true);
 
-	if (!IS_ERR(page) || PTR_ERR(page) != -EAGAIN)
-		return page;
-	if (fault_may_sleep(vmf, fpin) == SLEEP_NOWAIT)
-		return ERR_PTR(-EAGAIN);
-	return esxmem_vm_alloc_page(vm, true);
+	if (IS_ERR(p) && PTR_ERR(p) == -EAGAIN) {
+		if (fault_may_sleep(vmf, fpin) == SLEEP_NOWAIT)
+			return VM_FAULT_RETRY;
+		p = esxmem_vm_alloc_page(vm, true);
+	}
+	if (IS_ERR(p))
+		return VM_FAULT_SIGBUS;
+	*page = p;
+	return 0;
 }
 
 /* Locks @page, or -EAGAIN when the fault must be retried instead. */
@@ -297,16 +303,10 @@ again:
 			if (!fresh) {
 				/* Not holding the frame while it may sleep. */
 				unlock_page(page);
-				fresh = fault_alloc(vmf, vm, &fpin);
-				if (IS_ERR(fresh)) {
-					err = PTR_ERR(fresh);
-					fresh = NULL;
-					put_page(page);
-					ret = err == -EAGAIN ? VM_FAULT_RETRY :
-							       VM_FAULT_SIGBUS;
-					break;
-				}
+				ret = fault_alloc(vmf, vm, &fpin, &fresh);
 				put_page(page);
+				if (ret)
+					break;
 				goto again;
 			}
 			cow_break(vm, index, page, fresh);
@@ -329,15 +329,9 @@ again:
 		}
 		if (!fresh) {
 			spin_unlock(&vm->lock);
-			fresh = fault_alloc(vmf, vm, &fpin);
-			if (IS_ERR(fresh)) {
-				err = PTR_ERR(fresh);
-				fresh = NULL;
-				/* Killed or timed out: a killed task never sees it. */
-				ret = err == -EAGAIN ? VM_FAULT_RETRY :
-						       VM_FAULT_SIGBUS;
+			ret = fault_alloc(vmf, vm, &fpin, &fresh);
+			if (ret)
 				break;
-			}
 			goto again;
 		}
 		if (esxmem_pte_state(e) == ESXMEM_PAGE_ZERO && !zero_locked) {
@@ -371,14 +365,9 @@ again:
 		 * never-written one on the next round.
 		 */
 		if (!fresh) {
-			fresh = fault_alloc(vmf, vm, &fpin);
-			if (IS_ERR(fresh)) {
-				err = PTR_ERR(fresh);
-				fresh = NULL;
-				ret = err == -EAGAIN ? VM_FAULT_RETRY :
-						       VM_FAULT_SIGBUS;
+			ret = fault_alloc(vmf, vm, &fpin, &fresh);
+			if (ret)
 				break;
-			}
 		}
 		/* Decompression does not sleep; swap I/O and a busy VM do. */
 		err = esxmem_page_in(vm, index, e, fresh, !fpin);
