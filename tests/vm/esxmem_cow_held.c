@@ -52,7 +52,7 @@ int main(void)
 	unsigned int p, stale = 0, leaked = 0;
 
 	esx_background_off();
-	used0 = esx_sysfs_long("used_pages");
+	used0 = esx_pool_settled(60);
 	esx_sysfs_string("share/pages_per_sec", saved_rate, sizeof(saved_rate));
 	esx_sysfs_string("share/vm_pages_per_sec", saved_vm_rate, sizeof(saved_vm_rate));
 	atexit(restore_rates);

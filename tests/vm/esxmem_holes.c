@@ -143,7 +143,7 @@ int main(void)
 	main_pid = getpid();
 	atexit(restore);
 	esx_background_off();
-	used0 = esx_sysfs_long("used_pages");
+	used0 = esx_pool_settled(60);
 	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "1"));
 	REQUIRE_OK(esxmem_open(&nl));
 	REQUIRE(!mkdir(SWAPDIR, 0700) || errno == EEXIST, "mkdir");

@@ -121,7 +121,7 @@ int main(void)
 	saved_wait = esx_sysfs_long("fault_wait_ms");
 	atexit(restore);
 	esx_background_off();
-	used0 = esx_sysfs_long("used_pages");
+	used0 = esx_pool_settled(60);
 	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "1"));
 	REQUIRE_OK(esxmem_open(&nl));
 	REQUIRE(!mkdir(SWAPDIR, 0700) || errno == EEXIST, "mkdir");

@@ -664,7 +664,7 @@ int main(void)
 	REQUIRE(results != MAP_FAILED, "mmap: %s", strerror(errno));
 	memset(results, 0, NR_WORKERS * sizeof(*results));
 
-	used0 = esx_sysfs_long("used_pages");
+	used0 = esx_pool_settled(60);
 	pool = used0 + (long)(POOL_MIB << 20) / (long)ESX_PAGE;
 	REQUIRE(pool <= saved_pool, "the pool (%ld pages) is smaller than this test needs (%ld)",
 		saved_pool, pool);

@@ -168,6 +168,27 @@ static inline void esx_background_off(void)
 }
 
 /*
+ * The pool's used pages once they have held still for half a second (at
+ * most @secs): a test's baseline, taken after what the test before it freed
+ * has gone back (frames the sharing scanner frees, pages a pipe held).
+ */
+static inline long esx_pool_settled(double secs)
+{
+	double end = esx_now() + secs, still = esx_now();
+	long used = esx_sysfs_long("used_pages"), now;
+
+	while (esx_now() < end && esx_now() - still < 0.5) {
+		usleep(50000);
+		now = esx_sysfs_long("used_pages");
+		if (now != used) {
+			used = now;
+			still = esx_now();
+		}
+	}
+	return used;
+}
+
+/*
  * Whether the pool's used pages come back to @used0 within @secs: pages a
  * test freed may go back a moment later (frames the sharing scanner
  * frees, pages a pipe held), and the next test's baseline must not see
