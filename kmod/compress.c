@@ -5,7 +5,8 @@
  * VM (ESX keeps pages that compress to half a page or less; the rest are
  * not worth the CPU and go to swap). The pool's own pages are charged to
  * esxmem's machine-memory pool, so compression saves exactly what it
- * reports. Callers may sleep: one work area, serialized by a mutex.
+ * reports, and the store grows only as far as the pool allows (a page
+ * that does not fit goes to swap or stays). Callers may sleep: one work area, serialized by a mutex.
  */
 #include <linux/atomic.h>
 #include <linux/err.h>
@@ -29,22 +30,30 @@ static struct {
 	.lock = __MUTEX_INITIALIZER(zstore.lock),
 };
 
-/* Charges the pool for zsmalloc's pages as they come and go. */
-static void recharge(void)
+/*
+ * Charges the pool for zsmalloc's pages as they come and go. Growth may
+ * take the pool over its size by ESXMEM_ZSTORE_BEYOND_PAGES at most;
+ * returns false, charging nothing, when it would go further.
+ */
+static bool recharge(void)
 {
 	unsigned long pages = zs_get_total_pages(zstore.pool);
 
 	lockdep_assert_held(&zstore.lock);
-	if (pages > zstore.charged)
-		atomic_long_add(pages - zstore.charged, &esxmem_pool.used);
-	else
+	if (pages > zstore.charged) {
+		if (!esxmem_pool_charge_beyond(pages - zstore.charged,
+					       ESXMEM_ZSTORE_BEYOND_PAGES))
+			return false;
+	} else {
 		esxmem_pool_uncharge(zstore.charged - pages);
+	}
 	zstore.charged = pages;
+	return true;
 }
 
 /*
  * Stores @page; returns 0 and its handle, -E2BIG when the page does not
- * compress well enough, or -ENOMEM.
+ * compress well enough, or -ENOMEM (also when the store may not grow).
  */
 int esxmem_zstore_put(struct page *page, unsigned long *handle)
 {
@@ -73,7 +82,13 @@ int esxmem_zstore_put(struct page *page, unsigned long *handle)
 	*(u16 *)dst = len;
 	memcpy(dst + sizeof(u16), zstore.out, len);
 	zs_unmap_object(zstore.pool, h);
-	recharge();
+	if (!recharge()) {
+		/* Frees the zspage that was made for it, if one was. */
+		zs_free(zstore.pool, h);
+		recharge();
+		mutex_unlock(&zstore.lock);
+		return -ENOMEM;
+	}
 	mutex_unlock(&zstore.lock);
 	atomic64_add(len, &zstore.bytes);
 	*handle = h;

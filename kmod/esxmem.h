@@ -87,6 +87,7 @@ extern struct mutex esxmem_pool_config_lock;
 void esxmem_pool_get_config(struct esxmem_pool_config *c);
 int esxmem_pool_configure(const struct esxmem_pool_config *c);
 void esxmem_pool_uncharge(unsigned long pages);
+bool esxmem_pool_charge_beyond(unsigned long pages, unsigned long beyond);
 struct esxmem_vm;
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero);
 struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, bool zero);
@@ -372,6 +373,12 @@ u32 esxmem_sample_estimate_ppm(struct esxmem_vm *vm);
 
 /* compress.c: the compression cache's store, shared by every VM. */
 #define ESXMEM_COMPRESS_MAX_BYTES 2048	/* pages that compress to more stay out */
+/*
+ * How far the store may take the pool beyond its size: it grows by a whole
+ * zspage (up to 4 pages) before the page it takes in goes back, and an
+ * exhausted pool must still be able to compress. Four zspages: 64 KiB.
+ */
+#define ESXMEM_ZSTORE_BEYOND_PAGES 16
 int esxmem_zstore_init(void);
 void esxmem_zstore_exit(void);
 int esxmem_zstore_put(struct page *page, unsigned long *handle);

@@ -172,6 +172,25 @@ void esxmem_pool_uncharge(unsigned long pages)
 }
 
 /*
+ * Charges @pages that are already allocated (the compression store's
+ * growth) if that leaves the pool at most @beyond pages over its size;
+ * returns false, charging nothing, otherwise. Never waits.
+ */
+bool esxmem_pool_charge_beyond(unsigned long pages, unsigned long beyond)
+{
+	long used = atomic_long_read(&esxmem_pool.used);
+
+	do {
+		if (used + (long)pages >
+		    (long)(READ_ONCE(esxmem_pool.pages) + beyond))
+			return false;
+	} while (!atomic_long_try_cmpxchg(&esxmem_pool.used, &used,
+					  used + pages));
+	pool_update_state();
+	return true;
+}
+
+/*
  * A machine page for @vm, charged to the pool. Not movable: the page is off
  * the LRU and has no migration callbacks, so it must not sit in a movable
  * pageblock where it would defeat compaction and memory hot-unplug.

@@ -21,7 +21,10 @@
  *    hard and low states page it out, a VM above its target waits in the
  *    low state, and all its data reads back;
  *  - bad swap files are refused with the documented error and change
- *    nothing; a swap file in use cannot be replaced.
+ *    nothing; a swap file in use cannot be replaced;
+ *  - the compression store grows only as far as the pool allows: with the
+ *    pool exhausted, pages that each need a zspage of their own take the
+ *    pool at most 16 pages beyond its size, and every page reads back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -367,6 +370,78 @@ static void test_emergency(int swapfd)
 	      "zsmalloc keeps %ld pages", esx_sysfs_long("reclaim/zpool_pages"));
 }
 
+/*
+ * Page @i of the store test compresses to about 40 + 16 i bytes: random
+ * bytes, then zeros. So each page lands in a zsmalloc size class of its
+ * own, and each needs a new zspage of 1 to 4 pages.
+ */
+#define STORE_CLASSES	120u
+#define STORE_PAGES	(2 * STORE_CLASSES)
+
+static void fill_sized(uint64_t *p, uint32_t i)
+{
+	size_t words = i < STORE_CLASSES ? (40 + 16 * i) / 8 : WORDS, w;
+	uint64_t seed = mix(0x5eed0000u + i);
+
+	memset(p, 0, ESX_PAGE);
+	for (w = 0; w < words; w++)
+		p[w] = seed = mix(seed + w);
+}
+
+static void test_store_beyond(void)
+{
+	static uint64_t want[WORDS];
+	int fd = esx_open();
+	long used, beyond, most = 0;
+	uint32_t id, i, bad = 0;
+	uint64_t compressed;
+	char *map;
+
+	REQUIRE(!ioctl(fd, ESXMEM_IOC_SET_SIZE,
+		       &(uint64_t){ (uint64_t)STORE_PAGES * ESX_PAGE }), "set size");
+	map = esx_map(fd, STORE_PAGES, 0);
+	REQUIRE(map, "mmap");
+	id = esx_stats(fd).id;
+	for (i = 0; i < STORE_PAGES; i++)
+		fill_sized((uint64_t *)(map + (size_t)i * ESX_PAGE), i);
+	used = esx_pool_settled(10);
+	REQUIRE(esx_sysfs_long("reclaim/zpool_pages") == 0, "the store is not empty");
+	/* Exhausted: every page the store takes must come from beyond. */
+	REQUIRE_OK(esx_sysfs_write_long("pool_pages", used));
+	set_reclaim(id, 0, STORE_PAGES);
+	/*
+	 * Either every page that compresses went in, or the store stopped at
+	 * the edge: the next page would need more than the 3 pages left.
+	 */
+	CHECK(ESX_WAIT_FOR((beyond = esx_sysfs_long("used_pages") - used,
+			    most = beyond > most ? beyond : most,
+			    state(id, ESXMEM_PAGE_COMPRESSED) == STORE_CLASSES ||
+			    beyond > 16 - 4), 60),
+	      "compressed %llu of %u, %ld pages beyond the pool",
+	      (unsigned long long)state(id, ESXMEM_PAGE_COMPRESSED), STORE_CLASSES, beyond);
+	compressed = state(id, ESXMEM_PAGE_COMPRESSED);
+	beyond = esx_sysfs_long("used_pages") - used;
+	most = beyond > most ? beyond : most;
+	CHECK(most <= 16, "the store took the pool %ld pages beyond its size (%llu pages compressed in %ld zsmalloc pages)",
+	      most, (unsigned long long)compressed, esx_sysfs_long("reclaim/zpool_pages"));
+	CHECK(compressed > 0, "nothing compressed");
+	printf("store beyond the pool: %llu pages of %u classes compressed in %ld zsmalloc pages, %ld pages beyond\n",
+	       (unsigned long long)compressed, STORE_CLASSES,
+	       esx_sysfs_long("reclaim/zpool_pages"), most);
+
+	REQUIRE_OK(esx_sysfs_write_long("pool_pages", saved_pool));
+	set_reclaim(id, ESXMEM_NO_TARGET, STORE_PAGES);
+	for (i = 0; i < STORE_PAGES; i++) {
+		fill_sized(want, i);
+		bad += !!memcmp(map + (size_t)i * ESX_PAGE, want, ESX_PAGE);
+	}
+	CHECK(bad == 0, "%u pages differ after the store test", bad);
+	munmap(map, STORE_PAGES * ESX_PAGE);
+	close(fd);
+	CHECK(ESX_WAIT_FOR(esx_sysfs_long("reclaim/zpool_pages") == 0, 10),
+	      "zsmalloc keeps %ld pages", esx_sysfs_long("reclaim/zpool_pages"));
+}
+
 int main(void)
 {
 	int fd, swapfd;
@@ -406,6 +481,7 @@ int main(void)
 	munmap(map, PAGES * ESX_PAGE);
 	close(fd);
 	test_emergency(swapfd);
+	test_store_beyond();
 	CHECK(esx_sysfs_long("reclaim/swapped_pages") == 0 &&
 	      esx_sysfs_long("reclaim/compressed_pages") == 0,
 	      "pages left in reclaim after every VM went");
