@@ -28,7 +28,8 @@
  * (fault.c). Outside faults it is taken only by kvm.c, with nothing held
  * but kvm_lock: never under esxmem_vms_lock, genl_mutex (the netlink
  * family runs with parallel_ops) or a lock that faults or reclaim take.
- * Threads that work on a VM without esxmem_vms_lock hold it by its inode.
+ * Threads that work on a VM without esxmem_vms_lock hold it by its inode,
+ * with esxmem_vm_grab() (fs.c): an unmount waits for such holds to end.
  */
 #ifndef _ESXMEM_H
 #define _ESXMEM_H
@@ -425,6 +426,8 @@ u64 esxmem_reclaim_sum(size_t offset);
 int esxmem_fs_init(void);
 void esxmem_fs_exit(void);
 struct inode *esxmem_fs_new_object(void);
+bool esxmem_vm_grab(struct esxmem_vm *vm);
+void esxmem_vm_put(struct esxmem_vm *vm);
 
 /* device.c: /dev/esxmem, one new object per open(). */
 int esxmem_device_init(void);

@@ -27,6 +27,50 @@
 
 static struct vfsmount *esxmem_internal_mnt;
 
+/*
+ * Module threads and netlink requests hold a VM by its inode while they
+ * work on it. A superblock must not be shut down with an inode held (the
+ * VFS would leave it behind, "Busy inodes after unmount", and the holder's
+ * iput() would touch a freed superblock), and an esxmemfs mount can go
+ * while a VM is held: umount -l, then the last file closed. So holds are
+ * counted per superblock, and its shutdown refuses new ones and waits for
+ * the last to go; holds last a batch of work, not longer.
+ */
+struct esxmemfs_info {
+	atomic_t holds;
+	bool dying;
+};
+
+/*
+ * Holds @vm by its inode, or returns false when the VM or its filesystem
+ * is on its way out. Called under esxmem_vms_lock or RCU, which keep the
+ * inode and its superblock in memory; never sleeps.
+ */
+bool esxmem_vm_grab(struct esxmem_vm *vm)
+{
+	struct esxmemfs_info *fsi = vm->inode->i_sb->s_fs_info;
+
+	atomic_inc(&fsi->holds);
+	/* Pairs with the barrier in esxmemfs_kill_sb(). */
+	smp_mb__after_atomic();
+	if (!READ_ONCE(fsi->dying) && igrab(vm->inode))
+		return true;
+	if (atomic_dec_and_test(&fsi->holds))
+		wake_up_var(&fsi->holds);
+	return false;
+}
+
+/* Lets go of a VM that esxmem_vm_grab() held; may free it. May sleep. */
+void esxmem_vm_put(struct esxmem_vm *vm)
+{
+	struct esxmemfs_info *fsi = vm->inode->i_sb->s_fs_info;
+
+	iput(vm->inode);
+	/* wake_up_var() does not touch @fsi, which may be freed by now. */
+	if (atomic_dec_and_test(&fsi->holds))
+		wake_up_var(&fsi->holds);
+}
+
 static int esxmemfs_open(struct inode *inode, struct file *file)
 {
 	file->private_data = inode->i_private;
@@ -154,6 +198,9 @@ static int esxmemfs_fill_super(struct super_block *sb, struct fs_context *fc)
 {
 	struct inode *root;
 
+	sb->s_fs_info = kzalloc(sizeof(struct esxmemfs_info), GFP_KERNEL);
+	if (!sb->s_fs_info)
+		return -ENOMEM;
 	sb->s_maxbytes = ESXMEM_MAX_OBJECT_BYTES;
 	sb->s_blocksize = PAGE_SIZE;
 	sb->s_blocksize_bits = PAGE_SHIFT;
@@ -168,6 +215,20 @@ static int esxmemfs_fill_super(struct super_block *sb, struct fs_context *fc)
 static int esxmemfs_get_tree(struct fs_context *fc)
 {
 	return get_tree_nodev(fc, esxmemfs_fill_super);
+}
+
+static void esxmemfs_kill_sb(struct super_block *sb)
+{
+	struct esxmemfs_info *fsi = sb->s_fs_info;
+
+	if (fsi) {
+		WRITE_ONCE(fsi->dying, true);
+		/* Pairs with the barrier in esxmem_vm_grab(). */
+		smp_mb();
+		wait_var_event(&fsi->holds, !atomic_read(&fsi->holds));
+	}
+	kill_litter_super(sb);
+	kfree(fsi);
 }
 
 static const struct fs_context_operations esxmemfs_context_ops = {
@@ -185,7 +246,7 @@ static struct file_system_type esxmemfs_type = {
 	.owner = THIS_MODULE,
 	.name = "esxmem",
 	.init_fs_context = esxmemfs_init_fs_context,
-	.kill_sb = kill_litter_super,
+	.kill_sb = esxmemfs_kill_sb,
 };
 
 /* The internal instance behind /dev/esxmem: unregistered and ownerless,
@@ -194,7 +255,7 @@ static struct file_system_type esxmemfs_type = {
 static struct file_system_type esxmemfs_internal_type = {
 	.name = "esxmem-internal",
 	.init_fs_context = esxmemfs_init_fs_context,
-	.kill_sb = kill_litter_super,
+	.kill_sb = esxmemfs_kill_sb,
 };
 
 struct inode *esxmem_fs_new_object(void)

@@ -141,7 +141,7 @@ static struct esxmem_vm *lookup_vm(struct genl_info *info, struct nlattr **tb)
 }
 
 /*
- * The VM a request names, held by its inode (iput() when done), for work
+ * The VM a request names, held (esxmem_vm_put() when done), for work
  * that may sleep long or take a VMM's mmap_lock: that is never done under
  * esxmem_vms_lock, which the reclaim thread takes.
  */
@@ -151,7 +151,7 @@ static struct esxmem_vm *hold_vm(struct genl_info *info, struct nlattr **tb)
 
 	mutex_lock(&esxmem_vms_lock);
 	vm = lookup_vm(info, tb);
-	if (vm && !igrab(vm->inode))
+	if (vm && !esxmem_vm_grab(vm))
 		vm = NULL;
 	mutex_unlock(&esxmem_vms_lock);
 	return vm;
@@ -294,7 +294,7 @@ static int esxmem_nl_get_vm(struct sk_buff *skb, struct genl_info *info)
 		mutex_unlock(&esxmem_vms_lock);
 	}
 	if (vm)
-		iput(vm->inode);
+		esxmem_vm_put(vm);
 	if (err)
 		goto err_free;
 	genlmsg_end(msg, hdr);
@@ -335,7 +335,7 @@ static int esxmem_nl_dump_vms(struct sk_buff *skb, struct netlink_callback *cb)
 				genlmsg_end(skb, hdr);
 		}
 		mutex_unlock(&esxmem_vms_lock);
-		iput(vm->inode);
+		esxmem_vm_put(vm);
 		if (!hdr || err)
 			break;
 		if (id == U32_MAX) {
@@ -463,7 +463,7 @@ static int esxmem_nl_set_vm(struct sk_buff *skb, struct genl_info *info)
 			NL_SET_ERR_MSG(info->extack,
 				       "set, but not every page shared across the new boundary got its own copy: no memory; retry");
 	}
-	iput(vm->inode);
+	esxmem_vm_put(vm);
 	return err;
 }
 
@@ -486,7 +486,7 @@ static int with_held_vm(struct genl_info *info,
 	if (!vm)
 		return -ENOENT;
 	err = op(vm, tb, info);
-	iput(vm->inode);
+	esxmem_vm_put(vm);
 	return err;
 }
 
@@ -544,7 +544,7 @@ static int esxmem_nl_balloon(struct sk_buff *skb, struct genl_info *info)
 	else if (err == -EOPNOTSUPP)
 		NL_SET_ERR_MSG(info->extack,
 			       "the VM has assigned devices (VFIO): ballooning would free pages a device may DMA into");
-	iput(vm->inode);
+	esxmem_vm_put(vm);
 	kfree(frames);
 	return err;
 }
@@ -577,7 +577,7 @@ static int esxmem_nl_set_swap(struct sk_buff *skb, struct genl_info *info)
 	if (!vm)
 		return -ENOENT;
 	err = esxmem_swap_set_file(vm, nla_get_s32(tb[ESXMEM_VM_A_SWAP_FD]), info->extack);
-	iput(vm->inode);
+	esxmem_vm_put(vm);
 	if (!err)
 		esxmem_reclaim_kick();
 	return err;

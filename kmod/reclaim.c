@@ -395,7 +395,7 @@ static unsigned long reclaim_targets(void)
 		if (excess)
 			done += reclaim_vm(vm, min_t(unsigned long, excess,
 						     RECLAIM_BATCH));
-		iput(vm->inode);
+		esxmem_vm_put(vm);
 		if (kthread_should_stop())
 			break;
 	}
@@ -430,7 +430,7 @@ static struct esxmem_vm *emergency_victim(void)
 		}
 		id++;
 	}
-	if (victim && !igrab(victim->inode))
+	if (victim && !esxmem_vm_grab(victim))
 		victim = NULL;
 	mutex_unlock(&esxmem_vms_lock);
 	return victim;
@@ -457,7 +457,7 @@ static unsigned long reclaim_emergency(void)
 		if (!vm)
 			break;
 		done = reclaim_vm(vm, min_t(unsigned long, need, RECLAIM_BATCH));
-		iput(vm->inode);
+		esxmem_vm_put(vm);
 	}
 	atomic64_add(done, &esxmem_reclaimer.emergency_pages);
 	return done;

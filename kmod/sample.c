@@ -214,7 +214,7 @@ static void visit_vms(void (*fn)(struct esxmem_vm *vm))
 		if (!vm)
 			break;
 		fn(vm);
-		iput(vm->inode);
+		esxmem_vm_put(vm);
 		id++;
 		if (current == sampler && kthread_should_stop())
 			break;

@@ -289,7 +289,7 @@ int esxmem_share_unmerge_all(bool all)
 		if (!vm)
 			break;
 		e = esxmem_share_unmerge_vm(vm, all);
-		iput(vm->inode);
+		esxmem_vm_put(vm);
 		err = err ?: e;
 		if (e == -EINTR)
 			break;
@@ -465,7 +465,7 @@ static bool merge_into_frame(struct esxmem_vm *vm, pgoff_t index,
 /*
  * A VM by id, held by its inode, or NULL when it is gone or going. Called
  * with a page locked, so no mutex: VMs and inodes are freed after an RCU
- * grace period, and igrab() refuses an inode on its way out.
+ * grace period, and esxmem_vm_grab() refuses a VM on its way out.
  */
 static struct esxmem_vm *get_vm(u32 id)
 {
@@ -473,7 +473,7 @@ static struct esxmem_vm *get_vm(u32 id)
 
 	rcu_read_lock();
 	vm = esxmem_vm_lookup_rcu(id);
-	if (vm && !igrab(vm->inode))
+	if (vm && !esxmem_vm_grab(vm))
 		vm = NULL;
 	rcu_read_unlock();
 	return vm;
@@ -681,7 +681,7 @@ static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 unlock:
 	unlock_page(page);
 	if (held)
-		iput(held->inode);
+		esxmem_vm_put(held);
 put:
 	put_page(page);
 	if (freed) {
@@ -811,7 +811,7 @@ static int scanner_main(void *unused)
 			vm->scan.tokens -= (s64)n * NSEC_PER_SEC;
 			worked |= n > 0;
 		}
-		iput(vm->inode);
+		esxmem_vm_put(vm);
 		cond_resched();
 	}
 	return 0;

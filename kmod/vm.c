@@ -64,7 +64,7 @@ struct esxmem_vm *esxmem_vm_next(u32 *id)
 
 /*
  * The VM with the lowest id >= *id that is not on its way out, held by its
- * inode (iput() when done), or NULL: for walking every VM without holding
+ * inode (esxmem_vm_put() when done), or NULL: for walking every VM without holding
  * esxmem_vms_lock across the work on each.
  */
 struct esxmem_vm *esxmem_vm_next_held(u32 *id)
@@ -72,7 +72,7 @@ struct esxmem_vm *esxmem_vm_next_held(u32 *id)
 	struct esxmem_vm *vm;
 
 	mutex_lock(&esxmem_vms_lock);
-	while ((vm = esxmem_vm_next(id)) && !igrab(vm->inode)) {
+	while ((vm = esxmem_vm_next(id)) && !esxmem_vm_grab(vm)) {
 		/* Going away: the next one, not the end of the walk. */
 		if (*id == U32_MAX) {
 			vm = NULL;

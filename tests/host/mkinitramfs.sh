@@ -32,6 +32,7 @@ HOST_MODULES="
 	mm/zsmalloc.ko
 	lib/lz4/lz4_compress.ko
 	drivers/block/brd.ko
+	drivers/block/loop.ko
 	lib/crc16.ko
 	crypto/crc32c_generic.ko
 	fs/mbcache.ko

@@ -116,7 +116,7 @@ if ! grep -q '^end' "$out/results.log"; then
 	tail -n 5 "$out/qemu.stderr" | sed 's/^/qemu: /' >> "$out/reasons"
 	failed=$((failed + 1))
 fi
-if grep -nE 'WARNING:|BUG:|Oops|Kernel panic|general protection|UBSAN:|Call Trace:|soft lockup|blocked for more than' \
+if grep -nE 'WARNING:|BUG:|Oops|Kernel panic|general protection|UBSAN:|Call Trace:|soft lockup|blocked for more than|Busy inodes' \
 	"$out/console.log" > "$out/kernel-bad.log"; then
 	echo "FAIL kernel log shows trouble:" >> "$out/reasons"
 	head -n 20 "$out/kernel-bad.log" | sed 's/^/  /' >> "$out/reasons"
