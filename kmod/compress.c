@@ -6,7 +6,14 @@
  * not worth the CPU and go to swap). The pool's own pages are charged to
  * esxmem's machine-memory pool, so compression saves exactly what it
  * reports, and the store grows only as far as the pool allows (a page
- * that does not fit goes to swap or stays). Callers may sleep: one work area, serialized by a mutex.
+ * that does not fit goes to swap or stays). Callers may sleep: one work
+ * area, serialized by a mutex.
+ *
+ * zsmalloc also frees pages on its own, with no call here: its shrinker
+ * compacts the pool, and zs_free() may defer freeing a zspage. The
+ * reclaim thread calls esxmem_zstore_resync() so that such pages go back
+ * to the pool, and waiting faults get them, without waiting for the next
+ * store or free.
  */
 #include <linux/atomic.h>
 #include <linux/err.h>
@@ -47,8 +54,17 @@ static bool recharge(void)
 	} else {
 		esxmem_pool_uncharge(zstore.charged - pages);
 	}
-	zstore.charged = pages;
+	WRITE_ONCE(zstore.charged, pages);
 	return true;
+}
+
+/* Charges the pool for what zsmalloc holds now; see the top of the file. */
+void esxmem_zstore_resync(void)
+{
+	if (!zstore.pool || !mutex_trylock(&zstore.lock))
+		return;
+	recharge();
+	mutex_unlock(&zstore.lock);
 }
 
 /*

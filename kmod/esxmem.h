@@ -387,6 +387,7 @@ int esxmem_zstore_get(unsigned long handle, struct page *page);
 void esxmem_zstore_free(unsigned long handle);
 u64 esxmem_zstore_bytes(void);
 unsigned long esxmem_zstore_pages(void);
+void esxmem_zstore_resync(void);
 
 /* swap.c: each VM's swap file. */
 struct netlink_ext_ack;

@@ -39,12 +39,13 @@ static struct vfsmount *esxmem_internal_mnt;
 struct esxmemfs_info {
 	atomic_t holds;
 	bool dying;
+	struct rcu_head rcu;	/* esxmem_vm_grab() may find it under RCU */
 };
 
 /*
  * Holds @vm by its inode, or returns false when the VM or its filesystem
  * is on its way out. Called under esxmem_vms_lock or RCU, which keep the
- * inode and its superblock in memory; never sleeps.
+ * inode, its superblock and their esxmemfs_info in memory; never sleeps.
  */
 bool esxmem_vm_grab(struct esxmem_vm *vm)
 {
@@ -228,7 +229,9 @@ static void esxmemfs_kill_sb(struct super_block *sb)
 		wait_var_event(&fsi->holds, !atomic_read(&fsi->holds));
 	}
 	kill_litter_super(sb);
-	kfree(fsi);
+	/* A VM found under RCU just before it went may still be grabbed. */
+	if (fsi)
+		kfree_rcu(fsi, rcu);
 }
 
 static const struct fs_context_operations esxmemfs_context_ops = {

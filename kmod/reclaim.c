@@ -124,7 +124,8 @@ void esxmem_reclaim_drop(struct esxmem_vm *vm, esxmem_pte_t e)
  * Compresses or swaps out the private page at @index. 0 on success;
  * -EAGAIN or -EBUSY to try another page (-EAGAIN also when the swap file's
  * filesystem is frozen: another page may compress); -E2BIG when it did not
- * compress and there is no swap; -ENOSPC when there is no room left; or
+ * compress and there is no swap; -ENOSPC when there is no room left;
+ * -ENOMEM when the compression store may not grow and there is no swap; or
  * the swap file's error. The page stays as it was on any error.
  */
 static int page_out(struct esxmem_vm *vm, pgoff_t index)
@@ -472,6 +473,8 @@ static int reclaimer_main(void *unused)
 		clear_bit(0, &kicked);
 		/* Freed pages whose holders let go: see held.c. */
 		esxmem_held_scan();
+		/* Pages zsmalloc let go of on its own. */
+		esxmem_zstore_resync();
 		done = 0;
 		if (READ_ONCE(esxmem_reclaimer.enabled))
 			done = reclaim_emergency() + reclaim_targets();

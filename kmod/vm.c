@@ -63,9 +63,9 @@ struct esxmem_vm *esxmem_vm_next(u32 *id)
 }
 
 /*
- * The VM with the lowest id >= *id that is not on its way out, held by its
- * inode (esxmem_vm_put() when done), or NULL: for walking every VM without holding
- * esxmem_vms_lock across the work on each.
+ * The VM with the lowest id >= *id that is not on its way out, held
+ * (esxmem_vm_put() when done), or NULL: for walking every VM without
+ * holding esxmem_vms_lock across the work on each.
  */
 struct esxmem_vm *esxmem_vm_next_held(u32 *id)
 {

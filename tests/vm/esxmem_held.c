@@ -12,13 +12,13 @@
  *  - ballooning, with a tiny KVM VMM attached: a batch with one held frame
  *    is refused with EBUSY and nothing in it changes; the batch without
  *    that frame goes through; once the pipe lets go, that frame can go too;
+ *  - ballooning a VM with a device assigned (esxtest_assign does what VFIO
+ *    does to KVM) is refused with EOPNOTSUPP and a message, and changes
+ *    nothing; giving ballooned pages back still works; once the device
+ *    goes, ballooning works again;
  *  - esxmem.ko unloads while a pipe holds freed pages, which the pipe
  *    still delivers and which go back to the host when it lets go;
  *  - at the end the pool's count and the host's free memory are back.
- *
- * Not tested here: ballooning refused with EOPNOTSUPP for a VM with
- * devices assigned (VFIO); the test host has no IOMMU nor a device to
- * assign.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +34,7 @@
 #include "esxtest.h"
 #include "vmtest.h"
 #include "vmm/vmm.h"
+#include "kmod/esxtest_assign.h"
 #include <libesxmem/libesxmem.h>
 
 #define HOLE_PAGES	8192u
@@ -278,6 +279,41 @@ static uint32_t guest_check(struct vmm *vm, uint32_t first, uint32_t pages)
 	return r.eax;
 }
 
+/* A VM with a device assigned: a device may DMA into any of its pages. */
+static void test_assigned(struct vmm *vm, uint32_t id)
+{
+	uint64_t st0[ESXMEM_PAGE_NR_STATES], st[ESXMEM_PAGE_NR_STATES];
+	uint64_t gfn = RAM_GFN + BATCH, back = RAM_GFN + HELD;
+	long used = used_pages();
+	int kvm_fd = vmm_vm_fd(vm), afd;
+
+	REQUIRE_OK(esx_load_module("/lib/modules/esxmem/esxtest_assign.ko", ""));
+	afd = open("/dev/esxtest_assign", O_RDWR | O_CLOEXEC);
+	REQUIRE(afd >= 0, "open /dev/esxtest_assign: %s", strerror(errno));
+	REQUIRE(!ioctl(afd, ESXTEST_ASSIGN, &kvm_fd), "assign: %s", strerror(errno));
+	vm_states(id, st0);
+	CHECK(esxmem_vm_balloon(nl, id, &gfn, 1, false) == -EOPNOTSUPP &&
+	      strstr(esxmem_errmsg(nl), "assigned devices"),
+	      "ballooning a VM with a device assigned is refused: %s", esxmem_errmsg(nl));
+	vm_states(id, st);
+	CHECK(!memcmp(st, st0, sizeof(st)) && used_pages() == used,
+	      "the refused request changed nothing: %llu ballooned, %ld fewer used",
+	      (unsigned long long)st[ESXMEM_PAGE_BALLOONED], used - used_pages());
+	CHECK(guest_check(vm, BATCH, 1) == 0, "the frame asked for is as written");
+	/* Giving a ballooned page back is safe with DMA. */
+	CHECK_OK(esxmem_vm_balloon(nl, id, &back, 1, true));
+	vm_states(id, st);
+	CHECK(st[ESXMEM_PAGE_BALLOONED] == st0[ESXMEM_PAGE_BALLOONED] - 1,
+	      "a ballooned page went back: %llu ballooned", (unsigned long long)st[ESXMEM_PAGE_BALLOONED]);
+	close(afd);
+	CHECK_OK(esxmem_vm_balloon(nl, id, &gfn, 1, false));
+	vm_states(id, st);
+	CHECK(st[ESXMEM_PAGE_BALLOONED] == st0[ESXMEM_PAGE_BALLOONED] &&
+	      used - used_pages() == 1,
+	      "with the device gone it balloons: %llu ballooned, %ld fewer used",
+	      (unsigned long long)st[ESXMEM_PAGE_BALLOONED], used - used_pages());
+}
+
 static void test_balloon(void)
 {
 	uint64_t gfns[BATCH + 2], without[BATCH + 1], st0[ESXMEM_PAGE_NR_STATES],
@@ -347,6 +383,7 @@ static void test_balloon(void)
 	CHECK(st[ESXMEM_PAGE_BALLOONED] == BATCH + 2 && used - used_pages() == BATCH,
 	      "let go, it balloons: %llu ballooned", (unsigned long long)st[ESXMEM_PAGE_BALLOONED]);
 
+	test_assigned(vm, id);
 	vmm_destroy(vm);
 	munmap(host, (size_t)PAGES * ESX_PAGE);
 	close(fd);
