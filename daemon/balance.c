@@ -107,7 +107,7 @@ int balance(struct daemon *d)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		discover_vm(d, &vms[i]);
+		discover_vm(d, &vms[i], vms, n);
 		p[i] = (struct policy_vm){
 			.shares = vms[i].shares, .min_pages = vms[i].min_pages,
 			.max_pages = vms[i].max_pages, .size_pages = vms[i].size_pages,

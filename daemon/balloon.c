@@ -2,8 +2,9 @@
 /*
  * The host side of the balloon protocol (guest-balloon/uapi/esxballoon.h):
  * esxballoon in each guest connects over vsock, and its peer address (the
- * guest's CID, QEMU's "-device vhost-vsock-pci,guest-cid=N") says which VM
- * it is. Frames the balloon holds go to the module (esxmem_vm_balloon());
+ * guest's CID, from its VMM's vsock device: QEMU's "-device
+ * vhost-vsock-pci,guest-cid=N" or libvirt's JSON form) says which VM it
+ * is; a CID that two VMs claim belongs to neither. Frames the balloon holds go to the module (esxmem_vm_balloon());
  * the daemon keeps one bit per guest frame for the session, so whatever a
  * guest sends, its memory here is bounded by the guest's configured size.
  * A malformed message or a request out of rate gets ERROR and the end of
@@ -101,36 +102,32 @@ bool balloon_has_session(const struct daemon *d, uint32_t vm_id)
 	return false;
 }
 
-/* The VM whose VMM gave the guest @cid ("guest-cid=N" on its command line). */
+/*
+ * The VM whose VMM gave the guest @cid (its vsock device on the command
+ * line, vm_cid_from_cmdline()); -1 when none, -2 when two VMs claim it:
+ * neither is trusted with the connection.
+ */
 static int vm_of_cid(const struct daemon *d, uint32_t cid)
 {
-	char path[64], want[32], buf[8192];
-	ssize_t n, i;
-	size_t v;
-	int fd;
+	static char cmdline[65536];
+	size_t v, len;
+	uint32_t c;
+	int found = -1;
 
-	snprintf(want, sizeof(want), "guest-cid=%u", cid);
 	for (v = 0; v < d->nr_vms; v++) {
-		snprintf(path, sizeof(path), "/proc/%u/cmdline", d->vms[v].owner_pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		if (!d->vms[v].owner_pid ||
+		    read_cmdline((pid_t)d->vms[v].owner_pid, cmdline, sizeof(cmdline), &len) ||
+		    vm_cid_from_cmdline(cmdline, len, &c) || c != cid)
 			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		for (i = 0; i < n; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		if (n > 0) {
-			char *at;
-
-			buf[n] = '\0';
-			at = strstr(buf, want);
-			/* Not guest-cid=12 for 1. */
-			if (at && (at[strlen(want)] < '0' || at[strlen(want)] > '9'))
-				return (int)v;
+		if (found >= 0) {
+			log_warn("balloon connection from CID %u refused: VMs %s (process %u) and %s (process %u) both claim that guest CID; give each VM a CID of its own",
+				 cid, d->vms[found].name, d->vms[found].owner_pid,
+				 d->vms[v].name, d->vms[v].owner_pid);
+			return -2;
 		}
+		found = (int)v;
 	}
-	return -1;
+	return found;
 }
 
 static void release_all(struct daemon *d, struct balloon_conn *c)
@@ -422,7 +419,7 @@ void balloon_accept(struct daemon *d)
 			;
 		for (i = 0; v >= 0 && i < BALLOON_CONNS_MAX; i++)
 			if (d->balloons[i] && d->balloons[i]->vm_id == d->vms[v].id)
-				v = -2;
+				v = -3;
 		c = v >= 0 && slot < BALLOON_CONNS_MAX ? calloc(1, sizeof(*c)) : NULL;
 		if (c) {
 			uint64_t top = 0;
@@ -434,10 +431,11 @@ void balloon_accept(struct daemon *d)
 			c->held = calloc(top / 64 + 1, sizeof(uint64_t));
 		}
 		if (!c || !c->held) {
-			log_warn("balloon connection from CID %u refused: %s", peer.svm_cid,
-				 v == -1 ? "no VM has that guest CID" :
-				 v == -2 ? "its VM has a balloon connection already" :
-				 "too many connections or out of memory");
+			if (v != -2)
+				log_warn("balloon connection from CID %u refused: %s", peer.svm_cid,
+					 v == -1 ? "no VM has that guest CID" :
+					 v == -3 ? "its VM has a balloon connection already" :
+					 "too many connections or out of memory");
 			if (c)
 				free(c);
 			close(fd);

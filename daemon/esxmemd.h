@@ -57,9 +57,11 @@ struct daemon {
 
 /* discover.c: names VMs, applies their settings, attaches them to KVM. */
 const struct config_vm *vm_settings(const struct daemon *d, const char *name);
-int discover_vm(struct daemon *d, struct esxmem_vm_info *vm);
+int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
+		const struct esxmem_vm_info *all, size_t n);
 int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
 			 size_t size);
+int vm_cid_from_cmdline(const char *cmdline, size_t len, uint32_t *cid);
 int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len);
 
 /* balance.c: targets by min-funding revocation with the idle tax. */

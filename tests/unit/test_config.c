@@ -226,6 +226,73 @@ START_TEST(names_from_command_lines)
 }
 END_TEST
 
+START_TEST(cids_from_command_lines)
+{
+	/* QEMU's keyval form, and libvirt 9's JSON one, with its other keys. */
+	static const char keyval[] = "qemu\0-name\0guest=a\0-device\0vhost-vsock-pci,id=vsock0,guest-cid=3\0";
+	static const char dashes[] = "qemu\0--device\0vhost-vsock-pci,guest-cid=12,bus=pci.0\0";
+	static const char libvirt[] = "/usr/bin/qemu-system-x86_64\0-name\0guest=web1,debug-threads=on\0"
+		"-device\0{\"driver\":\"virtio-balloon-pci\",\"id\":\"balloon0\",\"bus\":\"pci.5\",\"addr\":\"0x0\"}\0"
+		"-device\0{\"driver\":\"vhost-vsock-pci\",\"id\":\"vsock0\",\"guest-cid\":42,\"vhostfd\":\"28\",\"bus\":\"pci.7\",\"addr\":\"0x0\"}\0"
+		"-msg\0timestamp=on\0";
+	static const char json_string[] = "qemu\0-device\0{\"driver\":\"vhost-vsock-pci\",\"guest-cid\":\"7\"}\0";
+	static const char same_twice[] = "qemu\0-device\0vhost-vsock-pci,guest-cid=5\0-device\0{\"guest-cid\":5}\0";
+	/* Not a CID: elsewhere than a -device, another key, no device. */
+	static const char name_only[] = "qemu\0-name\0guest=a,guest-cid=4\0-m\0" "1G\0";
+	static const char other_key[] = "qemu\0-device\0vhost-vsock-pci,xguest-cid=4\0";
+	static const char none[] = "qemu\0-device\0virtio-balloon-pci\0-device\0{\"driver\":\"e1000\"}\0";
+	static const char last[] = "qemu\0-device\0";
+	/* Malformed: refused, never read as some other CID. */
+	static const char *const bad[] = {
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=3x\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=-3\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=2\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=0\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=4294967295\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=99999999999\0",
+		"qemu\0-device\0{\"guest-cid\":-1}\0",
+		"qemu\0-device\0{\"guest-cid\":3.5}\0",
+		"qemu\0-device\0{\"guest-cid\":\"3x\"}\0",
+		"qemu\0-device\0{\"guest-cid\":4294967296}\0",
+		"qemu\0-device\0{\"guest-cid\":3\0",
+		"qemu\0-device\0{\"guest-cid\":3,\"guest-cid\":4}\0",
+	};
+	static const char two[] = "qemu\0-device\0vhost-vsock-pci,guest-cid=5\0-device\0{\"guest-cid\":6}\0";
+	static const char cut[] = { 'q', 0, '-', 'd', 'e', 'v', 'i', 'c', 'e', 0, 'x', ',',
+				    'g', 'u', 'e', 's', 't', '-', 'c', 'i', 'd', '=', '9' };
+	uint32_t cid;
+	size_t i;
+
+	ck_assert_int_eq(vm_cid_from_cmdline(keyval, sizeof(keyval) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 3);
+	ck_assert_int_eq(vm_cid_from_cmdline(dashes, sizeof(dashes) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 12);
+	ck_assert_int_eq(vm_cid_from_cmdline(libvirt, sizeof(libvirt) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 42);
+	ck_assert_int_eq(vm_cid_from_cmdline(json_string, sizeof(json_string) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 7);
+	ck_assert_int_eq(vm_cid_from_cmdline(same_twice, sizeof(same_twice) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 5);
+	cid = 77;
+	ck_assert_int_eq(vm_cid_from_cmdline(name_only, sizeof(name_only) - 1, &cid), -ENOENT);
+	ck_assert_int_eq(vm_cid_from_cmdline(other_key, sizeof(other_key) - 1, &cid), -ENOENT);
+	ck_assert_int_eq(vm_cid_from_cmdline(none, sizeof(none) - 1, &cid), -ENOENT);
+	ck_assert_int_eq(vm_cid_from_cmdline(last, sizeof(last) - 1, &cid), -ENOENT);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = strlen(bad[i]) + 1;
+
+		len += strlen(bad[i] + len) + 1;	/* "-device" */
+		len += strlen(bad[i] + len) + 1;	/* its value */
+		ck_assert_msg(vm_cid_from_cmdline(bad[i], len, &cid) == -EINVAL,
+			      "bad command line %zu taken", i);
+	}
+	ck_assert_int_eq(vm_cid_from_cmdline(two, sizeof(two) - 1, &cid), -EEXIST);
+	ck_assert_int_eq(vm_cid_from_cmdline(cut, sizeof(cut), &cid), -EINVAL);
+	ck_assert_uint_eq(cid, 77);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -239,6 +306,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, names_from_command_lines);
+	tcase_add_test(tc, cids_from_command_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }

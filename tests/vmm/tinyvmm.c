@@ -90,6 +90,9 @@ static void usage(FILE *f)
 "                       pages over and over until killed (a guest whose\n"
 "                       memory is that active), after printing \"touching\"\n"
 "  -n, --name SPEC      ignored: a name for esxmemd to find, as QEMU's -name\n"
+"      --device SPEC    ignored: a device for esxmemd to find, as QEMU's\n"
+"                       -device (keyval or JSON, such as a vsock guest CID)\n"
+"      --qmp SPEC       ignored: a QMP socket for esxmemd to find, as QEMU's -qmp\n"
 "      --hold           only create an idle KVM VM and keep it until killed\n"
 "                       (the test host holds one so that the count of KVM VMs\n"
 "                       never drops to zero: each 0 <-> 1 change live-patches\n"
@@ -136,6 +139,8 @@ int main(int argc, char **argv)
 		{ "hold", no_argument, NULL, 'H' },
 		{ "touch", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "qmp", required_argument, NULL, 'Q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
@@ -183,6 +188,8 @@ int main(int argc, char **argv)
 			touching = true;
 			break;
 		case 'n':
+		case 'D':
+		case 'Q':
 			break;
 		case 'h':
 			usage(stdout);
