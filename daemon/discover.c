@@ -348,6 +348,22 @@ static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm)
 	vm->kvm_attached = true;
 	vm->kvm_pid = vm->owner_pid;
 	log_info("VM %s attached to the KVM VM of process %u", vm->name, vm->owner_pid);
+	/* Its guest RAM, which the balloon server sizes a session by, is known now. */
+	{
+		struct esxmem_vm_info fresh;
+		struct esxmem_slot_info *slots;
+		size_t nr;
+
+		if (!esxmem_vm_get(d->h, vm->id, &fresh)) {
+			slots = vm->slots;
+			nr = vm->nr_slots;
+			vm->slots = fresh.slots;
+			vm->nr_slots = fresh.nr_slots;
+			fresh.slots = slots;
+			fresh.nr_slots = nr;
+			esxmem_vm_info_free(&fresh);
+		}
+	}
 	return 0;
 }
 

@@ -17,7 +17,7 @@
 #define BALLOON_CONNS_MAX	256
 /* epoll tags: fixed sources, then one per balloon connection. */
 enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
-       EV_BALLOON_CONN = 1000 };
+       EV_BALLOON_PACE, EV_BALLOON_CONN = 1000 };
 
 struct balloon_conn;
 
@@ -51,6 +51,7 @@ struct daemon {
 	uint32_t *swap_failed;		/* VMs whose swap file failed */
 	size_t nr_swap_failed;
 	int balloon_fd;
+	int balloon_pace_fd;		/* a timerfd: paused connections resume */
 	struct balloon_conn *balloons[BALLOON_CONNS_MAX];
 	bool stop;
 };
@@ -73,6 +74,7 @@ int balloon_open(struct daemon *d);
 void balloon_close(struct daemon *d);
 void balloon_accept(struct daemon *d);
 void balloon_readable(struct daemon *d, size_t slot);
+void balloon_pace(struct daemon *d);
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm);
 uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t held);
 bool balloon_has_session(const struct daemon *d, uint32_t vm_id);
