@@ -12,7 +12,8 @@
  *    that name, nor the settings (shares) configured for it;
  *  - a VM whose -qmp names a monitor socket made by another user: the
  *    daemon refuses to drive its virtio-balloon and says why; a VM whose
- *    socket its own user made is driven (it gets "balloon" commands).
+ *    socket its own user made is driven (it gets "balloon" commands);
+ *  - a change over the control socket is logged with who made it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -275,6 +276,27 @@ int main(void)
 	      "the monitor of another user gets no balloon command");
 	(void)q_other;
 	(void)q_own;
+
+	/* Who changed what. */
+	{
+		struct sockaddr_un addr = { .sun_family = AF_UNIX,
+					    .sun_path = "/tmp/esxmemd-identity.sock" };
+		static const char req[] = "{\"cmd\":\"set\",\"name\":\"prod\",\"settings\":{\"shares\":8888}}\n";
+		char buf[4096], want[128];
+		ssize_t n;
+		int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		REQUIRE(c >= 0 && !connect(c, (struct sockaddr *)&addr, sizeof(addr)) &&
+			write(c, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1,
+			"send a set to the control socket: %s", strerror(errno));
+		n = read(c, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		close(c);
+		CHECK(strstr(buf, "\"ok\": true") || strstr(buf, "\"ok\":true"), "set: %s", buf);
+		snprintf(want, sizeof(want), "{\"shares\":8888} set at run time (until reload) by uid 0 (process %d)",
+			 (int)getpid());
+		CHECK(WAIT_FOR(esx_file_has(LOG, want)), "the log says who changed what: %s", want);
+	}
 
 	kill(d, SIGTERM);
 	waitpid(d, NULL, 0);
