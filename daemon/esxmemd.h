@@ -39,6 +39,7 @@ struct daemon {
 	int control_fd;
 	/* What the last balance saw and decided. */
 	struct esxmem_pool_info pool;
+	uint64_t pool_pages_set;	/* the pool size the daemon last set; 0: none */
 	struct esxmem_vm_info *vms;
 	size_t nr_vms;
 	double *rho;			/* by vms[] index */
@@ -68,6 +69,12 @@ int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len);
 /* balance.c: targets by min-funding revocation with the idle tax. */
 int balance(struct daemon *d);
 int apply_pool_settings(struct daemon *d);
+
+/* host_reserve.c: the pool that RAM, the host's reserve and the VMMs leave. */
+uint64_t vmm_overhead_bytes(const struct esxmem_vm_info *vms, size_t n);
+uint64_t pool_pages_for(const struct config *c, uint64_t ram, uint64_t overhead,
+			uint64_t page);
+void pool_follow_vmms(struct daemon *d, const struct esxmem_vm_info *vms, size_t n);
 
 /* balloon.c: the host side of the guests' balloons (esxballoon.h). */
 int balloon_open(struct daemon *d);

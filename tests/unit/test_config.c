@@ -57,7 +57,11 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.sample_pages, 100);
 	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_HIGH], 60);
 	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_LOW], 10);
-	ck_assert_uint_eq(c.host_reserve_bytes, 1ULL << 30);
+	/* 5% of RAM, at least 1 GiB. */
+	ck_assert_uint_eq(config_host_reserve(&c, 4ULL << 30), 1ULL << 30);
+	ck_assert_uint_eq(config_host_reserve(&c, 20ULL << 30), 1ULL << 30);
+	ck_assert_uint_eq(config_host_reserve(&c, 512ULL << 30), (512ULL << 30) / 100 * 5);
+	ck_assert_uint_eq(config_host_reserve(&c, 4ULL << 40), (4ULL << 40) / 100 * 5);
 	ck_assert_str_eq(c.control_socket, CONFIG_SOCKET_DEFAULT);
 	ck_assert_int_eq(c.vm_default.shares_level, CONFIG_SHARES_NORMAL);
 	ck_assert(c.vm_default.reclaim.balloon && c.vm_default.reclaim.swap);
@@ -88,6 +92,7 @@ START_TEST(full_file)
 		&c, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.pool_bytes, 6ULL << 30);
 	ck_assert_uint_eq(c.host_reserve_bytes, 512ULL << 20);
+	ck_assert_uint_eq(config_host_reserve(&c, 1ULL << 40), 512ULL << 20);
 	ck_assert_double_eq(c.tax, 0.5);
 	ck_assert_uint_eq(c.balance_secs, 5);
 	ck_assert_uint_eq(c.sample_secs, 10);
@@ -143,6 +148,11 @@ static const struct {
 	{ "{\"pool\": {\"size\": \"6Q\"}}", ":1:11: pool.size: \"6Q\" is not a size" },
 	{ "{\"pool\": {\"size\": \"99999999999T\"}}", "pool.size: \"99999999999T\" is too large" },
 	{ "{\"pool\": {\"size\": -1}}", "pool.size: a size cannot be negative" },
+	{ "{\"pool\": {\"host_reserve\": \"0%\"}}", "pool.host_reserve: \"0%\": a percentage of RAM must be 1%..50%" },
+	{ "{\"pool\": {\"host_reserve\": \"51%\"}}", "a percentage of RAM must be 1%..50%" },
+	{ "{\"pool\": {\"host_reserve\": \"-5%\"}}", "a percentage of RAM must be 1%..50%" },
+	{ "{\"pool\": {\"host_reserve\": \"5.5%\"}}", "a percentage of RAM must be 1%..50%" },
+	{ "{\"pool\": {\"host_reserve\": \"%\"}}", "a percentage of RAM must be 1%..50%" },
 	{ "{\"vms\": {\"a\": {\"min\": \"2G\",\n  \"max\": \"1G\"}}}", ":1:10: vms.a: min (2147483648 bytes) is above max" },
 	{ "{\"thresholds\": {\"high\": 20, \"soft\": 40}}", "thresholds: must fall strictly" },
 	{ "{\"thresholds\": {\"high\": 1001}}", "thresholds.high: 1001 is out of range 1..1000" },
@@ -223,6 +233,37 @@ START_TEST(names_from_command_lines)
 	ck_assert_int_eq(vm_name_from_cmdline(none, sizeof(none) - 1, name, sizeof(name)), -ENOENT);
 	ck_assert_int_eq(vm_name_from_cmdline(keys, sizeof(keys) - 1, name, sizeof(name)), -ENOENT);
 	ck_assert_int_eq(vm_name_from_cmdline(ctl, sizeof(ctl) - 1, name, sizeof(name)), -EINVAL);
+}
+END_TEST
+
+START_TEST(host_reserve_and_pool)
+{
+	struct config c;
+	char err[512];
+	const uint64_t G = 1ULL << 30, page = 4096;
+
+	/* A percentage, with the 1 GiB floor. */
+	ck_assert_int_eq(load_text("{\"pool\": {\"host_reserve\": \"10%\"}}", &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.host_reserve_percent, 10);
+	ck_assert_uint_eq(config_host_reserve(&c, 256 * G), 256 * G / 100 * 10);
+	ck_assert_uint_eq(config_host_reserve(&c, 4 * G), G);
+	/* The pool: RAM less the reserve, less the VMMs' own memory. */
+	ck_assert_uint_eq(pool_pages_for(&c, 256 * G, 0, page), (256 * G - 256 * G / 100 * 10) / page);
+	ck_assert_uint_eq(pool_pages_for(&c, 256 * G, 3 * G, page),
+			  (256 * G - 256 * G / 100 * 10 - 3 * G) / page);
+	/* The VMMs' memory takes at most half of what the reserve leaves. */
+	ck_assert_uint_eq(pool_pages_for(&c, 4 * G, 10 * G, page), 3 * G / 2 / page);
+	config_free(&c);
+	/* A size stays a size; a reserve above RAM leaves half of it. */
+	ck_assert_int_eq(load_text("{\"pool\": {\"host_reserve\": \"2G\"}}", &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.host_reserve_percent, 0);
+	ck_assert_uint_eq(config_host_reserve(&c, 1024 * G), 2 * G);
+	ck_assert_uint_eq(pool_pages_for(&c, G, 0, page), G / 2 / page);
+	config_free(&c);
+	/* A pool size set in the file is the pool, whatever the VMMs use. */
+	ck_assert_int_eq(load_text("{\"pool\": {\"size\": \"6G\"}}", &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(pool_pages_for(&c, 64 * G, 5 * G, page), 6 * G / page);
+	config_free(&c);
 }
 END_TEST
 
@@ -307,6 +348,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, names_from_command_lines);
 	tcase_add_test(tc, cids_from_command_lines);
+	tcase_add_test(tc, host_reserve_and_pool);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -93,6 +93,8 @@ static void usage(FILE *f)
 "      --device SPEC    ignored: a device for esxmemd to find, as QEMU's\n"
 "                       -device (keyval or JSON, such as a vsock guest CID)\n"
 "      --qmp SPEC       ignored: a QMP socket for esxmemd to find, as QEMU's -qmp\n"
+"      --overhead MIB   also write MIB MiB of anonymous memory and keep it, as\n"
+"                       a VMM's own memory beyond guest RAM (heap, buffers)\n"
 "      --hold           only create an idle KVM VM and keep it until killed\n"
 "                       (the test host holds one so that the count of KVM VMs\n"
 "                       never drops to zero: each 0 <-> 1 change live-patches\n"
@@ -141,6 +143,7 @@ int main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "device", required_argument, NULL, 'D' },
 		{ "qmp", required_argument, NULL, 'Q' },
+		{ "overhead", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
@@ -191,6 +194,23 @@ int main(int argc, char **argv)
 		case 'D':
 		case 'Q':
 			break;
+		case 'O': {
+			static char *volatile own;	/* the writes must stay */
+			uint64_t mib;
+
+			if (parse_u64(optarg, 1, 65536, &mib)) {
+				fprintf(stderr, "tinyvmm: bad --overhead '%s': want 1..65536 MiB\n",
+					optarg);
+				return 2;
+			}
+			own = malloc(mib << 20);
+			if (!own) {
+				fprintf(stderr, "tinyvmm: --overhead: out of memory\n");
+				return 1;
+			}
+			memset(own, 0x5a, mib << 20);	/* kept until the end */
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
