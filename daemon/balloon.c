@@ -4,21 +4,28 @@
  * esxballoon in each guest connects over vsock, and its peer address (the
  * guest's CID, from its VMM's vsock device: QEMU's "-device
  * vhost-vsock-pci,guest-cid=N" or libvirt's JSON form) says which VM it
- * is; a CID that two VMs claim belongs to neither. Frames the balloon holds go to the module (esxmem_vm_balloon());
- * the daemon keeps one bit per guest frame for the session, so whatever a
- * guest sends, its memory here is bounded by the guest's configured size.
+ * is; a CID that two VMs claim belongs to neither. Frames the balloon
+ * holds go to the module (esxmem_vm_balloon()); the daemon keeps one bit
+ * per guest frame for the session, so whatever a guest sends, its memory
+ * here is bounded by the guest's configured size.
+ *
  * A malformed message gets ERROR and the end of the connection; when the
  * guest's connection ends its frames are given back. A guest is served at
- * most ESXBALLOON_HOST_FRAMES_PER_SEC frames and ESXBALLOON_HOST_REQUESTS_PER_SEC
- * requests a second: beyond that its connection is paused until the next
- * second (pace()), never closed, so a guest that locks a large balloon
- * again after a reconnection only waits. When the daemon stops, balloons
- * stay as they are in the module (balloon_close()): a daemon that starts
- * finds them there, in each VM's BALLOONED pages, so its targets count
- * them, and takes their frames over as each guest locks them again (the
- * module takes a frame ballooned already as it is). Frames whose pages the host still uses (pinned for DMA,
- * under I/O) are not the guest's fault: the LOCK goes through and they
- * stay backed (lock_frames()).
+ * most ESXBALLOON_HOST_FRAMES_PER_SEC frames and
+ * ESXBALLOON_HOST_REQUESTS_PER_SEC requests a second: beyond that its
+ * connection leaves the loop until the next second (pause_conn(),
+ * balloon_pace()) and is never closed for its rate, so a guest that locks
+ * a large balloon again after a reconnection only waits.
+ *
+ * When the daemon stops, balloons stay as they are in the module
+ * (balloon_close()): a daemon that starts finds them there, in each VM's
+ * BALLOONED pages, so its targets count them, and takes their frames over
+ * as each guest locks them again (the module takes a frame ballooned
+ * already as it is).
+ *
+ * Frames whose pages the host still uses (pinned for DMA, under I/O) are
+ * not the guest's fault: the LOCK goes through and they stay backed
+ * (lock_frames()).
  *
  * The target: in the high state no balloon grows (only sharing runs); in
  * the others a VM's balloon should hold what it has beyond its target.
