@@ -96,6 +96,7 @@ int balance(struct daemon *d)
 		log_err("cannot read the module's state: %s", esxmem_strerror(err));
 		return err;
 	}
+	pool_follow_vmms(d, vms, n);
 	if (n) {
 		p = calloc(n, sizeof(*p));
 		rho = calloc(n, sizeof(*rho));
@@ -107,7 +108,7 @@ int balance(struct daemon *d)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		discover_vm(d, &vms[i]);
+		discover_vm(d, &vms[i], vms, n);
 		p[i] = (struct policy_vm){
 			.shares = vms[i].shares, .min_pages = vms[i].min_pages,
 			.max_pages = vms[i].max_pages, .size_pages = vms[i].size_pages,
@@ -147,11 +148,7 @@ int apply_pool_settings(struct daemon *d)
 	};
 	int state, err;
 
-	if (d->conf.pool_bytes)
-		s.pages = d->conf.pool_bytes / page;
-	else
-		s.pages = ram > d->conf.host_reserve_bytes ?
-			  (ram - d->conf.host_reserve_bytes) / page : ram / 2 / page;
+	s.pages = pool_pages_for(&d->conf, ram, vmm_overhead_bytes(d->vms, d->nr_vms), page);
 	for (state = 0; state < ESXMEM_STATE_NR; state++) {
 		s.set |= ESXMEM_POOL_SET_PERMILLE(state);
 		s.permille[state] = d->conf.state_permille[state];
@@ -163,6 +160,7 @@ int apply_pool_settings(struct daemon *d)
 			esxmem_errmsg(d->h));
 		return err;
 	}
+	d->pool_pages_set = s.pages;
 	log_info("pool: %llu pages of %llu bytes; sampling %u pages every %u s",
 		 (unsigned long long)s.pages, (unsigned long long)page,
 		 s.sample_pages, s.sample_secs);

@@ -2,15 +2,30 @@
 /*
  * The host side of the balloon protocol (guest-balloon/uapi/esxballoon.h):
  * esxballoon in each guest connects over vsock, and its peer address (the
- * guest's CID, QEMU's "-device vhost-vsock-pci,guest-cid=N") says which VM
- * it is. Frames the balloon holds go to the module (esxmem_vm_balloon());
- * the daemon keeps one bit per guest frame for the session, so whatever a
- * guest sends, its memory here is bounded by the guest's configured size.
- * A malformed message or a request out of rate gets ERROR and the end of
- * the connection; when a connection ends, for whatever reason, its frames
- * are given back. Frames whose pages the host still uses (pinned for DMA,
- * under I/O) are not the guest's fault: the LOCK goes through and they
- * stay backed (lock_frames()).
+ * guest's CID, from its VMM's vsock device: QEMU's "-device
+ * vhost-vsock-pci,guest-cid=N" or libvirt's JSON form) says which VM it
+ * is; a CID that two VMs claim belongs to neither. Frames the balloon
+ * holds go to the module (esxmem_vm_balloon()); the daemon keeps one bit
+ * per guest frame for the session, so whatever a guest sends, its memory
+ * here is bounded by the guest's configured size.
+ *
+ * A malformed message gets ERROR and the end of the connection; when the
+ * guest's connection ends its frames are given back. A guest is served at
+ * most ESXBALLOON_HOST_FRAMES_PER_SEC frames and
+ * ESXBALLOON_HOST_REQUESTS_PER_SEC requests a second: beyond that its
+ * connection leaves the loop until the next second (pause_conn(),
+ * balloon_pace()) and is never closed for its rate, so a guest that locks
+ * a large balloon again after a reconnection only waits.
+ *
+ * When the daemon stops, balloons stay as they are in the module
+ * (balloon_close()): a daemon that starts finds them there, in each VM's
+ * BALLOONED pages, so its targets count them, and takes their frames over
+ * as each guest locks them again (the module takes a frame ballooned
+ * already as it is).
+ *
+ * Frames whose pages the host still uses (pinned for DMA, under I/O) are
+ * not the guest's fault: the LOCK goes through and they stay backed
+ * (lock_frames()).
  *
  * The target: in the high state no balloon grows (only sharing runs); in
  * the others a VM's balloon should hold what it has beyond its target.
@@ -23,6 +38,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +47,6 @@
 #include "log.h"
 
 #define HDR		sizeof(struct esxballoon_hdr)
-#define REQUESTS_PER_SEC 64	/* a guest polls once a second, locks at most a few batches */
 
 struct balloon_conn {
 	int fd;
@@ -43,8 +58,11 @@ struct balloon_conn {
 	uint64_t *held;			/* a bit per guest frame */
 	uint64_t nr_frames;
 	uint64_t nr_held;
-	time_t second;			/* rate limit */
-	unsigned int requests;
+	/* Pacing: what the guest had served in the second @second. */
+	uint64_t second;
+	uint64_t frames_served;
+	unsigned int requests_served;
+	bool paused;			/* out of the epoll set until the next second */
 	/* Held frames the module kept backed, for the logs: see lock_frames(). */
 	uint64_t nr_kept;
 	time_t kept_logged;
@@ -101,36 +119,32 @@ bool balloon_has_session(const struct daemon *d, uint32_t vm_id)
 	return false;
 }
 
-/* The VM whose VMM gave the guest @cid ("guest-cid=N" on its command line). */
+/*
+ * The VM whose VMM gave the guest @cid (its vsock device on the command
+ * line, vm_cid_from_cmdline()); -1 when none, -2 when two VMs claim it:
+ * neither is trusted with the connection.
+ */
 static int vm_of_cid(const struct daemon *d, uint32_t cid)
 {
-	char path[64], want[32], buf[8192];
-	ssize_t n, i;
-	size_t v;
-	int fd;
+	static char cmdline[65536];
+	size_t v, len;
+	uint32_t c;
+	int found = -1;
 
-	snprintf(want, sizeof(want), "guest-cid=%u", cid);
 	for (v = 0; v < d->nr_vms; v++) {
-		snprintf(path, sizeof(path), "/proc/%u/cmdline", d->vms[v].owner_pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		if (!d->vms[v].owner_pid ||
+		    read_cmdline((pid_t)d->vms[v].owner_pid, cmdline, sizeof(cmdline), &len) ||
+		    vm_cid_from_cmdline(cmdline, len, &c) || c != cid)
 			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		for (i = 0; i < n; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		if (n > 0) {
-			char *at;
-
-			buf[n] = '\0';
-			at = strstr(buf, want);
-			/* Not guest-cid=12 for 1. */
-			if (at && (at[strlen(want)] < '0' || at[strlen(want)] > '9'))
-				return (int)v;
+		if (found >= 0) {
+			log_warn("balloon connection from CID %u refused: VMs %s (process %u) and %s (process %u) both claim that guest CID; give each VM a CID of its own",
+				 cid, d->vms[found].name, d->vms[found].owner_pid,
+				 d->vms[v].name, d->vms[v].owner_pid);
+			return -2;
 		}
+		found = (int)v;
 	}
-	return -1;
+	return found;
 }
 
 static void release_all(struct daemon *d, struct balloon_conn *c)
@@ -155,6 +169,19 @@ static void release_all(struct daemon *d, struct balloon_conn *c)
 	}
 }
 
+/* Ends the connection in @slot; the module keeps what the balloon holds. */
+static void forget(struct daemon *d, size_t slot)
+{
+	struct balloon_conn *c = d->balloons[slot];
+
+	if (!c->paused)
+		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->held);
+	free(c);
+	d->balloons[slot] = NULL;
+}
+
 static void drop(struct daemon *d, size_t slot, const char *why)
 {
 	struct balloon_conn *c = d->balloons[slot];
@@ -162,11 +189,41 @@ static void drop(struct daemon *d, size_t slot, const char *why)
 	if (why)
 		log_warn("balloon of VM %u (CID %u): %s; connection closed", c->vm_id, c->cid, why);
 	release_all(d, c);
+	forget(d, slot);
+}
+
+/*
+ * Whether the guest may have one more request of @frames frames served in
+ * this second (ESXBALLOON_HOST_*_PER_SEC); if so, it is counted.
+ */
+static bool within_rate(struct balloon_conn *c, uint32_t frames)
+{
+	uint64_t now = now_sec();
+
+	if (c->second != now) {
+		c->second = now;
+		c->frames_served = 0;
+		c->requests_served = 0;
+	}
+	if (c->requests_served + 1 > ESXBALLOON_HOST_REQUESTS_PER_SEC ||
+	    c->frames_served + frames > ESXBALLOON_HOST_FRAMES_PER_SEC)
+		return false;
+	c->requests_served++;
+	c->frames_served += frames;
+	return true;
+}
+
+/* Takes the connection out of the loop until the next second (balloon_pace()). */
+static void pause_conn(struct daemon *d, struct balloon_conn *c)
+{
+	struct itimerspec next = { .it_value = { .tv_sec = (time_t)now_sec() + 1 } };
+
+	if (c->paused)
+		return;
 	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	free(c->held);
-	free(c);
-	d->balloons[slot] = NULL;
+	c->paused = true;
+	if (timerfd_settime(d->balloon_pace_fd, TFD_TIMER_ABSTIME, &next, NULL))
+		log_warn("cannot arm the balloon pacing timer: %m");
 }
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -351,21 +408,12 @@ static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t typ
 	return NULL;
 }
 
-void balloon_readable(struct daemon *d, size_t slot)
+/* Serves the complete messages in c->buf, as the rate allows. */
+static void serve(struct daemon *d, size_t slot)
 {
 	struct balloon_conn *c = d->balloons[slot];
 	const char *why = NULL;
-	ssize_t n;
 
-	n = recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have, MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		log_info("balloon of VM %u (CID %u) disconnected", c->vm_id, c->cid);
-		drop(d, slot, NULL);
-		return;
-	}
-	if (n < 0)
-		return;
-	c->have += (size_t)n;
 	while (!why && c->have >= HDR) {
 		uint16_t type = c->buf[6] | c->buf[7] << 8;
 		uint32_t len = le32(c->buf + 8), seq = le32(c->buf + 12);
@@ -387,12 +435,9 @@ void balloon_readable(struct daemon *d, size_t slot)
 		}
 		if (c->have < HDR + len)
 			break;
-		if (c->second != (time_t)now_sec()) {
-			c->second = (time_t)now_sec();
-			c->requests = 0;
-		}
-		if (++c->requests > REQUESTS_PER_SEC) {
-			why = "too many requests";
+		if (!within_rate(c, type == ESXBALLOON_MSG_LOCK || type == ESXBALLOON_MSG_UNLOCK ?
+				 le32(c->buf + HDR) : 0)) {
+			pause_conn(d, c);
 			break;
 		}
 		why = handle(d, c, type, seq);
@@ -403,6 +448,51 @@ void balloon_readable(struct daemon *d, size_t slot)
 		/* ERROR carries a code and a zero reserved field: as a u64. */
 		reply(c, ESXBALLOON_MSG_ERROR, le32(c->buf + 12), EPROTO);
 		drop(d, slot, why);
+	}
+}
+
+void balloon_readable(struct daemon *d, size_t slot)
+{
+	struct balloon_conn *c = d->balloons[slot];
+	ssize_t n;
+
+	if (c->paused)
+		return;
+	n = recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		log_info("balloon of VM %u (CID %u) disconnected", c->vm_id, c->cid);
+		drop(d, slot, NULL);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->have += (size_t)n;
+	serve(d, slot);
+}
+
+/* A new second: paused connections are served again. */
+void balloon_pace(struct daemon *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t ticks;
+	size_t i;
+
+	if (read(d->balloon_pace_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_debug("balloon pacing timer: %m");
+	for (i = 0; i < BALLOON_CONNS_MAX; i++) {
+		struct balloon_conn *c = d->balloons[i];
+
+		if (!c || !c->paused)
+			continue;
+		ev.data.u64 = EV_BALLOON_CONN + i;
+		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev)) {
+			log_warn("balloon of VM %u: cannot serve it again (%m); connection closed",
+				 c->vm_id);
+			drop(d, i, NULL);	/* paused: not in the set */
+			continue;
+		}
+		c->paused = false;
+		serve(d, i);
 	}
 }
 
@@ -422,7 +512,7 @@ void balloon_accept(struct daemon *d)
 			;
 		for (i = 0; v >= 0 && i < BALLOON_CONNS_MAX; i++)
 			if (d->balloons[i] && d->balloons[i]->vm_id == d->vms[v].id)
-				v = -2;
+				v = -3;
 		c = v >= 0 && slot < BALLOON_CONNS_MAX ? calloc(1, sizeof(*c)) : NULL;
 		if (c) {
 			uint64_t top = 0;
@@ -434,10 +524,11 @@ void balloon_accept(struct daemon *d)
 			c->held = calloc(top / 64 + 1, sizeof(uint64_t));
 		}
 		if (!c || !c->held) {
-			log_warn("balloon connection from CID %u refused: %s", peer.svm_cid,
-				 v == -1 ? "no VM has that guest CID" :
-				 v == -2 ? "its VM has a balloon connection already" :
-				 "too many connections or out of memory");
+			if (v != -2)
+				log_warn("balloon connection from CID %u refused: %s", peer.svm_cid,
+					 v == -1 ? "no VM has that guest CID" :
+					 v == -3 ? "its VM has a balloon connection already" :
+					 "too many connections or out of memory");
 			if (c)
 				free(c);
 			close(fd);
@@ -465,9 +556,19 @@ int balloon_open(struct daemon *d)
 		.svm_port = ESXBALLOON_VSOCK_PORT,
 	};
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_BALLOON_LISTEN };
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct epoll_event pace = { .events = EPOLLIN, .data.u64 = EV_BALLOON_PACE };
+	int fd;
 
 	d->balloon_fd = -1;
+	d->balloon_pace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->balloon_pace_fd < 0 ||
+	    epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->balloon_pace_fd, &pace)) {
+		int err = -errno;
+
+		log_err("cannot make the balloon pacing timer: %s", strerror(-err));
+		return err;
+	}
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_warn("no vsock (%m): guests' balloons cannot reach the daemon (modprobe vhost_vsock)");
 		return 0;
@@ -483,14 +584,26 @@ int balloon_open(struct daemon *d)
 	return 0;
 }
 
+/*
+ * The daemon stops: balloons stay inflated in the module, so that a
+ * restart does not hand every guest back its balloon at once; the guests
+ * keep their pages and lock them again with the next daemon.
+ */
 void balloon_close(struct daemon *d)
 {
 	size_t i;
 
 	for (i = 0; i < BALLOON_CONNS_MAX; i++)
-		if (d->balloons[i])
-			drop(d, i, NULL);
+		if (d->balloons[i]) {
+			log_info("balloon of VM %u (CID %u): %llu pages stay ballooned while the daemon is away",
+				 d->balloons[i]->vm_id, d->balloons[i]->cid,
+				 (unsigned long long)d->balloons[i]->nr_held);
+			forget(d, i);
+		}
 	if (d->balloon_fd >= 0)
 		close(d->balloon_fd);
 	d->balloon_fd = -1;
+	if (d->balloon_pace_fd >= 0)
+		close(d->balloon_pace_fd);
+	d->balloon_pace_fd = -1;
 }

@@ -37,7 +37,7 @@ void config_defaults(struct config *c)
 	static const unsigned int permille[ESXMEM_STATE_NR] = { 60, 40, 20, 10 };
 
 	memset(c, 0, sizeof(*c));
-	c->host_reserve_bytes = 1ULL << 30;
+	c->host_reserve_percent = CONFIG_HOST_RESERVE_PERCENT;
 	c->tax = 0.75;
 	c->balance_secs = 15;
 	c->sample_secs = 30;
@@ -248,6 +248,32 @@ static int get_size(struct parser *p, json_t *v, uint64_t *out)
 	return 0;
 }
 
+/* pool.host_reserve: a size, or "N%" of RAM. */
+static int get_reserve(struct parser *p, json_t *v, struct config *c)
+{
+	const char *s = json_string_value(v);
+	size_t len = s ? strlen(s) : 0;
+	unsigned long pct;
+	char *end;
+	int err;
+
+	if (len && s[len - 1] == '%') {
+		errno = 0;
+		pct = strtoul(s, &end, 10);
+		if (end != s + len - 1 || errno || !isdigit((unsigned char)s[0]) || pct < 1 ||
+		    pct > CONFIG_HOST_RESERVE_PERCENT_MAX)
+			return fail(p, "\"%s\": a percentage of RAM must be 1%%..%d%%", s,
+				    CONFIG_HOST_RESERVE_PERCENT_MAX);
+		c->host_reserve_percent = (unsigned int)pct;
+		c->host_reserve_bytes = 0;
+		return 0;
+	}
+	err = get_size(p, v, &c->host_reserve_bytes);
+	if (!err)
+		c->host_reserve_percent = 0;
+	return err;
+}
+
 static int get_bool(struct parser *p, json_t *v, bool *out)
 {
 	if (!json_is_boolean(v))
@@ -385,8 +411,18 @@ static int pool_member(struct parser *p, const char *key, json_t *v, void *out)
 	if (!strcmp(key, "size"))
 		return get_size(p, v, &c->pool_bytes);
 	if (!strcmp(key, "host_reserve"))
-		return get_size(p, v, &c->host_reserve_bytes);
+		return get_reserve(p, v, c);
 	return -ENOENT;
+}
+
+uint64_t config_host_reserve(const struct config *c, uint64_t ram_bytes)
+{
+	uint64_t share;
+
+	if (!c->host_reserve_percent)
+		return c->host_reserve_bytes;
+	share = ram_bytes / 100 * c->host_reserve_percent;
+	return share > CONFIG_HOST_RESERVE_FLOOR ? share : CONFIG_HOST_RESERVE_FLOOR;
 }
 
 static int sampling_member(struct parser *p, const char *key, json_t *v, void *out)

@@ -23,6 +23,10 @@
 
 #define CONFIG_PATH_DEFAULT	"/etc/esxmem/esxmemd.json"
 #define CONFIG_SOCKET_DEFAULT	"/run/esxmemd/control"
+/* host_reserve: a share of RAM, at least the floor; see config_host_reserve(). */
+#define CONFIG_HOST_RESERVE_PERCENT	5
+#define CONFIG_HOST_RESERVE_PERCENT_MAX	50
+#define CONFIG_HOST_RESERVE_FLOOR	(1ULL << 30)
 
 /* Shares given as a level are that many per MiB of the VM's RAM (ESX's). */
 enum config_shares_level {
@@ -55,7 +59,10 @@ struct config_vm {
 struct config {
 	/* the pool: machine memory for guest RAM */
 	uint64_t pool_bytes;		/* 0 (default): RAM - host_reserve */
-	uint64_t host_reserve_bytes;	/* default 1G, or 10% of RAM if less */
+	/* RAM kept for the host: a size, or a percentage of RAM (1..50,
+	 * default 5) with a floor of CONFIG_HOST_RESERVE_FLOOR */
+	uint64_t host_reserve_bytes;	/* 0 when a percentage */
+	unsigned int host_reserve_percent; /* 0 when a size */
 	/* policy */
 	double tax;			/* [0, 0.99], default 0.75 */
 	unsigned int balance_secs;	/* 1..3600, default 15 */
@@ -101,5 +108,8 @@ int config_parse_size(const char *s, uint64_t *out);
  * configuration's thresholds and the module's sysfs spell it.
  */
 const char *state_name(unsigned int state);
+
+/* The bytes of @ram_bytes of RAM the configuration keeps for the host. */
+uint64_t config_host_reserve(const struct config *c, uint64_t ram_bytes);
 
 #endif

@@ -24,6 +24,9 @@
 
 #define CLIENT_TIMEOUT_MS	1000
 
+/* Who sent the request being served (SO_PEERCRED), for the log of changes. */
+static struct ucred client = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+
 static const char *socket_path(const struct daemon *d)
 {
 	return d->socket_path[0] ? d->socket_path : d->conf.control_socket;
@@ -228,7 +231,13 @@ static json_t *do_set(struct daemon *d, json_t *req)
 		snprintf(o->name, sizeof(o->name), "%s", name);
 	}
 	o->vm = c;
-	log_info("VM %s: settings changed at run time (until reload)", name);
+	{
+		char *what = json_dumps(json_object_get(req, "settings"), JSON_COMPACT | JSON_SORT_KEYS);
+
+		log_info("VM %s: settings %s set at run time (until reload) by uid %u (process %d)",
+			 name, what ?: "?", (unsigned int)client.uid, (int)client.pid);
+		free(what);
+	}
 	if (balance(d))
 		return error_json("the change is kept but the balance failed: see the daemon's log");
 	return json_pack("{s:b}", "ok", 1);
@@ -261,6 +270,8 @@ static json_t *handle(struct daemon *d, const char *line)
 	} else if (!strcmp(cmd, "set")) {
 		reply = do_set(d, req);
 	} else if (!strcmp(cmd, "reload")) {
+		log_info("reload asked by uid %u (process %d)", (unsigned int)client.uid,
+			 (int)client.pid);
 		reply = reload_config(d, text, sizeof(text)) ?
 			error_json("%s (the old configuration stays)", text) :
 			json_pack("{s:b}", "ok", 1);
@@ -297,6 +308,10 @@ void control_accept(struct daemon *d)
 	int fd, err;
 
 	while ((fd = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		socklen_t len = sizeof(client);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &client, &len))
+			client = (struct ucred){ .uid = (uid_t)-1, .gid = (gid_t)-1 };
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		err = read_line(fd, line, sizeof(line));

@@ -10,6 +10,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,105 @@ int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
 	return -ENOENT;
 }
 
+/*
+ * A guest CID: not 0 (the hypervisor's), 2 (the host's) nor -1 (any). 1
+ * is the local one: a host that is its own guest over vsock_loopback.
+ */
+static int cid_ok(unsigned long long v, uint32_t *cid)
+{
+	if (v == 0 || v == 2 || v >= UINT32_MAX)
+		return -EINVAL;
+	*cid = (uint32_t)v;
+	return 0;
+}
+
+/* "guest-cid=N" as a key of QEMU's keyval form "driver,key=value,...". */
+static int cid_from_keyval(const char *arg, uint32_t *cid)
+{
+	const char *p = arg, *key = "guest-cid=";
+	unsigned long long v;
+	char *end;
+
+	while ((p = strstr(p, key))) {
+		/* A whole key: "xguest-cid=" is another one. */
+		if (p == arg || p[-1] == ',') {
+			p += strlen(key);
+			errno = 0;
+			v = strtoull(p, &end, 10);
+			if (end == p || (*end && *end != ',') || errno || *p == '-' || *p == '+')
+				return -EINVAL;
+			return cid_ok(v, cid);
+		}
+		p += strlen(key);
+	}
+	return -ENOENT;
+}
+
+/* "guest-cid": N (or "N") in the JSON form libvirt writes. */
+static int cid_from_json(const char *arg, uint32_t *cid)
+{
+	json_t *dev = json_loads(arg, JSON_REJECT_DUPLICATES, NULL), *v;
+	unsigned long long n;
+	const char *s;
+	char *end;
+	int err = -ENOENT;
+
+	v = json_object_get(dev, "guest-cid");
+	if (!dev || !json_is_object(dev))
+		err = -EINVAL;
+	else if (json_is_integer(v))
+		err = json_integer_value(v) < 0 ? -EINVAL :
+		      cid_ok((unsigned long long)json_integer_value(v), cid);
+	else if (json_is_string(v)) {
+		s = json_string_value(v);
+		errno = 0;
+		n = strtoull(s, &end, 10);
+		err = !*s || *end || errno || *s == '-' || *s == '+' ? -EINVAL : cid_ok(n, cid);
+	} else if (v)
+		err = -EINVAL;
+	json_decref(dev);
+	return err;
+}
+
+/*
+ * The guest CID of the vsock device on a NUL-separated command line: a
+ * "-device" whose value is QEMU's keyval form with "guest-cid=N" (as
+ * "vhost-vsock-pci,guest-cid=3") or a JSON object with "guest-cid"
+ * (libvirt's "{"driver":"vhost-vsock-pci",...,"guest-cid":3}").
+ */
+int vm_cid_from_cmdline(const char *cmdline, size_t len, uint32_t *cid)
+{
+	const char *p = cmdline, *end = cmdline + len, *arg;
+	uint32_t found = 0, c;
+	int err;
+
+	while (p < end) {
+		arg = p;
+		p += strnlen(p, (size_t)(end - p)) + 1;
+		if (strcmp(arg, "-device") && strcmp(arg, "--device"))
+			continue;
+		if (p >= end)
+			break;
+		arg = p;
+		p += strnlen(p, (size_t)(end - p)) + 1;
+		if (p > end)
+			return -EINVAL;	/* cut short: not NUL-terminated */
+		err = arg[0] == '{' ? cid_from_json(arg, &c) : cid_from_keyval(arg, &c);
+		if (err == -ENOENT)
+			continue;
+		if (err)
+			return err;
+		/* Two vsock devices with different CIDs: which one is it? */
+		if (found && found != c)
+			return -EEXIST;
+		found = c;
+	}
+	if (!found)
+		return -ENOENT;
+	*cid = found;
+	return 0;
+}
+
 /* QEMU's command line, NUL-separated, NUL-terminated, in @buf. */
 int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len)
 {
@@ -93,9 +194,28 @@ int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len)
 	return 0;
 }
 
-static int name_vm(struct daemon *d, struct esxmem_vm_info *vm)
+/* The VM of @all[0..@n) other than @vm that has the name @name, or NULL. */
+static const struct esxmem_vm_info *named(const struct esxmem_vm_info *all, size_t n,
+					  const struct esxmem_vm_info *vm, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (all[i].id != vm->id && !strcmp(all[i].name, name))
+			return &all[i];
+	return NULL;
+}
+
+/*
+ * A name is given once: a VMM that claims the name of a VM already named
+ * (another user's QEMU with "-name guest=prod-db") gets "vm<ID>" instead,
+ * and with it the default settings, not the other VM's.
+ */
+static int name_vm(struct daemon *d, struct esxmem_vm_info *vm,
+		   const struct esxmem_vm_info *all, size_t n)
 {
 	struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_NAME };
+	const struct esxmem_vm_info *other;
 	char cmdline[8192];
 	size_t len = 0;
 	int err;
@@ -104,6 +224,12 @@ static int name_vm(struct daemon *d, struct esxmem_vm_info *vm)
 					   sizeof(cmdline), &len) ||
 	    vm_name_from_cmdline(cmdline, len, s.name, sizeof(s.name)))
 		snprintf(s.name, sizeof(s.name), "vm%u", vm->id);
+	other = named(all, n, vm, s.name);
+	if (other) {
+		log_warn("VM %u (process %u) claims the name %s of VM %u (process %u): refused, it is vm%u with the default settings; give each VM a name of its own",
+			 vm->id, vm->owner_pid, s.name, other->id, other->owner_pid, vm->id);
+		snprintf(s.name, sizeof(s.name), "vm%u", vm->id);
+	}
 	err = esxmem_vm_set(d->h, vm->id, &s);
 	if (err) {
 		log_warn("VM %u: cannot set its name %s: %s %s", vm->id, s.name,
@@ -222,16 +348,33 @@ static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm)
 	vm->kvm_attached = true;
 	vm->kvm_pid = vm->owner_pid;
 	log_info("VM %s attached to the KVM VM of process %u", vm->name, vm->owner_pid);
+	/* Its guest RAM, which the balloon server sizes a session by, is known now. */
+	{
+		struct esxmem_vm_info fresh;
+		struct esxmem_slot_info *slots;
+		size_t nr;
+
+		if (!esxmem_vm_get(d->h, vm->id, &fresh)) {
+			slots = vm->slots;
+			nr = vm->nr_slots;
+			vm->slots = fresh.slots;
+			vm->nr_slots = fresh.nr_slots;
+			fresh.slots = slots;
+			fresh.nr_slots = nr;
+			esxmem_vm_info_free(&fresh);
+		}
+	}
 	return 0;
 }
 
-/* Names, configures and attaches @vm as far as it can now. */
-int discover_vm(struct daemon *d, struct esxmem_vm_info *vm)
+/* Names, configures and attaches @vm, one of @all[0..@n), as far as it can now. */
+int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
+		const struct esxmem_vm_info *all, size_t n)
 {
 	int err = 0;
 
 	if (!vm->name[0])
-		err = name_vm(d, vm);
+		err = name_vm(d, vm, all, n);
 	if (!err)
 		err = configure_vm(d, vm);
 	if (!vm->kvm_attached && vm->owner_pid)

@@ -206,6 +206,9 @@ static int run(struct daemon *d)
 			case EV_BALLOON_LISTEN:
 				balloon_accept(d);
 				break;
+			case EV_BALLOON_PACE:
+				balloon_pace(d);
+				break;
 			default:
 				if (evs[i].data.u64 - EV_BALLOON_CONN < BALLOON_CONNS_MAX &&
 				    d->balloons[evs[i].data.u64 - EV_BALLOON_CONN])
@@ -230,7 +233,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1,
-			    .control_fd = -1, .balloon_fd = -1 };
+			    .control_fd = -1, .balloon_fd = -1, .balloon_pace_fd = -1 };
 	bool check = false, debug = false;
 	char err[512];
 	int opt, ret;

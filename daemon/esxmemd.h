@@ -17,7 +17,7 @@
 #define BALLOON_CONNS_MAX	256
 /* epoll tags: fixed sources, then one per balloon connection. */
 enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
-       EV_BALLOON_CONN = 1000 };
+       EV_BALLOON_PACE, EV_BALLOON_CONN = 1000 };
 
 struct balloon_conn;
 
@@ -39,6 +39,7 @@ struct daemon {
 	int control_fd;
 	/* What the last balance saw and decided. */
 	struct esxmem_pool_info pool;
+	uint64_t pool_pages_set;	/* the pool size the daemon last set; 0: none */
 	struct esxmem_vm_info *vms;
 	size_t nr_vms;
 	double *rho;			/* by vms[] index */
@@ -51,26 +52,36 @@ struct daemon {
 	uint32_t *swap_failed;		/* VMs whose swap file failed */
 	size_t nr_swap_failed;
 	int balloon_fd;
+	int balloon_pace_fd;		/* a timerfd: paused connections resume */
 	struct balloon_conn *balloons[BALLOON_CONNS_MAX];
 	bool stop;
 };
 
 /* discover.c: names VMs, applies their settings, attaches them to KVM. */
 const struct config_vm *vm_settings(const struct daemon *d, const char *name);
-int discover_vm(struct daemon *d, struct esxmem_vm_info *vm);
+int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
+		const struct esxmem_vm_info *all, size_t n);
 int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
 			 size_t size);
+int vm_cid_from_cmdline(const char *cmdline, size_t len, uint32_t *cid);
 int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len);
 
 /* balance.c: targets by min-funding revocation with the idle tax. */
 int balance(struct daemon *d);
 int apply_pool_settings(struct daemon *d);
 
+/* host_reserve.c: the pool that RAM, the host's reserve and the VMMs leave. */
+uint64_t vmm_overhead_bytes(const struct esxmem_vm_info *vms, size_t n);
+uint64_t pool_pages_for(const struct config *c, uint64_t ram, uint64_t overhead,
+			uint64_t page);
+void pool_follow_vmms(struct daemon *d, const struct esxmem_vm_info *vms, size_t n);
+
 /* balloon.c: the host side of the guests' balloons (esxballoon.h). */
 int balloon_open(struct daemon *d);
 void balloon_close(struct daemon *d);
 void balloon_accept(struct daemon *d);
 void balloon_readable(struct daemon *d, size_t slot);
+void balloon_pace(struct daemon *d);
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm);
 uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t held);
 bool balloon_has_session(const struct daemon *d, uint32_t vm_id);

@@ -266,6 +266,18 @@ int qmp_open(struct qmp *q, const char *path, int timeout_ms)
 	return err;
 }
 
+int qmp_peer(const struct qmp *q, uid_t *uid, pid_t *pid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return -errno;
+	*uid = cred.uid;
+	*pid = cred.pid;
+	return 0;
+}
+
 void qmp_close(struct qmp *q)
 {
 	if (q->fd >= 0)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -49,6 +50,12 @@ int qmp_open(struct qmp *q, const char *path, int timeout_ms);
 int qmp_call(struct qmp *q, const char *execute, json_t *args, json_t **ret);
 
 void qmp_close(struct qmp *q);
+
+/*
+ * Who listens at the other end of an open session (SO_PEERCRED): the
+ * effective uid and the pid of the process that made the QMP socket.
+ */
+int qmp_peer(const struct qmp *q, uid_t *uid, pid_t *pid);
 
 /* query-balloon: the guest's memory size as the balloon leaves it. */
 int qmp_balloon_actual(struct qmp *q, uint64_t *bytes);

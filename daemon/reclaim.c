@@ -15,6 +15,10 @@
  * behind after a crash. They are preallocated to max - min (ESX's .vswp
  * size), so swapping never meets a full filesystem, and opened with
  * O_DIRECT where the filesystem allows, so swapped pages leave host memory.
+ * Preallocation takes only what the filesystem has free beyond a reserve
+ * (swap_fs_reserve()), so that ten large VMs do not fill /var: a VM whose
+ * file is cut short swaps only that much, and the log says what was not
+ * allocated.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,12 +27,47 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "esxmemd.h"
 #include "log.h"
 
 #define SWAP_DIR_DEFAULT	"/var/lib/esxmem/swap"
+/* Below this, a swap file is not worth having. */
+#define SWAP_MIN_BYTES		(16ULL << 20)
+
+/*
+ * What swap files leave free on a filesystem of @size bytes: 5% of it, at
+ * least 1 GiB, but never more than half of it.
+ */
+static uint64_t swap_fs_reserve(uint64_t size)
+{
+	uint64_t reserve = size / 20;
+
+	if (reserve < (1ULL << 30))
+		reserve = 1ULL << 30;
+	return reserve < size / 2 ? reserve : size / 2;
+}
+
+/* The bytes of @dir's filesystem a swap file may take now, in *@room. */
+static int swap_room(const char *dir, uint64_t *room, uint64_t *reserve)
+{
+	struct statvfs st;
+	uint64_t avail;
+
+	if (statvfs(dir, &st))
+		return -errno;
+	if (!st.f_blocks) {	/* no size to go by (ramfs): as before */
+		*room = UINT64_MAX;
+		*reserve = 0;
+		return 0;
+	}
+	avail = (uint64_t)st.f_bavail * st.f_frsize;
+	*reserve = swap_fs_reserve((uint64_t)st.f_blocks * st.f_frsize);
+	*room = avail > *reserve ? avail - *reserve : 0;
+	return 0;
+}
 
 /* mkdir -p: a fresh host has no /var/lib/esxmem yet. */
 static int make_dirs(const char *path, mode_t mode)
@@ -54,9 +93,6 @@ static int open_swap_file(const char *dir, uint64_t bytes)
 {
 	int fd, err;
 
-	err = make_dirs(dir, 0700);
-	if (err)
-		return err;
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | O_DIRECT, 0600);
 	if (fd < 0 && errno == EINVAL)	/* no direct I/O here (tmpfs) */
 		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -98,11 +134,30 @@ static void give_swap_file(struct daemon *d, const struct esxmem_vm_info *vm,
 	uint64_t max = vm->max_pages < vm->size_pages ? vm->max_pages : vm->size_pages;
 	uint64_t pages = max > vm->min_pages ? max - vm->min_pages : 0;
 	const char *dir = c->reclaim.swap_dir[0] ? c->reclaim.swap_dir : SWAP_DIR_DEFAULT;
+	uint64_t room = 0, reserve = 0, want = pages * page;
 	int fd, err;
 
 	if (!pages || swap_failed_before(d, vm->id))
 		return;
-	fd = open_swap_file(dir, pages * page);
+	fd = make_dirs(dir, 0700);
+	if (!fd)
+		fd = swap_room(dir, &room, &reserve);
+	if (!fd && room < want) {
+		if (room < SWAP_MIN_BYTES) {
+			log_warn("VM %s: no swap file: it would need %llu MiB (max - min) and %s has %llu MiB free beyond the %llu MiB kept free; it will not swap (free space there, or set reclaim.swap_dir)",
+				 vm->name, (unsigned long long)(want >> 20), dir,
+				 (unsigned long long)(room >> 20), (unsigned long long)(reserve >> 20));
+			remember_swap_failure(d, vm->id);
+			return;
+		}
+		pages = room / page;
+		log_warn("VM %s: swap file of %llu MiB, %llu MiB short of its max - min: %s keeps %llu MiB free; it swaps no more than that (free space there, or set reclaim.swap_dir)",
+			 vm->name, (unsigned long long)(pages * page >> 20),
+			 (unsigned long long)((want - pages * page) >> 20), dir,
+			 (unsigned long long)(reserve >> 20));
+	}
+	if (!fd)
+		fd = open_swap_file(dir, pages * page);
 	if (fd < 0) {
 		log_warn("VM %s: no swap file of %llu MiB in %s: %s; it will not swap (free space there, or set reclaim.swap_dir)",
 			 vm->name, (unsigned long long)(pages * page >> 20), dir, strerror(-fd));

@@ -9,8 +9,14 @@
  * would, asked for as the guest memory size to have. One short QMP session
  * per VM and balance, bounded by QMP_TIMEOUT_MS: the daemon has one
  * thread, and a QEMU that hangs must not stop it.
+ *
+ * The socket a command line names is only trusted if whoever made it
+ * (SO_PEERCRED) runs as the same user as the QEMU that names it: a QEMU
+ * of one user pointing -qmp at another user's VM's monitor would have the
+ * daemon resize that VM's balloon with its own targets.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +45,48 @@ static struct stock_balloon *stock_of(struct daemon *d, uint32_t id)
 	return &d->stock[d->nr_stock++];
 }
 
+/* The effective uid of process @pid, from /proc/PID/status. */
+static int process_uid(pid_t pid, uid_t *uid)
+{
+	char path[64], line[256];
+	unsigned long real, effective;
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %lu %lu", &real, &effective) == 2) {
+			*uid = (uid_t)effective;
+			err = 0;
+			break;
+		}
+	fclose(f);
+	return err;
+}
+
+/* -EPERM when the QMP socket was made by another user than the VM's QEMU. */
+static int check_owner(const struct esxmem_vm_info *vm, const struct qmp *q,
+		       const char *path, bool say)
+{
+	uid_t qemu_uid = (uid_t)-1, peer_uid = (uid_t)-2;
+	pid_t peer_pid = 0;
+	int err = process_uid((pid_t)vm->owner_pid, &qemu_uid) ?:
+		  qmp_peer(q, &peer_uid, &peer_pid);
+
+	if (err)
+		return err;
+	if (peer_uid == qemu_uid)
+		return 0;
+	if (say)
+		log_warn("VM %s: the QMP socket %s on its command line belongs to uid %u (process %d), not to its QEMU's uid %u (process %u): refused, its virtio-balloon is not driven",
+			 vm->name, path, (unsigned int)peer_uid, (int)peer_pid,
+			 (unsigned int)qemu_uid, vm->owner_pid);
+	return -EPERM;
+}
+
 static void drive(struct daemon *d, const struct esxmem_vm_info *vm, const char *path)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -50,6 +98,11 @@ static void drive(struct daemon *d, const struct esxmem_vm_info *vm, const char 
 	if (!sb)
 		return;
 	err = qmp_open(&q, path, QMP_TIMEOUT_MS);
+	if (!err) {
+		err = check_owner(vm, &q, path, sb->last_err != -EPERM);
+		if (err)
+			qmp_close(&q);
+	}
 	if (!err)
 		err = qmp_balloon_actual(&q, &actual);
 	if (!err) {
@@ -69,7 +122,7 @@ static void drive(struct daemon *d, const struct esxmem_vm_info *vm, const char 
 		}
 		qmp_close(&q);
 	}
-	if (err && err != sb->last_err)
+	if (err && err != sb->last_err && err != -EPERM)
 		log_warn("VM %s: QMP at %s: %s; its virtio-balloon is not driven (check QEMU's -qmp socket)",
 			 vm->name, path, strerror(-err));
 	else if (!err && sb->last_err)

@@ -90,8 +90,8 @@
  *
  * == End of a connection ==
  *
- * When a connection closes, for whatever reason, the host forgets the
- * guest's ballooned frames as on RESET: a guest may then free its pages
+ * When the guest's connection closes (the guest went, or broke the
+ * protocol), the host forgets the guest's ballooned frames as on RESET: a guest may then free its pages
  * without UNLOCK (esxballoon.ko does so when it is unloaded) or keep them
  * and LOCK them again in its next connection (it does so across host
  * restarts). A frame the host reclaimed and the guest touches again is
@@ -102,7 +102,25 @@
  * at most one record per such frame (one bit, or a page state in esxmem's
  * pmap), so its memory for a guest is bounded by that guest's configured
  * size whatever the guest sends; a message needs at most one fixed buffer.
- * A host may close a connection that sends requests faster than it allows.
+ *
+ * == Rate ==
+ *
+ * The host serves a guest at most ESXBALLOON_HOST_FRAMES_PER_SEC frames of
+ * LOCK and UNLOCK (1 GiB of 4 KiB frames) and ESXBALLOON_HOST_REQUESTS_PER_SEC
+ * requests a second. It does not close a connection for its rate: it
+ * answers what goes beyond in the next second. A guest that locks again
+ * every frame it holds after a reconnection (as esxballoon.ko does) only
+ * waits, a second per GiB; its reply timeout must exceed a second.
+ *
+ * == Host restarts ==
+ *
+ * A host that stops (esxmemd restarted) leaves ballooned what its guests'
+ * balloons held: the memory behind them stays reclaimed, and the host that
+ * starts counts it in the targets it sends, so guests need not deflate.
+ * The frames a guest locks again in its next connection are taken as they
+ * are; one it frees instead (it may: the RESET made it pending) stays
+ * ballooned on the host until the guest touches it, which backs it with a
+ * fresh zero page like any ballooned frame the guest touches.
  */
 #ifndef _UAPI_LINUX_ESXBALLOON_H
 #define _UAPI_LINUX_ESXBALLOON_H
@@ -114,6 +132,9 @@
 #define ESXBALLOON_VERSION	1
 #define ESXBALLOON_PAGE_SIZE	4096
 #define ESXBALLOON_MAX_GFNS	512		/* frames per LOCK or UNLOCK */
+/* What a host serves a guest a second at most; see "Rate" above. */
+#define ESXBALLOON_HOST_FRAMES_PER_SEC	262144
+#define ESXBALLOON_HOST_REQUESTS_PER_SEC 1024
 
 enum esxballoon_msg_type {
 	/* guest to host */

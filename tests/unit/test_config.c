@@ -57,7 +57,11 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.sample_pages, 100);
 	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_HIGH], 60);
 	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_LOW], 10);
-	ck_assert_uint_eq(c.host_reserve_bytes, 1ULL << 30);
+	/* 5% of RAM, at least 1 GiB. */
+	ck_assert_uint_eq(config_host_reserve(&c, 4ULL << 30), 1ULL << 30);
+	ck_assert_uint_eq(config_host_reserve(&c, 20ULL << 30), 1ULL << 30);
+	ck_assert_uint_eq(config_host_reserve(&c, 512ULL << 30), (512ULL << 30) / 100 * 5);
+	ck_assert_uint_eq(config_host_reserve(&c, 4ULL << 40), (4ULL << 40) / 100 * 5);
 	ck_assert_str_eq(c.control_socket, CONFIG_SOCKET_DEFAULT);
 	ck_assert_int_eq(c.vm_default.shares_level, CONFIG_SHARES_NORMAL);
 	ck_assert(c.vm_default.reclaim.balloon && c.vm_default.reclaim.swap);
@@ -88,6 +92,7 @@ START_TEST(full_file)
 		&c, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.pool_bytes, 6ULL << 30);
 	ck_assert_uint_eq(c.host_reserve_bytes, 512ULL << 20);
+	ck_assert_uint_eq(config_host_reserve(&c, 1ULL << 40), 512ULL << 20);
 	ck_assert_double_eq(c.tax, 0.5);
 	ck_assert_uint_eq(c.balance_secs, 5);
 	ck_assert_uint_eq(c.sample_secs, 10);
@@ -143,6 +148,11 @@ static const struct {
 	{ "{\"pool\": {\"size\": \"6Q\"}}", ":1:11: pool.size: \"6Q\" is not a size" },
 	{ "{\"pool\": {\"size\": \"99999999999T\"}}", "pool.size: \"99999999999T\" is too large" },
 	{ "{\"pool\": {\"size\": -1}}", "pool.size: a size cannot be negative" },
+	{ "{\"pool\": {\"host_reserve\": \"0%\"}}", "pool.host_reserve: \"0%\": a percentage of RAM must be 1%..50%" },
+	{ "{\"pool\": {\"host_reserve\": \"51%\"}}", "a percentage of RAM must be 1%..50%" },
+	{ "{\"pool\": {\"host_reserve\": \"-5%\"}}", "a percentage of RAM must be 1%..50%" },
+	{ "{\"pool\": {\"host_reserve\": \"5.5%\"}}", "a percentage of RAM must be 1%..50%" },
+	{ "{\"pool\": {\"host_reserve\": \"%\"}}", "a percentage of RAM must be 1%..50%" },
 	{ "{\"vms\": {\"a\": {\"min\": \"2G\",\n  \"max\": \"1G\"}}}", ":1:10: vms.a: min (2147483648 bytes) is above max" },
 	{ "{\"thresholds\": {\"high\": 20, \"soft\": 40}}", "thresholds: must fall strictly" },
 	{ "{\"thresholds\": {\"high\": 1001}}", "thresholds.high: 1001 is out of range 1..1000" },
@@ -226,6 +236,104 @@ START_TEST(names_from_command_lines)
 }
 END_TEST
 
+START_TEST(host_reserve_and_pool)
+{
+	struct config c;
+	char err[512];
+	const uint64_t G = 1ULL << 30, page = 4096;
+
+	/* A percentage, with the 1 GiB floor. */
+	ck_assert_int_eq(load_text("{\"pool\": {\"host_reserve\": \"10%\"}}", &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.host_reserve_percent, 10);
+	ck_assert_uint_eq(config_host_reserve(&c, 256 * G), 256 * G / 100 * 10);
+	ck_assert_uint_eq(config_host_reserve(&c, 4 * G), G);
+	/* The pool: RAM less the reserve, less the VMMs' own memory. */
+	ck_assert_uint_eq(pool_pages_for(&c, 256 * G, 0, page), (256 * G - 256 * G / 100 * 10) / page);
+	ck_assert_uint_eq(pool_pages_for(&c, 256 * G, 3 * G, page),
+			  (256 * G - 256 * G / 100 * 10 - 3 * G) / page);
+	/* The VMMs' memory takes at most half of what the reserve leaves. */
+	ck_assert_uint_eq(pool_pages_for(&c, 4 * G, 10 * G, page), 3 * G / 2 / page);
+	config_free(&c);
+	/* A size stays a size; a reserve above RAM leaves half of it. */
+	ck_assert_int_eq(load_text("{\"pool\": {\"host_reserve\": \"2G\"}}", &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.host_reserve_percent, 0);
+	ck_assert_uint_eq(config_host_reserve(&c, 1024 * G), 2 * G);
+	ck_assert_uint_eq(pool_pages_for(&c, G, 0, page), G / 2 / page);
+	config_free(&c);
+	/* A pool size set in the file is the pool, whatever the VMMs use. */
+	ck_assert_int_eq(load_text("{\"pool\": {\"size\": \"6G\"}}", &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(pool_pages_for(&c, 64 * G, 5 * G, page), 6 * G / page);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(cids_from_command_lines)
+{
+	/* QEMU's keyval form, and libvirt 9's JSON one, with its other keys. */
+	static const char keyval[] = "qemu\0-name\0guest=a\0-device\0vhost-vsock-pci,id=vsock0,guest-cid=3\0";
+	static const char dashes[] = "qemu\0--device\0vhost-vsock-pci,guest-cid=12,bus=pci.0\0";
+	static const char libvirt[] = "/usr/bin/qemu-system-x86_64\0-name\0guest=web1,debug-threads=on\0"
+		"-device\0{\"driver\":\"virtio-balloon-pci\",\"id\":\"balloon0\",\"bus\":\"pci.5\",\"addr\":\"0x0\"}\0"
+		"-device\0{\"driver\":\"vhost-vsock-pci\",\"id\":\"vsock0\",\"guest-cid\":42,\"vhostfd\":\"28\",\"bus\":\"pci.7\",\"addr\":\"0x0\"}\0"
+		"-msg\0timestamp=on\0";
+	static const char json_string[] = "qemu\0-device\0{\"driver\":\"vhost-vsock-pci\",\"guest-cid\":\"7\"}\0";
+	static const char same_twice[] = "qemu\0-device\0vhost-vsock-pci,guest-cid=5\0-device\0{\"guest-cid\":5}\0";
+	/* Not a CID: elsewhere than a -device, another key, no device. */
+	static const char name_only[] = "qemu\0-name\0guest=a,guest-cid=4\0-m\0" "1G\0";
+	static const char other_key[] = "qemu\0-device\0vhost-vsock-pci,xguest-cid=4\0";
+	static const char none[] = "qemu\0-device\0virtio-balloon-pci\0-device\0{\"driver\":\"e1000\"}\0";
+	static const char last[] = "qemu\0-device\0";
+	/* Malformed: refused, never read as some other CID. */
+	static const char *const bad[] = {
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=3x\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=-3\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=2\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=0\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=4294967295\0",
+		"qemu\0-device\0vhost-vsock-pci,guest-cid=99999999999\0",
+		"qemu\0-device\0{\"guest-cid\":-1}\0",
+		"qemu\0-device\0{\"guest-cid\":3.5}\0",
+		"qemu\0-device\0{\"guest-cid\":\"3x\"}\0",
+		"qemu\0-device\0{\"guest-cid\":4294967296}\0",
+		"qemu\0-device\0{\"guest-cid\":3\0",
+		"qemu\0-device\0{\"guest-cid\":3,\"guest-cid\":4}\0",
+	};
+	static const char two[] = "qemu\0-device\0vhost-vsock-pci,guest-cid=5\0-device\0{\"guest-cid\":6}\0";
+	static const char cut[] = { 'q', 0, '-', 'd', 'e', 'v', 'i', 'c', 'e', 0, 'x', ',',
+				    'g', 'u', 'e', 's', 't', '-', 'c', 'i', 'd', '=', '9' };
+	uint32_t cid;
+	size_t i;
+
+	ck_assert_int_eq(vm_cid_from_cmdline(keyval, sizeof(keyval) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 3);
+	ck_assert_int_eq(vm_cid_from_cmdline(dashes, sizeof(dashes) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 12);
+	ck_assert_int_eq(vm_cid_from_cmdline(libvirt, sizeof(libvirt) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 42);
+	ck_assert_int_eq(vm_cid_from_cmdline(json_string, sizeof(json_string) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 7);
+	ck_assert_int_eq(vm_cid_from_cmdline(same_twice, sizeof(same_twice) - 1, &cid), 0);
+	ck_assert_uint_eq(cid, 5);
+	cid = 77;
+	ck_assert_int_eq(vm_cid_from_cmdline(name_only, sizeof(name_only) - 1, &cid), -ENOENT);
+	ck_assert_int_eq(vm_cid_from_cmdline(other_key, sizeof(other_key) - 1, &cid), -ENOENT);
+	ck_assert_int_eq(vm_cid_from_cmdline(none, sizeof(none) - 1, &cid), -ENOENT);
+	ck_assert_int_eq(vm_cid_from_cmdline(last, sizeof(last) - 1, &cid), -ENOENT);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = strlen(bad[i]) + 1;
+
+		len += strlen(bad[i] + len) + 1;	/* "-device" */
+		len += strlen(bad[i] + len) + 1;	/* its value */
+		ck_assert_msg(vm_cid_from_cmdline(bad[i], len, &cid) == -EINVAL,
+			      "bad command line %zu taken", i);
+	}
+	ck_assert_int_eq(vm_cid_from_cmdline(two, sizeof(two) - 1, &cid), -EEXIST);
+	ck_assert_int_eq(vm_cid_from_cmdline(cut, sizeof(cut), &cid), -EINVAL);
+	ck_assert_uint_eq(cid, 77);
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -239,6 +347,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, names_from_command_lines);
+	tcase_add_test(tc, cids_from_command_lines);
+	tcase_add_test(tc, host_reserve_and_pool);
 	suite_add_tcase(s, tc);
 	return s;
 }

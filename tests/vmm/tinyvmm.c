@@ -90,6 +90,11 @@ static void usage(FILE *f)
 "                       pages over and over until killed (a guest whose\n"
 "                       memory is that active), after printing \"touching\"\n"
 "  -n, --name SPEC      ignored: a name for esxmemd to find, as QEMU's -name\n"
+"      --device SPEC    ignored: a device for esxmemd to find, as QEMU's\n"
+"                       -device (keyval or JSON, such as a vsock guest CID)\n"
+"      --qmp SPEC       ignored: a QMP socket for esxmemd to find, as QEMU's -qmp\n"
+"      --overhead MIB   also write MIB MiB of anonymous memory and keep it, as\n"
+"                       a VMM's own memory beyond guest RAM (heap, buffers)\n"
 "      --hold           only create an idle KVM VM and keep it until killed\n"
 "                       (the test host holds one so that the count of KVM VMs\n"
 "                       never drops to zero: each 0 <-> 1 change live-patches\n"
@@ -136,6 +141,9 @@ int main(int argc, char **argv)
 		{ "hold", no_argument, NULL, 'H' },
 		{ "touch", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "qmp", required_argument, NULL, 'Q' },
+		{ "overhead", required_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
@@ -183,7 +191,26 @@ int main(int argc, char **argv)
 			touching = true;
 			break;
 		case 'n':
+		case 'D':
+		case 'Q':
 			break;
+		case 'O': {
+			static char *volatile own;	/* the writes must stay */
+			uint64_t mib;
+
+			if (parse_u64(optarg, 1, 65536, &mib)) {
+				fprintf(stderr, "tinyvmm: bad --overhead '%s': want 1..65536 MiB\n",
+					optarg);
+				return 2;
+			}
+			own = malloc(mib << 20);
+			if (!own) {
+				fprintf(stderr, "tinyvmm: --overhead: out of memory\n");
+				return 1;
+			}
+			memset(own, 0x5a, mib << 20);	/* kept until the end */
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
