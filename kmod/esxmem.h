@@ -45,6 +45,7 @@
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 
+#include "compat.h"
 #include "memstate.h"
 #include "pmap.h"
 #include "slotmap.h"
@@ -104,6 +105,11 @@ bool esxmem_held_put(struct page *page);
 unsigned long esxmem_held_pages(void);
 void esxmem_held_scan(void);
 void esxmem_held_exit(void);
+
+/* zero.c: what reads of pages that hold no data map. */
+vm_fault_t esxmem_zero_insert(struct vm_fault *vmf);
+bool esxmem_zero_is_frame(struct page *page);
+void esxmem_zero_exit(void);
 
 /* share.c: what the page-sharing scanner keeps per VM. */
 struct esxmem_vm_scan {
@@ -286,7 +292,7 @@ static inline bool esxmem_pte_maps(esxmem_pte_t e, struct page *page)
  */
 static inline bool esxmem_page_held(struct page *page, int own)
 {
-	return page_count(page) > 1 + own + page_mapcount(page);
+	return page_count(page) > 1 + own + folio_mapcount(page_folio(page));
 }
 
 /* fault.c: mapping guest RAM, faults, copy-on-write and punching holes. */

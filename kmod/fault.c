@@ -12,14 +12,14 @@
  * page and then check the entry, so a fault never installs a page table
  * entry for a page that was freed or replaced meanwhile.
  *
- * A page in the zero state (read, never written) is mapped as the kernel's
- * zero page, inserted as a special PTE the way DAX maps holes: no
- * reference and no mapcount, so any number of zero mappings costs
- * nothing and can overflow no count. Such a PTE is read-only like every
- * other; a write to it reaches .pfn_mkwrite (not .page_mkwrite: there is
- * no struct page the kernel will hand us), which gives the page a private
- * zeroed page and faults again. .pfn_mkwrite never returns 0, which would
- * make the kernel's zero page writable. The zero state's invariant: a
+ * A page in the zero state (read, never written) is mapped as the zero
+ * mapping (zero.c): the kernel's zero page, inserted as a special PTE the
+ * way DAX maps holes, or on kernels that refuse that, one of esxmem's zero
+ * frames. Such a PTE is read-only like every other; a write to it reaches
+ * .pfn_mkwrite for the kernel's zero page (there is no struct page the
+ * kernel will hand us), .page_mkwrite for a zero frame; either gives the
+ * page a private zeroed page and faults again, and never returns 0, which
+ * would make the zero page writable. The zero state's invariant: a
  * zero mapping is never left installed after the entry leaves the zero
  * state. map_zero() checks the state and inserts the PTE with
  * esxmem_vm.zero_sem read-held; a write that takes an entry out of the
@@ -34,7 +34,6 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
-#include <linux/pfn_t.h>
 
 #include "esxmem.h"
 
@@ -81,8 +80,7 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 			esxmem_vm_set_pte(vm, index,
 				esxmem_pte_make(ESXMEM_PAGE_ZERO, 0, 0));
 		spin_unlock(&vm->lock);
-		ret = vmf_insert_mixed(vmf->vma, vmf->address,
-				       pfn_to_pfn_t(my_zero_pfn(vmf->address)));
+		ret = esxmem_zero_insert(vmf);
 		/*
 		 * Freeing (a hole, a balloon) takes the entry out of the zero
 		 * state without zero_sem and unmaps it afterwards: a mapping
@@ -129,7 +127,7 @@ static enum fault_sleep fault_may_sleep(struct vm_fault *vmf,
 		return SLEEP_HOLDING;
 	if (!*fpin) {
 		*fpin = get_file(vmf->vma->vm_file);
-		mmap_read_unlock(vmf->vma->vm_mm);
+		release_fault_lock(vmf);
 	}
 	return SLEEP_DROPPED;
 }
@@ -503,6 +501,25 @@ static vm_fault_t mkwrite_via_fault(struct esxmem_vm *vm, pgoff_t index)
 	return VM_FAULT_NOPAGE;
 }
 
+/*
+ * A write to a page mapped as the zero mapping: the page gets a private
+ * zeroed page of its own. Returns VM_FAULT_NOPAGE or an error, never 0: on
+ * 0 the kernel would make the read-only PTE writable, and with it the
+ * zero page.
+ */
+static vm_fault_t zero_mkwrite(struct vm_fault *vmf, struct esxmem_vm *vm)
+{
+	struct page *copy = esxmem_vm_alloc_page_nowait(vm, false);
+
+	if (IS_ERR(copy))
+		return mkwrite_via_fault(vm, vmf->pgoff);
+	if (!down_write_trylock(&vm->zero_sem)) {
+		esxmem_vm_free_page(copy);
+		return mkwrite_via_fault(vm, vmf->pgoff);
+	}
+	return cow_break(vm, vmf->pgoff, NULL, copy);
+}
+
 static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 {
 	struct esxmem_vm *vm = vma_to_vm(vmf->vma);
@@ -512,6 +529,8 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 
 	if (index >= vm->npages)
 		return VM_FAULT_SIGBUS;
+	if (esxmem_zero_is_frame(page))
+		return zero_mkwrite(vmf, vm);
 
 	if (!trylock_page(page))
 		return mkwrite_via_fault(vm, index);
@@ -541,28 +560,15 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 	return cow_break(vm, index, page, copy);
 }
 
-/*
- * A write to a page mapped as the kernel's zero page, the only special PTE
- * esxmem installs: the page gets a private zeroed page of its own. Returns
- * VM_FAULT_NOPAGE or an error, never 0: on 0 the kernel would make the
- * read-only PTE writable, and with it the kernel's zero page.
- */
+/* A write to the kernel's zero page, the only special PTE esxmem installs. */
 static vm_fault_t esxmem_pfn_mkwrite(struct vm_fault *vmf)
 {
 	struct esxmem_vm *vm = vma_to_vm(vmf->vma);
-	struct page *copy;
 
 	if (vmf->pgoff >= vm->npages ||
 	    WARN_ON_ONCE(!is_zero_pfn(pte_pfn(vmf->orig_pte))))
 		return VM_FAULT_SIGBUS;
-	copy = esxmem_vm_alloc_page_nowait(vm, false);
-	if (IS_ERR(copy))
-		return mkwrite_via_fault(vm, vmf->pgoff);
-	if (!down_write_trylock(&vm->zero_sem)) {
-		esxmem_vm_free_page(copy);
-		return mkwrite_via_fault(vm, vmf->pgoff);
-	}
-	return cow_break(vm, vmf->pgoff, NULL, copy);
+	return zero_mkwrite(vmf, vm);
 }
 
 /* The KVM link's slot map depends on the VMM's mappings: see kvm.c. */
@@ -604,7 +610,7 @@ int esxmem_mmap(struct file *file, struct vm_area_struct *vma)
 	err = esxmem_vm_fix_size(vm, end, false);
 	if (err)
 		return err;
-	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND;
+	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND);
 	vma->vm_ops = &esxmem_vm_ops;
 	esxmem_vma_open(vma);
 	return 0;

@@ -89,13 +89,13 @@ static const struct file_operations esxmemfs_file_fops = {
 };
 
 /* ftruncate() fixes the size once, as SET_SIZE does; it never changes. */
-static int esxmemfs_setattr(struct user_namespace *mnt_userns,
+static int esxmemfs_setattr(struct esxmem_idmap *idmap,
 			    struct dentry *dentry, struct iattr *attr)
 {
 	struct inode *inode = d_inode(dentry);
 	int err;
 
-	err = setattr_prepare(mnt_userns, dentry, attr);
+	err = setattr_prepare(idmap, dentry, attr);
 	if (err)
 		return err;
 	if (attr->ia_valid & ATTR_SIZE) {
@@ -106,7 +106,7 @@ static int esxmemfs_setattr(struct user_namespace *mnt_userns,
 		if (err)
 			return err;
 	}
-	setattr_copy(mnt_userns, inode, attr);
+	setattr_copy(idmap, inode, attr);
 	mark_inode_dirty(inode);
 	return 0;
 }
@@ -126,8 +126,8 @@ static struct inode *esxmemfs_new_inode(struct super_block *sb,
 	if (!inode)
 		return NULL;
 	inode->i_ino = get_next_ino();
-	inode_init_owner(&init_user_ns, inode, dir, mode);
-	inode->i_atime = inode->i_mtime = inode->i_ctime = current_time(inode);
+	inode_init_owner(ESXMEM_NOP_IDMAP, inode, dir, mode);
+	esxmem_inode_times_now(inode);
 	if (S_ISDIR(mode)) {
 		inode->i_op = &esxmemfs_dir_iops;
 		inode->i_fop = &simple_dir_operations;
@@ -156,18 +156,18 @@ static int esxmemfs_mknod(struct inode *dir, struct dentry *dentry, umode_t mode
 	dget(dentry);	/* pinned until unlink or rmdir */
 	if (S_ISDIR(mode))
 		inc_nlink(dir);
-	dir->i_mtime = dir->i_ctime = current_time(dir);
+	esxmem_inode_changed_now(dir);
 	return 0;
 }
 
-static int esxmemfs_create(struct user_namespace *mnt_userns, struct inode *dir,
+static int esxmemfs_create(struct esxmem_idmap *idmap, struct inode *dir,
 			   struct dentry *dentry, umode_t mode, bool excl)
 {
 	return esxmemfs_mknod(dir, dentry, (mode & ~S_IFMT) | S_IFREG);
 }
 
 /* libvirt's memory_backing_dir keeps each domain's files in directories. */
-static int esxmemfs_mkdir(struct user_namespace *mnt_userns, struct inode *dir,
+static int esxmemfs_mkdir(struct esxmem_idmap *idmap, struct inode *dir,
 			  struct dentry *dentry, umode_t mode)
 {
 	return esxmemfs_mknod(dir, dentry, (mode & ~S_IFMT) | S_IFDIR);

@@ -6,9 +6,13 @@
  * indexed by object page. The link maps one onto the other by walking the
  * VM's memory slots and, for each, the VMM's mappings of this object at the
  * slot's host address. The map is rebuilt whenever KVM's memslot
- * generation moves (slots added, moved, deleted) or the object's mappings
- * change, and KVM's page-track notifier marks it stale as soon as a slot
- * is flushed.
+ * generation moves or the object's mappings change. The generation is
+ * KVM's own record of memslot changes: every change (a slot added, moved,
+ * deleted, or its flags changed) moves it, deletions and moves twice (when
+ * the slot turns invalid and when it goes). So no notifier is needed,
+ * which is as well: KVM's page-track notifier, the only one exported, has
+ * lost its slot-flush callback since 6.7 and accepts only the VMM itself
+ * as a caller.
  *
  * Rebuilding reads the VMM's mappings under its mmap_lock, which a VMM
  * thread may hold for a while, so it happens only where nothing else
@@ -23,19 +27,16 @@
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
-#include <asm/kvm_page_track.h>
 
 #include "esxmem.h"
 
 struct esxmem_kvm_link {
 	struct kvm *kvm;
 	pid_t pid;			/* the KVM VM's creator */
-	struct kvm_page_track_notifier_node track;
 	/* Replaced under the VM's kvm_lock; read under RCU. */
 	struct esxmem_slotmap __rcu *map;
 	u64 generation;			/* of the memslots behind @map */
 	int mappings_gen;		/* of the object's mappings, likewise */
-	atomic_t stale;
 };
 
 static struct esxmem_kvm_link *link_of(struct esxmem_vm *vm)
@@ -62,16 +63,6 @@ static void publish(struct esxmem_vm *vm, struct esxmem_kvm_link *link,
 		synchronize_rcu();
 		kvfree(old);
 	}
-}
-
-static void esxmem_kvm_flush_slot(struct kvm *kvm, struct kvm_memory_slot *slot,
-				  struct kvm_page_track_notifier_node *node)
-{
-	struct esxmem_kvm_link *link = container_of(node, struct esxmem_kvm_link,
-						    track);
-
-	/* Called with KVM's slots_lock held: only note it. */
-	atomic_set(&link->stale, 1);
 }
 
 /* Adds the pieces of [hva, hva + npages pages) that map @vm in @mm. */
@@ -134,12 +125,14 @@ static int rewalk(struct esxmem_vm *vm, struct esxmem_kvm_link *link)
 		kvfree(map);
 		return -EINTR;
 	}
-	atomic_set(&link->stale, 0);
 	link->mappings_gen = atomic_read(&vm->mappings_gen);
 	idx = srcu_read_lock(&kvm->srcu);
 	slots = __kvm_memslots(kvm, 0);
 	generation = slots->generation;
 	kvm_for_each_memslot(slot, bkt, slots) {
+		/* On its way out: the generation moves again when it goes. */
+		if (slot->flags & KVM_MEMSLOT_INVALID)
+			continue;
 		err = walk_slot(vm, kvm->mm, map, slot->id, slot->base_gfn,
 				slot->userspace_addr, slot->npages);
 		if (err)
@@ -174,8 +167,7 @@ static int refresh(struct esxmem_vm *vm, struct esxmem_kvm_link *link)
 	generation = __kvm_memslots(link->kvm, 0)->generation;
 	srcu_read_unlock(&link->kvm->srcu, idx);
 	if (map_of(vm, link) && generation == link->generation &&
-	    link->mappings_gen == atomic_read(&vm->mappings_gen) &&
-	    !atomic_read(&link->stale))
+	    link->mappings_gen == atomic_read(&vm->mappings_gen))
 		return 0;
 	return rewalk(vm, link);
 }
@@ -187,14 +179,14 @@ int esxmem_kvm_attach(struct esxmem_vm *vm, int fd)
 	struct kvm *kvm;
 	int err;
 
-	if (!f.file)
+	if (!fd_file(f))
 		return -EBADF;
 	/* KVM's own test: the file is a VM made by kvm.ko. */
-	if (!file_is_kvm(f.file)) {
+	if (!file_is_kvm(fd_file(f))) {
 		fdput(f);
 		return -EINVAL;
 	}
-	kvm = f.file->private_data;
+	kvm = fd_file(f)->private_data;
 
 	mutex_lock(&vm->kvm_lock);
 	if (link_of(vm)) {
@@ -209,18 +201,15 @@ int esxmem_kvm_attach(struct esxmem_vm *vm, int fd)
 	kvm_get_kvm(kvm);
 	link->kvm = kvm;
 	link->pid = kvm->userspace_pid;
-	link->track.track_flush_slot = esxmem_kvm_flush_slot;
-	kvm_page_track_register_notifier(kvm, &link->track);
 	err = rewalk(vm, link);
 	if (err)
-		goto err_unregister;
+		goto err_put;
 	rcu_assign_pointer(vm->kvm, link);
 	mutex_unlock(&vm->kvm_lock);
 	fdput(f);
 	return 0;
 
-err_unregister:
-	kvm_page_track_unregister_notifier(kvm, &link->track);
+err_put:
 	kvm_put_kvm(kvm);
 	kvfree(rcu_dereference_protected(link->map, true));
 	kfree(link);
@@ -240,7 +229,6 @@ void esxmem_kvm_detach(struct esxmem_vm *vm)
 	mutex_unlock(&vm->kvm_lock);
 	if (!link)
 		return;
-	kvm_page_track_unregister_notifier(link->kvm, &link->track);
 	kvm_put_kvm(link->kvm);
 	/* Reports may still be reading the link and its map. */
 	synchronize_rcu();

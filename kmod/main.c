@@ -85,6 +85,7 @@ static void __exit esxmem_exit(void)
 	esxmem_sample_exit();
 	esxmem_share_exit();
 	esxmem_held_exit();
+	esxmem_zero_exit();
 }
 
 module_init(esxmem_init);

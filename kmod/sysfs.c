@@ -4,6 +4,7 @@
  * per file. Documented in doc/ABI/sysfs-kernel-mm-esxmem.
  * A rejected write returns -EINVAL and changes nothing.
  */
+#include <linux/kernfs.h>
 #include <linux/kobject.h>
 #include <linux/kstrtox.h>
 #include <linux/mm.h>
@@ -425,11 +426,36 @@ void esxmem_sysfs_state_changed(void)
 		sysfs_notify(esxmem_kobj, NULL, "state");
 }
 
+/*
+ * /sys/kernel/mm, where the kernel's own memory knobs live (ksm,
+ * transparent_hugepage). Its kobject, mm_kobj, is exported to modules on
+ * 6.1 but no longer on 6.12, so it is found by name on both: sysfs keeps a
+ * directory's kobject in its kernfs node.
+ */
+static struct kobject *mm_sysfs_kobj(void)
+{
+	struct kernfs_node *kn = kernfs_find_and_get(kernel_kobj->sd, "mm");
+	struct kobject *kobj;
+
+	if (!kn)
+		return NULL;
+	kobj = kobject_get(kn->priv);
+	kernfs_put(kn);
+	return kobj;
+}
+
 int esxmem_sysfs_init(void)
 {
+	struct kobject *mm = mm_sysfs_kobj();
 	int err;
 
-	esxmem_kobj = kobject_create_and_add("esxmem", mm_kobj);
+	if (!mm) {
+		pr_err("esxmem: /sys/kernel/mm not found\n");
+		return -ENOENT;
+	}
+	esxmem_kobj = kobject_create_and_add("esxmem", mm);
+	/* A child holds its parent. */
+	kobject_put(mm);
 	if (!esxmem_kobj)
 		return -ENOMEM;
 	err = sysfs_create_group(esxmem_kobj, &esxmem_attr_group);

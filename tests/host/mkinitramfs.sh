@@ -82,6 +82,27 @@ make_cpio() {
 	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$2"
 }
 
+# copy_module M DIR: kernel module M (a path under $MODDIR, as in the lists
+# above) into DIR as NAME.ko. Newer Debian kernels ship modules compressed
+# (.ko.xz, .ko.zst): busybox's insmod wants them plain. A module built into
+# this kernel (modules.builtin) is left out: there is nothing to load.
+# Returns 1 when it was built in.
+copy_module() {
+	local m=$1 dir=$2 name
+	name=$(basename "$m")
+	if [ -e "$MODDIR/$m" ]; then
+		cp "$MODDIR/$m" "$dir/$name"
+	elif [ -e "$MODDIR/$m.xz" ]; then
+		xz -dc "$MODDIR/$m.xz" > "$dir/$name"
+	elif [ -e "$MODDIR/$m.zst" ]; then
+		zstd -qdc "$MODDIR/$m.zst" > "$dir/$name"
+	elif grep -qx "kernel/$m" "/lib/modules/$KVER/modules.builtin" 2>/dev/null; then
+		return 1
+	else
+		die "$MODDIR/$m missing: install linux-image-$KVER"
+	fi
+}
+
 busybox_root() {
 	local root=$1
 	rm -rf "$root"
@@ -96,8 +117,7 @@ build_base() {
 	busybox_root "$root"
 	mkdir -p "$root/lib/modules/host" "$root/guest"
 	for m in $HOST_MODULES; do
-		[ -e "$MODDIR/$m" ] || die "$MODDIR/$m missing: install linux-image-$KVER"
-		cp "$MODDIR/$m" "$root/lib/modules/host/"
+		copy_module "$m" "$root/lib/modules/host" || :
 	done
 
 	qemu=$(command -v qemu-system-x86_64) ||
@@ -127,9 +147,8 @@ build_guest_initrd() {
 	install -m 0755 "$top/tests/host/guest-init" "$groot/init"
 	mkdir -p "$groot/lib/modules/guest"
 	for m in $GUEST_MODULES; do
-		[ -e "$MODDIR/$m" ] || die "$MODDIR/$m missing: install linux-image-$KVER"
-		cp "$MODDIR/$m" "$groot/lib/modules/guest/"
-		basename "$m" >> "$groot/lib/modules/guest/order"
+		copy_module "$m" "$groot/lib/modules/guest" &&
+			basename "$m" >> "$groot/lib/modules/guest/order"
 	done
 	cp "$balloon_ko" "$groot/lib/modules/guest/"
 	[ -x "$memwork" ] || die "$memwork missing: run 'make demo-programs'"

@@ -16,6 +16,7 @@
 #include <linux/uaccess.h>
 
 #include "esxtest_assign.h"
+#include "../../kmod/compat.h"
 
 static int assign_open(struct inode *inode, struct file *file)
 {
@@ -35,13 +36,13 @@ static long assign_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (get_user(kvm_fd, (int __user *)arg))
 		return -EFAULT;
 	f = fdget(kvm_fd);
-	if (!f.file)
+	if (!fd_file(f))
 		return -EBADF;
-	if (!file_is_kvm(f.file)) {
+	if (!file_is_kvm(fd_file(f))) {
 		fdput(f);
 		return -EINVAL;
 	}
-	kvm = f.file->private_data;
+	kvm = fd_file(f)->private_data;
 	kvm_get_kvm(kvm);
 	fdput(f);
 	kvm_arch_start_assignment(kvm);

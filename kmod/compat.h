@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What differs between the kernels esxmem.ko builds for, Linux 6.1 and
+ * 6.12, in one place: the rest of the code is written against the newer
+ * interfaces, and this header provides them on the older kernel.
+ */
+#ifndef _ESXMEM_COMPAT_H
+#define _ESXMEM_COMPAT_H
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/version.h>
+
+/* 6.3: inode operations take the mount's idmap, not its user namespace. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define esxmem_idmap		mnt_idmap
+#define ESXMEM_NOP_IDMAP	(&nop_mnt_idmap)
+#else
+#define esxmem_idmap		user_namespace
+#define ESXMEM_NOP_IDMAP	(&init_user_ns)
+#endif
+
+/* 6.3: vm_flags may change only through these. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+#endif
+
+/* 6.7: inode times are reached through accessors. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+static inline void esxmem_inode_times_now(struct inode *inode)
+{
+	simple_inode_init_ts(inode);
+}
+
+static inline void esxmem_inode_changed_now(struct inode *inode)
+{
+	inode_set_mtime_to_ts(inode, inode_set_ctime_current(inode));
+}
+#else
+static inline void esxmem_inode_times_now(struct inode *inode)
+{
+	inode->i_atime = inode->i_mtime = inode->i_ctime = current_time(inode);
+}
+
+static inline void esxmem_inode_changed_now(struct inode *inode)
+{
+	inode->i_mtime = inode->i_ctime = current_time(inode);
+}
+#endif
+
+/*
+ * 6.10: the kernel's zero page may no longer be mapped in a shared mapping
+ * that may be written; zero.c maps frames of its own there instead.
+ */
+#define ESXMEM_KERNEL_ZERO_PAGE_SHARED \
+	(LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0))
+
+/* 6.5: a fault may hold the VMA's lock instead of mmap_lock. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+static inline void release_fault_lock(struct vm_fault *vmf)
+{
+	mmap_read_unlock(vmf->vma->vm_mm);
+}
+#endif
+
+/* 6.12: struct fd is one word, its file read with fd_file(). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
+#define fd_file(f)	((f).file)
+#endif
+
+#endif
