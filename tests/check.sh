@@ -25,6 +25,27 @@ else
 	exit 1
 fi
 
+echo "== build for the second kernel (W=1, -Werror)"
+# The same module sources against Linux 6.12's headers, in a copy of their
+# own: kbuild builds in the source tree.
+if KVER2=$(tools/kver.sh second); then
+	src2=$BUILD/kernel2/src
+	rm -rf "$src2" && mkdir -p "$src2"
+	find Kbuild kmod guest-balloon tests/kmod \( -name '*.[ch]' ! -name '*.mod.c' -o -name Kbuild \) \
+		-exec cp --parents {} "$src2/" \;
+	if make -C "/lib/modules/$KVER2/build" M="$src2" W=1 KCFLAGS=-Werror modules \
+		>"$BUILD/build2.log" 2>&1; then
+		echo "build: esxmem.ko, esxballoon.ko for $KVER2"
+		ok 1
+	else
+		tail -n 30 "$BUILD/build2.log"
+		echo "check: the build for $KVER2 failed (log: $BUILD/build2.log)"
+		bad 1
+	fi
+else
+	bad 1
+fi
+
 echo "== unit tests"
 make --no-print-directory unit 2>&1 | tee "$BUILD/unit.log"
 line=$(grep -E '^[0-9]+%: Checks: ' "$BUILD/unit.log" | tail -n 1)

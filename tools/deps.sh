@@ -19,6 +19,13 @@ for p in $PACKAGES; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$st" = installed ] || missing="$missing $p"
 done
+# The headers of Linux 6.12, the second kernel the modules build for
+# (Debian 12 carries it as a second supported kernel): the newest there is.
+if ! ls -d /lib/modules/6.12.*+deb12-amd64/build >/dev/null 2>&1; then
+	h=$(apt-cache search --names-only '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' 2>/dev/null |
+		awk '{ print $1 }' | sort -V | tail -n 1)
+	[ -n "$h" ] && missing="$missing $h"
+fi
 [ -z "$missing" ] && exit 0
 
 echo "deps: installing:$missing"
