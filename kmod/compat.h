@@ -67,6 +67,19 @@ static inline void release_fault_lock(struct vm_fault *vmf)
 }
 #endif
 
+/*
+ * How many page tables map @page, a small page. 6.1 exports no
+ * folio_mapcount(), 6.12 no longer has page_mapcount().
+ */
+static inline int esxmem_page_mapcount(struct page *page)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	return folio_mapcount(page_folio(page));
+#else
+	return page_mapcount(page);
+#endif
+}
+
 /* 6.12: struct fd is one word, its file read with fd_file(). */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
 #define fd_file(f)	((f).file)

@@ -292,7 +292,7 @@ static inline bool esxmem_pte_maps(esxmem_pte_t e, struct page *page)
  */
 static inline bool esxmem_page_held(struct page *page, int own)
 {
-	return page_count(page) > 1 + own + folio_mapcount(page_folio(page));
+	return page_count(page) > 1 + own + esxmem_page_mapcount(page);
 }
 
 /* fault.c: mapping guest RAM, faults, copy-on-write and punching holes. */
