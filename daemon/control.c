@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The control socket (protocol in control.h): one request per connection,
- * served at once from the event loop. A client gets a second to send its
- * line and take the reply, so a stuck one cannot hold the daemon up long.
+ * served from the event loop without ever waiting on a client. Each
+ * client's socket is non-blocking with buffers of its own: its request is
+ * read as it arrives, answered once its line is complete, and its reply
+ * sent as its socket takes it. A client has CONTROL_CLIENT_MS from its
+ * connection to send its line and take its reply, or it is closed; at
+ * most CONTROL_CLIENTS_MAX are connected at once, further ones are told
+ * to try again. So a silent or stopped client (nc -U, a suspended
+ * esxmemctl) costs a slot for a few seconds, never the daemon's loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,16 +19,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
 #include "esxmemd.h"
 #include "log.h"
 
-#define CLIENT_TIMEOUT_MS	1000
+/* A connected client's state: its request as it arrives, then its reply. */
+struct control_client {
+	int fd;
+	struct ucred peer;		/* who connected (SO_PEERCRED) */
+	uint64_t deadline_ms;		/* CLOCK_MONOTONIC: closed then */
+	char *in;			/* CONTROL_MSG_MAX + 1 bytes */
+	size_t in_len;
+	char *out;			/* the reply line, once there is one */
+	size_t out_len;
+	size_t out_done;
+};
 
 static const char *socket_path(const struct daemon *d)
 {
@@ -61,11 +80,28 @@ int control_open(struct daemon *d)
 		return err;
 	}
 	d->control_fd = fd;
+	d->control_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->control_timer_fd < 0) {
+		err = -errno;
+		log_err("cannot make the control clients' timer: %m");
+		control_close(d);
+		return err;
+	}
 	return 0;
 }
 
+static void drop(struct daemon *d, size_t slot);
+
 void control_close(struct daemon *d)
 {
+	size_t i;
+
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (d->control_clients[i])
+			drop(d, i);
+	if (d->control_timer_fd >= 0)
+		close(d->control_timer_fd);
+	d->control_timer_fd = -1;
 	if (d->control_fd < 0)
 		return;
 	close(d->control_fd);
@@ -109,7 +145,7 @@ static json_t *status_json(const struct daemon *d)
 
 	for (i = 0; i < d->nr_vms; i++)
 		json_array_append_new(vms, vm_json(d, i));
-	reply = json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:s}, s:I, s:f, s:I, s:I, s:s, s:o}",
+	reply = json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:s}, s:I, s:f, s:I, s:I, s:I, s:s, s:o}",
 		"ok", 1,
 		"pool", "page_size", (json_int_t)sysconf(_SC_PAGESIZE),
 		"pages", (json_int_t)d->pool.pages,
@@ -119,6 +155,7 @@ static json_t *status_json(const struct daemon *d)
 		"avail_pages", (json_int_t)d->avail_pages,
 		"tax", d->conf.tax, "balance_secs", (json_int_t)d->conf.balance_secs,
 		"sample_secs", (json_int_t)d->conf.sample_secs,
+		"balances", (json_int_t)d->balances,
 		"config", d->conf_path, "vms", vms);
 	return reply;
 }
@@ -234,13 +271,19 @@ static json_t *do_set(struct daemon *d, json_t *req)
 	return json_pack("{s:b}", "ok", 1);
 }
 
-static json_t *handle(struct daemon *d, const char *line)
+/*
+ * The reply to one request line from client @c (whose peer credentials are
+ * c->peer).
+ */
+static json_t *handle(struct daemon *d, const struct control_client *c, const char *line)
 {
 	json_error_t jerr;
 	json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr), *reply;
 	const char *cmd;
 	char text[512];
 	long i;
+
+	(void)c;	/* c->peer: who asked, for a log of changes */
 
 	if (!json_is_object(req)) {
 		json_decref(req);
@@ -271,51 +314,216 @@ static json_t *handle(struct daemon *d, const char *line)
 	return reply;
 }
 
-static int read_line(int fd, char *buf, size_t size)
+/* CLOCK_MONOTONIC in milliseconds: the clients' deadlines. */
+static uint64_t now_ms(void)
 {
-	size_t len = 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Arms the deadline timer for the client whose time runs out first. */
+static void arm_deadline(struct daemon *d)
+{
+	struct itimerspec its = { 0 };
+	uint64_t first = 0;
+	size_t i;
+
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (d->control_clients[i] &&
+		    (!first || d->control_clients[i]->deadline_ms < first))
+			first = d->control_clients[i]->deadline_ms;
+	if (first) {
+		its.it_value.tv_sec = (time_t)(first / 1000);
+		/* Zero would disarm the timer: one nanosecond more. */
+		its.it_value.tv_nsec = (long)(first % 1000) * 1000000 + 1;
+	}
+	timerfd_settime(d->control_timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void drop(struct daemon *d, size_t slot)
+{
+	struct control_client *c = d->control_clients[slot];
+
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+	d->control_clients[slot] = NULL;
+}
+
+/* Sends what is left of the reply; the client goes once it has it all. */
+static void send_reply(struct daemon *d, size_t slot)
+{
+	struct control_client *c = d->control_clients[slot];
 	ssize_t n;
 
-	while (len < size - 1) {
-		n = read(fd, buf + len, size - 1 - len);
-		if (n <= 0)
-			return n ? -errno : -EPIPE;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (memchr(buf, '\n', len))
-			return 0;
+	while (c->out_done < c->out_len) {
+		n = send(c->fd, c->out + c->out_done, c->out_len - c->out_done,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;		/* the rest when the socket has room */
+		if (n < 0) {
+			log_debug("control client went before its reply: %m");
+			break;
+		}
+		c->out_done += (size_t)n;
 	}
-	return -EMSGSIZE;
+	drop(d, slot);
+	arm_deadline(d);
+}
+
+/* Turns the client from reading to replying with @reply (consumed). */
+static void reply_with(struct daemon *d, size_t slot, json_t *reply)
+{
+	struct control_client *c = d->control_clients[slot];
+	struct epoll_event ev = { .events = EPOLLOUT,
+				  .data.u64 = EV_CONTROL_CLIENT + slot };
+	char *out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+
+	json_decref(reply);
+	if (!out) {
+		log_warn("control client: no memory for the reply");
+		drop(d, slot);
+		arm_deadline(d);
+		return;
+	}
+	c->out_len = strlen(out);
+	out[c->out_len++] = '\n';	/* in place of the terminating NUL */
+	c->out = out;
+	free(c->in);
+	c->in = NULL;
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+	send_reply(d, slot);
+}
+
+static void read_request(struct daemon *d, size_t slot)
+{
+	struct control_client *c = d->control_clients[slot];
+	ssize_t n;
+	char *nl;
+
+	for (;;) {
+		n = recv(c->fd, c->in + c->in_len, CONTROL_MSG_MAX + 1 - c->in_len,
+			 MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;		/* the rest of the line later */
+		if (n <= 0) {
+			/* Gone before its line ended: nobody to answer. */
+			drop(d, slot);
+			arm_deadline(d);
+			return;
+		}
+		nl = memchr(c->in + c->in_len, '\n', (size_t)n);
+		c->in_len += (size_t)n;
+		if (nl) {
+			*nl = '\0';
+			reply_with(d, slot, handle(d, c, c->in));
+			return;
+		}
+		if (c->in_len > CONTROL_MSG_MAX) {
+			reply_with(d, slot, error_json("request longer than %d bytes",
+						       CONTROL_MSG_MAX));
+			return;
+		}
+	}
+}
+
+void control_ready(struct daemon *d, size_t slot)
+{
+	if (slot >= CONTROL_CLIENTS_MAX || !d->control_clients[slot])
+		return;
+	if (d->control_clients[slot]->out)
+		send_reply(d, slot);
+	else
+		read_request(d, slot);
+}
+
+void control_deadline(struct daemon *d)
+{
+	uint64_t ticks, now = now_ms();
+	size_t i;
+
+	if (read(d->control_timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_debug("control deadline timer: %m");
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		struct control_client *c = d->control_clients[i];
+
+		if (!c || c->deadline_ms > now)
+			continue;
+		log_info("control client (pid %d, uid %u) %s within %d s: connection closed",
+			 (int)c->peer.pid, (unsigned int)c->peer.uid,
+			 c->out ? "did not take its reply" : "sent no request",
+			 CONTROL_CLIENT_MS / 1000);
+		drop(d, i);
+	}
+	arm_deadline(d);
+}
+
+/* No room for another client: say so to it, as far as its socket takes it. */
+static void refuse_busy(int fd)
+{
+	static uint64_t logged_ms;
+	char line[160];
+	int len;
+
+	len = snprintf(line, sizeof(line),
+		       "{\"ok\":false,\"error\":\"esxmemd serves %d control clients already: try again in a few seconds\"}\n",
+		       CONTROL_CLIENTS_MAX);
+	if (send(fd, line, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("control client refused before its error: %m");
+	close(fd);
+	if (!logged_ms || now_ms() - logged_ms > 60000) {
+		logged_ms = now_ms();
+		log_warn("control socket: %d clients connected and waiting: a new one was refused",
+			 CONTROL_CLIENTS_MAX);
+	}
 }
 
 void control_accept(struct daemon *d)
 {
-	struct timeval tv = { .tv_usec = CLIENT_TIMEOUT_MS * 1000 };
-	static char line[CONTROL_MSG_MAX + 1];
-	json_t *reply;
-	char *out;
-	int fd, err;
+	struct epoll_event ev = { .events = EPOLLIN };
+	socklen_t len;
+	struct control_client *c;
+	size_t slot;
+	int fd;
 
-	while ((fd = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		err = read_line(fd, line, sizeof(line));
-		if (err == -EMSGSIZE)
-			reply = error_json("request longer than %d bytes", CONTROL_MSG_MAX);
-		else if (err)
-			reply = NULL;	/* the client went or stalled */
-		else
-			reply = handle(d, line);
-		out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-		if (out) {
-			size_t len = strlen(out);
-
-			out[len] = '\n';
-			if (write(fd, out, len + 1) < 0)
-				log_debug("control client went: %m");
-			free(out);
+	while ((fd = accept4(d->control_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		for (slot = 0; slot < CONTROL_CLIENTS_MAX && d->control_clients[slot]; slot++)
+			;
+		if (slot == CONTROL_CLIENTS_MAX) {
+			refuse_busy(fd);
+			continue;
 		}
-		json_decref(reply);
-		close(fd);
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->in = malloc(CONTROL_MSG_MAX + 1);
+		ev.data.u64 = EV_CONTROL_CLIENT + slot;
+		if (!c || !c->in || epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+			log_warn("control client refused: %s", c && c->in ? strerror(errno) :
+				 "out of memory");
+			if (c)
+				free(c->in);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		len = sizeof(c->peer);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len))
+			c->peer = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		c->deadline_ms = now_ms() + CONTROL_CLIENT_MS;
+		d->control_clients[slot] = c;
+		arm_deadline(d);
+		/* Its request may be there already. */
+		read_request(d, slot);
 	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		log_warn("control socket: accept: %m");
 }

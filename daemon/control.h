@@ -22,6 +22,7 @@
  *   "avail_pages": N (the pages the targets share out: the pool less
  *                     shared frames and the high state's free memory),
  *   "tax": 0.75, "balance_secs": 15, "sample_secs": 30,
+ *   "balances": N (balances run since the daemon started),
  *   "config": "/etc/esxmem/esxmemd.json",
  *   "vms": [VM, ...]
  * and "vm" adds "vm": VM, where VM is
@@ -35,6 +36,11 @@
  *    "domain": N}
  * Requests larger than CONTROL_MSG_MAX or not ending in a newline are
  * refused.
+ *
+ * A client has CONTROL_CLIENT_MS (esxmemd.h) from its connection to send
+ * its line and read the reply, or the daemon closes the connection; at most
+ * CONTROL_CLIENTS_MAX clients are connected at once, and one more is
+ * answered {"ok": false, "error": "... try again ..."} at once.
  */
 #ifndef ESXMEMD_CONTROL_H
 #define ESXMEMD_CONTROL_H

@@ -129,7 +129,8 @@ static int setup(struct daemon *d)
 		err = add_fd(d, d->timer_fd, EV_TIMER) ?:
 		      add_fd(d, d->signal_fd, EV_SIGNAL) ?:
 		      add_fd(d, esxmem_events_fd(d->events), EV_EVENTS) ?:
-		      add_fd(d, d->control_fd, EV_CONTROL);
+		      add_fd(d, d->control_fd, EV_CONTROL) ?:
+		      add_fd(d, d->control_timer_fd, EV_CONTROL_TIMER);
 	return err;
 }
 
@@ -203,11 +204,16 @@ static int run(struct daemon *d)
 			case EV_CONTROL:
 				control_accept(d);
 				break;
+			case EV_CONTROL_TIMER:
+				control_deadline(d);
+				break;
 			case EV_BALLOON_LISTEN:
 				balloon_accept(d);
 				break;
 			default:
-				if (evs[i].data.u64 - EV_BALLOON_CONN < BALLOON_CONNS_MAX &&
+				if (evs[i].data.u64 >= EV_CONTROL_CLIENT)
+					control_ready(d, evs[i].data.u64 - EV_CONTROL_CLIENT);
+				else if (evs[i].data.u64 - EV_BALLOON_CONN < BALLOON_CONNS_MAX &&
 				    d->balloons[evs[i].data.u64 - EV_BALLOON_CONN])
 					balloon_readable(d, evs[i].data.u64 - EV_BALLOON_CONN);
 				break;
@@ -230,7 +236,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1,
-			    .control_fd = -1, .balloon_fd = -1 };
+			    .control_fd = -1, .control_timer_fd = -1, .balloon_fd = -1 };
 	bool check = false, debug = false;
 	char err[512];
 	int opt, ret;

@@ -17,9 +17,16 @@
 #define BALLOON_CONNS_MAX	256
 /* epoll tags: fixed sources, then one per balloon connection. */
 enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
-       EV_BALLOON_CONN = 1000 };
+       EV_CONTROL_TIMER, EV_BALLOON_CONN = 1000 };
+/* Control clients' tags: above any balloon connection's. */
+#define EV_CONTROL_CLIENT	(UINT64_C(1) << 32)
+
+/* Control clients connected at once; a client's time to ask and take the reply. */
+#define CONTROL_CLIENTS_MAX	16
+#define CONTROL_CLIENT_MS	10000
 
 struct balloon_conn;
+struct control_client;
 
 /* A runtime change from "esxmemctl set", until reload or restart. */
 struct vm_override {
@@ -37,6 +44,8 @@ struct daemon {
 	int timer_fd;
 	int signal_fd;
 	int control_fd;
+	int control_timer_fd;		/* the first control client's deadline */
+	struct control_client *control_clients[CONTROL_CLIENTS_MAX];
 	/* What the last balance saw and decided. */
 	struct esxmem_pool_info pool;
 	struct esxmem_vm_info *vms;
@@ -93,6 +102,8 @@ void reclaim_forget_failures(struct daemon *d);
 int control_open(struct daemon *d);
 void control_close(struct daemon *d);
 void control_accept(struct daemon *d);
+void control_ready(struct daemon *d, size_t slot);
+void control_deadline(struct daemon *d);
 
 /* esxmemd.c */
 int reload_config(struct daemon *d, char *err, size_t errlen);
