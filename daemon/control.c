@@ -145,8 +145,8 @@ static json_t *status_json(const struct daemon *d)
 
 	for (i = 0; i < d->nr_vms; i++)
 		json_array_append_new(vms, vm_json(d, i));
-	reply = json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:s}, s:I, s:f, s:I, s:I, s:I, s:s, s:o}",
-		"ok", 1,
+	reply = json_pack("{s:b, s:b, s:{s:I, s:I, s:I, s:I, s:s}, s:I, s:f, s:I, s:I, s:I, s:s, s:o}",
+		"ok", 1, "module_loaded", d->module_loaded,
 		"pool", "page_size", (json_int_t)sysconf(_SC_PAGESIZE),
 		"pages", (json_int_t)d->pool.pages,
 		"used_pages", (json_int_t)d->pool.used_pages,

@@ -17,6 +17,7 @@
  *
  * Replies: {"ok": true, ...} or {"ok": false, "error": "TEXT"}, TEXT
  * saying what to do next. "status" adds:
+ *   "module_loaded": true (false while esxmem.ko is unloaded: no VMs then),
  *   "pool": {"page_size": 4096, "pages": N, "used_pages": N,
  *            "free_pages": N, "state": "high|soft|hard|low"},
  *   "avail_pages": N (the pages the targets share out: the pool less

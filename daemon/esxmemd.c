@@ -109,6 +109,10 @@ static int setup(struct daemon *d)
 			err == -ENOENT ? " (run modprobe esxmem)" : "");
 		return err;
 	}
+	d->module_loaded = true;
+	err = module_watch_open(d);
+	if (err)
+		return err;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
@@ -130,7 +134,8 @@ static int setup(struct daemon *d)
 		      add_fd(d, d->signal_fd, EV_SIGNAL) ?:
 		      add_fd(d, esxmem_events_fd(d->events), EV_EVENTS) ?:
 		      add_fd(d, d->control_fd, EV_CONTROL) ?:
-		      add_fd(d, d->control_timer_fd, EV_CONTROL_TIMER);
+		      add_fd(d, d->control_timer_fd, EV_CONTROL_TIMER) ?:
+		      add_fd(d, module_watch_fd(d), EV_MODULE);
 	return err;
 }
 
@@ -156,6 +161,8 @@ static bool on_events(struct daemon *d)
 	bool changed = false;
 	int err;
 
+	if (!d->events)
+		return false;	/* the module went earlier in this round */
 	while ((err = esxmem_events_read(d->events, &ev)) != -EAGAIN) {
 		if (err == -ENOBUFS) {
 			log_warn("module events were lost: reading the whole state again");
@@ -207,6 +214,9 @@ static int run(struct daemon *d)
 			case EV_CONTROL_TIMER:
 				control_deadline(d);
 				break;
+			case EV_MODULE:
+				module_watch_readable(d);
+				break;
 			case EV_BALLOON_LISTEN:
 				balloon_accept(d);
 				break;
@@ -219,8 +229,9 @@ static int run(struct daemon *d)
 				break;
 			}
 		}
-		if (rebalance && !d->stop)
-			balance(d);
+		/* A module that went (or came back) unnoticed shows here. */
+		if (rebalance && !d->stop && (!d->module_loaded || balance(d) == -ENOENT))
+			module_check(d);
 	}
 	return 0;
 }
@@ -295,6 +306,7 @@ int main(int argc, char **argv)
 	reclaim_forget_failures(&d);
 	stock_balloons_free(&d);
 	esxmem_events_close(d.events);
+	module_watch_close(&d);
 	esxmem_close(d.h);
 	config_free(&d.conf);
 	if (ret)

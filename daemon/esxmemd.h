@@ -17,7 +17,7 @@
 #define BALLOON_CONNS_MAX	256
 /* epoll tags: fixed sources, then one per balloon connection. */
 enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
-       EV_CONTROL_TIMER, EV_BALLOON_CONN = 1000 };
+       EV_CONTROL_TIMER, EV_MODULE, EV_BALLOON_CONN = 1000 };
 /* Control clients' tags: above any balloon connection's. */
 #define EV_CONTROL_CLIENT	(UINT64_C(1) << 32)
 
@@ -27,6 +27,7 @@ enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
 
 struct balloon_conn;
 struct control_client;
+struct nl_sock;
 
 /* A runtime change from "esxmemctl set", until reload or restart. */
 struct vm_override {
@@ -39,7 +40,9 @@ struct daemon {
 	char conf_path[4096];
 	char socket_path[108];		/* from the command line, or "" */
 	struct esxmem *h;
-	struct esxmem_events *events;
+	struct esxmem_events *events;	/* NULL while the module is away */
+	bool module_loaded;		/* else h fails with ENOENT: module.c */
+	struct nl_sock *module_watch;	/* the family coming and going */
 	int epoll_fd;
 	int timer_fd;
 	int signal_fd;
@@ -97,6 +100,13 @@ void stock_balloons_free(struct daemon *d);
 void reclaim_apply(struct daemon *d, struct esxmem_vm_info *vm);
 uint64_t reclaim_swap_target(const struct daemon *d, const struct esxmem_vm_info *vm);
 void reclaim_forget_failures(struct daemon *d);
+
+/* module.c: esxmem.ko unloaded and loaded again under the daemon. */
+int module_watch_open(struct daemon *d);
+void module_watch_close(struct daemon *d);
+int module_watch_fd(const struct daemon *d);
+void module_watch_readable(struct daemon *d);
+void module_check(struct daemon *d);
 
 /* control.c: the control socket (control.h). */
 int control_open(struct daemon *d);

@@ -57,6 +57,12 @@ static void write_text(const char *path, const char *text)
 	fclose(f);
 }
 
+static void show_log(void)
+{
+	if (vmtest_failures)
+		esx_show_tail(LOG, "esxmemd's log", 3000);
+}
+
 /* A control client that has connected and sent @text (may be ""). */
 static int control_connect(const char *text)
 {
@@ -68,7 +74,8 @@ static int control_connect(const char *text)
 		"connect to the control socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	REQUIRE(send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text), "send");
+	REQUIRE(send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text),
+		"send a request to the control socket: %s", strerror(errno));
 	return fd;
 }
 
@@ -200,6 +207,7 @@ int main(void)
 	pid_t guest, d;
 	json_t *r;
 
+	atexit(show_log);
 	REQUIRE_OK(esx_load_vsock(true));
 	REQUIRE_OK(esxmem_open(&nl));
 	esx_sysfs_string("pool_pages", pool0, sizeof(pool0));
@@ -220,7 +228,9 @@ int main(void)
 	d = esx_start_esxmemd(CONF, LOG, false);
 	REQUIRE(d > 0, "fork");
 	REQUIRE(WAIT_FOR(attached(nl, guest)), "the daemon names and attaches the VM");
-	REQUIRE(WAIT_FOR(balances() >= 1), "the daemon answers on its control socket");
+	REQUIRE(WAIT_FOR(({ r = control("{\"cmd\": \"status\"}\n");
+			    bool ok = reply_ok(r); json_decref(r); ok; })),
+		"the daemon answers on its control socket");
 
 	balloon = guest_connect();
 	REQUIRE(balloon_request(balloon, ESXBALLOON_MSG_HELLO, &hello, sizeof(hello)) ==
@@ -300,7 +310,5 @@ int main(void)
 	CHECK(WAIT_FOR(esx_sysfs_long("used_pages") == 0), "the guest's memory comes back");
 	esx_sysfs_write("pool_pages", pool0);
 	esxmem_close(nl);
-	if (vmtest_failures)
-		esx_show_tail(LOG, "esxmemd's log", 3000);
 	return vmtest_done("esxmemd_control");
 }
