@@ -114,7 +114,9 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 	const struct esxmem_vm_info *vm = &d->vms[i];
 	double rho = d->rho ? d->rho[i] : 0;
 
-	return json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I}",
+	json_t *changes = override_settings(d, vm->name);
+
+	return json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I, s:o}",
 		"name", vm->name, "id", (json_int_t)vm->id,
 		"pid", (json_int_t)vm->owner_pid, "attached", vm->kvm_attached,
 		"size_pages", (json_int_t)vm->size_pages,
@@ -135,7 +137,8 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 		"active_last", vm->active_last_ppm / 1e6,
 		"active_slow", vm->active_slow_ppm / 1e6,
 		"active_fast", vm->active_fast_ppm / 1e6,
-		"domain", (json_int_t)vm->domain);
+		"domain", (json_int_t)vm->domain,
+		"runtime_changes", changes ? json_deep_copy(changes) : json_object());
 }
 
 static json_t *status_json(const struct daemon *d)
@@ -145,13 +148,18 @@ static json_t *status_json(const struct daemon *d)
 
 	for (i = 0; i < d->nr_vms; i++)
 		json_array_append_new(vms, vm_json(d, i));
-	reply = json_pack("{s:b, s:b, s:{s:I, s:I, s:I, s:I, s:s}, s:I, s:f, s:I, s:I, s:I, s:s, s:o}",
+	reply = json_pack("{s:b, s:b, s:{s:I, s:I, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I}}, s:I, s:f, s:I, s:I, s:I, s:s, s:o}",
 		"ok", 1, "module_loaded", d->module_loaded,
 		"pool", "page_size", (json_int_t)sysconf(_SC_PAGESIZE),
 		"pages", (json_int_t)d->pool.pages,
 		"used_pages", (json_int_t)d->pool.used_pages,
 		"free_pages", (json_int_t)d->pool.free_pages,
 		"state", state_name(d->pool.state),
+		"thresholds_permille",
+		"high", (json_int_t)d->pool.permille[ESXMEM_STATE_HIGH],
+		"soft", (json_int_t)d->pool.permille[ESXMEM_STATE_SOFT],
+		"hard", (json_int_t)d->pool.permille[ESXMEM_STATE_HARD],
+		"low", (json_int_t)d->pool.permille[ESXMEM_STATE_LOW],
 		"avail_pages", (json_int_t)d->avail_pages,
 		"tax", d->conf.tax, "balance_secs", (json_int_t)d->conf.balance_secs,
 		"sample_secs", (json_int_t)d->conf.sample_secs,
@@ -184,91 +192,130 @@ static long find_vm(const struct daemon *d, const char *name)
 	return -1;
 }
 
-static int size_of(json_t *v, uint64_t *out)
+static const char *const setting_keys[] = { "shares", "min", "max", "domain" };
+
+/* Whether @keys is a non-empty array of setting names, each once. */
+static bool keys_ok(json_t *keys)
 {
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		*out = (uint64_t)json_integer_value(v);
-		return 0;
+	json_t *key, *seen = json_object();
+	bool ok = json_is_array(keys) && json_array_size(keys) && seen;
+	size_t i, k;
+
+	json_array_foreach(keys, i, key) {
+		for (k = 0; ok && k < 4; k++)
+			if (json_is_string(key) && !strcmp(json_string_value(key), setting_keys[k]))
+				break;
+		ok = ok && k < 4 && !json_object_get(seen, json_string_value(key));
+		if (ok)
+			json_object_set(seen, json_string_value(key), key);
 	}
-	return json_is_string(v) ? config_parse_size(json_string_value(v), out) : -EINVAL;
+	json_decref(seen);
+	return ok;
 }
 
-/* Applies "settings" to a copy of @c; an error reply, or NULL. */
-static json_t *apply_settings(json_t *settings, struct config_vm *c)
+/* The names of the keys of @settings, as an array. */
+static json_t *keys_of(json_t *settings)
 {
+	json_t *keys = json_array(), *v;
 	const char *key;
-	json_t *v;
 
-	if (!json_is_object(settings) || !json_object_size(settings))
-		return error_json("\"settings\" must be an object with shares, min, max or domain");
-	json_object_foreach(settings, key, v) {
-		if (!strcmp(key, "shares")) {
-			static const char *const levels[] = { "low", "normal", "high" };
-			size_t l;
-
-			if (json_is_integer(v) && json_integer_value(v) >= 1 &&
-			    json_integer_value(v) <= ESXMEM_SHARES_MAX) {
-				c->shares_level = CONFIG_SHARES_ABSOLUTE;
-				c->shares = (uint32_t)json_integer_value(v);
-				continue;
-			}
-			for (l = 0; l < 3; l++)
-				if (json_is_string(v) && !strcmp(json_string_value(v), levels[l]))
-					break;
-			if (l == 3)
-				return error_json("shares must be 1..%d or low, normal or high",
-						  ESXMEM_SHARES_MAX);
-			c->shares_level = CONFIG_SHARES_LOW + (int)l;
-		} else if (!strcmp(key, "min")) {
-			if (size_of(v, &c->min_bytes))
-				return error_json("min must be a size such as 512M or 2G");
-		} else if (!strcmp(key, "max")) {
-			if (size_of(v, &c->max_bytes))
-				return error_json("max must be a size such as 512M or 2G (0: the VM's RAM)");
-		} else if (!strcmp(key, "domain")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > ESXMEM_DOMAIN_MAX)
-				return error_json("domain must be 0..%d", ESXMEM_DOMAIN_MAX);
-			c->domain = (uint32_t)json_integer_value(v);
-		} else {
-			return error_json("unknown setting \"%s\": shares, min, max or domain", key);
-		}
-	}
-	if (c->max_bytes && c->min_bytes > c->max_bytes)
-		return error_json("min is above max");
-	return NULL;
+	json_object_foreach(settings, key, v)
+		json_array_append_new(keys, json_string(key));
+	return keys;
 }
 
+/* The reply to set and unset: where the change lives, what runs now. */
+static json_t *change_json(const struct daemon *d, const char *name, bool persistent)
+{
+	json_t *changes = override_settings(d, name);
+	long i = find_vm(d, name);
+
+	return json_pack("{s:b, s:s, s:b, s:s, s:o, s:o}", "ok", 1, "name", name,
+			 "persistent", persistent, "config", d->conf_path,
+			 "runtime_changes", changes ? json_deep_copy(changes) : json_object(),
+			 "vm", i < 0 ? json_null() : vm_json(d, (size_t)i));
+}
+
+/*
+ * set: {"name", "settings", "config"}; with "config": true the settings go
+ * into the configuration file (config_edit.c), else they are a runtime
+ * change (overrides.c).
+ */
 static json_t *do_set(struct daemon *d, json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
-	struct vm_override *o = NULL, *grown;
+	json_t *settings = json_object_get(req, "settings"), *keys;
+	json_t *persist = json_object_get(req, "config");
+	struct config fresh;
 	struct config_vm c;
-	json_t *err;
-	size_t i;
+	char err[768];
 
-	if (!name || find_vm(d, name) < 0)
-		return error_json("no VM named %s (esxmemctl status lists them)", name ?: "\"\"");
+	if (persist && !json_is_boolean(persist))
+		return error_json("\"config\" must be true or false");
+	if (!name || !*name)
+		return error_json("\"name\" must name a VM");
+	if (!json_is_object(settings) || !json_object_size(settings))
+		return error_json("\"settings\" must be an object with shares, min, max or domain");
+	if (!json_is_true(persist) && find_vm(d, name) < 0)
+		return error_json("no VM named %s (esxmemctl status lists them; set --config also takes VMs that are not running)",
+				  name);
 	c = *vm_settings(d, name);
-	err = apply_settings(json_object_get(req, "settings"), &c);
-	if (err)
-		return err;
-	for (i = 0; i < d->nr_overrides; i++)
-		if (!strcmp(d->overrides[i].name, name))
-			o = &d->overrides[i];
-	if (!o) {
-		grown = realloc(d->overrides, (d->nr_overrides + 1) * sizeof(*grown));
-		if (!grown)
-			return error_json("out of memory");
-		d->overrides = grown;
-		o = &d->overrides[d->nr_overrides++];
-		snprintf(o->name, sizeof(o->name), "%s", name);
+	if (settings_apply(settings, &c, err, sizeof(err)))
+		return error_json("%s", err);
+	if (!json_is_true(persist)) {
+		if (override_set(d, name, settings, err, sizeof(err)))
+			return error_json("%s", err);
+		log_info("VM %s: settings changed at run time (until reload)", name);
+		if (balance(d) && d->module_loaded)
+			return error_json("the change is kept but the balance failed: see the daemon's log");
+		return change_json(d, name, false);
 	}
-	o->vm = c;
-	log_info("VM %s: settings changed at run time (until reload)", name);
-	if (balance(d))
-		return error_json("the change is kept but the balance failed: see the daemon's log");
-	return json_pack("{s:b}", "ok", 1);
+	if (config_edit_vm(d->conf_path, name, settings, NULL, &fresh, err, sizeof(err)))
+		return error_json("%s; nothing changed", err);
+	log_info("VM %s: settings written to %s", name, d->conf_path);
+	/* The file has these keys now: runtime changes of them go. */
+	keys = keys_of(settings);
+	override_unset(d, name, keys);
+	json_decref(keys);
+	use_config(d, &fresh, true);
+	return change_json(d, name, true);
+}
+
+/*
+ * unset: {"name", "keys", "config"}: takes back runtime changes of the VM
+ * (all, or those keys); with "config": true also removes the keys from the
+ * VM's entry in the configuration file.
+ */
+static json_t *do_unset(struct daemon *d, json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	json_t *keys = json_object_get(req, "keys");
+	json_t *persist = json_object_get(req, "config");
+	struct config fresh;
+	char err[768];
+
+	if (persist && !json_is_boolean(persist))
+		return error_json("\"config\" must be true or false");
+	if (!name || !*name)
+		return error_json("\"name\" must name a VM");
+	if (keys && !keys_ok(keys))
+		return error_json("\"keys\" must list shares, min, max or domain, each once");
+	if (json_is_true(persist) && !keys)
+		return error_json("unset --config needs the keys to remove from the file: shares, min, max or domain");
+	if (!json_is_true(persist)) {
+		if (!override_settings(d, name))
+			return error_json("VM %s has no runtime changes to take back", name);
+		override_unset(d, name, keys);
+		log_info("VM %s: runtime changes taken back", name);
+		balance(d);
+		return change_json(d, name, false);
+	}
+	if (config_edit_vm(d->conf_path, name, NULL, keys, &fresh, err, sizeof(err)))
+		return error_json("%s; nothing changed", err);
+	log_info("VM %s: settings removed from %s", name, d->conf_path);
+	override_unset(d, name, keys);
+	use_config(d, &fresh, true);
+	return change_json(d, name, true);
 }
 
 /*
@@ -303,12 +350,14 @@ static json_t *handle(struct daemon *d, const struct control_client *c, const ch
 				json_pack("{s:b, s:o}", "ok", 1, "vm", vm_json(d, (size_t)i));
 	} else if (!strcmp(cmd, "set")) {
 		reply = do_set(d, req);
+	} else if (!strcmp(cmd, "unset")) {
+		reply = do_unset(d, req);
 	} else if (!strcmp(cmd, "reload")) {
 		reply = reload_config(d, text, sizeof(text)) ?
 			error_json("%s (the old configuration stays)", text) :
 			json_pack("{s:b}", "ok", 1);
 	} else {
-		reply = error_json("unknown command \"%s\": status, vm, set or reload", cmd);
+		reply = error_json("unknown command \"%s\": status, vm, set, unset or reload", cmd);
 	}
 	json_decref(req);
 	return reply;

@@ -76,17 +76,25 @@ int reload_config(struct daemon *d, char *err, size_t errlen)
 		log_err("reload refused, the old configuration stays: %s", err);
 		return ret;
 	}
-	config_free(&d->conf);
-	d->conf = fresh;
-	free(d->overrides);
-	d->overrides = NULL;
-	d->nr_overrides = 0;
-	reclaim_forget_failures(d);
 	log_info("configuration reloaded from %s", d->conf_path);
-	apply_pool_settings(d);
+	use_config(d, &fresh, false);
+	return 0;
+}
+
+/* Runs on @fresh (taken over) from now on; runtime changes stay with @keep_changes. */
+void use_config(struct daemon *d, struct config *fresh, bool keep_changes)
+{
+	config_free(&d->conf);
+	d->conf = *fresh;
+	if (keep_changes)
+		overrides_rebase(d);
+	else
+		overrides_clear(d);
+	reclaim_forget_failures(d);
+	if (d->module_loaded)
+		apply_pool_settings(d);
 	arm_timer(d);
 	balance(d);
-	return 0;
 }
 
 static int add_fd(struct daemon *d, int fd, uint64_t what)
@@ -302,7 +310,7 @@ int main(int argc, char **argv)
 	balloon_close(&d);
 	esxmem_vm_list_free(d.vms, d.nr_vms);
 	free(d.rho);
-	free(d.overrides);
+	overrides_clear(&d);
 	reclaim_forget_failures(&d);
 	stock_balloons_free(&d);
 	esxmem_events_close(d.events);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "libesxmem.h"
 #include "config.h"
 
@@ -29,10 +31,11 @@ struct balloon_conn;
 struct control_client;
 struct nl_sock;
 
-/* A runtime change from "esxmemctl set", until reload or restart. */
+/* Runtime changes from "esxmemctl set", until reload or restart. */
 struct vm_override {
 	char name[ESXMEM_VM_NAME_MAX];
-	struct config_vm vm;		/* the VM's settings with the change */
+	json_t *settings;		/* the keys changed: {"min": "1G", ...} */
+	struct config_vm vm;		/* the VM's settings with the changes */
 };
 
 struct daemon {
@@ -108,6 +111,19 @@ int module_watch_fd(const struct daemon *d);
 void module_watch_readable(struct daemon *d);
 void module_check(struct daemon *d);
 
+/* overrides.c: runtime changes, key by key, over the configuration. */
+int settings_apply(json_t *settings, struct config_vm *c, char *err, size_t errlen);
+int override_set(struct daemon *d, const char *name, json_t *settings, char *err,
+		 size_t errlen);
+void override_unset(struct daemon *d, const char *name, json_t *keys);
+json_t *override_settings(const struct daemon *d, const char *name);
+void overrides_rebase(struct daemon *d);
+void overrides_clear(struct daemon *d);
+
+/* config_edit.c: a VM's settings written into the configuration file. */
+int config_edit_vm(const char *path, const char *name, json_t *set, json_t *unset,
+		   struct config *fresh, char *err, size_t errlen);
+
 /* control.c: the control socket (control.h). */
 int control_open(struct daemon *d);
 void control_close(struct daemon *d);
@@ -117,5 +133,6 @@ void control_deadline(struct daemon *d);
 
 /* esxmemd.c */
 int reload_config(struct daemon *d, char *err, size_t errlen);
+void use_config(struct daemon *d, struct config *fresh, bool keep_changes);
 
 #endif
