@@ -113,7 +113,6 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 {
 	const struct esxmem_vm_info *vm = &d->vms[i];
 	double rho = d->rho ? d->rho[i] : 0;
-
 	json_t *changes = override_settings(d, vm->name);
 
 	return json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I, s:o}",
