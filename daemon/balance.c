@@ -89,6 +89,8 @@ int balance(struct daemon *d)
 	size_t n = 0, i;
 	int err;
 
+	if (!d->module_loaded)
+		return -ENODEV;		/* nothing to balance until it is back */
 	err = esxmem_pool_get(d->h, &d->pool);
 	if (!err)
 		err = list_vms(d, &vms, &n);

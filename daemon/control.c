@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The control socket (protocol in control.h): one request per connection,
- * served at once from the event loop. A client gets a second to send its
- * line and take the reply, so a stuck one cannot hold the daemon up long.
+ * served from the event loop without ever waiting on a client. Each
+ * client's socket is non-blocking with buffers of its own: its request is
+ * read as it arrives, answered once its line is complete, and its reply
+ * sent as its socket takes it. A client has CONTROL_CLIENT_MS from its
+ * connection to send its line and take its reply, or it is closed; at
+ * most CONTROL_CLIENTS_MAX are connected at once, further ones are told
+ * to try again. So a silent or stopped client (nc -U, a suspended
+ * esxmemctl) costs a slot for a few seconds, never the daemon's loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,19 +19,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
 #include "esxmemd.h"
 #include "log.h"
 
-#define CLIENT_TIMEOUT_MS	1000
-
-/* Who sent the request being served (SO_PEERCRED), for the log of changes. */
-static struct ucred client = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+/* A connected client's state: its request as it arrives, then its reply. */
+struct control_client {
+	int fd;
+	struct ucred peer;		/* who connected (SO_PEERCRED) */
+	uint64_t deadline_ms;		/* CLOCK_MONOTONIC: closed then */
+	char *in;			/* CONTROL_MSG_MAX + 1 bytes */
+	size_t in_len;
+	char *out;			/* the reply line, once there is one */
+	size_t out_len;
+	size_t out_done;
+};
 
 static const char *socket_path(const struct daemon *d)
 {
@@ -64,11 +80,28 @@ int control_open(struct daemon *d)
 		return err;
 	}
 	d->control_fd = fd;
+	d->control_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->control_timer_fd < 0) {
+		err = -errno;
+		log_err("cannot make the control clients' timer: %m");
+		control_close(d);
+		return err;
+	}
 	return 0;
 }
 
+static void drop(struct daemon *d, size_t slot);
+
 void control_close(struct daemon *d)
 {
+	size_t i;
+
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (d->control_clients[i])
+			drop(d, i);
+	if (d->control_timer_fd >= 0)
+		close(d->control_timer_fd);
+	d->control_timer_fd = -1;
 	if (d->control_fd < 0)
 		return;
 	close(d->control_fd);
@@ -80,8 +113,9 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 {
 	const struct esxmem_vm_info *vm = &d->vms[i];
 	double rho = d->rho ? d->rho[i] : 0;
+	json_t *changes = override_settings(d, vm->name);
 
-	return json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I}",
+	return json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I, s:o}",
 		"name", vm->name, "id", (json_int_t)vm->id,
 		"pid", (json_int_t)vm->owner_pid, "attached", vm->kvm_attached,
 		"size_pages", (json_int_t)vm->size_pages,
@@ -102,7 +136,8 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 		"active_last", vm->active_last_ppm / 1e6,
 		"active_slow", vm->active_slow_ppm / 1e6,
 		"active_fast", vm->active_fast_ppm / 1e6,
-		"domain", (json_int_t)vm->domain);
+		"domain", (json_int_t)vm->domain,
+		"runtime_changes", changes ? json_deep_copy(changes) : json_object());
 }
 
 static json_t *status_json(const struct daemon *d)
@@ -112,16 +147,22 @@ static json_t *status_json(const struct daemon *d)
 
 	for (i = 0; i < d->nr_vms; i++)
 		json_array_append_new(vms, vm_json(d, i));
-	reply = json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:s}, s:I, s:f, s:I, s:I, s:s, s:o}",
-		"ok", 1,
+	reply = json_pack("{s:b, s:b, s:{s:I, s:I, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I}}, s:I, s:f, s:I, s:I, s:I, s:s, s:o}",
+		"ok", 1, "module_loaded", d->module_loaded,
 		"pool", "page_size", (json_int_t)sysconf(_SC_PAGESIZE),
 		"pages", (json_int_t)d->pool.pages,
 		"used_pages", (json_int_t)d->pool.used_pages,
 		"free_pages", (json_int_t)d->pool.free_pages,
 		"state", state_name(d->pool.state),
+		"thresholds_permille",
+		"high", (json_int_t)d->pool.permille[ESXMEM_STATE_HIGH],
+		"soft", (json_int_t)d->pool.permille[ESXMEM_STATE_SOFT],
+		"hard", (json_int_t)d->pool.permille[ESXMEM_STATE_HARD],
+		"low", (json_int_t)d->pool.permille[ESXMEM_STATE_LOW],
 		"avail_pages", (json_int_t)d->avail_pages,
 		"tax", d->conf.tax, "balance_secs", (json_int_t)d->conf.balance_secs,
 		"sample_secs", (json_int_t)d->conf.sample_secs,
+		"balances", (json_int_t)d->balances,
 		"config", d->conf_path, "vms", vms);
 	return reply;
 }
@@ -150,100 +191,148 @@ static long find_vm(const struct daemon *d, const char *name)
 	return -1;
 }
 
-static int size_of(json_t *v, uint64_t *out)
+static const char *const setting_keys[] = { "shares", "min", "max", "domain" };
+
+/* Whether @keys is a non-empty array of setting names, each once. */
+static bool keys_ok(json_t *keys)
 {
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		*out = (uint64_t)json_integer_value(v);
-		return 0;
+	json_t *key, *seen = json_object();
+	bool ok = json_is_array(keys) && json_array_size(keys) && seen;
+	size_t i, k;
+
+	json_array_foreach(keys, i, key) {
+		for (k = 0; ok && k < 4; k++)
+			if (json_is_string(key) && !strcmp(json_string_value(key), setting_keys[k]))
+				break;
+		ok = ok && k < 4 && !json_object_get(seen, json_string_value(key));
+		if (ok)
+			json_object_set(seen, json_string_value(key), key);
 	}
-	return json_is_string(v) ? config_parse_size(json_string_value(v), out) : -EINVAL;
+	json_decref(seen);
+	return ok;
 }
 
-/* Applies "settings" to a copy of @c; an error reply, or NULL. */
-static json_t *apply_settings(json_t *settings, struct config_vm *c)
+/* The names of the keys of @settings, as an array. */
+static json_t *keys_of(json_t *settings)
 {
+	json_t *keys = json_array(), *v;
 	const char *key;
-	json_t *v;
 
-	if (!json_is_object(settings) || !json_object_size(settings))
-		return error_json("\"settings\" must be an object with shares, min, max or domain");
-	json_object_foreach(settings, key, v) {
-		if (!strcmp(key, "shares")) {
-			static const char *const levels[] = { "low", "normal", "high" };
-			size_t l;
-
-			if (json_is_integer(v) && json_integer_value(v) >= 1 &&
-			    json_integer_value(v) <= ESXMEM_SHARES_MAX) {
-				c->shares_level = CONFIG_SHARES_ABSOLUTE;
-				c->shares = (uint32_t)json_integer_value(v);
-				continue;
-			}
-			for (l = 0; l < 3; l++)
-				if (json_is_string(v) && !strcmp(json_string_value(v), levels[l]))
-					break;
-			if (l == 3)
-				return error_json("shares must be 1..%d or low, normal or high",
-						  ESXMEM_SHARES_MAX);
-			c->shares_level = CONFIG_SHARES_LOW + (int)l;
-		} else if (!strcmp(key, "min")) {
-			if (size_of(v, &c->min_bytes))
-				return error_json("min must be a size such as 512M or 2G");
-		} else if (!strcmp(key, "max")) {
-			if (size_of(v, &c->max_bytes))
-				return error_json("max must be a size such as 512M or 2G (0: the VM's RAM)");
-		} else if (!strcmp(key, "domain")) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > ESXMEM_DOMAIN_MAX)
-				return error_json("domain must be 0..%d", ESXMEM_DOMAIN_MAX);
-			c->domain = (uint32_t)json_integer_value(v);
-		} else {
-			return error_json("unknown setting \"%s\": shares, min, max or domain", key);
-		}
-	}
-	if (c->max_bytes && c->min_bytes > c->max_bytes)
-		return error_json("min is above max");
-	return NULL;
+	json_object_foreach(settings, key, v)
+		json_array_append_new(keys, json_string(key));
+	return keys;
 }
 
-static json_t *do_set(struct daemon *d, json_t *req)
+/* The reply to set and unset: where the change lives, what runs now. */
+static json_t *change_json(const struct daemon *d, const char *name, bool persistent)
+{
+	json_t *changes = override_settings(d, name);
+	long i = find_vm(d, name);
+
+	return json_pack("{s:b, s:s, s:b, s:s, s:o, s:o}", "ok", 1, "name", name,
+			 "persistent", persistent, "config", d->conf_path,
+			 "runtime_changes", changes ? json_deep_copy(changes) : json_object(),
+			 "vm", i < 0 ? json_null() : vm_json(d, (size_t)i));
+}
+
+/*
+ * set: {"name", "settings", "config"}; with "config": true the settings go
+ * into the configuration file (config_edit.c), else they are a runtime
+ * change (overrides.c).
+ */
+/* "{"shares":8888} by uid 0 (process 42)": what changed, and who asked. */
+static void log_change(const struct control_client *c, const char *vm, json_t *what,
+		       const char *how)
+{
+	char *text = what ? json_dumps(what, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	log_info("VM %s: settings %s %s by uid %u (process %d)", vm, text ?: "(all)", how,
+		 (unsigned int)c->peer.uid, (int)c->peer.pid);
+	free(text);
+}
+
+static json_t *do_set(struct daemon *d, const struct control_client *cl, json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
-	struct vm_override *o = NULL, *grown;
+	json_t *settings = json_object_get(req, "settings"), *keys;
+	json_t *persist = json_object_get(req, "config");
+	struct config fresh;
 	struct config_vm c;
-	json_t *err;
-	size_t i;
+	char err[768];
 
-	if (!name || find_vm(d, name) < 0)
-		return error_json("no VM named %s (esxmemctl status lists them)", name ?: "\"\"");
+	if (persist && !json_is_boolean(persist))
+		return error_json("\"config\" must be true or false");
+	if (!name || !*name)
+		return error_json("\"name\" must name a VM");
+	if (!json_is_object(settings) || !json_object_size(settings))
+		return error_json("\"settings\" must be an object with shares, min, max or domain");
+	if (!json_is_true(persist) && find_vm(d, name) < 0)
+		return error_json("no VM named %s (esxmemctl status lists them; set --config also takes VMs that are not running)",
+				  name);
 	c = *vm_settings(d, name);
-	err = apply_settings(json_object_get(req, "settings"), &c);
-	if (err)
-		return err;
-	for (i = 0; i < d->nr_overrides; i++)
-		if (!strcmp(d->overrides[i].name, name))
-			o = &d->overrides[i];
-	if (!o) {
-		grown = realloc(d->overrides, (d->nr_overrides + 1) * sizeof(*grown));
-		if (!grown)
-			return error_json("out of memory");
-		d->overrides = grown;
-		o = &d->overrides[d->nr_overrides++];
-		snprintf(o->name, sizeof(o->name), "%s", name);
+	if (settings_apply(settings, &c, err, sizeof(err)))
+		return error_json("%s", err);
+	if (!json_is_true(persist)) {
+		if (override_set(d, name, settings, err, sizeof(err)))
+			return error_json("%s", err);
+		log_change(cl, name, settings, "set at run time (until reload)");
+		if (balance(d) && d->module_loaded)
+			return error_json("the change is kept but the balance failed: see the daemon's log");
+		return change_json(d, name, false);
 	}
-	o->vm = c;
-	{
-		char *what = json_dumps(json_object_get(req, "settings"), JSON_COMPACT | JSON_SORT_KEYS);
-
-		log_info("VM %s: settings %s set at run time (until reload) by uid %u (process %d)",
-			 name, what ?: "?", (unsigned int)client.uid, (int)client.pid);
-		free(what);
-	}
-	if (balance(d))
-		return error_json("the change is kept but the balance failed: see the daemon's log");
-	return json_pack("{s:b}", "ok", 1);
+	if (config_edit_vm(d->conf_path, name, settings, NULL, &fresh, err, sizeof(err)))
+		return error_json("%s; nothing changed", err);
+	log_change(cl, name, settings, "written to the configuration file");
+	/* The file has these keys now: runtime changes of them go. */
+	keys = keys_of(settings);
+	override_unset(d, name, keys);
+	json_decref(keys);
+	use_config(d, &fresh, true);
+	return change_json(d, name, true);
 }
 
-static json_t *handle(struct daemon *d, const char *line)
+/*
+ * unset: {"name", "keys", "config"}: takes back runtime changes of the VM
+ * (all, or those keys); with "config": true also removes the keys from the
+ * VM's entry in the configuration file.
+ */
+static json_t *do_unset(struct daemon *d, const struct control_client *cl, json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	json_t *keys = json_object_get(req, "keys");
+	json_t *persist = json_object_get(req, "config");
+	struct config fresh;
+	char err[768];
+
+	if (persist && !json_is_boolean(persist))
+		return error_json("\"config\" must be true or false");
+	if (!name || !*name)
+		return error_json("\"name\" must name a VM");
+	if (keys && !keys_ok(keys))
+		return error_json("\"keys\" must list shares, min, max or domain, each once");
+	if (json_is_true(persist) && !keys)
+		return error_json("unset --config needs the keys to remove from the file: shares, min, max or domain");
+	if (!json_is_true(persist)) {
+		if (!override_settings(d, name))
+			return error_json("VM %s has no runtime changes to take back", name);
+		override_unset(d, name, keys);
+		log_change(cl, name, keys, "taken back at run time");
+		balance(d);
+		return change_json(d, name, false);
+	}
+	if (config_edit_vm(d->conf_path, name, NULL, keys, &fresh, err, sizeof(err)))
+		return error_json("%s; nothing changed", err);
+	log_change(cl, name, keys, "removed from the configuration file");
+	override_unset(d, name, keys);
+	use_config(d, &fresh, true);
+	return change_json(d, name, true);
+}
+
+/*
+ * The reply to one request line from client @c (whose peer credentials are
+ * c->peer).
+ */
+static json_t *handle(struct daemon *d, const struct control_client *c, const char *line)
 {
 	json_error_t jerr;
 	json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr), *reply;
@@ -268,69 +357,232 @@ static json_t *handle(struct daemon *d, const char *line)
 					  name ?: "\"\"") :
 				json_pack("{s:b, s:o}", "ok", 1, "vm", vm_json(d, (size_t)i));
 	} else if (!strcmp(cmd, "set")) {
-		reply = do_set(d, req);
+		reply = do_set(d, c, req);
+	} else if (!strcmp(cmd, "unset")) {
+		reply = do_unset(d, c, req);
 	} else if (!strcmp(cmd, "reload")) {
-		log_info("reload asked by uid %u (process %d)", (unsigned int)client.uid,
-			 (int)client.pid);
+		log_info("reload asked by uid %u (process %d)", (unsigned int)c->peer.uid,
+			 (int)c->peer.pid);
 		reply = reload_config(d, text, sizeof(text)) ?
 			error_json("%s (the old configuration stays)", text) :
 			json_pack("{s:b}", "ok", 1);
 	} else {
-		reply = error_json("unknown command \"%s\": status, vm, set or reload", cmd);
+		reply = error_json("unknown command \"%s\": status, vm, set, unset or reload", cmd);
 	}
 	json_decref(req);
 	return reply;
 }
 
-static int read_line(int fd, char *buf, size_t size)
+/* CLOCK_MONOTONIC in milliseconds: the clients' deadlines. */
+static uint64_t now_ms(void)
 {
-	size_t len = 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Arms the deadline timer for the client whose time runs out first. */
+static void arm_deadline(struct daemon *d)
+{
+	struct itimerspec its = { 0 };
+	uint64_t first = 0;
+	size_t i;
+
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (d->control_clients[i] &&
+		    (!first || d->control_clients[i]->deadline_ms < first))
+			first = d->control_clients[i]->deadline_ms;
+	if (first) {
+		its.it_value.tv_sec = (time_t)(first / 1000);
+		/* Zero would disarm the timer: one nanosecond more. */
+		its.it_value.tv_nsec = (long)(first % 1000) * 1000000 + 1;
+	}
+	timerfd_settime(d->control_timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void drop(struct daemon *d, size_t slot)
+{
+	struct control_client *c = d->control_clients[slot];
+
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+	d->control_clients[slot] = NULL;
+}
+
+/* Sends what is left of the reply; the client goes once it has it all. */
+static void send_reply(struct daemon *d, size_t slot)
+{
+	struct control_client *c = d->control_clients[slot];
 	ssize_t n;
 
-	while (len < size - 1) {
-		n = read(fd, buf + len, size - 1 - len);
-		if (n <= 0)
-			return n ? -errno : -EPIPE;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (memchr(buf, '\n', len))
-			return 0;
+	while (c->out_done < c->out_len) {
+		n = send(c->fd, c->out + c->out_done, c->out_len - c->out_done,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;		/* the rest when the socket has room */
+		if (n < 0) {
+			log_debug("control client went before its reply: %m");
+			break;
+		}
+		c->out_done += (size_t)n;
 	}
-	return -EMSGSIZE;
+	drop(d, slot);
+	arm_deadline(d);
+}
+
+/* Turns the client from reading to replying with @reply (consumed). */
+static void reply_with(struct daemon *d, size_t slot, json_t *reply)
+{
+	struct control_client *c = d->control_clients[slot];
+	struct epoll_event ev = { .events = EPOLLOUT,
+				  .data.u64 = EV_CONTROL_CLIENT + slot };
+	char *out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+
+	json_decref(reply);
+	if (!out) {
+		log_warn("control client: no memory for the reply");
+		drop(d, slot);
+		arm_deadline(d);
+		return;
+	}
+	c->out_len = strlen(out);
+	out[c->out_len++] = '\n';	/* in place of the terminating NUL */
+	c->out = out;
+	free(c->in);
+	c->in = NULL;
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+	send_reply(d, slot);
+}
+
+static void read_request(struct daemon *d, size_t slot)
+{
+	struct control_client *c = d->control_clients[slot];
+	ssize_t n;
+	char *nl;
+
+	for (;;) {
+		n = recv(c->fd, c->in + c->in_len, CONTROL_MSG_MAX + 1 - c->in_len,
+			 MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;		/* the rest of the line later */
+		if (n <= 0) {
+			/* Gone before its line ended: nobody to answer. */
+			drop(d, slot);
+			arm_deadline(d);
+			return;
+		}
+		nl = memchr(c->in + c->in_len, '\n', (size_t)n);
+		c->in_len += (size_t)n;
+		if (nl) {
+			*nl = '\0';
+			reply_with(d, slot, handle(d, c, c->in));
+			return;
+		}
+		if (c->in_len > CONTROL_MSG_MAX) {
+			reply_with(d, slot, error_json("request longer than %d bytes",
+						       CONTROL_MSG_MAX));
+			return;
+		}
+	}
+}
+
+void control_ready(struct daemon *d, size_t slot)
+{
+	if (slot >= CONTROL_CLIENTS_MAX || !d->control_clients[slot])
+		return;
+	if (d->control_clients[slot]->out)
+		send_reply(d, slot);
+	else
+		read_request(d, slot);
+}
+
+void control_deadline(struct daemon *d)
+{
+	uint64_t ticks, now = now_ms();
+	size_t i;
+
+	if (read(d->control_timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_debug("control deadline timer: %m");
+	for (i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		struct control_client *c = d->control_clients[i];
+
+		if (!c || c->deadline_ms > now)
+			continue;
+		log_info("control client (pid %d, uid %u) %s within %d s: connection closed",
+			 (int)c->peer.pid, (unsigned int)c->peer.uid,
+			 c->out ? "did not take its reply" : "sent no request",
+			 CONTROL_CLIENT_MS / 1000);
+		drop(d, i);
+	}
+	arm_deadline(d);
+}
+
+/* No room for another client: say so to it, as far as its socket takes it. */
+static void refuse_busy(int fd)
+{
+	static uint64_t logged_ms;
+	char line[160];
+	int len;
+
+	len = snprintf(line, sizeof(line),
+		       "{\"ok\":false,\"error\":\"esxmemd serves %d control clients already: try again in a few seconds\"}\n",
+		       CONTROL_CLIENTS_MAX);
+	if (send(fd, line, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("control client refused before its error: %m");
+	close(fd);
+	if (!logged_ms || now_ms() - logged_ms > 60000) {
+		logged_ms = now_ms();
+		log_warn("control socket: %d clients connected and waiting: a new one was refused",
+			 CONTROL_CLIENTS_MAX);
+	}
 }
 
 void control_accept(struct daemon *d)
 {
-	struct timeval tv = { .tv_usec = CLIENT_TIMEOUT_MS * 1000 };
-	static char line[CONTROL_MSG_MAX + 1];
-	json_t *reply;
-	char *out;
-	int fd, err;
+	struct epoll_event ev = { .events = EPOLLIN };
+	socklen_t len;
+	struct control_client *c;
+	size_t slot;
+	int fd;
 
-	while ((fd = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		socklen_t len = sizeof(client);
-
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &client, &len))
-			client = (struct ucred){ .uid = (uid_t)-1, .gid = (gid_t)-1 };
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		err = read_line(fd, line, sizeof(line));
-		if (err == -EMSGSIZE)
-			reply = error_json("request longer than %d bytes", CONTROL_MSG_MAX);
-		else if (err)
-			reply = NULL;	/* the client went or stalled */
-		else
-			reply = handle(d, line);
-		out = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-		if (out) {
-			size_t len = strlen(out);
-
-			out[len] = '\n';
-			if (write(fd, out, len + 1) < 0)
-				log_debug("control client went: %m");
-			free(out);
+	while ((fd = accept4(d->control_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		for (slot = 0; slot < CONTROL_CLIENTS_MAX && d->control_clients[slot]; slot++)
+			;
+		if (slot == CONTROL_CLIENTS_MAX) {
+			refuse_busy(fd);
+			continue;
 		}
-		json_decref(reply);
-		close(fd);
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->in = malloc(CONTROL_MSG_MAX + 1);
+		ev.data.u64 = EV_CONTROL_CLIENT + slot;
+		if (!c || !c->in || epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+			log_warn("control client refused: %s", c && c->in ? strerror(errno) :
+				 "out of memory");
+			if (c)
+				free(c->in);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		len = sizeof(c->peer);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len))
+			c->peer = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		c->deadline_ms = now_ms() + CONTROL_CLIENT_MS;
+		d->control_clients[slot] = c;
+		arm_deadline(d);
+		/* Its request may be there already. */
+		read_request(d, slot);
 	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		log_warn("control socket: accept: %m");
 }

@@ -12,16 +12,29 @@
  *        "min": "512M", "max": "2G", "domain": 3}}   any subset; sizes as
  *        in the configuration file; shares also "low"/"normal"/"high".
  *        Takes effect at once (a balance runs), lasts until the daemon
- *        restarts or the configuration is reloaded.
- *   {"cmd": "reload"}    same as SIGHUP; the reply says whether it worked
+ *        restarts or the configuration is reloaded. With "config": true
+ *        the settings are written into the configuration file instead
+ *        (vms.NAME; NAME need not run) and the daemon runs on the file:
+ *        they last. A change the configuration would refuse changes
+ *        nothing.
+ *   {"cmd": "unset", "name": "NAME", "keys": ["min", ...]}   takes back
+ *        runtime changes of NAME: those keys, or all without "keys". With
+ *        "config": true ("keys" then required) also removes the keys from
+ *        vms.NAME in the configuration file.
+ *   {"cmd": "reload"}    same as SIGHUP; the reply says whether it worked;
+ *        runtime changes are dropped
  *
  * Replies: {"ok": true, ...} or {"ok": false, "error": "TEXT"}, TEXT
  * saying what to do next. "status" adds:
+ *   "module_loaded": true (false while esxmem.ko is unloaded: no VMs then),
  *   "pool": {"page_size": 4096, "pages": N, "used_pages": N,
- *            "free_pages": N, "state": "high|soft|hard|low"},
+ *            "free_pages": N, "state": "high|soft|hard|low",
+ *            "thresholds_permille": {"high": 60, "soft": 40, "hard": 20,
+ *                                    "low": 10}},
  *   "avail_pages": N (the pages the targets share out: the pool less
  *                     shared frames and the high state's free memory),
  *   "tax": 0.75, "balance_secs": 15, "sample_secs": 30,
+ *   "balances": N (balances run since the daemon started),
  *   "config": "/etc/esxmem/esxmemd.json",
  *   "vms": [VM, ...]
  * and "vm" adds "vm": VM, where VM is
@@ -32,9 +45,17 @@
  *    "swapped_pages": N,
  *    "compressed_pages": N, "active": 0.42, "rho": 1.5e-3,
  *    "active_last": F, "active_slow": F, "active_fast": F,
- *    "domain": N}
+ *    "domain": N, "runtime_changes": {"min": "1G", ...}}
+ * "set" and "unset" add "name": "NAME", "persistent": true when the file
+ * was changed, "config": "/etc/esxmem/esxmemd.json", "runtime_changes"
+ * (NAME's, left), and "vm": VM, or null when NAME does not run.
  * Requests larger than CONTROL_MSG_MAX or not ending in a newline are
  * refused.
+ *
+ * A client has CONTROL_CLIENT_MS (esxmemd.h) from its connection to send
+ * its line and read the reply, or the daemon closes the connection; at most
+ * CONTROL_CLIENTS_MAX clients are connected at once, and one more is
+ * answered {"ok": false, "error": "... try again ..."} at once.
  */
 #ifndef ESXMEMD_CONTROL_H
 #define ESXMEMD_CONTROL_H

@@ -76,17 +76,25 @@ int reload_config(struct daemon *d, char *err, size_t errlen)
 		log_err("reload refused, the old configuration stays: %s", err);
 		return ret;
 	}
-	config_free(&d->conf);
-	d->conf = fresh;
-	free(d->overrides);
-	d->overrides = NULL;
-	d->nr_overrides = 0;
-	reclaim_forget_failures(d);
 	log_info("configuration reloaded from %s", d->conf_path);
-	apply_pool_settings(d);
+	use_config(d, &fresh, false);
+	return 0;
+}
+
+/* Runs on @fresh (taken over) from now on; runtime changes stay with @keep_changes. */
+void use_config(struct daemon *d, struct config *fresh, bool keep_changes)
+{
+	config_free(&d->conf);
+	d->conf = *fresh;
+	if (keep_changes)
+		overrides_rebase(d);
+	else
+		overrides_clear(d);
+	reclaim_forget_failures(d);
+	if (d->module_loaded)
+		apply_pool_settings(d);
 	arm_timer(d);
 	balance(d);
-	return 0;
 }
 
 static int add_fd(struct daemon *d, int fd, uint64_t what)
@@ -109,6 +117,10 @@ static int setup(struct daemon *d)
 			err == -ENOENT ? " (run modprobe esxmem)" : "");
 		return err;
 	}
+	d->module_loaded = true;
+	err = module_watch_open(d);
+	if (err)
+		return err;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
@@ -129,7 +141,9 @@ static int setup(struct daemon *d)
 		err = add_fd(d, d->timer_fd, EV_TIMER) ?:
 		      add_fd(d, d->signal_fd, EV_SIGNAL) ?:
 		      add_fd(d, esxmem_events_fd(d->events), EV_EVENTS) ?:
-		      add_fd(d, d->control_fd, EV_CONTROL);
+		      add_fd(d, d->control_fd, EV_CONTROL) ?:
+		      add_fd(d, d->control_timer_fd, EV_CONTROL_TIMER) ?:
+		      add_fd(d, module_watch_fd(d), EV_MODULE);
 	return err;
 }
 
@@ -155,6 +169,8 @@ static bool on_events(struct daemon *d)
 	bool changed = false;
 	int err;
 
+	if (!d->events)
+		return false;	/* the module went earlier in this round */
 	while ((err = esxmem_events_read(d->events, &ev)) != -EAGAIN) {
 		if (err == -ENOBUFS) {
 			log_warn("module events were lost: reading the whole state again");
@@ -203,6 +219,12 @@ static int run(struct daemon *d)
 			case EV_CONTROL:
 				control_accept(d);
 				break;
+			case EV_CONTROL_TIMER:
+				control_deadline(d);
+				break;
+			case EV_MODULE:
+				module_watch_readable(d);
+				break;
 			case EV_BALLOON_LISTEN:
 				balloon_accept(d);
 				break;
@@ -210,14 +232,17 @@ static int run(struct daemon *d)
 				balloon_pace(d);
 				break;
 			default:
-				if (evs[i].data.u64 - EV_BALLOON_CONN < BALLOON_CONNS_MAX &&
+				if (evs[i].data.u64 >= EV_CONTROL_CLIENT)
+					control_ready(d, evs[i].data.u64 - EV_CONTROL_CLIENT);
+				else if (evs[i].data.u64 - EV_BALLOON_CONN < BALLOON_CONNS_MAX &&
 				    d->balloons[evs[i].data.u64 - EV_BALLOON_CONN])
 					balloon_readable(d, evs[i].data.u64 - EV_BALLOON_CONN);
 				break;
 			}
 		}
-		if (rebalance && !d->stop)
-			balance(d);
+		/* A module that went (or came back) unnoticed shows here. */
+		if (rebalance && !d->stop && (!d->module_loaded || balance(d) == -ENOENT))
+			module_check(d);
 	}
 	return 0;
 }
@@ -233,7 +258,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1,
-			    .control_fd = -1, .balloon_fd = -1, .balloon_pace_fd = -1 };
+			    .control_fd = -1, .control_timer_fd = -1, .balloon_fd = -1,
+			    .balloon_pace_fd = -1 };
 	bool check = false, debug = false;
 	char err[512];
 	int opt, ret;
@@ -288,10 +314,11 @@ int main(int argc, char **argv)
 	balloon_close(&d);
 	esxmem_vm_list_free(d.vms, d.nr_vms);
 	free(d.rho);
-	free(d.overrides);
+	overrides_clear(&d);
 	reclaim_forget_failures(&d);
 	stock_balloons_free(&d);
 	esxmem_events_close(d.events);
+	module_watch_close(&d);
 	esxmem_close(d.h);
 	config_free(&d.conf);
 	if (ret)

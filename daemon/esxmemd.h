@@ -11,20 +11,31 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "libesxmem.h"
 #include "config.h"
 
 #define BALLOON_CONNS_MAX	256
 /* epoll tags: fixed sources, then one per balloon connection. */
 enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
-       EV_BALLOON_PACE, EV_BALLOON_CONN = 1000 };
+       EV_BALLOON_PACE, EV_CONTROL_TIMER, EV_MODULE, EV_BALLOON_CONN = 1000 };
+/* Control clients' tags: above any balloon connection's. */
+#define EV_CONTROL_CLIENT	(UINT64_C(1) << 32)
+
+/* Control clients connected at once; a client's time to ask and take the reply. */
+#define CONTROL_CLIENTS_MAX	16
+#define CONTROL_CLIENT_MS	10000
 
 struct balloon_conn;
+struct control_client;
+struct nl_sock;
 
-/* A runtime change from "esxmemctl set", until reload or restart. */
+/* Runtime changes from "esxmemctl set", until reload or restart. */
 struct vm_override {
 	char name[ESXMEM_VM_NAME_MAX];
-	struct config_vm vm;		/* the VM's settings with the change */
+	json_t *settings;		/* the keys changed: {"min": "1G", ...} */
+	struct config_vm vm;		/* the VM's settings with the changes */
 };
 
 struct daemon {
@@ -32,11 +43,15 @@ struct daemon {
 	char conf_path[4096];
 	char socket_path[108];		/* from the command line, or "" */
 	struct esxmem *h;
-	struct esxmem_events *events;
+	struct esxmem_events *events;	/* NULL while the module is away */
+	bool module_loaded;		/* else h fails with ENOENT: module.c */
+	struct nl_sock *module_watch;	/* the family coming and going */
 	int epoll_fd;
 	int timer_fd;
 	int signal_fd;
 	int control_fd;
+	int control_timer_fd;		/* the first control client's deadline */
+	struct control_client *control_clients[CONTROL_CLIENTS_MAX];
 	/* What the last balance saw and decided. */
 	struct esxmem_pool_info pool;
 	uint64_t pool_pages_set;	/* the pool size the daemon last set; 0: none */
@@ -100,12 +115,35 @@ void reclaim_apply(struct daemon *d, struct esxmem_vm_info *vm);
 uint64_t reclaim_swap_target(const struct daemon *d, const struct esxmem_vm_info *vm);
 void reclaim_forget_failures(struct daemon *d);
 
+/* module.c: esxmem.ko unloaded and loaded again under the daemon. */
+int module_watch_open(struct daemon *d);
+void module_watch_close(struct daemon *d);
+int module_watch_fd(const struct daemon *d);
+void module_watch_readable(struct daemon *d);
+void module_check(struct daemon *d);
+
+/* overrides.c: runtime changes, key by key, over the configuration. */
+int settings_apply(json_t *settings, struct config_vm *c, char *err, size_t errlen);
+int override_set(struct daemon *d, const char *name, json_t *settings, char *err,
+		 size_t errlen);
+void override_unset(struct daemon *d, const char *name, json_t *keys);
+json_t *override_settings(const struct daemon *d, const char *name);
+void overrides_rebase(struct daemon *d);
+void overrides_clear(struct daemon *d);
+
+/* config_edit.c: a VM's settings written into the configuration file. */
+int config_edit_vm(const char *path, const char *name, json_t *set, json_t *unset,
+		   struct config *fresh, char *err, size_t errlen);
+
 /* control.c: the control socket (control.h). */
 int control_open(struct daemon *d);
 void control_close(struct daemon *d);
 void control_accept(struct daemon *d);
+void control_ready(struct daemon *d, size_t slot);
+void control_deadline(struct daemon *d);
 
 /* esxmemd.c */
 int reload_config(struct daemon *d, char *err, size_t errlen);
+void use_config(struct daemon *d, struct config *fresh, bool keep_changes);
 
 #endif

@@ -13,6 +13,7 @@ static Suite *(*const suites[])(void) = {
 	config_suite,
 	esxmemctl_suite,
 	qmp_suite,
+	config_edit_suite,
 	libesxmem_suite,
 };
 

@@ -85,13 +85,15 @@ END_TEST
 
 static const char status_reply[] =
 	"{\"ok\": true, \"pool\": {\"page_size\": 4096, \"pages\": 262144, \"used_pages\": 131072,"
-	" \"free_pages\": 131072, \"state\": \"high\"}, \"avail_pages\": 300000, \"tax\": 0.75,"
+	" \"free_pages\": 131072, \"state\": \"high\", \"thresholds_permille\":"
+	" {\"high\": 60, \"soft\": 40, \"hard\": 20, \"low\": 10}},"
+	" \"module_loaded\": true, \"avail_pages\": 300000, \"tax\": 0.75,"
 	" \"balance_secs\": 15, \"sample_secs\": 30, \"config\": \"/etc/esxmem/esxmemd.json\","
 	" \"vms\": [{\"name\": \"web1\", \"id\": 3, \"pid\": 100, \"attached\": true,"
 	" \"size_pages\": 524288, \"min_pages\": 0, \"max_pages\": 524288, \"shares\": 20480,"
 	" \"target_pages\": 393216, \"consumed_pages\": 262144, \"shared_pages\": 1024,"
-	" \"zero_pages\": 10, \"ballooned_pages\": 0, \"swapped_pages\": 256,"
-	" \"compressed_pages\": 0, \"active\": 0.25, \"rho\": 0.0123, \"active_last\": 0.2,"
+	" \"zero_pages\": 10, \"ballooned_pages\": 512, \"balloon_target_pages\": 1024,"
+	" \"swapped_pages\": 256, \"compressed_pages\": 128, \"active\": 0.25, \"rho\": 0.0123, \"active_last\": 0.2,"
 	" \"active_slow\": 0.25, \"active_fast\": 0.2, \"domain\": 0}]}";
 
 static char *render(json_t *reply, bool pages, int *ret)
@@ -116,11 +118,14 @@ START_TEST(status_table)
 	ck_assert_int_eq(ret, 0);
 	ck_assert_str_eq(text,
 		"pool: 1G, 512M used, 512M free, state high; tax 0.75, balance every 15s\n"
-		"NAME                SIZE     MIN     MAX  SHARES  TARGET CONSUMED  SHARED     f       RHO BALLOON    SWAP\n"
-		"web1                  2G       0      2G   20480    1.5G       1G      4M  0.25    0.0123       0      1M\n");
+		"thresholds (free memory): high 6.0% (61M), soft 4.0% (41M), hard 2.0% (20M), low 1.0% (10M)\n"
+		"reclaimed: 2M in balloons (4M asked), 512K compressed, 1M swapped\n"
+		"NAME                SIZE     MIN     MAX  SHARES  TARGET CONSUMED  SHARED     f       RHO BALLOON BTARGET   COMPR    SWAP\n"
+		"web1                  2G       0      2G   20480    1.5G       1G      4M  0.25    0.0123      2M      4M    512K      1M\n");
 	free(text);
 	text = render(reply, true, &ret);
 	ck_assert_ptr_nonnull(strstr(text, "\nweb1              524288       0  524288   20480  393216   262144    1024  0.25"));
+	ck_assert_ptr_nonnull(strstr(text, "high 6.0% (15728)"));
 	free(text);
 	json_decref(reply);
 }
@@ -132,7 +137,13 @@ START_TEST(status_malformed)
 		"{\"ok\": true}",
 		"{\"ok\": true, \"pool\": {}, \"vms\": []}",
 		"{\"ok\": true, \"pool\": {\"page_size\": 4096, \"pages\": 1, \"used_pages\": 1,"
-		" \"free_pages\": 0, \"state\": \"high\"}, \"vms\": [{\"name\": \"a\"}]}",
+		" \"free_pages\": 0, \"state\": \"high\"}, \"vms\": []}",
+		"{\"ok\": true, \"pool\": {\"page_size\": 4096, \"pages\": 1, \"used_pages\": 1,"
+		" \"free_pages\": 0, \"state\": \"high\", \"thresholds_permille\": {\"high\": 60}},"
+		" \"vms\": []}",
+		"{\"ok\": true, \"pool\": {\"page_size\": 4096, \"pages\": 1, \"used_pages\": 1,"
+		" \"free_pages\": 0, \"state\": \"high\", \"thresholds_permille\": {\"high\": 60,"
+		" \"soft\": 40, \"hard\": 20, \"low\": 10}}, \"vms\": [{\"name\": \"a\"}]}",
 	};
 	char *text;
 	size_t i;
@@ -147,6 +158,123 @@ START_TEST(status_malformed)
 		free(text);
 		json_decref(reply);
 	}
+}
+END_TEST
+
+START_TEST(status_module_unloaded)
+{
+	json_t *reply = json_loads(status_reply, 0, NULL);
+	char *text;
+	int ret;
+
+	ck_assert_ptr_nonnull(reply);
+	json_object_set_new(reply, "module_loaded", json_false());
+	text = render(reply, false, &ret);
+	ck_assert_int_eq(ret, 0);
+	ck_assert_ptr_nonnull(strstr(text, "esxmem.ko is not loaded: nothing is managed"));
+	free(text);
+	json_decref(reply);
+}
+END_TEST
+
+START_TEST(unset_request)
+{
+	char *argv[] = { "min", "shares" };
+	char *out, err[256];
+	json_t *req = ctl_unset_request("web1", 2, argv, err, sizeof(err));
+
+	ck_assert_ptr_nonnull(req);
+	out = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_str_eq(out, "{\"cmd\":\"unset\",\"keys\":[\"min\",\"shares\"],\"name\":\"web1\"}");
+	free(out);
+	json_decref(req);
+	/* No keys: every runtime change of the VM. */
+	req = ctl_unset_request("web1", 0, argv, err, sizeof(err));
+	out = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_str_eq(out, "{\"cmd\":\"unset\",\"name\":\"web1\"}");
+	free(out);
+	json_decref(req);
+}
+END_TEST
+
+START_TEST(unset_request_refused)
+{
+	char *twice[] = { "min", "min" }, *unknown[] = { "min=1G" };
+	char err[256];
+
+	ck_assert_ptr_null(ctl_unset_request("web1", 2, twice, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "min given twice"));
+	ck_assert_ptr_null(ctl_unset_request("web1", 1, unknown, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "unknown key \"min=1G\""));
+}
+END_TEST
+
+/* What set and unset say they did: for how long, and how to undo it. */
+static const struct {
+	const char *request, *reply, *text;
+} changes[] = {
+	{ "{\"cmd\": \"set\", \"name\": \"web1\", \"settings\": {\"shares\": \"high\", \"domain\": 3}}",
+	  "{\"ok\": true, \"persistent\": false, \"config\": \"/etc/esxmem/esxmemd.json\"}",
+	  "VM web1: shares=high domain=3 in effect until esxmemd reloads or restarts\n"
+	  "(esxmemctl unset web1 takes it back; set --config writes it to /etc/esxmem/esxmemd.json)\n" },
+	{ "{\"cmd\": \"set\", \"name\": \"web1\", \"settings\": {\"min\": \"1G\"}, \"config\": true}",
+	  "{\"ok\": true, \"persistent\": true, \"config\": \"/etc/esxmem/esxmemd.json\"}",
+	  "VM web1: min=1G written to /etc/esxmem/esxmemd.json, and in effect\n" },
+	{ "{\"cmd\": \"unset\", \"name\": \"web1\"}",
+	  "{\"ok\": true, \"persistent\": false, \"config\": \"/etc/esxmem/esxmemd.json\"}",
+	  "VM web1: runtime changes taken back: the VM has /etc/esxmem/esxmemd.json's settings\n" },
+	{ "{\"cmd\": \"unset\", \"name\": \"web1\", \"keys\": [\"min\", \"max\"], \"config\": true}",
+	  "{\"ok\": true, \"persistent\": true, \"config\": \"/etc/esxmem/esxmemd.json\"}",
+	  "VM web1: min max removed from /etc/esxmem/esxmemd.json: the VM has vm_defaults' values for them\n" },
+};
+
+START_TEST(change_text)
+{
+	json_t *req = json_loads(changes[_i].request, 0, NULL);
+	json_t *reply = json_loads(changes[_i].reply, 0, NULL);
+	char *text = NULL, err[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	ck_assert_ptr_nonnull(req);
+	ck_assert_ptr_nonnull(reply);
+	ck_assert_int_eq(ctl_print_change(f, req, reply, err, sizeof(err)), 0);
+	fclose(f);
+	ck_assert_str_eq(text, changes[_i].text);
+	free(text);
+	json_decref(req);
+	json_decref(reply);
+}
+END_TEST
+
+START_TEST(change_text_malformed)
+{
+	json_t *req = json_loads(changes[0].request, 0, NULL);
+	json_t *reply = json_loads("{\"ok\": true}", 0, NULL);
+	char err[256];
+
+	ck_assert_int_eq(ctl_print_change(stderr, req, reply, err, sizeof(err)), -EPROTO);
+	json_decref(req);
+	json_decref(reply);
+}
+END_TEST
+
+/* A permission error says so; a missing daemon asks whether it runs. */
+START_TEST(connect_errors)
+{
+	char err[256];
+
+	ctl_connect_error("/run/esxmemd/control", -EACCES, err, sizeof(err));
+	ck_assert_ptr_nonnull(strstr(err, "permission denied on esxmemd's socket /run/esxmemd/control"));
+	ck_assert_ptr_nonnull(strstr(err, "run esxmemctl as root"));
+	ck_assert_ptr_null(strstr(err, "is it running"));
+	ctl_connect_error("/run/esxmemd/control", -EPERM, err, sizeof(err));
+	ck_assert_ptr_nonnull(strstr(err, "run esxmemctl as root"));
+	ctl_connect_error("/run/esxmemd/control", -ECONNREFUSED, err, sizeof(err));
+	ck_assert_ptr_nonnull(strstr(err, "is it running? systemctl status esxmemd"));
+	ctl_connect_error("/run/esxmemd/control", -EMFILE, err, sizeof(err));
+	ck_assert_ptr_null(strstr(err, "is it running"));
+	ck_assert_ptr_null(strstr(err, "root"));
 }
 END_TEST
 
@@ -231,6 +359,12 @@ Suite *esxmemctl_suite(void)
 	tcase_add_test(tc, set_request_twice_or_empty);
 	tcase_add_test(tc, status_table);
 	tcase_add_test(tc, status_malformed);
+	tcase_add_test(tc, status_module_unloaded);
+	tcase_add_test(tc, unset_request);
+	tcase_add_test(tc, unset_request_refused);
+	tcase_add_loop_test(tc, change_text, 0, sizeof(changes) / sizeof(changes[0]));
+	tcase_add_test(tc, change_text_malformed);
+	tcase_add_test(tc, connect_errors);
 	tcase_add_test(tc, client_round_trip);
 	tcase_add_test(tc, client_no_daemon);
 	suite_add_tcase(s, tc);

@@ -14,5 +14,6 @@ Suite *policy_suite(void);
 Suite *config_suite(void);
 Suite *esxmemctl_suite(void);
 Suite *qmp_suite(void);
+Suite *config_edit_suite(void);
 
 #endif

@@ -13,6 +13,21 @@
 
 #define REPLY_TIMEOUT_SECS	10
 
+void ctl_connect_error(const char *path, int err, char *buf, size_t len)
+{
+	if (err == -EACCES || err == -EPERM)
+		/* The socket is root's, mode 0660, in a 0750 directory. */
+		snprintf(buf, len,
+			 "permission denied on esxmemd's socket %s: it is root's: run esxmemctl as root (sudo esxmemctl ...)",
+			 path);
+	else if (err == -ENOENT || err == -ECONNREFUSED)
+		snprintf(buf, len,
+			 "cannot reach esxmemd at %s: %s (is it running? systemctl status esxmemd)",
+			 path, strerror(-err));
+	else
+		snprintf(buf, len, "cannot reach esxmemd at %s: %s", path, strerror(-err));
+}
+
 int ctl_request(const char *path, json_t *request, json_t **reply, char *err,
 		size_t errlen)
 {
@@ -33,15 +48,7 @@ int ctl_request(const char *path, json_t *request, json_t **reply, char *err,
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
 		ret = -errno;
-		if (ret == -EACCES || ret == -EPERM)
-			/* The socket is root's, mode 0660, in a 0750 directory. */
-			snprintf(err, errlen,
-				 "cannot reach esxmemd at %s: %s: run esxmemctl as root",
-				 path, strerror(errno));
-		else
-			snprintf(err, errlen,
-				 "cannot reach esxmemd at %s: %s (is it running? systemctl status esxmemd)",
-				 path, strerror(errno));
+		ctl_connect_error(path, ret, err, errlen);
 		if (fd >= 0)
 			close(fd);
 		return ret;

@@ -108,6 +108,91 @@ json_t *ctl_set_request(const char *name, int argc, char **argv, char *err,
 	return req;
 }
 
+static int protocol_error(char *err, size_t errlen, const char *what);
+
+json_t *ctl_unset_request(const char *name, int argc, char **argv, char *err,
+			  size_t errlen)
+{
+	static const char *const known[] = { "shares", "min", "max", "domain" };
+	json_t *keys = json_array(), *req, *key;
+	size_t i, k;
+	int a;
+
+	req = json_pack("{s:s, s:s}", "cmd", "unset", "name", name);
+	if (!req || !keys) {
+		json_decref(keys);
+		return refuse(err, errlen, req, "out of memory");
+	}
+	for (a = 0; a < argc; a++) {
+		for (k = 0; k < 4 && strcmp(argv[a], known[k]); k++)
+			;
+		if (k == 4) {
+			json_decref(keys);
+			return refuse(err, errlen, req, "unknown key \"%s\": shares, min, max or domain",
+				      argv[a]);
+		}
+		json_array_foreach(keys, i, key)
+			if (!strcmp(json_string_value(key), argv[a])) {
+				json_decref(keys);
+				return refuse(err, errlen, req, "%s given twice", argv[a]);
+			}
+		json_array_append_new(keys, json_string(argv[a]));
+	}
+	if (argc)
+		json_object_set_new(req, "keys", keys);
+	else
+		json_decref(keys);
+	return req;
+}
+
+/* "shares=high min=1G" from a set request's settings, "min max" from keys. */
+static void words(json_t *req, char *buf, size_t len)
+{
+	json_t *settings = json_object_get(req, "settings"), *v;
+	const char *key;
+	size_t at = 0, i;
+
+	buf[0] = '\0';
+	json_object_foreach(settings, key, v) {
+		if (json_is_string(v))
+			at += (size_t)snprintf(buf + at, at < len ? len - at : 0, "%s%s=%s",
+					       at ? " " : "", key, json_string_value(v));
+		else
+			at += (size_t)snprintf(buf + at, at < len ? len - at : 0, "%s%s=%lld",
+					       at ? " " : "", key,
+					       (long long)json_integer_value(v));
+	}
+	json_array_foreach(json_object_get(req, "keys"), i, v)
+		at += (size_t)snprintf(buf + at, at < len ? len - at : 0, "%s%s", at ? " " : "",
+				       json_string_value(v));
+}
+
+int ctl_print_change(FILE *f, json_t *req, json_t *reply, char *err, size_t errlen)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	const char *name = json_string_value(json_object_get(req, "name"));
+	const char *config = json_string_value(json_object_get(reply, "config"));
+	bool persistent = json_is_true(json_object_get(reply, "persistent"));
+	char what[512];
+
+	if (!cmd || !name || !config || !json_is_boolean(json_object_get(reply, "persistent")))
+		return protocol_error(err, errlen, "where the change was made");
+	words(req, what, sizeof(what));
+	if (!strcmp(cmd, "set") && persistent)
+		fprintf(f, "VM %s: %s written to %s, and in effect\n", name, what, config);
+	else if (!strcmp(cmd, "set"))
+		fprintf(f, "VM %s: %s in effect until esxmemd reloads or restarts\n"
+			"(esxmemctl unset %s takes it back; set --config writes it to %s)\n",
+			name, what, name, config);
+	else if (persistent)
+		fprintf(f, "VM %s: %s removed from %s: the VM has vm_defaults' values for them\n",
+			name, what, config);
+	else
+		fprintf(f, "VM %s: runtime changes%s%s taken back: the VM has %s's settings\n",
+			name, *what ? " of " : "", what, config);
+	return 0;
+}
+
 /* An integer field of @obj, or -1 (and *@bad set) when it is missing. */
 static long long field(json_t *obj, const char *key, bool *bad)
 {
@@ -135,17 +220,43 @@ static int protocol_error(char *err, size_t errlen, const char *what)
 	return -EPROTO;
 }
 
+/* "high 6% (61M), soft 4% (41M), ...": the free memory each state begins below. */
+static int print_thresholds(FILE *f, json_t *pool, long long pages, long long page,
+			    bool in_pages)
+{
+	static const char *const states[] = { "high", "soft", "hard", "low" };
+	json_t *t = json_object_get(pool, "thresholds_permille");
+	char amount_text[24];
+	bool bad = false;
+	size_t s;
+
+	if (!json_is_object(t))
+		return -EPROTO;
+	fputs("thresholds (free memory):", f);
+	for (s = 0; s < 4; s++) {
+		long long permille = field(t, states[s], &bad);
+
+		amount(amount_text, sizeof(amount_text), pages * permille / 1000, page, in_pages);
+		fprintf(f, "%s %s %.1f%% (%s)", s ? "," : "", states[s], permille / 10.0,
+			amount_text);
+	}
+	fputc('\n', f);
+	return bad ? -EPROTO : 0;
+}
+
 int ctl_print_status(FILE *f, json_t *reply, bool pages, char *err, size_t errlen)
 {
 	json_t *pool = json_object_get(reply, "pool"), *vms = json_object_get(reply, "vms");
+	long long page, ballooned = 0, balloon_target = 0, compressed = 0, swapped = 0;
 	json_t *vm, *rho;
-	char c[12][24];
-	long long page;
+	char c[14][24];
 	bool bad = false;
 	size_t i;
 
 	if (!json_is_object(pool) || !json_is_array(vms))
 		return protocol_error(err, errlen, "pool or vms");
+	if (json_is_false(json_object_get(reply, "module_loaded")))
+		fputs("esxmem.ko is not loaded: nothing is managed until it is (modprobe esxmem)\n", f);
 	page = field(pool, "page_size", &bad);
 	amount(c[0], sizeof(c[0]), field(pool, "pages", &bad), page, pages);
 	amount(c[1], sizeof(c[1]), field(pool, "used_pages", &bad), page, pages);
@@ -156,14 +267,30 @@ int ctl_print_status(FILE *f, json_t *reply, bool pages, char *err, size_t errle
 		c[0], c[1], c[2], json_string_value(json_object_get(pool, "state")),
 		json_real_value(json_object_get(reply, "tax")),
 		(long long)json_integer_value(json_object_get(reply, "balance_secs")));
-	fprintf(f, "%-16s %7s %7s %7s %7s %7s %8s %7s %5s %9s %7s %7s\n", "NAME", "SIZE",
+	if (print_thresholds(f, pool, field(pool, "pages", &bad), page, pages))
+		return protocol_error(err, errlen, "the pool's thresholds");
+	json_array_foreach(vms, i, vm) {
+		ballooned += field(vm, "ballooned_pages", &bad);
+		balloon_target += field(vm, "balloon_target_pages", &bad);
+		compressed += field(vm, "compressed_pages", &bad);
+		swapped += field(vm, "swapped_pages", &bad);
+	}
+	if (bad)
+		return protocol_error(err, errlen, "a VM's fields");
+	amount(c[0], sizeof(c[0]), ballooned, page, pages);
+	amount(c[1], sizeof(c[1]), balloon_target, page, pages);
+	amount(c[2], sizeof(c[2]), compressed, page, pages);
+	amount(c[3], sizeof(c[3]), swapped, page, pages);
+	fprintf(f, "reclaimed: %s in balloons (%s asked), %s compressed, %s swapped\n",
+		c[0], c[1], c[2], c[3]);
+	fprintf(f, "%-16s %7s %7s %7s %7s %7s %8s %7s %5s %9s %7s %7s %7s %7s\n", "NAME", "SIZE",
 		"MIN", "MAX", "SHARES", "TARGET", "CONSUMED", "SHARED", "f", "RHO",
-		"BALLOON", "SWAP");
+		"BALLOON", "BTARGET", "COMPR", "SWAP");
 	json_array_foreach(vms, i, vm) {
 		static const char *const keys[] = {
 			"size_pages", "min_pages", "max_pages", NULL, "target_pages",
 			"consumed_pages", "shared_pages", NULL, NULL, "ballooned_pages",
-			"swapped_pages",
+			"balloon_target_pages", "compressed_pages", "swapped_pages",
 		};
 		const char *name = json_string_value(json_object_get(vm, "name"));
 		size_t k;
@@ -179,9 +306,10 @@ int ctl_print_status(FILE *f, json_t *reply, bool pages, char *err, size_t errle
 			snprintf(c[8], sizeof(c[8]), "-");
 		if (bad || !name || !json_is_number(json_object_get(vm, "active")))
 			return protocol_error(err, errlen, "a VM's fields");
-		fprintf(f, "%-16s %7s %7s %7s %7s %7s %8s %7s %5.2f %9s %7s %7s\n", name, c[0],
-			c[1], c[2], c[3], c[4], c[5], c[6],
-			json_number_value(json_object_get(vm, "active")), c[8], c[9], c[10]);
+		fprintf(f, "%-16s %7s %7s %7s %7s %7s %8s %7s %5.2f %9s %7s %7s %7s %7s\n", name,
+			c[0], c[1], c[2], c[3], c[4], c[5], c[6],
+			json_number_value(json_object_get(vm, "active")), c[8], c[9], c[10],
+			c[11], c[12]);
 	}
 	return 0;
 }
@@ -209,6 +337,11 @@ int ctl_print_vm(FILE *f, json_t *reply, bool pages, char *err, size_t errlen)
 			fprintf(f, "%-18s %s\n", key, json_string_value(v));
 		} else if (json_is_boolean(v)) {
 			fprintf(f, "%-18s %s\n", key, json_is_true(v) ? "yes" : "no");
+		} else if (json_is_object(v)) {
+			char *text = json_dumps(v, JSON_COMPACT);
+
+			fprintf(f, "%-18s %s\n", key, text ?: "-");
+			free(text);
 		} else {
 			fprintf(f, "%-18s -\n", key);
 		}

@@ -25,9 +25,25 @@ json_t *ctl_set_request(const char *name, int argc, char **argv, char *err,
 			size_t errlen);
 
 /*
- * Prints a "status" reply as a summary and a table of VMs, sizes in bytes
- * units, or in pages with @pages. -EPROTO with a message in @err when the
- * reply lacks what it must have.
+ * The "unset" request for VM @name from key words (shares, min, max,
+ * domain; none: every runtime change). NULL with a message in @err when a
+ * word is wrong.
+ */
+json_t *ctl_unset_request(const char *name, int argc, char **argv, char *err,
+			  size_t errlen);
+
+/*
+ * Says what a "set" or "unset" request @req did, from the daemon's @reply:
+ * for how long a change holds (until reload or restart, or written to the
+ * configuration file) and how to take it back. -EPROTO as below.
+ */
+int ctl_print_change(FILE *f, json_t *req, json_t *reply, char *err, size_t errlen);
+
+/*
+ * Prints a "status" reply as a summary (the pool, its free-memory
+ * thresholds, what balloons, compression and swap hold) and a table of
+ * VMs, sizes in bytes units, or in pages with @pages. -EPROTO with a
+ * message in @err when the reply lacks what it must have.
  */
 int ctl_print_status(FILE *f, json_t *reply, bool pages, char *err,
 		     size_t errlen);
