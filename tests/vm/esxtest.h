@@ -311,6 +311,11 @@ static inline pid_t esx_start_esxmemd(const char *conf, const char *log, bool de
 	if (!pid) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
+		/*
+		 * A test that stops at a fatal check takes its daemon along:
+		 * one left running would manage the next test's VMs.
+		 */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fd, 2);
 		execl("/usr/bin/esxmemd", "esxmemd", "-c", conf, debug ? "-d" : NULL,
 		      (char *)NULL);
