@@ -248,7 +248,7 @@ int main(void)
 {
 	struct esxmem_vm_info *vms;
 	pid_t guest, d;
-	uint64_t target;
+	uint64_t target, target0;
 	size_t n, i;
 	int fd, fd2, k;
 	char pool0[32];
@@ -288,13 +288,22 @@ int main(void)
 	CHECK(request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) == ESXBALLOON_MSG_TARGET &&
 	      (int64_t)target == status_target(), "GET_TARGET: %llu, as the status says",
 	      (unsigned long long)target);
-	/* Pages the guest never touches: from 3000 on. */
+	target0 = target;
+	/*
+	 * Pages the guest never touches: from 3000 on. They hold no memory,
+	 * so ballooning them takes nothing and the target stays: it does not
+	 * grow with the balloon (which would take it to the guest's cap).
+	 */
 	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 512, &target) ==
 	      ESXBALLOON_MSG_TARGET && ballooned() == 512, "LOCK: %llu ballooned",
 	      (unsigned long long)ballooned());
+	CHECK(target == target0 && (int64_t)target == status_target(),
+	      "locking never-touched frames leaves the target at %llu: %llu",
+	      (unsigned long long)target0, (unsigned long long)target);
 	CHECK(frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 100, &target) ==
-	      ESXBALLOON_MSG_TARGET && ballooned() == 412, "UNLOCK: %llu ballooned",
-	      (unsigned long long)ballooned());
+	      ESXBALLOON_MSG_TARGET && ballooned() == 412 && target == target0,
+	      "UNLOCK: %llu ballooned, target %llu", (unsigned long long)ballooned(),
+	      (unsigned long long)target);
 	/* One VM, one balloon session. */
 	fd2 = guest_connect();
 	{
@@ -303,8 +312,32 @@ int main(void)
 		CHECK(recv_msg(fd2, &v) == 0, "a second connection for the VM is refused");
 	}
 	close(fd2);
+	/*
+	 * The end of the connection and the guest's RESET keep the frames
+	 * ballooned, and the next session's target is the same: the guest
+	 * locks what it holds again, nothing is deflated to be inflated again.
+	 */
 	close(fd);
-	CHECK(WAIT_FOR(ballooned() == 0), "the end of the connection gives everything back");
+	CHECK(WAIT_FOR(status_target() >= 0) && ballooned() == 412,
+	      "the end of the connection keeps the frames ballooned: %llu",
+	      (unsigned long long)ballooned());
+	fd = guest_connect();
+	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET && target == target0,
+	      "reconnected: the target after RESET is still %llu: %llu",
+	      (unsigned long long)target0, (unsigned long long)target);
+	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3100, 412, &target) ==
+	      ESXBALLOON_MSG_TARGET && ballooned() == 412 && target == target0,
+	      "the frames locked again: %llu ballooned, target %llu",
+	      (unsigned long long)ballooned(), (unsigned long long)target);
+	CHECK(request(fd, ESXBALLOON_MSG_RESET, NULL, 0, &target) == ESXBALLOON_MSG_TARGET &&
+	      target == target0 && ballooned() == 412, "RESET: target %llu, %llu ballooned",
+	      (unsigned long long)target, (unsigned long long)ballooned());
+	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3100, 412, &target) ==
+	      ESXBALLOON_MSG_TARGET &&
+	      frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3100, 412, &target) ==
+	      ESXBALLOON_MSG_TARGET && ballooned() == 0,
+	      "UNLOCK gives them back: %llu ballooned", (unsigned long long)ballooned());
+	close(fd);
 
 	/*
 	 * A page the host holds: the guest's frame 3010, written (so it has a
@@ -359,7 +392,8 @@ int main(void)
 		 (uint32_t)ESXBALLOON_GFNS_LEN(1));
 	CHECK(refused(fd), "a frame outside the guest's RAM: ERROR and the end");
 	close(fd);
-	CHECK(WAIT_FOR(ballooned() == 0), "its 8 frames given back");
+	CHECK(WAIT_FOR(status_target() >= 0) && ballooned() == 8,
+	      "its 8 frames stay ballooned: %llu", (unsigned long long)ballooned());
 
 	fd = guest_connect();
 	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET &&
@@ -368,6 +402,13 @@ int main(void)
 	send_msg(fd, ESXBALLOON_MSG_LOCK, &(struct { struct esxballoon_gfns g; uint64_t x[1]; })
 		 { .g = { .count = 1 }, .x = { RAM_GFN + 3003 } }, (uint32_t)ESXBALLOON_GFNS_LEN(1));
 	CHECK(refused(fd), "a frame locked twice: ERROR and the end");
+	close(fd);
+	/* A session that takes the 8 back. */
+	fd = guest_connect();
+	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET &&
+	      frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
+	      frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
+	      ballooned() == 0, "the 8 given back: %llu ballooned", (unsigned long long)ballooned());
 	close(fd);
 
 	fd = guest_connect();
@@ -406,6 +447,46 @@ int main(void)
 	CHECK(!syscall(SYS_delete_module, "esxballoon", O_NONBLOCK), "rmmod esxballoon: %s",
 	      strerror(errno));
 	CHECK(WAIT_FOR(status_target() >= 0), "the daemon still answers");
+
+	/*
+	 * Memory the balloon took: 100 frames the host writes (so they hold
+	 * pages of their own) and the balloon locks. The target counts them as the VM's
+	 * before and after the LOCK alike. Then the thresholds of a normal
+	 * host put the pool in the high state, far above its threshold: the
+	 * balloon gives its memory back into that free memory (target 0).
+	 */
+	{
+		uint8_t *ram = map_guest_ram(guest);
+		int64_t before;
+
+		/* Each page its own content: sharing must not merge them. */
+		for (k = 0; k < 100; k++)
+			memset(ram + (2000 + k) * ESX_PAGE, 0x10 + k, ESX_PAGE);
+		munmap(ram, (size_t)GUEST_PAGES * ESX_PAGE);
+		fd = guest_connect();
+		CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET, "greeted");
+		CHECK(WAIT_FOR(status_target() >= (int64_t)target0 + 100) &&
+		      request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) ==
+		      ESXBALLOON_MSG_TARGET && target >= target0 + 100,
+		      "the 100 written pages raise the target: %llu", (unsigned long long)target);
+		before = (int64_t)target;
+		CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 2000, 100, &target) ==
+		      ESXBALLOON_MSG_TARGET && ballooned() == 100 && (int64_t)target == before,
+		      "locking them: %llu ballooned, target %llu as before",
+		      (unsigned long long)ballooned(), (unsigned long long)target);
+		write_text(CONF, "{\"pool\": {\"size\": \"20M\"}, \"balance_period\": 1,\n"
+			   " \"control_socket\": \"" SOCK "\", \"vms\": {\"b1\": {\"max\": \"1M\"}}}\n");
+		kill(d, SIGHUP);
+		CHECK(WAIT_FOR(status_target() == 0) &&
+		      request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) ==
+		      ESXBALLOON_MSG_TARGET && target == 0 && ballooned() == 100,
+		      "the high state: the balloon deflates into the free memory, target %llu (%lld in the status), %llu ballooned",
+		      (unsigned long long)target, (long long)status_target(),
+		      (unsigned long long)ballooned());
+		CHECK(frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 2000, 100, &target) ==
+		      ESXBALLOON_MSG_TARGET && ballooned() == 0, "deflated");
+		close(fd);
+	}
 
 	kill(d, SIGTERM);
 	waitpid(d, NULL, 0);
