@@ -13,7 +13,8 @@
  *  - SIGKILL leaves the guests running and the module as it was; a new
  *    daemon takes the VMs over; a bad configuration on SIGHUP is refused
  *    and the old one stays; "set" over the control socket applies at once;
- *    SIGTERM stops the daemon cleanly.
+ *    mins that do not fit in the pool are refused, in a file and when a
+ *    VM starts; SIGTERM stops the daemon cleanly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +103,9 @@ static const struct {
 	{ "{\"vms\": {\"a\": {\"min\": \"2G\", \"max\": \"1G\"}}}", "vms.a: min" },
 	{ "{\"thresholds\": {\"high\": 10, \"soft\": 20}}", "thresholds: must fall strictly" },
 	{ "{\"sampling\": {\"period\": 0}}", "sampling.period: 0 is out of range 1..3600" },
+	/* Admission control: 20M less the high state's 6% is 18.8 MiB. */
+	{ "{\"pool\": {\"size\": \"20M\"}, \"vms\": {\"a\": {\"min\": \"12M\"}, \"b\": {\"min\": \"12M\"}}}",
+	  CONF ": vms: the mins add up to 24 MiB, more than the 18 MiB the pool can guarantee" },
 };
 
 /* esxmemd --check-config on CONF: its exit status; its messages to LOG. */
@@ -438,6 +442,24 @@ int main(void)
 	CHECK(watch_once(), "esxmemctl watch refreshes and stops on SIGINT");
 	CHECK(esxmemctl("reload", NULL) == 0 && out_has("reloaded") && find("idle", &i) &&
 	      i.shares == 1000, "esxmemctl reload drops the runtime change");
+
+	/*
+	 * Admission control when VMs start: a min of 12M for every VM the
+	 * file does not name (so no check can see it before they run). The
+	 * older VM, active, gets it; idle's would make 24M of mins on a pool
+	 * that guarantees 18.8M: refused, with an error, and it runs with none.
+	 */
+	write_text(CONF, "{\"pool\": {\"size\": \"20M\"}, \"balance_period\": 1,\n"
+		   " \"control_socket\": \"" SOCK "\", \"vm_defaults\": {\"min\": \"12M\"}}\n");
+	kill(d, SIGHUP);
+	CHECK(WAIT_FOR(log_has("VM idle: its min of 12 MiB is refused") &&
+		       find("active", &a) && a.min_pages == 3072 && find("idle", &i) &&
+		       i.min_pages == 0 && i.target_pages < 3072),
+	      "admission: active min %llu, idle min %llu (target %llu), refused with an error",
+	      (unsigned long long)a.min_pages, (unsigned long long)i.min_pages,
+	      (unsigned long long)i.target_pages);
+	CHECK(!log_has("VM active: its min"), "the older VM keeps its min");
+	write_text(CONF, good_conf);
 
 	kill(d, SIGTERM);
 	CHECK(waitpid(d, &status, 0) == d && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
