@@ -61,6 +61,13 @@ struct balloon_conn {
 	uint64_t nr_kept;
 	time_t kept_logged;
 	bool no_balloon;		/* the VM cannot balloon: devices assigned */
+	/*
+	 * The VM's page counts when the guest last heard that its balloon
+	 * should grow, or at its last LOCK: the start of the window in which
+	 * it allocates the pages it locks next (see count_empty()).
+	 */
+	uint64_t mark[ESXMEM_PAGE_NR_STATES];
+	bool marked;
 };
 
 static uint64_t now_sec(void)
@@ -333,10 +340,14 @@ static int lock_frames(struct daemon *d, struct balloon_conn *c, const uint64_t 
  * its page counts @before and @after a LOCK or UNLOCK: frames newly
  * ballooned that were unbacked, the zero page or shared took nothing the
  * VM is charged for (a shared frame stays with its other sharers, and
- * targets do not count it); frames given
- * back take their share of those with them (which ones were empty is not
- * known). Pages the guest or the sharing scanner changed meanwhile blur
- * the count by as many, in either direction.
+ * targets do not count it); frames given back take their share of those
+ * with them (which ones were empty is not known). For a LOCK, @before is
+ * taken when the guest learnt it should inflate (or at its LOCK before),
+ * not at the LOCK itself: a guest that zeroes the pages it allocates
+ * (init_on_alloc) touches never-touched frames just before it locks them,
+ * and they must count as the empty frames they were. Pages the guest or
+ * the sharing scanner changed meanwhile blur the count by as many, mostly
+ * towards empty: a balloon that reclaims less, not one that grows.
  */
 static void count_empty(struct daemon *d, uint32_t vm_id, const uint64_t *before,
 			const uint64_t *after)
@@ -384,13 +395,21 @@ static const char *frames(struct daemon *d, struct balloon_conn *c, const uint8_
 	/* Checked: undo the marks, then apply for real. */
 	for (i = 0; i < n; i++)
 		c->held[gfns[i] / 64] ^= 1ULL << (gfns[i] % 64);
-	counted = !c->no_balloon && refresh_vm(d, c->vm_id, before);
+	if (lock && c->marked)
+		memcpy(before, c->mark, sizeof(before));
+	counted = !c->no_balloon && ((lock && c->marked) || refresh_vm(d, c->vm_id, before));
+	c->marked = false;
 	if (lock)
 		err = lock_frames(d, c, gfns, n, &kept);
 	else
 		err = esxmem_vm_balloon(d->h, c->vm_id, gfns, n, true);
-	if (!err && counted && refresh_vm(d, c->vm_id, after))
+	if (!err && counted && refresh_vm(d, c->vm_id, after)) {
 		count_empty(d, c->vm_id, before, after);
+		if (lock) {
+			memcpy(c->mark, after, sizeof(after));
+			c->marked = true;
+		}
+	}
 	/* On unlock, frames the guest touched are its own already. */
 	if (err && !(err == -ENOENT && !lock)) {
 		log_debug("balloon of VM %u: module refused: %s %s", c->vm_id,
@@ -420,6 +439,7 @@ static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t typ
 {
 	const uint8_t *p = c->buf + HDR;
 	const char *err = NULL;
+	uint64_t target;
 	int v;
 
 	switch (type) {
@@ -438,6 +458,7 @@ static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t typ
 		/* Forgotten here, still ballooned in the module. */
 		memset(c->held, 0, (c->nr_frames / 64 + 1) * sizeof(uint64_t));
 		c->nr_held = 0;
+		c->marked = false;
 		c->state = B_READY;
 		break;
 	default:
@@ -450,8 +471,11 @@ static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t typ
 	if (err)
 		return err;
 	v = find_vm(d, c->vm_id);
-	if (reply(c, ESXBALLOON_MSG_TARGET, seq,
-		  v < 0 || c->no_balloon ? 0 : balloon_target(d, &d->vms[v])))
+	target = v < 0 || c->no_balloon ? 0 : balloon_target(d, &d->vms[v]);
+	/* The guest will allocate pages to lock: where its window starts. */
+	if (type == ESXBALLOON_MSG_GET_TARGET && target > c->nr_held)
+		c->marked = refresh_vm(d, c->vm_id, c->mark);
+	if (reply(c, ESXBALLOON_MSG_TARGET, seq, target))
 		return "the guest does not take replies";
 	return NULL;
 }
