@@ -18,6 +18,11 @@
  * VMs that need it, and a VM that uses more gains that much more each
  * balance while memory lasts. Its min holds regardless.
  *
+ * Refault feedback: pages reclaimed from a VM that it faulted back since
+ * the last balance were part of its working set: they count as active
+ * (policy.h) and add to its demand, decaying by half each balance once
+ * they stop coming back.
+ *
  * Admission: VMs' mins must fit in what targets hand out at most (the
  * pool less the high state's free memory). VMs are admitted oldest first;
  * a VM whose min does not fit next to those admitted before it runs with
@@ -73,6 +78,31 @@ static uint64_t demand_pages(const struct daemon *d, const struct esxmem_vm_info
 	uint64_t headroom = vm->size_pages * d->conf.headroom_percent / 100;
 
 	return used_pages(vm) + (headroom ? headroom : 1);
+}
+
+/*
+ * Refault feedback: the pages reclaimed from VM @vms[i] (compressed or
+ * swapped) that it faulted back since the last balance, and half of what
+ * it had then, whichever is more, so that a working set found too small
+ * stays larger for a few periods rather than flapping. The lists of this
+ * balance and the last are both in id order (the module's): *@last walks
+ * the old one along.
+ */
+static uint64_t refaults(const struct daemon *d, const struct esxmem_vm_info *vm,
+			 size_t *last)
+{
+	uint64_t ins = vm->swap_ins + vm->compress_ins, back;
+	const struct esxmem_vm_info *old;
+
+	while (*last < d->nr_vms && d->vms[*last].id < vm->id)
+		(*last)++;
+	if (*last >= d->nr_vms || d->vms[*last].id != vm->id || !d->refaults)
+		return 0;
+	old = &d->vms[*last];
+	back = ins - (old->swap_ins + old->compress_ins);
+	if (ins < old->swap_ins + old->compress_ins)
+		back = 0;
+	return back > d->refaults[*last] / 2 ? back : d->refaults[*last] / 2;
 }
 
 static bool has_id(const uint32_t *ids, size_t n, uint32_t id)
@@ -148,11 +178,11 @@ static void set_target(struct daemon *d, struct esxmem_vm_info *vm,
 	};
 	int err;
 
-	log_debug("VM %s: S %llu, size %llu, min %llu, max %llu, demand %llu, f %.3f, rho %.3g: target %llu -> %llu pages%s",
+	log_debug("VM %s: S %llu, size %llu, min %llu, max %llu, demand %llu, f %.3f, refaulted %llu, rho %.3g: target %llu -> %llu pages%s",
 		  vm->name, (unsigned long long)p->shares,
 		  (unsigned long long)p->size_pages, (unsigned long long)p->min_pages,
 		  (unsigned long long)p->max_pages, (unsigned long long)p->demand_pages,
-		  p->active, p->rho, (unsigned long long)vm->target_pages,
+		  p->active, (unsigned long long)p->refault_pages, p->rho, (unsigned long long)vm->target_pages,
 		  (unsigned long long)p->target_pages,
 		  p->target_pages == policy_lo_pages(p) ? " (at min)" :
 		  p->target_pages == p->demand_pages ? " (at demand)" :
@@ -199,7 +229,8 @@ int balance(struct daemon *d)
 	struct esxmem_vm_info *vms = NULL;
 	struct policy_vm *p = NULL;
 	double *rho = NULL;
-	size_t n = 0, i;
+	uint64_t *refault = NULL;
+	size_t n = 0, i, last = 0;
 	int err;
 
 	err = esxmem_pool_get(d->h, &d->pool);
@@ -212,9 +243,11 @@ int balance(struct daemon *d)
 	if (n) {
 		p = calloc(n, sizeof(*p));
 		rho = calloc(n, sizeof(*rho));
-		if (!p || !rho) {
+		refault = calloc(n, sizeof(*refault));
+		if (!p || !rho || !refault) {
 			free(p);
 			free(rho);
+			free(refault);
 			esxmem_vm_list_free(vms, n);
 			return -ENOMEM;
 		}
@@ -222,14 +255,16 @@ int balance(struct daemon *d)
 	for (i = 0; i < n; i++)
 		discover_vm(d, &vms[i]);
 	admit(d, vms, n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		refault[i] = refaults(d, &vms[i], &last);
 		p[i] = (struct policy_vm){
 			.shares = vms[i].shares, .min_pages = vms[i].min_pages,
 			.max_pages = vms[i].max_pages, .size_pages = vms[i].size_pages,
-			.demand_pages = demand_pages(d, &vms[i]),
+			.demand_pages = demand_pages(d, &vms[i]) + refault[i],
 			.current_pages = vms[i].target_pages,
-			.active = vms[i].active_ppm / 1e6,
+			.active = vms[i].active_ppm / 1e6, .refault_pages = refault[i],
 		};
+	}
 	d->avail_pages = pages_to_hand_out(&d->pool);
 	policy_targets(p, n, d->avail_pages, d->conf.tax);
 	policy_deadband(p, n, d->avail_pages, d->conf.tax);
@@ -244,9 +279,11 @@ int balance(struct daemon *d)
 	free(p);
 	esxmem_vm_list_free(d->vms, d->nr_vms);
 	free(d->rho);
+	free(d->refaults);
 	d->vms = vms;
 	d->nr_vms = n;
 	d->rho = rho;
+	d->refaults = refault;
 	d->balances++;
 	balloon_forget_gone(d);
 	d->balloon_give = balloon_give(d);

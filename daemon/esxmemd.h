@@ -42,6 +42,7 @@ struct daemon {
 	struct esxmem_vm_info *vms;
 	size_t nr_vms;
 	double *rho;			/* by vms[] index */
+	uint64_t *refaults;		/* by vms[] index: see balance.c */
 	uint64_t avail_pages;
 	uint64_t balances;
 	struct vm_override *overrides;

@@ -55,6 +55,13 @@ static double pages_of(double cost, double active, double k)
 	return cost <= active ? cost : active + (cost - active) / k;
 }
 
+double policy_active_pages(const struct policy_vm *vm)
+{
+	double a = active_pages(vm->size_pages, vm->active) + (double)vm->refault_pages;
+
+	return a < (double)vm->size_pages ? a : (double)vm->size_pages;
+}
+
 double policy_cost(uint64_t pages, uint64_t size_pages, double active, double tax)
 {
 	return cost_of((double)pages, active_pages(size_pages, active),
@@ -108,8 +115,7 @@ static double alloc_at(const struct policy_vm *vm, double lambda, double k)
 
 	if (!vm->shares)
 		return lo;
-	p = pages_of((double)vm->shares / lambda,
-		     active_pages(vm->size_pages, vm->active), k);
+	p = pages_of((double)vm->shares / lambda, policy_active_pages(vm), k);
 	return p < lo ? lo : p > hi ? hi : p;
 }
 
@@ -135,7 +141,7 @@ static double solve_lambda(const struct policy_vm *vms, size_t n,
 	/* Between them lie the points where a VM leaves a bound. */
 	for (i = 0; i < n; i++) {
 		double s = (double)vms[i].shares;
-		double a = active_pages(vms[i].size_pages, vms[i].active);
+		double a = policy_active_pages(&vms[i]);
 		double top = (double)policy_hi_pages(&vms[i]);
 		double bottom = (double)policy_lo_pages(&vms[i]);
 
@@ -169,7 +175,8 @@ static double solve_lambda(const struct policy_vm *vms, size_t n,
 static void set_target(struct policy_vm *vm, uint64_t pages, double tax)
 {
 	vm->target_pages = pages;
-	vm->rho = policy_rho(vm->shares, pages, vm->size_pages, vm->active, tax);
+	vm->rho = pages ? (double)vm->shares / cost_of((double)pages, policy_active_pages(vm),
+						      policy_idle_cost(tax)) : INFINITY;
 }
 
 uint64_t policy_targets(struct policy_vm *vms, size_t n, uint64_t avail_pages,

@@ -27,6 +27,13 @@
  * The bounds are the VM's min and its max, and, below the max, its
  * demand: what it uses plus headroom (balance.c), so memory a VM does not
  * use goes to VMs that need it.
+ *
+ * Refault feedback: pages reclaimed from a VM (compressed or swapped)
+ * that it faulted back within the last balance period were part of its
+ * working set, which sampling underestimated: they count as active pages,
+ * A = min(size, f * size + refaulted), so they are not taxed, and
+ * balance.c adds them to the VM's demand. A VM whose reclaimed pages come
+ * back quickly gets its target raised by as much.
  */
 #ifndef ESXMEMD_POLICY_H
 #define ESXMEMD_POLICY_H
@@ -60,6 +67,8 @@ struct policy_vm {
 	uint64_t current_pages;	/* its target now, for the deadband */
 	double active;		/* f of all its RAM; NaN or outside [0, 1]
 				 * is clamped, NaN counts as 1 */
+	uint64_t refault_pages;	/* reclaimed pages it faulted back in the
+				 * last period: active too */
 	/* out */
 	uint64_t target_pages;	/* min <= target <= max */
 	double rho;		/* shares per page at the target */
@@ -73,6 +82,9 @@ double policy_idle_cost(double tax);
  * active fraction @active: min(A, P) + k * max(0, P - A), A = f * size.
  */
 double policy_cost(uint64_t pages, uint64_t size_pages, double active, double tax);
+
+/* A VM's active pages: f * size and what it faulted back, at most its size. */
+double policy_active_pages(const struct policy_vm *vm);
 
 /* rho for these inputs; +infinity when @pages is 0 (nothing to revoke). */
 double policy_rho(uint64_t shares, uint64_t pages, uint64_t size_pages,

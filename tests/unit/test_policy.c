@@ -389,6 +389,30 @@ START_TEST(deadband_random)
 }
 END_TEST
 
+/*
+ * Refault feedback: pages reclaimed from a VM that came back count as
+ * active. Two equal VMs, 20% active by sampling (A = 200); one faulted
+ * 200 of its reclaimed pages back (A = 400). At equal rho, 4 P0 - 600 =
+ * 4 P1 - 1200 and P0 + P1 = 1000: 425 and 575. Active pages never exceed
+ * the VM's size.
+ */
+START_TEST(refaults_raise_the_target)
+{
+	struct policy_vm v[2] = { vm(1000, 1000, 0.2), vm(1000, 1000, 0.2) };
+
+	ck_assert_uint_eq(policy_targets(v, 2, 1000, 0.75), 1000);
+	ck_assert_uint_eq(v[1].target_pages, 500);
+	v[1].refault_pages = 200;
+	ck_assert_double_eq_tol(policy_active_pages(&v[1]), 400, 1e-9);
+	ck_assert_uint_eq(policy_targets(v, 2, 1000, 0.75), 1000);
+	ck_assert_uint_eq(v[0].target_pages, 425);
+	ck_assert_uint_eq(v[1].target_pages, 575);
+	ck_assert_double_eq_tol(v[0].rho, v[1].rho, v[0].rho * 0.01);
+	v[1].refault_pages = 5000;
+	ck_assert_double_eq_tol(policy_active_pages(&v[1]), 1000, 1e-9);
+}
+END_TEST
+
 /* Admission: mins that do not fit are refused, oldest first. */
 START_TEST(admission)
 {
@@ -424,6 +448,7 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, deadband);
 	tcase_add_test(tc, deadband_random);
 	tcase_add_test(tc, admission);
+	tcase_add_test(tc, refaults_raise_the_target);
 	suite_add_tcase(s, tc);
 	return s;
 }
