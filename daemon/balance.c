@@ -213,7 +213,7 @@ static double balloon_give(const struct daemon *d)
 		const struct esxmem_vm_info *vm = &d->vms[i];
 
 		taken = vm->state_pages[ESXMEM_PAGE_BALLOONED] - balloon_empty_pages(d, vm);
-		has = used_pages(vm) + taken;
+		has = vm->consumed_pages + taken;
 		if (has > vm->target_pages)
 			held += has - vm->target_pages < taken ? has - vm->target_pages : taken;
 	}

@@ -18,12 +18,12 @@
  * (lock_frames()).
  *
  * The target: a VM's balloon should hold what the VM has beyond its
- * target, where what it has is its private, compressed and swapped pages
- * plus the memory its balloon took from it: never the balloon's own size.
- * A frame that held no memory of the VM's own when it was locked (never
- * touched, the zero page, or shared) takes nothing, so it does not count:
- * a guest handing such frames to its balloon does not make the target
- * grow (balloon_empty).
+ * target, where what it has is its private pages (what targets bound)
+ * plus the private pages its balloon took from it: never the balloon's
+ * own size. A frame that was not private when it was locked (never
+ * touched, the zero page, shared, compressed or swapped) takes nothing the
+ * target counts, so it does not count: a guest handing such frames to its
+ * balloon does not make the target grow (balloon_empty).
  * In the high state no balloon grows, and balloons shrink into the free
  * memory above the high threshold (balance.c sets d->balloon_give).
  */
@@ -146,8 +146,7 @@ void balloon_forget_gone(struct daemon *d)
  */
 uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t taken)
 {
-	uint64_t has = vm->consumed_pages + vm->state_pages[ESXMEM_PAGE_SWAPPED] +
-		       vm->state_pages[ESXMEM_PAGE_COMPRESSED] + taken;
+	uint64_t has = vm->consumed_pages + taken;
 	uint64_t over = has > vm->target_pages ? has - vm->target_pages : 0;
 
 	if (!vm_settings(d, vm->name)->reclaim.balloon)
@@ -338,9 +337,9 @@ static int lock_frames(struct daemon *d, struct balloon_conn *c, const uint64_t 
 /*
  * Keeps the count of frames in @vm_id's balloon that held no memory, from
  * its page counts @before and @after a LOCK or UNLOCK: frames newly
- * ballooned that were unbacked, the zero page or shared took nothing the
- * VM is charged for (a shared frame stays with its other sharers, and
- * targets do not count it); frames given back take their share of those
+ * ballooned that were not private took nothing its target counts: never
+ * touched, the zero page, shared (the frame stays with its other sharers)
+ * or already compressed or swapped; frames given back take their share of those
  * with them (which ones were empty is not known). For a LOCK, @before is
  * taken when the guest learnt it should inflate (or at its LOCK before),
  * not at the LOCK itself: a guest that zeroes the pages it allocates
@@ -359,7 +358,9 @@ static void count_empty(struct daemon *d, uint32_t vm_id, const uint64_t *before
 	if (b1 > b0) {
 		empty = (int64_t)(before[ESXMEM_PAGE_UNBACKED] - after[ESXMEM_PAGE_UNBACKED]) +
 			(int64_t)(before[ESXMEM_PAGE_ZERO] - after[ESXMEM_PAGE_ZERO]) +
-			(int64_t)(before[ESXMEM_PAGE_SHARED] - after[ESXMEM_PAGE_SHARED]);
+			(int64_t)(before[ESXMEM_PAGE_SHARED] - after[ESXMEM_PAGE_SHARED]) +
+			(int64_t)(before[ESXMEM_PAGE_SWAPPED] - after[ESXMEM_PAGE_SWAPPED]) +
+			(int64_t)(before[ESXMEM_PAGE_COMPRESSED] - after[ESXMEM_PAGE_COMPRESSED]);
 		if (empty > (int64_t)(b1 - b0))
 			empty = (int64_t)(b1 - b0);
 		if (empty > 0)
