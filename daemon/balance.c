@@ -12,11 +12,12 @@
  * reclamation stops there. Sharing still pays: a VM whose pages are shared
  * consumes that much less of its target.
  *
- * Demand: a VM's target is at most what it uses (its private pages and
- * those compressed or swapped, which it will fault back) plus headroom,
- * headroom_percent of its RAM, so that memory a VM does not use goes to
- * VMs that need it, and a VM that uses more gains that much more each
- * balance while memory lasts. Its min holds regardless.
+ * Demand: a VM's target is at most what it uses (its private pages) plus
+ * headroom, headroom_percent of its RAM, so that memory a VM does not use
+ * goes to VMs that need it, and a VM that uses more gains that much more
+ * each balance while memory lasts. Its min holds regardless. Pages
+ * reclaimed from it count only once it faults them back (refault
+ * feedback, below): those it leaves compressed or swapped it does not use.
  *
  * Refault feedback: pages reclaimed from a VM that it faulted back since
  * the last balance were part of its working set: they count as active
@@ -66,18 +67,11 @@ static uint64_t pages_to_hand_out(const struct esxmem_pool_info *pool)
 			       sysfs_u64(ZPOOL_PAGES));
 }
 
-/* What @vm uses: its private pages and those it will fault back. */
-static uint64_t used_pages(const struct esxmem_vm_info *vm)
-{
-	return vm->consumed_pages + vm->state_pages[ESXMEM_PAGE_SWAPPED] +
-	       vm->state_pages[ESXMEM_PAGE_COMPRESSED];
-}
-
 static uint64_t demand_pages(const struct daemon *d, const struct esxmem_vm_info *vm)
 {
 	uint64_t headroom = vm->size_pages * d->conf.headroom_percent / 100;
 
-	return used_pages(vm) + (headroom ? headroom : 1);
+	return vm->consumed_pages + (headroom ? headroom : 1);
 }
 
 /*
