@@ -339,8 +339,8 @@ static int lock_frames(struct daemon *d, struct balloon_conn *c, const uint64_t 
  * its page counts @before and @after a LOCK or UNLOCK: frames newly
  * ballooned that were not private took nothing its target counts: never
  * touched, the zero page, shared (the frame stays with its other sharers)
- * or already compressed or swapped; frames given back take their share of those
- * with them (which ones were empty is not known). For a LOCK, @before is
+ * or already compressed or swapped; frames given back take their share of
+ * those with them (which ones were empty is not known). For a LOCK, @before is
  * taken when the guest learnt it should inflate (or at its LOCK before),
  * not at the LOCK itself: a guest that zeroes the pages it allocates
  * (init_on_alloc) touches never-touched frames just before it locks them,
