@@ -9,26 +9,35 @@
  * per guest frame for the session, so whatever a guest sends, its memory
  * here is bounded by the guest's configured size.
  *
- * A malformed message gets ERROR and the end of the connection; when the
- * guest's connection ends its frames are given back. A guest is served at
- * most ESXBALLOON_HOST_FRAMES_PER_SEC frames and
+ * A malformed message gets ERROR and the end of the connection. A guest
+ * is served at most ESXBALLOON_HOST_FRAMES_PER_SEC frames and
  * ESXBALLOON_HOST_REQUESTS_PER_SEC requests a second: beyond that its
  * connection leaves the loop until the next second (pause_conn(),
  * balloon_pace()) and is never closed for its rate, so a guest that locks
  * a large balloon again after a reconnection only waits.
  *
- * When the daemon stops, balloons stay as they are in the module
- * (balloon_close()): a daemon that starts finds them there, in each VM's
- * BALLOONED pages, so its targets count them, and takes their frames over
- * as each guest locks them again (the module takes a frame ballooned
- * already as it is).
+ * When a connection ends, the guest sends RESET or the daemon stops, the
+ * session's records go but the module keeps the frames ballooned: the
+ * guest keeps its pages and locks them again in its next session (the
+ * module takes a frame ballooned already as it is), and a frame it frees
+ * instead is backed by a fresh page at its next touch. So neither a
+ * reconnection, a RESET nor a daemon restart hands memory back only to
+ * take it again; a daemon that starts finds the balloons in each VM's
+ * BALLOONED pages, and its targets count them.
  *
  * Frames whose pages the host still uses (pinned for DMA, under I/O) are
  * not the guest's fault: the LOCK goes through and they stay backed
  * (lock_frames()).
  *
- * The target: in the high state no balloon grows (only sharing runs); in
- * the others a VM's balloon should hold what it has beyond its target.
+ * The target: a VM's balloon should hold what the VM has beyond its
+ * target, where what it has is its private pages (what targets bound)
+ * plus the private pages its balloon took from it: never the balloon's
+ * own size. A frame that was not private when it was locked (never
+ * touched, the zero page, shared, compressed or swapped) takes nothing the
+ * target counts, so it does not count: a guest handing such frames to its
+ * balloon does not make the target grow (balloon_empty).
+ * In the high state no balloon grows, and balloons shrink into the free
+ * memory above the high threshold (balance.c sets d->balloon_give).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +76,13 @@ struct balloon_conn {
 	uint64_t nr_kept;
 	time_t kept_logged;
 	bool no_balloon;		/* the VM cannot balloon: devices assigned */
+	/*
+	 * The VM's page counts when the guest last heard that its balloon
+	 * should grow, or at its last LOCK: the start of the window in which
+	 * it allocates the pages it locks next (see count_empty()).
+	 */
+	uint64_t mark[ESXMEM_PAGE_NR_STATES];
+	bool marked;
 };
 
 static uint64_t now_sec(void)
@@ -87,26 +103,81 @@ static int find_vm(const struct daemon *d, uint32_t id)
 	return -1;
 }
 
-/*
- * What a balloon holding @held pages of @vm should hold: what the VM has
- * (consumed and ballooned) beyond its target; in the high state it may
- * only shrink.
- */
-uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t held)
+/* The frames @vm_id's balloon holds that held no memory when locked. */
+static struct balloon_empty *empty_of(const struct daemon *d, uint32_t vm_id)
 {
-	uint64_t has = vm->consumed_pages + held;
+	size_t i;
+
+	for (i = 0; i < d->nr_balloon_empty; i++)
+		if (d->balloon_empty[i].vm_id == vm_id)
+			return &d->balloon_empty[i];
+	return NULL;
+}
+
+uint64_t balloon_empty_pages(const struct daemon *d, const struct esxmem_vm_info *vm)
+{
+	const struct balloon_empty *e = empty_of(d, vm->id);
+	uint64_t ballooned = vm->state_pages[ESXMEM_PAGE_BALLOONED];
+
+	return !e ? 0 : e->pages < ballooned ? e->pages : ballooned;
+}
+
+static void add_empty(struct daemon *d, uint32_t vm_id, int64_t pages)
+{
+	struct balloon_empty *e = empty_of(d, vm_id), *more;
+
+	if (!e && pages <= 0)
+		return;
+	if (!e) {
+		more = realloc(d->balloon_empty, (d->nr_balloon_empty + 1) * sizeof(*more));
+		if (!more)
+			return;		/* counted as memory taken: a larger target */
+		d->balloon_empty = more;
+		e = &d->balloon_empty[d->nr_balloon_empty++];
+		*e = (struct balloon_empty){ .vm_id = vm_id };
+	}
+	e->pages = pages < 0 && (uint64_t)-pages > e->pages ? 0 : e->pages + (uint64_t)pages;
+}
+
+void balloon_forget_gone(struct daemon *d)
+{
+	size_t i, j, kept = 0;
+
+	for (i = 0; i < d->nr_balloon_empty; i++) {
+		for (j = 0; j < d->nr_vms; j++)
+			if (d->vms[j].id == d->balloon_empty[i].vm_id)
+				break;
+		if (j < d->nr_vms)
+			d->balloon_empty[kept++] = d->balloon_empty[i];
+	}
+	d->nr_balloon_empty = kept;
+}
+
+/*
+ * What a balloon of @vm that took @taken pages of memory from it should
+ * hold: what the VM has beyond its target. In the high state it may only
+ * shrink, and shrinks by its part of the free memory above the high
+ * threshold.
+ */
+uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t taken)
+{
+	uint64_t has = vm->consumed_pages + taken;
 	uint64_t over = has > vm->target_pages ? has - vm->target_pages : 0;
 
 	if (!vm_settings(d, vm->name)->reclaim.balloon)
 		return 0;
-	if (d->pool.state == ESXMEM_STATE_HIGH)
-		return over < held ? over : held;
+	if (d->pool.state == ESXMEM_STATE_HIGH) {
+		if (over > taken)
+			over = taken;
+		over -= (uint64_t)((double)over * d->balloon_give);
+	}
 	return over;
 }
 
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm)
 {
-	return balloon_want(d, vm, vm->state_pages[ESXMEM_PAGE_BALLOONED]);
+	return balloon_want(d, vm, vm->state_pages[ESXMEM_PAGE_BALLOONED] -
+				   balloon_empty_pages(d, vm));
 }
 
 bool balloon_has_session(const struct daemon *d, uint32_t vm_id)
@@ -147,26 +218,26 @@ static int vm_of_cid(const struct daemon *d, uint32_t cid)
 	return found;
 }
 
-static void release_all(struct daemon *d, struct balloon_conn *c)
+/*
+ * Reads VM @vm_id's page counts afresh into the daemon's view of it, so
+ * that a target answered between balances counts what a LOCK or UNLOCK
+ * just changed; false if the module cannot say.
+ */
+static bool refresh_vm(struct daemon *d, uint32_t vm_id, uint64_t *states)
 {
-	uint64_t batch[ESXBALLOON_MAX_GFNS], gfn;
-	size_t n = 0;
-	int err;
+	struct esxmem_vm_info info;
+	int v;
 
-	for (gfn = 0; gfn < c->nr_frames && c->nr_held; gfn++) {
-		if (!(c->held[gfn / 64] & (1ULL << (gfn % 64))))
-			continue;
-		batch[n++] = gfn;
-		c->held[gfn / 64] &= ~(1ULL << (gfn % 64));
-		c->nr_held--;
-		if (n == ESXBALLOON_MAX_GFNS || !c->nr_held) {
-			err = esxmem_vm_balloon(d->h, c->vm_id, batch, n, true);
-			if (err && err != -ENOENT)
-				log_warn("balloon of VM %u: cannot release %zu frames: %s",
-					 c->vm_id, n, esxmem_strerror(err));
-			n = 0;
-		}
+	if (esxmem_vm_get(d->h, vm_id, &info))
+		return false;
+	memcpy(states, info.state_pages, sizeof(info.state_pages));
+	v = find_vm(d, vm_id);
+	if (v >= 0) {
+		d->vms[v].consumed_pages = info.consumed_pages;
+		memcpy(d->vms[v].state_pages, info.state_pages, sizeof(info.state_pages));
 	}
+	esxmem_vm_info_free(&info);
+	return true;
 }
 
 /* Ends the connection in @slot; the module keeps what the balloon holds. */
@@ -188,7 +259,7 @@ static void drop(struct daemon *d, size_t slot, const char *why)
 
 	if (why)
 		log_warn("balloon of VM %u (CID %u): %s; connection closed", c->vm_id, c->cid, why);
-	release_all(d, c);
+	/* The frames stay ballooned: see the top of this file. */
 	forget(d, slot);
 }
 
@@ -286,9 +357,9 @@ static long payload_len(uint16_t type, const uint8_t *payload, size_t have)
  * go, and the module then refuses the whole batch (EBUSY): the batch is
  * halved until such frames stand alone. They stay in the guest's balloon,
  * recorded like the others since the protocol cannot hand single frames
- * back, but the module does not count them as ballooned, so the VM's
- * target still counts their memory as consumed and the balloon grows by
- * as many other pages. A VM with devices assigned (EOPNOTSUPP) cannot
+ * back, but the module does not count them as ballooned: like frames
+ * that held no memory, they take nothing and do not make the target
+ * grow. A VM with devices assigned (EOPNOTSUPP) cannot
  * balloon at all: its frames stay likewise and its session's target drops
  * to zero, so the guest gives them back. *@kept counts the frames kept
  * backed. 0, or the module's error for a frame it refuses outright.
@@ -317,12 +388,50 @@ static int lock_frames(struct daemon *d, struct balloon_conn *c, const uint64_t 
 	return err ? err : lock_frames(d, c, gfns + n / 2, n - n / 2, kept);
 }
 
+/*
+ * Keeps the count of frames in @vm_id's balloon that held no memory, from
+ * its page counts @before and @after a LOCK or UNLOCK: frames newly
+ * ballooned that were not private took nothing its target counts: never
+ * touched, the zero page, shared (the frame stays with its other sharers)
+ * or already compressed or swapped; frames given back take their share of
+ * those with them (which ones were empty is not known). For a LOCK, @before is
+ * taken when the guest learnt it should inflate (or at its LOCK before),
+ * not at the LOCK itself: a guest that zeroes the pages it allocates
+ * (init_on_alloc) touches never-touched frames just before it locks them,
+ * and they must count as the empty frames they were. Pages the guest or
+ * the sharing scanner changed meanwhile blur the count by as many, mostly
+ * towards empty: a balloon that reclaims less, not one that grows.
+ */
+static void count_empty(struct daemon *d, uint32_t vm_id, const uint64_t *before,
+			const uint64_t *after)
+{
+	uint64_t b0 = before[ESXMEM_PAGE_BALLOONED], b1 = after[ESXMEM_PAGE_BALLOONED];
+	const struct balloon_empty *e = empty_of(d, vm_id);
+	int64_t empty;
+
+	if (b1 > b0) {
+		empty = (int64_t)(before[ESXMEM_PAGE_UNBACKED] - after[ESXMEM_PAGE_UNBACKED]) +
+			(int64_t)(before[ESXMEM_PAGE_ZERO] - after[ESXMEM_PAGE_ZERO]) +
+			(int64_t)(before[ESXMEM_PAGE_SHARED] - after[ESXMEM_PAGE_SHARED]) +
+			(int64_t)(before[ESXMEM_PAGE_SWAPPED] - after[ESXMEM_PAGE_SWAPPED]) +
+			(int64_t)(before[ESXMEM_PAGE_COMPRESSED] - after[ESXMEM_PAGE_COMPRESSED]);
+		if (empty > (int64_t)(b1 - b0))
+			empty = (int64_t)(b1 - b0);
+		if (empty > 0)
+			add_empty(d, vm_id, empty);
+	} else if (b1 < b0 && e && e->pages) {
+		add_empty(d, vm_id, -(int64_t)((double)e->pages * (double)(b0 - b1) / (double)b0 + 0.5));
+	}
+}
+
 /* Carries out LOCK or UNLOCK; an error text, or NULL. */
 static const char *frames(struct daemon *d, struct balloon_conn *c, const uint8_t *p,
 			  bool lock)
 {
 	uint32_t n = le32(p), i;
 	uint64_t gfns[ESXBALLOON_MAX_GFNS] = { 0 }, kept = 0;
+	uint64_t before[ESXMEM_PAGE_NR_STATES], after[ESXMEM_PAGE_NR_STATES];
+	bool counted;
 	int err;
 
 	if (le32(p + 4))
@@ -341,10 +450,21 @@ static const char *frames(struct daemon *d, struct balloon_conn *c, const uint8_
 	/* Checked: undo the marks, then apply for real. */
 	for (i = 0; i < n; i++)
 		c->held[gfns[i] / 64] ^= 1ULL << (gfns[i] % 64);
+	if (lock && c->marked)
+		memcpy(before, c->mark, sizeof(before));
+	counted = !c->no_balloon && ((lock && c->marked) || refresh_vm(d, c->vm_id, before));
+	c->marked = false;
 	if (lock)
 		err = lock_frames(d, c, gfns, n, &kept);
 	else
 		err = esxmem_vm_balloon(d->h, c->vm_id, gfns, n, true);
+	if (!err && counted && refresh_vm(d, c->vm_id, after)) {
+		count_empty(d, c->vm_id, before, after);
+		if (lock) {
+			memcpy(c->mark, after, sizeof(after));
+			c->marked = true;
+		}
+	}
 	/* On unlock, frames the guest touched are its own already. */
 	if (err && !(err == -ENOENT && !lock)) {
 		log_debug("balloon of VM %u: module refused: %s %s", c->vm_id,
@@ -374,6 +494,7 @@ static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t typ
 {
 	const uint8_t *p = c->buf + HDR;
 	const char *err = NULL;
+	uint64_t target;
 	int v;
 
 	switch (type) {
@@ -389,7 +510,10 @@ static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t typ
 	case ESXBALLOON_MSG_RESET:
 		if (c->state == B_CONNECTED)
 			return "RESET before HELLO";
-		release_all(d, c);
+		/* Forgotten here, still ballooned in the module. */
+		memset(c->held, 0, (c->nr_frames / 64 + 1) * sizeof(uint64_t));
+		c->nr_held = 0;
+		c->marked = false;
 		c->state = B_READY;
 		break;
 	default:
@@ -402,8 +526,11 @@ static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t typ
 	if (err)
 		return err;
 	v = find_vm(d, c->vm_id);
-	if (reply(c, ESXBALLOON_MSG_TARGET, seq,
-		  v < 0 || c->no_balloon ? 0 : balloon_target(d, &d->vms[v])))
+	target = v < 0 || c->no_balloon ? 0 : balloon_target(d, &d->vms[v]);
+	/* The guest will allocate pages to lock: where its window starts. */
+	if (type == ESXBALLOON_MSG_GET_TARGET && target > c->nr_held)
+		c->marked = refresh_vm(d, c->vm_id, c->mark);
+	if (reply(c, ESXBALLOON_MSG_TARGET, seq, target))
 		return "the guest does not take replies";
 	return NULL;
 }
@@ -606,4 +733,7 @@ void balloon_close(struct daemon *d)
 	if (d->balloon_pace_fd >= 0)
 		close(d->balloon_pace_fd);
 	d->balloon_pace_fd = -1;
+	free(d->balloon_empty);
+	d->balloon_empty = NULL;
+	d->nr_balloon_empty = 0;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -39,6 +40,7 @@ void config_defaults(struct config *c)
 	memset(c, 0, sizeof(*c));
 	c->host_reserve_percent = CONFIG_HOST_RESERVE_PERCENT;
 	c->tax = 0.75;
+	c->headroom_percent = 5;
 	c->balance_secs = 15;
 	c->sample_secs = 30;
 	c->sample_pages = 100;
@@ -86,6 +88,47 @@ uint32_t config_vm_shares(const struct config_vm *vm, uint64_t size_bytes)
 	if (shares < 1)
 		return 1;
 	return shares > ESXMEM_SHARES_MAX ? ESXMEM_SHARES_MAX : (uint32_t)shares;
+}
+
+uint64_t config_pool_bytes(const struct config *c, uint64_t ram_bytes)
+{
+	uint64_t reserve = config_host_reserve(c, ram_bytes);
+
+	if (c->pool_bytes)
+		return c->pool_bytes;
+	/* A reserve as large as RAM is a mistake: half of it, as ever. */
+	return ram_bytes > reserve ? ram_bytes - reserve : ram_bytes / 2;
+}
+
+uint64_t config_avail_bytes(const struct config *c, uint64_t ram_bytes)
+{
+	uint64_t pool = config_pool_bytes(c, ram_bytes);
+
+	return pool - pool / 1000 * c->state_permille[ESXMEM_STATE_HIGH] -
+	       pool % 1000 * c->state_permille[ESXMEM_STATE_HIGH] / 1000;
+}
+
+int config_check_mins(const struct config *c, uint64_t ram_bytes, const char *file,
+		      char *err, size_t errlen)
+{
+	uint64_t avail = config_avail_bytes(c, ram_bytes), sum = 0;
+	size_t i;
+
+	for (i = 0; i < c->nr_vms; i++) {
+		uint64_t min = c->vms[i].min_bytes;
+
+		if (c->vms[i].max_bytes && min > c->vms[i].max_bytes)
+			min = c->vms[i].max_bytes;
+		sum = sum + min < sum ? UINT64_MAX : sum + min;
+	}
+	if (sum <= avail)
+		return 0;
+	snprintf(err, errlen,
+		 "%s: vms: the mins add up to %llu MiB, more than the %llu MiB the pool can guarantee (pool %llu MiB less the high state's %u per mille free): lower some min, or grow pool.size",
+		 file, (unsigned long long)(sum >> 20), (unsigned long long)(avail >> 20),
+		 (unsigned long long)(config_pool_bytes(c, ram_bytes) >> 20),
+		 c->state_permille[ESXMEM_STATE_HIGH]);
+	return -EINVAL;
 }
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -469,6 +512,8 @@ static int top_member(struct parser *p, const char *key, json_t *v, void *out)
 			return fail(p, "%g is out of range 0..0.99", c->tax);
 		return 0;
 	}
+	if (!strcmp(key, "headroom"))
+		return get_uint(p, v, 1, 100, "percent", &c->headroom_percent);
 	if (!strcmp(key, "balance_period"))
 		return get_uint(p, v, 1, 3600, "seconds", &c->balance_secs);
 	if (!strcmp(key, "sampling"))
@@ -555,7 +600,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	config_defaults(&c);
-	ret = members(&p, root, "pool, tax, balance_period, sampling, thresholds, control_socket, vm_defaults, vms",
+	ret = members(&p, root, "pool, tax, headroom, balance_period, sampling, thresholds, control_socket, vm_defaults, vms",
 		      top_member, &c);
 	vms = json_object_get(root, "vms");
 	if (!ret && vms) {
@@ -572,6 +617,9 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 	}
 	json_decref(root);
 	free(p.text);
+	if (!ret)
+		ret = config_check_mins(&c, (uint64_t)sysconf(_SC_PHYS_PAGES) *
+					    (uint64_t)sysconf(_SC_PAGESIZE), path, err, errlen);
 	if (ret) {
 		config_free(&c);
 		return ret;

@@ -28,7 +28,10 @@
 #define CONFIG_HOST_RESERVE_PERCENT_MAX	50
 #define CONFIG_HOST_RESERVE_FLOOR	(1ULL << 30)
 
-/* Shares given as a level are that many per MiB of the VM's RAM (ESX's). */
+/*
+ * Shares given as a level are that many per MiB of the VM's RAM (ESX's);
+ * ESXMEM_SHARES_MAX lets "high" reach 47 TiB, "normal" 95 TiB.
+ */
 enum config_shares_level {
 	CONFIG_SHARES_ABSOLUTE = 0,	/* "shares": 1234 */
 	CONFIG_SHARES_LOW,		/* "low":     5 per MiB */
@@ -65,6 +68,8 @@ struct config {
 	unsigned int host_reserve_percent; /* 0 when a size */
 	/* policy */
 	double tax;			/* [0, 0.99], default 0.75 */
+	/* a VM's target is at most what it uses plus this much of its RAM */
+	unsigned int headroom_percent;	/* 1..100, default 5 */
 	unsigned int balance_secs;	/* 1..3600, default 15 */
 	unsigned int sample_secs;	/* 1..3600, default 30 */
 	unsigned int sample_pages;	/* 1..100000, default 100 */
@@ -99,6 +104,24 @@ const struct config_vm *config_vm_find(const struct config *c, const char *name)
 /* Shares of @vm for a VM of @size_bytes RAM: levels resolved, clamped to
  * 1..ESXMEM_SHARES_MAX. */
 uint32_t config_vm_shares(const struct config_vm *vm, uint64_t size_bytes);
+
+/* The pool's size on a host of @ram_bytes: pool.size, or RAM less the reserve. */
+uint64_t config_pool_bytes(const struct config *c, uint64_t ram_bytes);
+
+/*
+ * What targets may hand out at most on a host of @ram_bytes: the pool less
+ * the free memory of the high state. VMs' mins must fit in it.
+ */
+uint64_t config_avail_bytes(const struct config *c, uint64_t ram_bytes);
+
+/*
+ * Admission control at configuration: -EINVAL, with the reason in @err,
+ * when the mins of the VMs the file names add up to more than
+ * config_avail_bytes(); 0 otherwise. config_load() checks it with the
+ * host's RAM.
+ */
+int config_check_mins(const struct config *c, uint64_t ram_bytes, const char *file,
+		      char *err, size_t errlen);
 
 /* Parses a size ("2G", 1073741824); 0 or -EINVAL/-ERANGE. */
 int config_parse_size(const char *s, uint64_t *out);

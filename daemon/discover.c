@@ -253,7 +253,7 @@ static void wanted(const struct daemon *d, const struct esxmem_vm_info *vm,
 	s->max_pages = c->max_bytes ? c->max_bytes / page : vm->size_pages;
 	if (vm->size_pages && s->max_pages > vm->size_pages)
 		s->max_pages = vm->size_pages;
-	s->min_pages = c->min_bytes / page;
+	s->min_pages = vm_min_refused(d, vm->id) ? 0 : c->min_bytes / page;
 	if (s->min_pages > s->max_pages)
 		s->min_pages = s->max_pages;
 	s->domain = c->domain;

@@ -58,6 +58,7 @@ struct daemon {
 	struct esxmem_vm_info *vms;
 	size_t nr_vms;
 	double *rho;			/* by vms[] index */
+	uint64_t *refaults;		/* by vms[] index: see balance.c */
 	uint64_t avail_pages;
 	uint64_t balances;
 	struct vm_override *overrides;
@@ -66,9 +67,17 @@ struct daemon {
 	size_t nr_stock;
 	uint32_t *swap_failed;		/* VMs whose swap file failed */
 	size_t nr_swap_failed;
+	uint32_t *min_refused;		/* VMs whose min admission refused */
+	size_t nr_min_refused;
 	int balloon_fd;
 	int balloon_pace_fd;		/* a timerfd: paused connections resume */
 	struct balloon_conn *balloons[BALLOON_CONNS_MAX];
+	struct balloon_empty *balloon_empty;	/* by VM: see balloon.c */
+	size_t nr_balloon_empty;
+	/* In the high state, the part of what balloons should hold that they
+	 * give back: the free memory above the high threshold over that sum,
+	 * at most 1 (balance.c). */
+	double balloon_give;
 	bool stop;
 };
 
@@ -83,6 +92,17 @@ int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len);
 
 /* balance.c: targets by min-funding revocation with the idle tax. */
 int balance(struct daemon *d);
+
+/* Whether admission control refused VM @id's min (balance.c): it runs with none. */
+static inline bool vm_min_refused(const struct daemon *d, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_min_refused; i++)
+		if (d->min_refused[i] == id)
+			return true;
+	return false;
+}
 int apply_pool_settings(struct daemon *d);
 
 /* host_reserve.c: the pool that RAM, the host's reserve and the VMMs leave. */
@@ -97,8 +117,14 @@ void balloon_close(struct daemon *d);
 void balloon_accept(struct daemon *d);
 void balloon_readable(struct daemon *d, size_t slot);
 void balloon_pace(struct daemon *d);
+struct balloon_empty {
+	uint32_t vm_id;
+	uint64_t pages;			/* ballooned frames that held no memory */
+};
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm);
-uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t held);
+uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t taken);
+uint64_t balloon_empty_pages(const struct daemon *d, const struct esxmem_vm_info *vm);
+void balloon_forget_gone(struct daemon *d);
 bool balloon_has_session(const struct daemon *d, uint32_t vm_id);
 
 /* virtio_balloon.c: QEMU's stock balloon over QMP, for guests without esxballoon. */

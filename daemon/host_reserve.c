@@ -64,12 +64,10 @@ uint64_t vmm_overhead_bytes(const struct esxmem_vm_info *vms, size_t n)
 uint64_t pool_pages_for(const struct config *c, uint64_t ram, uint64_t overhead,
 			uint64_t page)
 {
-	uint64_t reserve = config_host_reserve(c, ram), base;
+	uint64_t base = config_pool_bytes(c, ram);
 
 	if (c->pool_bytes)
 		return c->pool_bytes / page;
-	/* A reserve as large as RAM is a mistake: half of it, as ever. */
-	base = ram > reserve ? ram - reserve : ram / 2;
 	/* The VMMs' own memory, up to half of what is left. */
 	return (base - (overhead < base / 2 ? overhead : base / 2)) / page;
 }

@@ -7,27 +7,37 @@
  * pool's state moves from high to soft, where esxmemd inflates the
  * balloons of the guests above their targets (the idle ones: the idle
  * memory tax lowers their targets), and on to hard, where the module
- * compresses and swaps pages out. Nothing may crash: every guest stays up,
- * and no fault waits forever.
+ * compresses and swaps pages out. Balloons follow demand: none ever holds
+ * more than its guest has used. Then calm2 stops: its memory goes back,
+ * the pool goes high, and the grower's balloon deflates into the free
+ * memory. Nothing may crash: every guest stays up, and no fault
+ * waits forever.
  *
- * Runs in the test host (make demo): "pressure [SECONDS]" (default 150,
+ * Runs in the test host (make demo): "pressure [SECONDS]" (default 240,
  * the longest it may take). Records pressure.csv (each guest's consumed
  * memory and the pool's free memory) and pressure-reclaim.csv (memory
  * ballooned, compressed and swapped), with a mark where the pool first
  * entered each state (pressure.events, pressure-reclaim.events). Passes
  * once the grower's workload is complete, the pool went through soft and
- * hard, balloons took memory, and so did compression and swap; fails if
- * that does not happen in time or a guest dies.
+ * hard, balloons took memory, and so did compression and swap, no balloon
+ * held more than its guest ever used, and the grower's balloon deflated in
+ * the high state once a calm guest stopped; fails if that does not happen
+ * in time or a guest dies.
  */
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "esxtest.h"
 #include "vmtest.h"
 #include "demo.h"
 
 #define POOL_MIB	384
 #define SAMPLE_SECS	2
-#define DURATION_SECS	150
+#define DURATION_SECS	240
 #define SETTLE_SECS	20	/* shown once everything has happened */
 #define STATUS_EVERY	8	/* samples between esxmemctl status views */
+#define DEFLATE_SECS	120	/* for the balloons to deflate in the high state */
+#define BALLOON_SLACK	(16 * 256)	/* pages: what a guest's kernel moves meanwhile */
 
 static const char conf[] =
 	"{\"balance_period\": 2, \"tax\": 0.75,\n"
@@ -57,8 +67,9 @@ int main(int argc, char **argv)
 	bool seen[ESXMEM_STATE_NR] = { false };
 	struct esxmem_pool_info pool;
 	double t0, t, done_at = 0;
+	uint64_t peak_used[GUESTS] = { 0 }, over = 0, balloon_before = 0, balloon_after;
 	struct esxmem *nl;
-	int g;
+	int g, over_guest = 0;
 
 	REQUIRE(duration >= 60 && duration <= 3600, "usage: pressure [SECONDS, 60..3600]");
 	demo_begin(conf);
@@ -84,9 +95,19 @@ int main(int argc, char **argv)
 		REQUIRE_OK(esxmem_pool_get(nl, &pool));
 		state = pool.state < ESXMEM_STATE_NR ? pool.state : ESXMEM_STATE_LOW;
 		for (g = 0; g < GUESTS; g++) {
-			ballooned += vm[g].state_pages[ESXMEM_PAGE_BALLOONED];
+			uint64_t used = vm[g].consumed_pages + vm[g].state_pages[ESXMEM_PAGE_COMPRESSED] +
+					vm[g].state_pages[ESXMEM_PAGE_SWAPPED];
+			uint64_t b = vm[g].state_pages[ESXMEM_PAGE_BALLOONED];
+
+			ballooned += b;
 			compressed += vm[g].state_pages[ESXMEM_PAGE_COMPRESSED];
 			swapped += vm[g].state_pages[ESXMEM_PAGE_SWAPPED];
+			/* A balloon follows demand: never more than the guest used. */
+			peak_used[g] = used > peak_used[g] ? used : peak_used[g];
+			if (b > peak_used[g] + BALLOON_SLACK && b - peak_used[g] > over) {
+				over = b - peak_used[g];
+				over_guest = g;
+			}
 		}
 		if (state != ESXMEM_STATE_HIGH && !seen[state]) {
 			/* The first time in each state: a mark on both plots. */
@@ -140,8 +161,59 @@ int main(int argc, char **argv)
 	REQUIRE(worst >= ESXMEM_STATE_HARD, "the pool never reached the hard state");
 	REQUIRE(most_ballooned, "no balloon took memory");
 	REQUIRE(most_out, "nothing was compressed or swapped");
+	REQUIRE(!over, "the balloon of %s held %.1f MiB more than its guest ever used",
+		guests[over_guest].name, demo_mib(over));
 	printf("demo: the pool went down to %s; balloons held up to %.1f MiB, compression and\n"
-	       "demo: swap up to %.1f MiB; every guest is up.\n", state_names[worst],
-	       demo_mib(most_ballooned), demo_mib(most_out));
+	       "demo: swap up to %.1f MiB; no balloon held more than its guest used.\n",
+	       state_names[worst], demo_mib(most_ballooned), demo_mib(most_out));
+
+	/*
+	 * A calm guest stops: its memory goes back to the pool, the pool goes
+	 * high, and the grower's balloon gives its memory back into the free
+	 * memory above the high threshold. First a moment when the balloon
+	 * holds some (it comes and goes with the grower's target).
+	 */
+	for (t0 = esx_now(), t = 0; t <= DEFLATE_SECS; t = esx_now() - t0) {
+		demo_read_vms(nl, guests, GUESTS, vm);
+		balloon_before = vm[GROWER].state_pages[ESXMEM_PAGE_BALLOONED];
+		if (balloon_before >= 256)
+			break;
+		demo_check_guests(guests, GUESTS);
+		usleep(SAMPLE_SECS * 1000000);
+	}
+	REQUIRE(balloon_before >= 256, "the grower's balloon held less than 1 MiB for %d s",
+		DEFLATE_SECS);
+	printf("demo: -- calm2 stops; the grower's balloon holds %.1f MiB --\n",
+	       demo_mib(balloon_before));
+	kill(guests[CALM2].pid, SIGKILL);
+	waitpid(guests[CALM2].pid, NULL, 0);
+	guests[CALM2].pid = 0;
+	balloon_after = balloon_before;
+	for (t0 = esx_now(), t = 0; t <= DEFLATE_SECS; t = esx_now() - t0) {
+		demo_read_vms(nl, guests, GUESTS, vm);
+		REQUIRE_OK(esxmem_pool_get(nl, &pool));
+		state = pool.state < ESXMEM_STATE_NR ? pool.state : ESXMEM_STATE_LOW;
+		balloon_after = vm[GROWER].state_pages[ESXMEM_PAGE_BALLOONED];
+		printf("demo: %5.0fs %-5s %4.0f MiB  grower %3.0f/%3.0f balloon %2.0f  calm1 %3.0f/%3.0f balloon %2.0f\n",
+		       t, state_names[state], pool.free_pages / 256.0,
+		       demo_mib(vm[GROWER].consumed_pages), demo_mib(vm[GROWER].target_pages),
+		       demo_mib(balloon_after), demo_mib(vm[CALM1].consumed_pages),
+		       demo_mib(vm[CALM1].target_pages),
+		       demo_mib(vm[CALM1].state_pages[ESXMEM_PAGE_BALLOONED]));
+		demo_check_guests(guests, CALM1 + 1);
+		if (state == ESXMEM_STATE_HIGH && balloon_after <= balloon_before / 4)
+			break;
+		usleep(SAMPLE_SECS * 1000000);
+	}
+	demo_show_status();
+	printf("summary: pressure balloon_before_high_mib %.1f\n", demo_mib(balloon_before));
+	printf("summary: pressure balloon_in_high_mib %.1f\n", demo_mib(balloon_after));
+	printf("summary: pressure deflated_after_s %.0f\n", t);
+	REQUIRE(state == ESXMEM_STATE_HIGH && balloon_after <= balloon_before / 4,
+		"in the high state the grower's balloon did not deflate: %.1f MiB of %.1f left after %.0f s",
+		demo_mib(balloon_after), demo_mib(balloon_before), t);
+	printf("demo: the pool is high again and the grower's balloon deflated from %.1f to\n"
+	       "demo: %.1f MiB in %.0f s; every guest left is up.\n", demo_mib(balloon_before),
+	       demo_mib(balloon_after), t);
 	return demo_done();
 }

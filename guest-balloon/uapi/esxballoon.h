@@ -26,8 +26,11 @@
  * HELLO       struct esxballoon_hello. The first request of a connection; the
  *             protocol version is hdr.version.
  * RESET       no payload. "I hold no page you know of": the host forgets
- *             every frame recorded as ballooned for this guest (those frames
- *             are in use again). The second request of every connection, and
+ *             every frame recorded as ballooned for this guest (the guest may
+ *             use those frames again: a touch gets a fresh zero page, so the
+ *             host may leave their memory reclaimed, and esxmemd does, for
+ *             the guest to lock them again). The second request of every
+ *             connection, and
  *             allowed later (a guest that lost track of what it told the
  *             host resets and locks its pages again).
  * GET_TARGET  no payload. The guest polls its target once a second.

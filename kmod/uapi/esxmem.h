@@ -237,7 +237,7 @@ enum esxmem_mem_state {
 #define ESXMEM_GENL_MCGRP_EVENTS	"events"
 
 #define ESXMEM_VM_NAME_MAX		64	/* with the terminating NUL */
-#define ESXMEM_SHARES_MAX		1000000
+#define ESXMEM_SHARES_MAX		1000000000	/* 10 per MiB up to 95 TiB */
 #define ESXMEM_SAMPLE_PERIOD_MAX	3600	/* seconds */
 #define ESXMEM_BALLOON_BATCH_MAX	512	/* frames per BALLOON request */
 #define ESXMEM_SAMPLE_PAGES_MAX		100000

@@ -69,7 +69,13 @@ START_TEST(defaults)
 	/* normal: 10 shares per MiB; clamped to 1..ESXMEM_SHARES_MAX. */
 	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 2ULL << 30), 20480);
 	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 4096), 1);
-	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 1ULL << 40), ESXMEM_SHARES_MAX);
+	/* Multi-TiB VMs keep their shares in proportion: 1 TiB, 10 per MiB. */
+	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 1ULL << 40), 10ULL << 20);
+	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 16ULL << 40), 160ULL << 20);
+	c.vm_default.shares_level = CONFIG_SHARES_HIGH;
+	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 32ULL << 40), 640ULL << 20);
+	ck_assert_uint_eq(config_vm_shares(&c.vm_default, 1ULL << 50), ESXMEM_SHARES_MAX);
+	c.vm_default.shares_level = CONFIG_SHARES_NORMAL;
 }
 END_TEST
 
@@ -163,6 +169,10 @@ static const struct {
 	{ "{\"vms\": {\"a\": {\"shares\": \"huge\"}}}", "\"huge\" is not a level" },
 	{ "{\"vms\": {\"a\": {\"reclaim\": {\"swap\": 1}}}}", "vms.a.reclaim.swap: must be true or false" },
 	{ "{\"control_socket\": \"relative\"}", "control_socket: must be an absolute path" },
+	{ "{\"headroom\": 0}", ":1:2: headroom: 0 is out of range 1..100 percent" },
+	/* Admission control: 1 GiB less 6% for the high state is 962 MiB. */
+	{ "{\"pool\": {\"size\": \"1G\"}, \"vms\": {\"a\": {\"min\": \"600M\"}, \"b\": {\"min\": \"500M\"}}}",
+	  ": vms: the mins add up to 1100 MiB, more than the 962 MiB the pool can guarantee" },
 };
 
 START_TEST(malformed_refused)
@@ -179,6 +189,32 @@ START_TEST(malformed_refused)
 		      "case %d: \"%s\" lacks \"%s\"", i, err, bad[i].message);
 	/* A refused file changes nothing: the old configuration stays. */
 	ck_assert(!memcmp(&before, &c, sizeof(c)));
+}
+END_TEST
+
+/* Admission control at configuration, against a host of a given RAM. */
+START_TEST(mins_must_fit)
+{
+	struct config c;
+	char err[512] = "";
+
+	config_defaults(&c);
+	c.vms = calloc(2, sizeof(*c.vms));
+	ck_assert_ptr_nonnull(c.vms);
+	c.nr_vms = 2;
+	c.vms[0].min_bytes = 3ULL << 30;
+	c.vms[1].min_bytes = 3ULL << 30;
+	/* 8 GiB of RAM less 1 GiB for the host, less 6%: 6.58 GiB. */
+	ck_assert_uint_eq(config_pool_bytes(&c, 8ULL << 30), 7ULL << 30);
+	ck_assert_int_eq(config_check_mins(&c, 8ULL << 30, "f", err, sizeof(err)), 0);
+	c.vms[1].min_bytes = 4ULL << 30;
+	ck_assert_int_eq(config_check_mins(&c, 8ULL << 30, "f", err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "f: vms: the mins add up to 7168 MiB, more than the 6737 MiB") &&
+		      strstr(err, "lower some min, or grow pool.size"), "%s", err);
+	/* A min above its max counts as the max. */
+	c.vms[1].max_bytes = 3ULL << 30;
+	ck_assert_int_eq(config_check_mins(&c, 8ULL << 30, "f", err, sizeof(err)), 0);
+	config_free(&c);
 }
 END_TEST
 
@@ -345,6 +381,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, example_loads);
 	tcase_add_loop_test(tc, malformed_refused, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, mins_must_fit);
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, names_from_command_lines);
 	tcase_add_test(tc, cids_from_command_lines);

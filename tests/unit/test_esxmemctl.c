@@ -48,9 +48,9 @@ START_TEST(set_request)
 END_TEST
 
 static const struct { const char *word; const char *message; } bad_words[] = {
-	{ "shares=0", "shares=0: want 1..1000000" },
+	{ "shares=0", "shares=0: want 1..1000000000" },
 	{ "shares=lots", "shares=lots: want" },
-	{ "shares=1000001", "want 1..1000000" },
+	{ "shares=1000000001", "want 1..1000000000" },
 	{ "min=12Q", "min=12Q: want a size" },
 	{ "max=-1G", "max=-1G: want a size" },
 	{ "domain=-1", "domain=-1: want 0..2147483647" },

@@ -49,6 +49,16 @@
 #define GUEST_PAGES	4000u
 #define WAIT_SECS	60.0
 #define WAIT_FOR(cond) ESX_WAIT_FOR(cond, WAIT_SECS)
+/*
+ * What the VM consumes moves by a page or two as the guest runs and the
+ * sharing scanner merges: a balloon target is that close to another.
+ */
+#define SLACK		8
+
+static bool near(uint64_t a, uint64_t b)
+{
+	return (a > b ? a - b : b - a) <= SLACK;
+}
 
 static struct esxmem *nl;
 static uint32_t vm_id;
@@ -86,6 +96,17 @@ static uint64_t ballooned(void)
 
 	REQUIRE_OK(esxmem_vm_get(nl, vm_id, &info));
 	n = info.state_pages[ESXMEM_PAGE_BALLOONED];
+	esxmem_vm_info_free(&info);
+	return n;
+}
+
+static uint64_t consumed(void)
+{
+	struct esxmem_vm_info info;
+	uint64_t n;
+
+	REQUIRE_OK(esxmem_vm_get(nl, vm_id, &info));
+	n = info.consumed_pages;
 	esxmem_vm_info_free(&info);
 	return n;
 }
@@ -172,8 +193,8 @@ static int greet(int fd, uint64_t *value)
 	return request(fd, ESXBALLOON_MSG_RESET, NULL, 0, value);
 }
 
-/* The daemon's balloon target for b1, from its status. */
-static int64_t status_target(void)
+/* A value of b1 in the daemon's status, or -1. */
+static int64_t status_value(const char *key)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = SOCK };
 	static char buf[65536];
@@ -196,9 +217,15 @@ static int64_t status_target(void)
 	r = json_loads(buf, 0, NULL);
 	vm = json_object_get(r, "vm");
 	if (vm)
-		target = json_integer_value(json_object_get(vm, "balloon_target_pages"));
+		target = json_integer_value(json_object_get(vm, key));
 	json_decref(r);
 	return target;
+}
+
+/* The daemon's balloon target for b1, from its status. */
+static int64_t status_target(void)
+{
+	return status_value("balloon_target_pages");
 }
 
 /* The guest's RAM, mapped here through its own /dev/esxmem fd. */
@@ -249,7 +276,7 @@ int main(void)
 {
 	struct esxmem_vm_info *vms;
 	pid_t guest, d;
-	uint64_t target;
+	uint64_t target, target0;
 	size_t n, i;
 	int fd, fd2, k;
 	char pool0[32];
@@ -288,15 +315,26 @@ int main(void)
 	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET && target > 0,
 	      "HELLO and RESET answered with a target: %llu", (unsigned long long)target);
 	CHECK(request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) == ESXBALLOON_MSG_TARGET &&
-	      (int64_t)target == status_target(), "GET_TARGET: %llu, as the status says",
+	      near(target, (uint64_t)status_target()), "GET_TARGET: %llu, as the status says",
 	      (unsigned long long)target);
-	/* Pages the guest never touches: from 3000 on. */
+	target0 = target;
+	/*
+	 * Pages the guest never touches: from 3000 on. They hold no memory,
+	 * so ballooning them takes nothing and the target stays: it does not
+	 * grow with the balloon (which would take it to the guest's cap).
+	 */
 	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 512, &target) ==
 	      ESXBALLOON_MSG_TARGET && ballooned() == 512, "LOCK: %llu ballooned",
 	      (unsigned long long)ballooned());
+	/* Once the daemon has seen them, in a balance if not at once. */
+	CHECK(WAIT_FOR(status_value("ballooned_pages") == 512) && near(target, target0) &&
+	      near((uint64_t)status_target(), target0),
+	      "locking never-touched frames leaves the target at %llu: %llu, %lld in the status",
+	      (unsigned long long)target0, (unsigned long long)target, (long long)status_target());
 	CHECK(frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 100, &target) ==
-	      ESXBALLOON_MSG_TARGET && ballooned() == 412, "UNLOCK: %llu ballooned",
-	      (unsigned long long)ballooned());
+	      ESXBALLOON_MSG_TARGET && ballooned() == 412 && near(target, target0),
+	      "UNLOCK: %llu ballooned, target %llu", (unsigned long long)ballooned(),
+	      (unsigned long long)target);
 	/* One VM, one balloon session. */
 	fd2 = guest_connect();
 	{
@@ -305,8 +343,32 @@ int main(void)
 		CHECK(recv_msg(fd2, &v) == 0, "a second connection for the VM is refused");
 	}
 	close(fd2);
+	/*
+	 * The end of the connection and the guest's RESET keep the frames
+	 * ballooned, and the next session's target is the same: the guest
+	 * locks what it holds again, nothing is deflated to be inflated again.
+	 */
 	close(fd);
-	CHECK(WAIT_FOR(ballooned() == 0), "the end of the connection gives everything back");
+	CHECK(WAIT_FOR(status_target() >= 0) && ballooned() == 412,
+	      "the end of the connection keeps the frames ballooned: %llu",
+	      (unsigned long long)ballooned());
+	fd = guest_connect();
+	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET && near(target, target0),
+	      "reconnected: the target after RESET is still %llu: %llu",
+	      (unsigned long long)target0, (unsigned long long)target);
+	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3100, 412, &target) ==
+	      ESXBALLOON_MSG_TARGET && ballooned() == 412 && near(target, target0),
+	      "the frames locked again: %llu ballooned, target %llu",
+	      (unsigned long long)ballooned(), (unsigned long long)target);
+	CHECK(request(fd, ESXBALLOON_MSG_RESET, NULL, 0, &target) == ESXBALLOON_MSG_TARGET &&
+	      near(target, target0) && ballooned() == 412, "RESET: target %llu, %llu ballooned",
+	      (unsigned long long)target, (unsigned long long)ballooned());
+	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3100, 412, &target) ==
+	      ESXBALLOON_MSG_TARGET &&
+	      frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3100, 412, &target) ==
+	      ESXBALLOON_MSG_TARGET && ballooned() == 0,
+	      "UNLOCK gives them back: %llu ballooned", (unsigned long long)ballooned());
+	close(fd);
 
 	/*
 	 * A page the host holds: the guest's frame 3010, written (so it has a
@@ -361,7 +423,8 @@ int main(void)
 		 (uint32_t)ESXBALLOON_GFNS_LEN(1));
 	CHECK(refused(fd), "a frame outside the guest's RAM: ERROR and the end");
 	close(fd);
-	CHECK(WAIT_FOR(ballooned() == 0), "its 8 frames given back");
+	CHECK(WAIT_FOR(status_target() >= 0) && ballooned() == 8,
+	      "its 8 frames stay ballooned: %llu", (unsigned long long)ballooned());
 
 	fd = guest_connect();
 	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET &&
@@ -370,6 +433,13 @@ int main(void)
 	send_msg(fd, ESXBALLOON_MSG_LOCK, &(struct { struct esxballoon_gfns g; uint64_t x[1]; })
 		 { .g = { .count = 1 }, .x = { RAM_GFN + 3003 } }, (uint32_t)ESXBALLOON_GFNS_LEN(1));
 	CHECK(refused(fd), "a frame locked twice: ERROR and the end");
+	close(fd);
+	/* A session that takes the 8 back. */
+	fd = guest_connect();
+	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET &&
+	      frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
+	      frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
+	      ballooned() == 0, "the 8 given back: %llu ballooned", (unsigned long long)ballooned());
 	close(fd);
 
 	/*
@@ -415,6 +485,48 @@ int main(void)
 	CHECK(!syscall(SYS_delete_module, "esxballoon", O_NONBLOCK), "rmmod esxballoon: %s",
 	      strerror(errno));
 	CHECK(WAIT_FOR(status_target() >= 0), "the daemon still answers");
+
+	/*
+	 * Memory the balloon took: 100 frames the host writes (so they hold
+	 * pages of their own) and the balloon locks. The target counts them as the VM's
+	 * before and after the LOCK alike. Then the thresholds of a normal
+	 * host put the pool in the high state, far above its threshold: the
+	 * balloon gives its memory back into that free memory (target 0).
+	 */
+	{
+		uint8_t *ram = map_guest_ram(guest);
+		int64_t before;
+
+		/* Each page its own content: sharing must not merge them. */
+		for (k = 0; k < 100; k++)
+			memset(ram + (2000 + k) * ESX_PAGE, 0x10 + k, ESX_PAGE);
+		munmap(ram, (size_t)GUEST_PAGES * ESX_PAGE);
+		fd = guest_connect();
+		CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET, "greeted");
+		CHECK(WAIT_FOR(status_target() >= (int64_t)target0 + 100 - SLACK) &&
+		      request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) ==
+		      ESXBALLOON_MSG_TARGET && target + SLACK >= target0 + 100,
+		      "the 100 written pages raise the target: %llu (%lld in the status, %llu consumed)",
+		      (unsigned long long)target, (long long)status_target(),
+		      (unsigned long long)consumed());
+		before = (int64_t)target;
+		CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 2000, 100, &target) ==
+		      ESXBALLOON_MSG_TARGET && ballooned() == 100 && near(target, (uint64_t)before),
+		      "locking them: %llu ballooned, target %llu as before",
+		      (unsigned long long)ballooned(), (unsigned long long)target);
+		write_text(CONF, "{\"pool\": {\"size\": \"20M\"}, \"balance_period\": 1,\n"
+			   " \"control_socket\": \"" SOCK "\", \"vms\": {\"b1\": {\"max\": \"1M\"}}}\n");
+		kill(d, SIGHUP);
+		CHECK(WAIT_FOR(status_target() == 0) &&
+		      request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) ==
+		      ESXBALLOON_MSG_TARGET && target == 0 && ballooned() == 100,
+		      "the high state: the balloon deflates into the free memory, target %llu (%lld in the status), %llu ballooned",
+		      (unsigned long long)target, (long long)status_target(),
+		      (unsigned long long)ballooned());
+		CHECK(frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 2000, 100, &target) ==
+		      ESXBALLOON_MSG_TARGET && ballooned() == 0, "deflated");
+		close(fd);
+	}
 
 	kill(d, SIGTERM);
 	waitpid(d, NULL, 0);

@@ -7,12 +7,14 @@
  *    (-name guest=NAME), applies their configuration and attaches them to
  *    their KVM VMs;
  *  - with idle sampling and the idle tax, the active guest's target grows
- *    at the idle one's expense, within the bounds, the targets adding up
- *    to what there is to hand out; the control socket reports it;
+ *    at the idle one's expense, within the bounds and what there is to
+ *    hand out, and the idle guest's target follows what it uses; the
+ *    control socket reports it;
  *  - SIGKILL leaves the guests running and the module as it was; a new
  *    daemon takes the VMs over; a bad configuration on SIGHUP is refused
  *    and the old one stays; "set" over the control socket applies at once;
- *    SIGTERM stops the daemon cleanly.
+ *    mins that do not fit in the pool are refused, in a file and when a
+ *    VM starts; SIGTERM stops the daemon cleanly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +39,7 @@
 #define LOG		"/tmp/esxmemd-test.log"
 #define GUEST_PAGES	4000
 #define POOL_PAGES	5120		/* "20M" */
+#define HEADROOM	(GUEST_PAGES * 5 / 100)	/* the default 5% */
 #define WAIT_SECS	90.0
 
 static struct esxmem *nl;
@@ -100,6 +103,9 @@ static const struct {
 	{ "{\"vms\": {\"a\": {\"min\": \"2G\", \"max\": \"1G\"}}}", "vms.a: min" },
 	{ "{\"thresholds\": {\"high\": 10, \"soft\": 20}}", "thresholds: must fall strictly" },
 	{ "{\"sampling\": {\"period\": 0}}", "sampling.period: 0 is out of range 1..3600" },
+	/* Admission control: 20M less the high state's 6% is 18.8 MiB. */
+	{ "{\"pool\": {\"size\": \"20M\"}, \"vms\": {\"a\": {\"min\": \"12M\"}, \"b\": {\"min\": \"12M\"}}}",
+	  CONF ": vms: the mins add up to 24 MiB, more than the 18 MiB the pool can guarantee" },
 };
 
 /* esxmemd --check-config on CONF: its exit status; its messages to LOG. */
@@ -350,11 +356,22 @@ int main(void)
 	      avail >= POOL_PAGES / 2,
 	      "status lists both VMs and %llu pages to hand out", (unsigned long long)avail);
 	CHECK(find("active", &a) && find("idle", &i) &&
-	      a.target_pages + i.target_pages == avail &&
+	      a.target_pages + i.target_pages <= avail &&
 	      a.target_pages <= a.max_pages && i.target_pages <= i.max_pages,
-	      "targets %llu + %llu add up to %llu within the bounds",
+	      "targets %llu + %llu within the %llu pages to hand out and the bounds",
 	      (unsigned long long)a.target_pages, (unsigned long long)i.target_pages,
 	      (unsigned long long)avail);
+	/*
+	 * Demand: the idle guest writes 200 pages; its target is at most
+	 * that plus the 5% headroom (200 pages) and a deadband's worth (64),
+	 * and the active guest, which wants all of its RAM, gets its max.
+	 * Without demand the tax alone gave the idle guest about 1000.
+	 */
+	CHECK(WAIT_FOR(find("idle", &i) && i.target_pages <= i.consumed_pages + HEADROOM + 64 &&
+		       find("active", &a) && a.target_pages == GUEST_PAGES),
+	      "targets follow demand: idle %llu for %llu used, active %llu",
+	      (unsigned long long)i.target_pages, (unsigned long long)i.consumed_pages,
+	      (unsigned long long)a.target_pages);
 	printf("esxmemd: active f %.3f target %llu, idle f %.3f target %llu, of %llu pages\n",
 	       a.active_ppm / 1e6, (unsigned long long)a.target_pages, i.active_ppm / 1e6,
 	       (unsigned long long)i.target_pages, (unsigned long long)avail);
@@ -425,6 +442,24 @@ int main(void)
 	CHECK(watch_once(), "esxmemctl watch refreshes and stops on SIGINT");
 	CHECK(esxmemctl("reload", NULL) == 0 && out_has("reloaded") && find("idle", &i) &&
 	      i.shares == 1000, "esxmemctl reload drops the runtime change");
+
+	/*
+	 * Admission control when VMs start: a min of 12M for every VM the
+	 * file does not name (so no check can see it before they run). The
+	 * older VM, active, gets it; idle's would make 24M of mins on a pool
+	 * that guarantees 18.8M: refused, with an error, and it runs with none.
+	 */
+	write_text(CONF, "{\"pool\": {\"size\": \"20M\"}, \"balance_period\": 1,\n"
+		   " \"control_socket\": \"" SOCK "\", \"vm_defaults\": {\"min\": \"12M\"}}\n");
+	kill(d, SIGHUP);
+	CHECK(WAIT_FOR(log_has("VM idle: its min of 12 MiB is refused") &&
+		       find("active", &a) && a.min_pages == 3072 && find("idle", &i) &&
+		       i.min_pages == 0 && i.target_pages < 3072),
+	      "admission: active min %llu, idle min %llu (target %llu), refused with an error",
+	      (unsigned long long)a.min_pages, (unsigned long long)i.min_pages,
+	      (unsigned long long)i.target_pages);
+	CHECK(!log_has("VM active: its min"), "the older VM keeps its min");
+	write_text(CONF, good_conf);
 
 	kill(d, SIGTERM);
 	CHECK(waitpid(d, &status, 0) == d && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&

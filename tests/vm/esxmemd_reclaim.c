@@ -12,14 +12,18 @@
  *  - with the thread running again, the module compresses and swaps the VM
  *    out: the state walks low -> hard -> soft (and on to high when the
  *    target is reached first), and out of hard the daemon takes the swap
- *    target away (soft is the balloons' state);
+ *    target away (soft is the balloons' state); the compression cache's
+ *    own pages are not handed out to targets;
  *  - the VM frees a quarter of its memory: the state is high, after
  *    exactly three changes on the way up (hysteresis: no flapping);
  *  - every page reads back bit-exact, and the daemon stays up throughout.
  * The states are followed through the module's events.
  */
+#include <jansson.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -30,6 +34,7 @@
 
 #define CONF		"/tmp/esxmemd-reclaim.json"
 #define LOG		"/tmp/esxmemd-reclaim.log"
+#define SOCK		"/tmp/esxmemd-reclaim.sock"
 #define SWAPDIR		"/tmp/esxswap"
 #define PAGES		8192u		/* the VM: 32 MiB */
 #define POOL		4096u		/* "16M" */
@@ -39,7 +44,7 @@
 
 static const char conf[] =
 	"{\"pool\": {\"size\": \"16M\"}, \"balance_period\": 1,\n"
-	" \"control_socket\": \"/tmp/esxmemd-reclaim.sock\",\n"
+	" \"control_socket\": \"" SOCK "\",\n"
 	" \"vm_defaults\": {\"max\": \"12M\", \"reclaim\": {\"swap_dir\": \"" SWAPDIR "\"}}}\n";
 
 static struct esxmem *nl;
@@ -118,6 +123,47 @@ static void write_until(char *map, uint32_t *next, long free)
 	}
 }
 
+/* The daemon's avail_pages, from its status on the control socket, or -1. */
+static long daemon_avail(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = SOCK };
+	static const char req[] = "{\"cmd\": \"status\"}\n";
+	static char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+	long avail = -1;
+	json_t *r;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    write(s, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	while (len < sizeof(buf) - 1 && (n = read(s, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(s);
+	buf[len] = '\0';
+	r = json_loads(buf, 0, NULL);
+	if (json_is_integer(json_object_get(r, "avail_pages")))
+		avail = (long)json_integer_value(json_object_get(r, "avail_pages"));
+	json_decref(r);
+	return avail;
+}
+
+/*
+ * What the targets hand out: the pool less the high state's 6% and the
+ * pages charged to no VM, shared frames and the compression cache's own.
+ */
+static bool avail_counts_zpool(long *want)
+{
+	long zpool = esx_sysfs_long("reclaim/zpool_pages");
+
+	*want = POOL - POOL * 60 / 1000 - esx_sysfs_long("share/pages_shared") - zpool;
+	return zpool > 0 && daemon_avail() == *want;
+}
+
 static bool daemon_alive(void)
 {
 	return waitpid(daemon_pid, NULL, WNOHANG) == 0;
@@ -149,7 +195,7 @@ int main(void)
 {
 	static const int down[] = { ESXMEM_STATE_SOFT, ESXMEM_STATE_HARD, ESXMEM_STATE_LOW };
 	static const int up[] = { ESXMEM_STATE_LOW, ESXMEM_STATE_HIGH };
-	long changes;
+	long changes, want = 0;
 	struct esxmem_vm_info vi;
 	uint32_t id, next = 0;
 	uint64_t target;
@@ -214,6 +260,9 @@ int main(void)
 	      (unsigned long long)vi.swap_outs, (unsigned long long)vi.compress_outs);
 	CHECK(ESX_WAIT_FOR(info(id).swap_target_pages == ESXMEM_NO_TARGET, WAIT_SECS),
 	      "the swap target stayed after the hard state");
+	CHECK(ESX_WAIT_FOR(avail_counts_zpool(&want), WAIT_SECS),
+	      "the compression cache's %ld pages are not handed out: %ld to hand out, want %ld",
+	      esx_sysfs_long("reclaim/zpool_pages"), daemon_avail(), want);
 	printf("reclaimed: %u pages written, %llu swapped and %llu compressed (swap target %llu)\n",
 	       next, (unsigned long long)vi.swap_outs, (unsigned long long)vi.compress_outs,
 	       (unsigned long long)target);
