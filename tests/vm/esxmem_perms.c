@@ -367,8 +367,8 @@ static int nobody_esxmemctl(void *arg)
 	}
 	close(fd);
 	REQUIRE(waitpid(pid, &status, 0) == pid, "waitpid");
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3,
-	      "esxmemctl as nobody: exit %d, want 3 (unreachable)", WEXITSTATUS(status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 4,
+	      "esxmemctl as nobody: exit %d, want 4 (permission denied)", WEXITSTATUS(status));
 	CHECK(esx_file_has(out, "run esxmemctl as root"), "esxmemctl does not say to run as root");
 	if (vmtest_failures)
 		esx_show_tail(out, "esxmemctl", 512);

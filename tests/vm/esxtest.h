@@ -304,9 +304,43 @@ static inline pid_t esx_start_guest(unsigned int mib, const char *append,
 }
 
 /* Starts esxmemd with @conf, its log (standard error) in @log; its pid. */
+/*
+ * What esxmemd configures in the module, as it was before a test's first
+ * daemon: put back when the test ends, so that the next test finds the
+ * module's own settings (a daemon leaves its pool, thresholds and sampling
+ * in the module when it stops).
+ */
+static const char *const esx_daemon_knobs[] = {
+	"pool_pages", "state_high_permille", "state_soft_permille", "state_hard_permille",
+	"state_low_permille", "sample/period_secs", "sample/pages",
+};
+static char esx_daemon_knobs_saved[sizeof(esx_daemon_knobs) / sizeof(esx_daemon_knobs[0])][32];
+static pid_t esx_daemon_knobs_pid;
+
+static inline void esx_daemon_knobs_restore(void)
+{
+	size_t i;
+
+	if (getpid() != esx_daemon_knobs_pid)
+		return;
+	/* Thresholds go in one order or the other: each must stay below the last. */
+	for (int round = 0; round < 2; round++)
+		for (i = 0; i < sizeof(esx_daemon_knobs) / sizeof(esx_daemon_knobs[0]); i++)
+			esx_sysfs_write(esx_daemon_knobs[i], esx_daemon_knobs_saved[i]);
+}
+
 static inline pid_t esx_start_esxmemd(const char *conf, const char *log, bool debug)
 {
-	pid_t pid = fork();
+	pid_t pid;
+
+	if (!esx_daemon_knobs_pid) {
+		for (size_t i = 0; i < sizeof(esx_daemon_knobs) / sizeof(esx_daemon_knobs[0]); i++)
+			esx_sysfs_string(esx_daemon_knobs[i], esx_daemon_knobs_saved[i],
+					 sizeof(esx_daemon_knobs_saved[i]));
+		esx_daemon_knobs_pid = getpid();
+		atexit(esx_daemon_knobs_restore);
+	}
+	pid = fork();
 
 	if (!pid) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
