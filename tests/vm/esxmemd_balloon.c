@@ -396,7 +396,7 @@ int main(void)
 		      "UNLOCK of all 16: %llu still ballooned", (unsigned long long)ballooned());
 		close(fd);
 		munmap(ram, (size_t)GUEST_PAGES * ESX_PAGE);
-		CHECK(esx_file_has(LOG, "in use on the host"), "the daemon says why");
+		CHECK(WAIT_FOR(esx_file_has(LOG, "in use on the host")), "the daemon says why");
 	}
 
 	/* Hostile guests. */

@@ -270,7 +270,7 @@ int main(void)
 	CHECK(ESX_WAIT_FOR(closed_by_daemon(half), CLIENT_SECS), "so is the one with half a line");
 	close(silent);
 	close(half);
-	CHECK(esx_file_has(LOG, "sent no request"), "the daemon says why it closed them");
+	CHECK(WAIT_FOR(esx_file_has(LOG, "sent no request")), "the daemon says why it closed them");
 
 	/* All slots taken: one more is told to try again, at once. */
 	for (k = 0; k < CLIENTS_MAX; k++)

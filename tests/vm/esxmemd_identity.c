@@ -259,7 +259,7 @@ int main(void)
 	CHECK(!strcmp(name, idname) && shares != PROD_SHARES,
 	      "a second VM named prod is %s (not %s) with %u shares (not prod's %u)", name,
 	      idname, shares, PROD_SHARES);
-	CHECK(esx_file_has(LOG, "claims the name prod"), "the daemon says so");
+	CHECK(WAIT_FOR(esx_file_has(LOG, "claims the name prod")), "the daemon says so");
 	CHECK(vm_named(prod, name, &shares) && !strcmp(name, "prod") && shares == PROD_SHARES,
 	      "the first prod keeps its name and shares: %s, %u", name, shares);
 
