@@ -101,7 +101,8 @@ static bool scanned(struct guest *g, uint64_t n)
 
 static void same_domain_shares(void)
 {
-	long used0 = esx_sysfs_long("used_pages");
+	/* Frames the part before left are reaped by the scanner a moment later. */
+	long used0 = esx_pool_settled(10);
 	struct guest a, b;
 	uint8_t *before;
 
@@ -196,7 +197,8 @@ static void domains_separate(void)
 
 static void zero_pages(void)
 {
-	long used0 = esx_sysfs_long("used_pages");
+	/* Frames the part before left are reaped by the scanner a moment later. */
+	long used0 = esx_pool_settled(10);
 	struct guest a;
 
 	guest_new(&a, PAGES, 0);
