@@ -178,17 +178,12 @@ static int cmd_vm(struct options *o, int argc, char **argv)
 	return ret;
 }
 
-static int cmd_set(struct options *o, int argc, char **argv)
+/* Sends set or unset request @req (consumed), to the file with --config. */
+static int send_change(struct options *o, json_t *req)
 {
-	json_t *req, *reply;
-	char err[256];
+	json_t *reply = NULL;
 	int ret;
 
-	if (argc < 3)
-		return usage_error(o, "usage: esxmemctl set [--config] NAME key=value...");
-	req = ctl_set_request(argv[1], argc - 2, argv + 2, err, sizeof(err));
-	if (!req)
-		return usage_error(o, err);
 	if (o->config)
 		json_object_set_new(req, "config", json_true());
 	ret = ask_keep(o, req, &reply) ?: show_change(o, req, reply);
@@ -197,23 +192,26 @@ static int cmd_set(struct options *o, int argc, char **argv)
 	return ret;
 }
 
+static int cmd_set(struct options *o, int argc, char **argv)
+{
+	json_t *req;
+	char err[256];
+
+	if (argc < 3)
+		return usage_error(o, "usage: esxmemctl set [--config] NAME key=value...");
+	req = ctl_set_request(argv[1], argc - 2, argv + 2, err, sizeof(err));
+	return req ? send_change(o, req) : usage_error(o, err);
+}
+
 static int cmd_unset(struct options *o, int argc, char **argv)
 {
-	json_t *req, *reply = NULL;
+	json_t *req;
 	char err[256];
-	int ret;
 
 	if (argc < 2 || (o->config && argc < 3))
 		return usage_error(o, "usage: esxmemctl unset NAME [KEY...], esxmemctl unset --config NAME KEY...");
 	req = ctl_unset_request(argv[1], argc - 2, argv + 2, err, sizeof(err));
-	if (!req)
-		return usage_error(o, err);
-	if (o->config)
-		json_object_set_new(req, "config", json_true());
-	ret = ask_keep(o, req, &reply) ?: show_change(o, req, reply);
-	json_decref(req);
-	json_decref(reply);
-	return ret;
+	return req ? send_change(o, req) : usage_error(o, err);
 }
 
 static int cmd_reload(struct options *o, int argc, char **argv)
