@@ -41,6 +41,7 @@
 #include "vmtest.h"
 #include <libesxmem/libesxmem.h>
 #include "../../guest-balloon/uapi/esxballoon.h"
+#include "balloon_guest.h"
 
 #define CONF		"/tmp/esxmemd-balloon.json"
 #define SOCK		"/tmp/esxmemd-balloon.sock"
@@ -62,7 +63,6 @@ static bool near(uint64_t a, uint64_t b)
 
 static struct esxmem *nl;
 static uint32_t vm_id;
-static uint32_t seq;
 
 /* A value from the driver's /sys/kernel/esxballoon/, or -1. */
 static long driver_value(const char *name)
@@ -125,72 +125,20 @@ static bool attached(void)
 
 static int guest_connect(void)
 {
-	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL,
-				    .svm_port = ESXBALLOON_VSOCK_PORT };
-	struct timeval tv = { .tv_sec = 10 };
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = bg_connect(10);
 
-	REQUIRE(fd >= 0 && !connect(fd, (struct sockaddr *)&addr, sizeof(addr)),
-		"connect to the daemon's balloon port: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	REQUIRE(fd >= 0, "connect to the daemon's balloon port: %s", strerror(errno));
 	return fd;
 }
 
 static void send_msg(int fd, uint16_t type, const void *payload, uint32_t len)
 {
-	struct esxballoon_hdr h = { .magic = ESXBALLOON_MAGIC, .version = ESXBALLOON_VERSION,
-				    .type = type, .length = len, .seq = ++seq };
-	uint8_t buf[sizeof(h) + ESXBALLOON_MAX_PAYLOAD + 64];
-
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), payload, len);
-	REQUIRE(send(fd, buf, sizeof(h) + len, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + len),
-		"send");
-}
-
-/* The reply's type (TARGET or ERROR) with its value, or 0 on EOF. */
-static int recv_msg(int fd, uint64_t *value)
-{
-	uint8_t buf[sizeof(struct esxballoon_hdr) + 8];
-	size_t have = 0;
-	ssize_t n;
-
-	while (have < sizeof(buf)) {
-		n = recv(fd, buf + have, sizeof(buf) - have, 0);
-		if (n <= 0)
-			return 0;
-		have += (size_t)n;
-	}
-	memcpy(value, buf + sizeof(struct esxballoon_hdr), 8);
-	return ((struct esxballoon_hdr *)buf)->type;
-}
-
-static int request(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t *value)
-{
-	send_msg(fd, type, payload, len);
-	return recv_msg(fd, value);
-}
-
-static int frames(int fd, uint16_t type, uint64_t first, uint32_t n, uint64_t *value)
-{
-	struct {
-		struct esxballoon_gfns g;
-		uint64_t gfn[ESXBALLOON_MAX_GFNS];
-	} m = { .g = { .count = n } };
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		m.gfn[i] = first + i;
-	return request(fd, type, &m, (uint32_t)ESXBALLOON_GFNS_LEN(n), value);
+	REQUIRE(bg_send(fd, type, payload, len), "send");
 }
 
 static int greet(int fd, uint64_t *value)
 {
-	struct esxballoon_hello hello = { .page_size = 4096, .guest_pages = GUEST_PAGES };
-
-	if (request(fd, ESXBALLOON_MSG_HELLO, &hello, sizeof(hello), value) != ESXBALLOON_MSG_TARGET)
-		return -1;
-	return request(fd, ESXBALLOON_MSG_RESET, NULL, 0, value);
+	return bg_greet(fd, GUEST_PAGES, value);
 }
 
 /* A value of b1 in the daemon's status, or -1. */
@@ -267,9 +215,9 @@ static uint8_t *map_guest_ram(pid_t guest)
 static bool refused(int fd)
 {
 	uint64_t v;
-	int type = recv_msg(fd, &v);
+	int type = bg_recv(fd, &v);
 
-	return type == ESXBALLOON_MSG_ERROR && recv_msg(fd, &v) == 0;
+	return type == ESXBALLOON_MSG_ERROR && bg_recv(fd, &v) == 0;
 }
 
 int main(void)
@@ -314,7 +262,7 @@ int main(void)
 	fd = guest_connect();
 	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET && target > 0,
 	      "HELLO and RESET answered with a target: %llu", (unsigned long long)target);
-	CHECK(request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) == ESXBALLOON_MSG_TARGET &&
+	CHECK(bg_request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) == ESXBALLOON_MSG_TARGET &&
 	      near(target, (uint64_t)status_target()), "GET_TARGET: %llu, as the status says",
 	      (unsigned long long)target);
 	target0 = target;
@@ -323,7 +271,7 @@ int main(void)
 	 * so ballooning them takes nothing and the target stays: it does not
 	 * grow with the balloon (which would take it to the guest's cap).
 	 */
-	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 512, &target) ==
+	CHECK(bg_frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 512, &target) ==
 	      ESXBALLOON_MSG_TARGET && ballooned() == 512, "LOCK: %llu ballooned",
 	      (unsigned long long)ballooned());
 	/* Once the daemon has seen them, in a balance if not at once. */
@@ -331,7 +279,7 @@ int main(void)
 	      near((uint64_t)status_target(), target0),
 	      "locking never-touched frames leaves the target at %llu: %llu, %lld in the status",
 	      (unsigned long long)target0, (unsigned long long)target, (long long)status_target());
-	CHECK(frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 100, &target) ==
+	CHECK(bg_frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 100, &target) ==
 	      ESXBALLOON_MSG_TARGET && ballooned() == 412 && near(target, target0),
 	      "UNLOCK: %llu ballooned, target %llu", (unsigned long long)ballooned(),
 	      (unsigned long long)target);
@@ -340,7 +288,7 @@ int main(void)
 	{
 		uint64_t v;
 
-		CHECK(recv_msg(fd2, &v) == 0, "a second connection for the VM is refused");
+		CHECK(bg_recv(fd2, &v) == 0, "a second connection for the VM is refused");
 	}
 	close(fd2);
 	/*
@@ -356,16 +304,16 @@ int main(void)
 	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET && near(target, target0),
 	      "reconnected: the target after RESET is still %llu: %llu",
 	      (unsigned long long)target0, (unsigned long long)target);
-	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3100, 412, &target) ==
+	CHECK(bg_frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3100, 412, &target) ==
 	      ESXBALLOON_MSG_TARGET && ballooned() == 412 && near(target, target0),
 	      "the frames locked again: %llu ballooned, target %llu",
 	      (unsigned long long)ballooned(), (unsigned long long)target);
-	CHECK(request(fd, ESXBALLOON_MSG_RESET, NULL, 0, &target) == ESXBALLOON_MSG_TARGET &&
+	CHECK(bg_request(fd, ESXBALLOON_MSG_RESET, NULL, 0, &target) == ESXBALLOON_MSG_TARGET &&
 	      near(target, target0) && ballooned() == 412, "RESET: target %llu, %llu ballooned",
 	      (unsigned long long)target, (unsigned long long)ballooned());
-	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3100, 412, &target) ==
+	CHECK(bg_frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3100, 412, &target) ==
 	      ESXBALLOON_MSG_TARGET &&
-	      frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3100, 412, &target) ==
+	      bg_frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3100, 412, &target) ==
 	      ESXBALLOON_MSG_TARGET && ballooned() == 0,
 	      "UNLOCK gives them back: %llu ballooned", (unsigned long long)ballooned());
 	close(fd);
@@ -384,14 +332,14 @@ int main(void)
 			"a pipe holds the page: %s", strerror(errno));
 		fd = guest_connect();
 		CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET, "greeted");
-		CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 16, &target) ==
+		CHECK(bg_frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 16, &target) ==
 		      ESXBALLOON_MSG_TARGET && ballooned() == 15,
 		      "LOCK with a held frame: accepted, the 15 others ballooned: %llu",
 		      (unsigned long long)ballooned());
 		CHECK(ram[3010 * ESX_PAGE] == 0x5a, "the held frame stays backed");
 		close(pfd[0]);
 		close(pfd[1]);
-		CHECK(frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 16, &target) ==
+		CHECK(bg_frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 16, &target) ==
 		      ESXBALLOON_MSG_TARGET && ballooned() == 0,
 		      "UNLOCK of all 16: %llu still ballooned", (unsigned long long)ballooned());
 		close(fd);
@@ -416,7 +364,7 @@ int main(void)
 
 	fd = guest_connect();
 	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET, "greeted");
-	CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
+	CHECK(bg_frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
 	      ballooned() == 8, "8 locked");
 	send_msg(fd, ESXBALLOON_MSG_LOCK, &(struct { struct esxballoon_gfns g; uint64_t x[1]; })
 		 { .g = { .count = 1 }, .x = { RAM_GFN + GUEST_PAGES + 5 } },
@@ -428,7 +376,7 @@ int main(void)
 
 	fd = guest_connect();
 	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET &&
-	      frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET,
+	      bg_frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET,
 	      "8 locked");
 	send_msg(fd, ESXBALLOON_MSG_LOCK, &(struct { struct esxballoon_gfns g; uint64_t x[1]; })
 		 { .g = { .count = 1 }, .x = { RAM_GFN + 3003 } }, (uint32_t)ESXBALLOON_GFNS_LEN(1));
@@ -437,8 +385,8 @@ int main(void)
 	/* A session that takes the 8 back. */
 	fd = guest_connect();
 	CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET &&
-	      frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
-	      frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
+	      bg_frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
+	      bg_frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 3000, 8, &target) == ESXBALLOON_MSG_TARGET &&
 	      ballooned() == 0, "the 8 given back: %llu ballooned", (unsigned long long)ballooned());
 	close(fd);
 
@@ -455,7 +403,7 @@ int main(void)
 
 		for (k = 0; k < flood; k++)
 			send_msg(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0);
-		while (answered < flood && recv_msg(fd, &v) == ESXBALLOON_MSG_TARGET)
+		while (answered < flood && bg_recv(fd, &v) == ESXBALLOON_MSG_TARGET)
 			answered++;
 		CHECK(answered == flood && esx_now() - t0 >= 1.0,
 		      "a flood of %d requests: %d answered in %.2f s (paced)", flood, answered,
@@ -504,13 +452,13 @@ int main(void)
 		fd = guest_connect();
 		CHECK(greet(fd, &target) == ESXBALLOON_MSG_TARGET, "greeted");
 		CHECK(WAIT_FOR(status_target() >= (int64_t)target0 + 100 - SLACK) &&
-		      request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) ==
+		      bg_request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) ==
 		      ESXBALLOON_MSG_TARGET && target + SLACK >= target0 + 100,
 		      "the 100 written pages raise the target: %llu (%lld in the status, %llu consumed)",
 		      (unsigned long long)target, (long long)status_target(),
 		      (unsigned long long)consumed());
 		before = (int64_t)target;
-		CHECK(frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 2000, 100, &target) ==
+		CHECK(bg_frames(fd, ESXBALLOON_MSG_LOCK, RAM_GFN + 2000, 100, &target) ==
 		      ESXBALLOON_MSG_TARGET && ballooned() == 100 && near(target, (uint64_t)before),
 		      "locking them: %llu ballooned, target %llu as before",
 		      (unsigned long long)ballooned(), (unsigned long long)target);
@@ -518,12 +466,12 @@ int main(void)
 			   " \"control_socket\": \"" SOCK "\", \"vms\": {\"b1\": {\"max\": \"1M\"}}}\n");
 		kill(d, SIGHUP);
 		CHECK(WAIT_FOR(status_target() == 0) &&
-		      request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) ==
+		      bg_request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) ==
 		      ESXBALLOON_MSG_TARGET && target == 0 && ballooned() == 100,
 		      "the high state: the balloon deflates into the free memory, target %llu (%lld in the status), %llu ballooned",
 		      (unsigned long long)target, (long long)status_target(),
 		      (unsigned long long)ballooned());
-		CHECK(frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 2000, 100, &target) ==
+		CHECK(bg_frames(fd, ESXBALLOON_MSG_UNLOCK, RAM_GFN + 2000, 100, &target) ==
 		      ESXBALLOON_MSG_TARGET && ballooned() == 0, "deflated");
 		close(fd);
 	}

@@ -31,6 +31,7 @@
 #include "vmtest.h"
 #include <libesxmem/libesxmem.h>
 #include "../../guest-balloon/uapi/esxballoon.h"
+#include "balloon_guest.h"
 
 #define CONF		"/tmp/esxmemd-control.json"
 #define SOCK		"/tmp/esxmemd-control.sock"
@@ -47,7 +48,6 @@
  * the time a waiting client is given. */
 #define PROMPT_SECS	5.0
 
-static uint32_t seq;
 
 static void write_text(const char *path, const char *text)
 {
@@ -148,37 +148,19 @@ static int esxmemctl_status(double *secs)
 
 static int guest_connect(void)
 {
-	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL,
-				    .svm_port = ESXBALLOON_VSOCK_PORT };
-	struct timeval tv = { .tv_sec = 20 };
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = bg_connect(20);
 
-	REQUIRE(fd >= 0 && !connect(fd, (struct sockaddr *)&addr, sizeof(addr)),
-		"connect to the daemon's balloon port: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	REQUIRE(fd >= 0, "connect to the daemon's balloon port: %s", strerror(errno));
 	return fd;
 }
 
 /* One balloon request and its reply's type (0: none within 20 s). */
 static int balloon_request(int fd, uint16_t type, const void *payload, uint32_t len)
 {
-	struct esxballoon_hdr h = { .magic = ESXBALLOON_MAGIC, .version = ESXBALLOON_VERSION,
-				    .type = type, .length = len, .seq = ++seq };
-	uint8_t buf[sizeof(h) + 64];
-	size_t have = 0;
-	ssize_t n;
+	uint64_t value;
 
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), payload, len);
-	REQUIRE(send(fd, buf, sizeof(h) + len, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + len),
-		"send");
-	while (have < sizeof(h) + 8) {
-		n = recv(fd, buf + have, sizeof(h) + 8 - have, 0);
-		if (n <= 0)
-			return 0;
-		have += (size_t)n;
-	}
-	return ((struct esxballoon_hdr *)buf)->type;
+	REQUIRE(bg_send(fd, type, payload, len), "send");
+	return bg_recv(fd, &value);
 }
 
 /* The VM of the guest's pid, named and attached by the daemon. */

@@ -32,6 +32,7 @@
 #include "vmtest.h"
 #include <libesxmem/libesxmem.h>
 #include "../../guest-balloon/uapi/esxballoon.h"
+#include "balloon_guest.h"
 
 #define CONF		"/tmp/esxmemd-identity.json"
 #define LOG		"/tmp/esxmemd-identity.log"
@@ -95,39 +96,19 @@ static bool vm_named(uint32_t id, char *name, uint32_t *shares)
 
 static int guest_connect(void)
 {
-	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL,
-				    .svm_port = ESXBALLOON_VSOCK_PORT };
-	struct timeval tv = { .tv_sec = 10 };
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = bg_connect(10);
 
-	REQUIRE(fd >= 0 && !connect(fd, (struct sockaddr *)&addr, sizeof(addr)),
-		"connect to the daemon's balloon port: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	REQUIRE(fd >= 0, "connect to the daemon's balloon port: %s", strerror(errno));
 	return fd;
 }
 
 /* HELLO: the reply's type (TARGET), or 0 when the daemon closed. */
 static int hello(int fd)
 {
-	struct {
-		struct esxballoon_hdr h;
-		struct esxballoon_hello hello;
-	} m = { .h = { .magic = ESXBALLOON_MAGIC, .version = ESXBALLOON_VERSION,
-		       .type = ESXBALLOON_MSG_HELLO, .length = sizeof(m.hello), .seq = 1 },
-		.hello = { .page_size = 4096, .guest_pages = 256 } };
-	uint8_t buf[sizeof(struct esxballoon_hdr) + 8];
-	size_t have = 0;
-	ssize_t n;
+	struct esxballoon_hello hello = { .page_size = 4096, .guest_pages = 256 };
+	uint64_t target;
 
-	if (send(fd, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
-		return 0;
-	while (have < sizeof(buf)) {
-		n = recv(fd, buf + have, sizeof(buf) - have, 0);
-		if (n <= 0)
-			return 0;
-		have += (size_t)n;
-	}
-	return ((struct esxballoon_hdr *)buf)->type;
+	return bg_request(fd, ESXBALLOON_MSG_HELLO, &hello, sizeof(hello), &target);
 }
 
 /*

@@ -32,6 +32,7 @@
 #include "vmtest.h"
 #include <libesxmem/libesxmem.h>
 #include "../../guest-balloon/uapi/esxballoon.h"
+#include "balloon_guest.h"
 
 #define CONF		"/tmp/esxmemd-restart.json"
 #define LOG		"/tmp/esxmemd-restart.log"
@@ -46,7 +47,6 @@
 
 static struct esxmem *nl;
 static uint32_t vm_id;
-static uint32_t seq;
 
 static uint64_t ballooned(void)
 {
@@ -105,52 +105,13 @@ static bool status_attached(void)
 /* A connection to the daemon's balloon port, or -1 while none listens. */
 static int guest_connect(void)
 {
-	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL,
-				    .svm_port = ESXBALLOON_VSOCK_PORT };
-	struct timeval tv = { .tv_sec = 10 };
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	REQUIRE(fd >= 0, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		close(fd);
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-/* One request and its reply: the reply's type, or 0 on EOF. */
-static int request(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t *value)
-{
-	struct esxballoon_hdr h = { .magic = ESXBALLOON_MAGIC, .version = ESXBALLOON_VERSION,
-				    .type = type, .length = len, .seq = ++seq };
-	uint8_t buf[sizeof(h) + ESXBALLOON_MAX_PAYLOAD];
-	size_t have = 0;
-	ssize_t n;
-
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), payload, len);
-	if (send(fd, buf, sizeof(h) + len, MSG_NOSIGNAL) != (ssize_t)(sizeof(h) + len))
-		return 0;
-	while (have < sizeof(h) + 8) {
-		n = recv(fd, buf + have, sizeof(h) + 8 - have, 0);
-		if (n <= 0)
-			return 0;
-		have += (size_t)n;
-	}
-	memcpy(value, buf + sizeof(h), 8);
-	return ((struct esxballoon_hdr *)buf)->type;
+	return bg_connect(10);
 }
 
 /* HELLO and RESET, as every connection of esxballoon starts: RESET's reply. */
 static int greet(int fd, uint64_t *target)
 {
-	struct esxballoon_hello hello = { .page_size = 4096, .guest_pages = GUEST_PAGES };
-
-	if (request(fd, ESXBALLOON_MSG_HELLO, &hello, sizeof(hello), target) !=
-	    ESXBALLOON_MSG_TARGET)
-		return 0;
-	return request(fd, ESXBALLOON_MSG_RESET, NULL, 0, target);
+	return bg_greet(fd, GUEST_PAGES, target);
 }
 
 /*
@@ -172,7 +133,7 @@ static unsigned int lock_balloon(int fd, uint64_t *low, double *secs)
 	for (b = 0; b < BALLOON / ESXBALLOON_MAX_GFNS; b++) {
 		for (i = 0; i < ESXBALLOON_MAX_GFNS; i++)
 			m.gfn[i] = RAM_GFN + FIRST + b * ESXBALLOON_MAX_GFNS + i;
-		if (request(fd, ESXBALLOON_MSG_LOCK, &m, (uint32_t)ESXBALLOON_GFNS_LEN(ESXBALLOON_MAX_GFNS),
+		if (bg_request(fd, ESXBALLOON_MSG_LOCK, &m, (uint32_t)ESXBALLOON_GFNS_LEN(ESXBALLOON_MAX_GFNS),
 			    &v) != ESXBALLOON_MSG_TARGET)
 			break;
 		ok++;
@@ -242,7 +203,7 @@ int main(void)
 	      "1 GiB locked back to back: %u of %u LOCKs answered in %.2f s, %llu ballooned",
 	      locks, BALLOON / ESXBALLOON_MAX_GFNS, secs, (unsigned long long)ballooned());
 	printf("bench: balloon_lock_1g %.2f s\n", secs);
-	CHECK(request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target1) == ESXBALLOON_MSG_TARGET,
+	CHECK(bg_request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target1) == ESXBALLOON_MSG_TARGET,
 	      "the target before the restart: %llu", (unsigned long long)target1);
 
 	/* The restart. */
@@ -250,7 +211,7 @@ int main(void)
 	waitpid(d, NULL, 0);
 	CHECK(ballooned() == BALLOON, "with the daemon stopped the module holds %llu ballooned",
 	      (unsigned long long)ballooned());
-	CHECK(request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &v) == 0,
+	CHECK(bg_request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &v) == 0,
 	      "the stopped daemon's connection is gone");
 	close(fd);
 	d = esx_start_esxmemd(CONF, LOG2, true);
@@ -269,7 +230,7 @@ int main(void)
 	      locks, BALLOON / ESXBALLOON_MAX_GFNS, secs, (unsigned long long)ballooned(),
 	      (unsigned long long)low);
 	printf("bench: balloon_relock_1g %.2f s\n", secs);
-	CHECK(request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &v) == ESXBALLOON_MSG_TARGET &&
+	CHECK(bg_request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &v) == ESXBALLOON_MSG_TARGET &&
 	      v + target1 / 20 >= target1, "the target after the lock again: %llu",
 	      (unsigned long long)v);
 	close(fd);
