@@ -9,7 +9,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 
-: "${KDIR:=/lib/modules/$KVER/build}"
 version=$(sed -n 's/^VERSION := //p' "$top/Makefile")
 src=usr/src/esxmem-$version
 
@@ -38,20 +37,26 @@ for f in \
 done
 grep -q "^PACKAGE_VERSION=\"$version\"$" "$dest/$src/dkms.conf" ||
 	{ echo "install: dkms.conf does not name version $version"; status=1; }
-# As DKMS does (dkms.conf's MAKE), in a copy: the tree must be complete.
-build=$(mktemp -d)
-cp -a "$dest/$src/." "$build/"
-if make -C "$KDIR" M="$build" W=1 modules >"$build/log" 2>&1; then
-	modinfo -F description "$build/kmod/esxmem.ko" | grep -q ESX ||
-		{ echo "install: the DKMS-built esxmem.ko has no description"; status=1; }
-	[ ! -e "$build/guest-balloon" ] && [ ! -e "$build/guest-balloon.ko" ] ||
-		{ echo "install: the DKMS tree holds the guest driver"; status=1; }
-else
-	tail -n 20 "$build/log"
-	echo "install: the DKMS source tree does not build"
-	status=1
-fi
-rm -rf "$build"
+# As DKMS does (dkms.conf's MAKE), in a copy: the tree must be complete
+# and build for each supported kernel ($KVER2: check.sh's second one).
+for k in "$KVER" ${KVER2:-}; do
+	build=$(mktemp -d)
+	cp -a "$dest/$src/." "$build/"
+	if make -C "/lib/modules/$k/build" M="$build" W=1 modules >"$build/log" 2>&1; then
+		modinfo -F description "$build/kmod/esxmem.ko" | grep -q ESX ||
+			{ echo "install: the DKMS-built esxmem.ko for $k has no description"; status=1; }
+		modinfo -F vermagic "$build/kmod/esxmem.ko" | grep -q "^$k " ||
+			{ echo "install: the DKMS-built esxmem.ko is not for $k"; status=1; }
+		[ ! -e "$build/guest-balloon" ] && [ ! -e "$build/guest-balloon.ko" ] ||
+			{ echo "install: the DKMS tree holds the guest driver"; status=1; }
+		echo "install: the DKMS tree builds for $k"
+	else
+		tail -n 20 "$build/log"
+		echo "install: the DKMS source tree does not build for $k"
+		status=1
+	fi
+	rm -rf "$build"
+done
 [ -L "$dest/usr/lib/libesxmem.so.0" ] || { echo "install: libesxmem.so.0 link missing"; status=1; }
 objdump -p "$dest/usr/lib/libesxmem.so.0.1.0" | grep -q 'SONAME *libesxmem.so.0$' ||
 	{ echo "install: libesxmem has no soname libesxmem.so.0"; status=1; }

@@ -26,6 +26,11 @@ if ! ls -d /lib/modules/6.12.*+deb12-amd64/build >/dev/null 2>&1; then
 		awk '{ print $1 }' | sort -V | tail -n 1)
 	[ -n "$h" ] && missing="$missing $h"
 fi
+# A kernel named with KVER=... (make check KVER=6.12.x): its headers. The
+# test host needs its image too, which tools/kimage.sh fetches on its own.
+if [ -n "${KVER:-}" ] && [ ! -d "/lib/modules/$KVER/build" ]; then
+	missing="$missing linux-headers-$KVER"
+fi
 [ -z "$missing" ] && exit 0
 
 echo "deps: installing:$missing"

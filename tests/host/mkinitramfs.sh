@@ -1,5 +1,8 @@
 #!/bin/sh
-# Builds the test host's initramfs: $BUILD/testhost/initrd.cpio.
+# Builds the test host's initramfs: $ESXTEST_OUT/initrd.cpio (default
+# $BUILD/testhost), for Debian kernel $KVER as found under $KROOT (default /),
+# with the modules built for it in the tree $ESXMEM_MODULES (default this
+# one).
 #
 # Two concatenated cpio archives (the kernel unpacks both):
 #   base.cpio  - busybox, the Debian kernel's KVM and vsock modules (and a
@@ -14,10 +17,12 @@ set -eu
 
 : "${BUILD:?}" "${KVER:?}"
 top=$(cd "$(dirname "$0")/../.." && pwd)
-out=$BUILD/testhost
+: "${KROOT:=/}" "${ESXMEM_MODULES:=$top}"
+out=${ESXTEST_OUT:-$BUILD/testhost}
 mkdir -p "$out"
 
-MODDIR=/lib/modules/$KVER/kernel
+KLIB=${KROOT%/}/lib/modules/$KVER
+MODDIR=$KLIB/kernel
 HOST_MODULES="
 	virt/lib/irqbypass.ko
 	drivers/crypto/ccp/ccp.ko
@@ -51,7 +56,7 @@ GUEST_MODULES="
 	net/vmw_vsock/vmw_vsock_virtio_transport_common.ko
 	net/vmw_vsock/vmw_vsock_virtio_transport.ko
 "
-balloon_ko=${ESXBALLOON_KO:-$top/guest-balloon/esxballoon.ko}
+balloon_ko=$ESXMEM_MODULES/guest-balloon/esxballoon.ko
 memwork=${MEMWORK:-$BUILD/demo/guest/memwork}
 
 die() {
@@ -96,10 +101,10 @@ copy_module() {
 		xz -dc "$MODDIR/$m.xz" > "$dir/$name"
 	elif [ -e "$MODDIR/$m.zst" ]; then
 		zstd -qdc "$MODDIR/$m.zst" > "$dir/$name"
-	elif grep -qx "kernel/$m" "/lib/modules/$KVER/modules.builtin" 2>/dev/null; then
+	elif grep -qx "kernel/$m" "$KLIB/modules.builtin" 2>/dev/null; then
 		return 1
 	else
-		die "$MODDIR/$m missing: install linux-image-$KVER"
+		die "$MODDIR/$m missing: install linux-image-$KVER, or run tools/kimage.sh $KVER"
 	fi
 }
 
@@ -133,7 +138,7 @@ build_base() {
 
 	# The nested guest's kernel: the same Debian kernel. Its initramfs
 	# carries our balloon driver, so build_tests makes it.
-	cp "/boot/vmlinuz-$KVER" "$root/guest/vmlinuz"
+	cp "${KROOT%/}/boot/vmlinuz-$KVER" "$root/guest/vmlinuz"
 
 	make_cpio "$root" "$out/base.cpio"
 }
@@ -161,9 +166,9 @@ build_tests() {
 	rm -rf "$root"
 	mkdir -p "$root/lib/modules/esxmem" "$root/tests" "$root/bench" "$root/demo" "$root/soak"
 	install -m 0755 "$top/tests/host/init" "$root/init"
-	for ko in "${ESXMEM_KO:-$top/kmod/esxmem.ko}" "$balloon_ko" \
-		"$top/tests/kmod/esxtest_assign.ko"; do
-		[ -e "$ko" ] || die "$ko missing: run 'make modules'"
+	for ko in "$ESXMEM_MODULES/kmod/esxmem.ko" "$balloon_ko" \
+		"$ESXMEM_MODULES/tests/kmod/esxtest_assign.ko"; do
+		[ -e "$ko" ] || die "$ko missing: run 'make modules' (for $KVER)"
 		cp "$ko" "$root/lib/modules/esxmem/"
 	done
 	mkdir -p "$root/guest"
@@ -203,7 +208,7 @@ build_tests() {
 
 # The base archive depends on the kernel release and on this script; a stamp
 # of those decides whether to rebuild it.
-stamp=$(md5sum < "$0" | cut -d' ' -f1)-$KVER
+stamp=$(md5sum < "$0" | cut -d' ' -f1)-$KVER-$KROOT
 if [ ! -e "$out/base.cpio" ] || [ "$(cat "$out/base.stamp" 2>/dev/null)" != "$stamp" ]; then
 	build_base
 	echo "$stamp" > "$out/base.stamp"

@@ -12,13 +12,22 @@
 #                      $SOAK_SECS seconds each (default 300), print their
 #                      "soak:" lines
 #
+# The kernel is Debian's $KVER, found under $KROOT (by default where
+# tools/kimage.sh finds or unpacks it); the modules come from the tree $ESXMEM_MODULES (default
+# this one), built for that kernel; the logs go to $ESXTEST_OUT (default
+# $BUILD/testhost).
+#
 # The verdict fails by default: every test must report "ok" on the second
 # serial port, the runner must report "end", QEMU must finish before the
 # timeout, and the console must show no kernel warning, BUG or oops.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 : "${BUILD:=$top/build}" "${KVER:=$("$top/tools/kver.sh")}"
-export BUILD KVER
+if [ -z "${KROOT:-}" ]; then
+	KROOT=$("$top/tools/kimage.sh" "$KVER") || exit 1
+fi
+: "${ESXMEM_MODULES:=$top}" "${ESXTEST_OUT:=$BUILD/testhost}"
+export BUILD KVER KROOT ESXMEM_MODULES ESXTEST_OUT
 
 die() {
 	echo "testhost: $*" >&2
@@ -34,12 +43,12 @@ case ${1:-} in
 esac
 only=$(echo "$*" | tr -s ' ' ,)
 
-kernel=/boot/vmlinuz-$KVER
-[ -r "$kernel" ] || die "$kernel missing or unreadable: install linux-image-amd64 (make deps)"
+kernel=$KROOT/boot/vmlinuz-$KVER
+[ -r "$kernel" ] || die "$kernel missing or unreadable: install linux-image-$KVER (make deps), or run tools/kimage.sh $KVER"
 qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 missing: install qemu-system-x86 (make deps)"
 "$top/tests/host/mkinitramfs.sh" || die "could not build the initramfs"
 
-out=$BUILD/testhost/run-$mode
+out=$ESXTEST_OUT/run-$mode
 rm -rf "$out"
 mkdir -p "$out"
 mem=${ESXTEST_MEM:-4096}
@@ -62,7 +71,7 @@ append="$append esxtest.mode=$mode esxtest.timeout=$test_timeout"
 [ $mode = soak ] && append="$append esxtest.soak_secs=$soak_secs"
 
 set -- -machine q35 -accel tcg -cpu qemu64,+svm,+npt -smp 2 -m "$mem" \
-	-kernel "$kernel" -initrd "$BUILD/testhost/initrd.cpio" -no-reboot \
+	-kernel "$kernel" -initrd "$ESXTEST_OUT/initrd.cpio" -no-reboot \
 	-display none -device virtio-rng-pci \
 	-d cpu_reset,guest_errors -D "$out/qemu.log"
 
