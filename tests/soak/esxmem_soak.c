@@ -43,6 +43,7 @@
  * per 300 s were verified, a mechanism never ran, or the kernel warned.
  */
 #include "esxtest.h"
+#include "pagemodel.h"
 #include "vmtest.h"
 #include "vmm/vmm.h"
 #include <libesxmem/libesxmem.h>
@@ -156,42 +157,12 @@ static const char *const knobs[][2] = {
 };
 #define NR_KNOBS (sizeof(knobs) / sizeof(knobs[0]))
 
-static double now(void)
-{
-	return esx_now();
-}
-
-static void sleep_us(long us)
-{
-	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dULL;
-}
-
-static uint64_t rnd_below(uint64_t *s, uint64_t n)
-{
-	return (rnd(s) >> 11) % n;
-}
-
 /* A fresh seed, or half of the time a common one (equal pages). */
 static uint32_t new_seed(uint64_t *s)
 {
-	uint32_t seed;
-
-	if (rnd_below(s, 2))
-		return common_seeds[rnd_below(s, NR_COMMON)];
-	do
-		seed = (uint32_t)(rnd(s) >> 32);
-	while (!seed);
-	return seed;
+	if (pm_rnd_below(s, 2))
+		return common_seeds[pm_rnd_below(s, NR_COMMON)];
+	return pm_fresh_seed(s);
 }
 
 /*
@@ -233,13 +204,13 @@ static void count(struct worker *w, uint64_t *field, uint64_t n)
 
 static void rand_range(uint64_t *rng, uint64_t max, size_t *a, size_t *b)
 {
-	if (max == CHUNK_PAGES && rnd_below(rng, 2)) {
+	if (max == CHUNK_PAGES && pm_rnd_below(rng, 2)) {
 		*a = 0;
 		*b = CHUNK_PAGES;
 		return;
 	}
-	*a = rnd_below(rng, CHUNK_PAGES);
-	*b = *a + 1 + rnd_below(rng, (CHUNK_PAGES - *a < max ? CHUNK_PAGES - *a : max));
+	*a = pm_rnd_below(rng, CHUNK_PAGES);
+	*b = *a + 1 + pm_rnd_below(rng, (CHUNK_PAGES - *a < max ? CHUNK_PAGES - *a : max));
 }
 
 /* ---- filling and checking ---------------------------------------------- */
@@ -263,10 +234,9 @@ static int fill(struct worker *w, size_t ci, size_t a, size_t b, bool by_guest)
 	size_t i;
 
 	if (by_guest) {
-		struct vmm_regs r = { .ebx = (uint32_t)page_gpa(page),
-				      .ecx = (uint32_t)(b - a), .edx = seed };
+		struct vmm_regs r;
 
-		if (guest_call(w, VMM_FILL, &r))
+		if (guest_call(w, pm_guest_fill(&r, page_gpa(page), b - a, seed), &r))
 			return -1;
 	} else {
 		vmm_pattern_fill(w->ram + page * ESX_PAGE, page_gpa(page),
@@ -283,18 +253,12 @@ static void wrong(struct worker *w, uint64_t page, uint32_t seed, const void *p,
 		  const char *who)
 {
 	const uint32_t *q = p;
-	uint64_t gpa = page_gpa(page);
-	size_t i, bad = 0, first = 0;
+	size_t first, bad;
 
 	count(w, &w->res->wrong, 1);
 	if (w->reports++ >= MAX_REPORTS)
 		return;
-	for (i = 0; i < ESX_PAGE / 4; i++) {
-		uint32_t want = seed ? vmm_pattern(gpa + 4 * i, seed) : 0;
-
-		if (q[i] != want && !bad++)
-			first = i;
-	}
+	bad = pm_wrong_dwords(p, page_gpa(page), seed, &first);
 	fprintf(stderr, "worker %d: page %" PRIu64 " wrong, found by the %s: expected %s "
 		"(seed 0x%08" PRIx32 "), %zu wrong dwords, first at +0x%zx: 0x%08" PRIx32 "\n",
 		w->id, page, who, seed ? "the pattern" : "zeros", seed, bad, 4 * first,
@@ -303,26 +267,16 @@ static void wrong(struct worker *w, uint64_t page, uint32_t seed, const void *p,
 
 static bool content_ok(const void *p, uint64_t page, uint32_t seed)
 {
-	if (!seed)
-		return esx_is_zero(p, ESX_PAGE);
-	return vmm_pattern_check(p, page_gpa(page), ESX_PAGE, seed, NULL) == 0;
+	return pm_page_ok(p, page_gpa(page), seed);
 }
 
-static int64_t guest_look(struct worker *w, uint64_t page, uint64_t n, uint32_t seed)
+static int64_t guest_look(void *ctx, uint64_t page, uint64_t n, uint32_t seed)
 {
+	struct worker *w = ctx;
 	struct vmm_regs r;
 
-	if (seed) {
-		r = (struct vmm_regs){ .ebx = (uint32_t)page_gpa(page), .ecx = (uint32_t)n,
-				       .edx = seed };
-		if (guest_call(w, VMM_CHECK, &r))
-			return -1;
-	} else {
-		r = (struct vmm_regs){ .ebx = (uint32_t)page_gpa(page),
-				       .ecx = (uint32_t)(n * ESX_PAGE / 4), .edx = 4 };
-		if (guest_call(w, VMM_TOUCH, &r))
-			return -1;
-	}
+	if (guest_call(w, pm_guest_look(&r, page_gpa(page), n, seed), &r))
+		return -1;
 	return r.eax;
 }
 
@@ -337,22 +291,12 @@ static int verify_range(struct worker *w, size_t ci, size_t a0, size_t b0, bool 
 	for (a = a0; a < b0; a = b) {
 		uint32_t seed = c->seed[a];
 		bool guest_bad[CHUNK_PAGES] = { false };
-		int64_t v;
 
 		for (b = a + 1; b < b0 && c->seed[b] == seed; b++)
 			;
-		if (by_guest) {
-			v = guest_look(w, base + a, b - a, seed);
-			if (v < 0)
-				return -1;
-			for (i = a; v && i < b; i++) {
-				int64_t pv = guest_look(w, base + i, 1, seed);
-
-				if (pv < 0)
-					return -1;
-				guest_bad[i] = pv != 0;
-			}
-		}
+		if (by_guest && pm_guest_find_wrong(guest_look, w, base + a, b - a, seed,
+						    guest_bad + a))
+			return -1;
 		for (i = a; i < b; i++) {
 			const uint8_t *p = w->ram + (base + i) * ESX_PAGE;
 
@@ -387,7 +331,7 @@ static void punch_partial(struct worker *w, size_t ci, size_t i, uint64_t *rng)
 {
 	struct chunk *c = &w->chunks[ci];
 	uint64_t page = ci * CHUNK_PAGES + i;
-	size_t x = 1 + rnd_below(rng, ESX_PAGE - 1), y = x + 1 + rnd_below(rng, ESX_PAGE - x);
+	size_t x = 1 + pm_rnd_below(rng, ESX_PAGE - 1), y = x + 1 + pm_rnd_below(rng, ESX_PAGE - x);
 	const uint32_t *p = (const uint32_t *)(w->ram + page * ESX_PAGE);
 	uint32_t seed = c->seed[i];
 	size_t k;
@@ -431,15 +375,15 @@ static void *puncher(void *arg)
 	uint64_t rng = w->rng ^ 0x9e3779b97f4a7c15ULL;
 
 	while (!atomic_load(&w->stop) && !w->res->failed) {
-		size_t ci = rnd_below(&rng, w->nr_chunks), a, b, i;
+		size_t ci = pm_rnd_below(&rng, w->nr_chunks), a, b, i;
 		struct chunk *c = &w->chunks[ci];
 		int err;
 
-		sleep_us(2000);
+		usleep(2000);
 		if (pthread_mutex_trylock(&c->lock))
 			continue;
-		if (rnd_below(&rng, 4) == 0) {
-			punch_partial(w, ci, rnd_below(&rng, CHUNK_PAGES), &rng);
+		if (pm_rnd_below(&rng, 4) == 0) {
+			punch_partial(w, ci, pm_rnd_below(&rng, CHUNK_PAGES), &rng);
 		} else {
 			rand_range(&rng, CHUNK_PAGES, &a, &b);
 			err = punch(w, (ci * CHUNK_PAGES + a) * ESX_PAGE, (b - a) * ESX_PAGE);
@@ -478,15 +422,15 @@ static void *ballooner(void *arg)
 	}
 	while (!atomic_load(&w->stop) && !w->res->failed) {
 		size_t ci, a, b, i;
-		bool release = head != tail && (head - tail == BALLOON_RING || rnd_below(&rng, 2));
+		bool release = head != tail && (head - tail == BALLOON_RING || pm_rnd_below(&rng, 2));
 
-		sleep_us(3000);
+		usleep(3000);
 		if (release) {
 			ci = ring[tail % BALLOON_RING].ci;
 			a = ring[tail % BALLOON_RING].a;
 			b = ring[tail % BALLOON_RING].b;
 		} else {
-			ci = rnd_below(&rng, w->nr_chunks);
+			ci = pm_rnd_below(&rng, w->nr_chunks);
 			rand_range(&rng, CHUNK_PAGES, &a, &b);
 		}
 		if (pthread_mutex_trylock(&w->chunks[ci].lock))
@@ -540,14 +484,14 @@ static void *holder(void *arg)
 		nl = NULL;
 	}
 	while (!atomic_load(&w->stop) && !w->res->failed) {
-		size_t ci = rnd_below(&rng, w->nr_chunks), a, b, i, got;
+		size_t ci = pm_rnd_below(&rng, w->nr_chunks), a, b, i, got;
 		struct chunk *c = &w->chunks[ci];
 		uint32_t seeds[HOLD_PAGES];
 		uint64_t page;
 		struct iovec iov;
 		ssize_t n;
 
-		sleep_us(5000);
+		usleep(5000);
 		if (pthread_mutex_trylock(&c->lock))
 			continue;
 		rand_range(&rng, HOLD_PAGES, &a, &b);
@@ -567,7 +511,7 @@ static void *holder(void *arg)
 		 * old content all the same.
 		 */
 		if (nl) {
-			i = a + rnd_below(&rng, b - a);
+			i = a + pm_rnd_below(&rng, b - a);
 			uint64_t gfn = gfn_of(ci * CHUNK_PAGES + i);
 
 			err = esxmem_vm_balloon(nl, w->res->vm_id, &gfn, 1, false);
@@ -584,7 +528,7 @@ static void *holder(void *arg)
 			}
 		}
 		/* Held while sharing, sampling and reclaim go on. */
-		sleep_us(10000 + (long)rnd_below(&rng, 40000));
+		usleep(10000 + (long)pm_rnd_below(&rng, 40000));
 		for (got = 0; got < (b - a) * ESX_PAGE; got += (size_t)n) {
 			n = read(p[0], buf + got, (b - a) * ESX_PAGE - got);
 			if (n <= 0) {
@@ -622,14 +566,14 @@ static void *dio(void *arg)
 		return NULL;
 	}
 	while (!atomic_load(&w->stop) && !w->res->failed) {
-		size_t s = rnd_below(&rng, DIO_SLOTS), ci, a, b, i, len;
+		size_t s = pm_rnd_below(&rng, DIO_SLOTS), ci, a, b, i, len;
 		struct dio_slot *d = &w->dio[s];
 		off_t off = (off_t)(s * HOLD_PAGES * ESX_PAGE);
-		int op = (int)rnd_below(&rng, 3);
+		int op = (int)pm_rnd_below(&rng, 3);
 		uint64_t page;
 		ssize_t n;
 
-		sleep_us(3000);
+		usleep(3000);
 		if (!d->used)
 			op = 0;
 		if (op == 2) {
@@ -649,7 +593,7 @@ static void *dio(void *arg)
 			continue;
 		}
 		if (op == 0) {
-			ci = rnd_below(&rng, w->nr_chunks);
+			ci = pm_rnd_below(&rng, w->nr_chunks);
 			rand_range(&rng, HOLD_PAGES, &a, &b);
 		} else {
 			ci = d->first / CHUNK_PAGES;
@@ -854,7 +798,7 @@ static void fill_all(struct worker *w)
 
 	for (i = 0; i < w->nr_chunks && !w->res->failed; i++) {
 		pthread_mutex_lock(&w->chunks[i].lock);
-		fill(w, i, 0, CHUNK_PAGES, guest && rnd_below(&w->rng, 2));
+		fill(w, i, 0, CHUNK_PAGES, guest && pm_rnd_below(&w->rng, 2));
 		pthread_mutex_unlock(&w->chunks[i].lock);
 	}
 }
@@ -863,15 +807,15 @@ static void random_work(struct worker *w)
 {
 	bool guest = w->vm != NULL;
 
-	while (now() < w->end && !w->res->failed) {
+	while (esx_now() < w->end && !w->res->failed) {
 		/* The guest is slow (nested, under TCG): a quarter of the work. */
-		bool g = guest && rnd_below(&w->rng, 4) == 0;
-		size_t ci = rnd_below(&w->rng, w->nr_chunks), a, b;
+		bool g = guest && pm_rnd_below(&w->rng, 4) == 0;
+		size_t ci = pm_rnd_below(&w->rng, w->nr_chunks), a, b;
 
 		pthread_mutex_lock(&w->chunks[ci].lock);
 		/* Mostly checks; the shared chunks are rarely written. */
-		if (rnd_below(&w->rng, 5) == 0 &&
-		    (ci >= SHARED_CHUNKS || rnd_below(&w->rng, 16) == 0)) {
+		if (pm_rnd_below(&w->rng, 5) == 0 &&
+		    (ci >= SHARED_CHUNKS || pm_rnd_below(&w->rng, 16) == 0)) {
 			rand_range(&w->rng, CHUNK_PAGES, &a, &b);
 			fill(w, ci, a, b, g);
 		} else {
@@ -961,7 +905,7 @@ static int churn_one(struct worker *w, struct esxmem *nl, int cycle)
 	const char *fsdir = NULL;
 	bool own_mount = false, guest = cycle % 3 == 2;
 	struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_SWAP_TARGET_PAGES };
-	double until = now() + 2 + (double)rnd_below(&w->rng, 3);
+	double until = esx_now() + 2 + (double)pm_rnd_below(&w->rng, 3);
 	uint32_t id;
 	char name[32];
 	size_t ci, a, b, i;
@@ -985,20 +929,20 @@ static int churn_one(struct worker *w, struct esxmem *nl, int cycle)
 	snprintf(name, sizeof(name), "churn%d", cycle);
 	if (give_swap(w, nl, name, w->pages))
 		goto out;
-	s.swap_target_pages = w->pages / 4 + rnd_below(&w->rng, w->pages / 2);
+	s.swap_target_pages = w->pages / 4 + pm_rnd_below(&w->rng, w->pages / 2);
 	if ((ret = esxmem_vm_set(nl, id, &s))) {
 		fail(w, "swap target: %s", esxmem_strerror(ret));
 		goto out;
 	}
 	ret = -1;
 	for (ci = 0; ci < w->nr_chunks; ci++)
-		fill(w, ci, 0, CHUNK_PAGES, guest && rnd_below(&w->rng, 2));
-	while (now() < until && !w->res->failed) {
-		ci = rnd_below(&w->rng, w->nr_chunks);
-		switch (rnd_below(&w->rng, 4)) {
+		fill(w, ci, 0, CHUNK_PAGES, guest && pm_rnd_below(&w->rng, 2));
+	while (esx_now() < until && !w->res->failed) {
+		ci = pm_rnd_below(&w->rng, w->nr_chunks);
+		switch (pm_rnd_below(&w->rng, 4)) {
 		case 0:
 			rand_range(&w->rng, CHUNK_PAGES, &a, &b);
-			fill(w, ci, a, b, guest && rnd_below(&w->rng, 2));
+			fill(w, ci, a, b, guest && pm_rnd_below(&w->rng, 2));
 			break;
 		case 1:
 			rand_range(&w->rng, CHUNK_PAGES, &a, &b);
@@ -1012,10 +956,10 @@ static int churn_one(struct worker *w, struct esxmem *nl, int cycle)
 			ret = -1;
 			break;
 		case 2:
-			punch_partial(w, ci, rnd_below(&w->rng, CHUNK_PAGES), &w->rng);
+			punch_partial(w, ci, pm_rnd_below(&w->rng, CHUNK_PAGES), &w->rng);
 			break;
 		default:
-			verify(w, ci, guest && rnd_below(&w->rng, 2), true);
+			verify(w, ci, guest && pm_rnd_below(&w->rng, 2), true);
 		}
 	}
 	for (ci = 0; ci < w->nr_chunks; ci++)
@@ -1049,7 +993,7 @@ static int churn_main(struct worker *w)
 	w->pages = CHURN_PAGES;
 	if (alloc_chunks(w))
 		return 1;
-	for (cycle = 0; now() < w->end && !w->res->failed; cycle++) {
+	for (cycle = 0; esx_now() < w->end && !w->res->failed; cycle++) {
 		for (size_t i = 0; i < w->nr_chunks; i++)
 			memset(w->chunks[i].seed, 0, sizeof(w->chunks[i].seed));
 		if (churn_one(w, nl, cycle))
@@ -1068,7 +1012,7 @@ static int proc_main(int id, double start)
 	w.fd = -1;
 	w.dio_fd = -1;
 	w.end = start + run_secs;
-	w.rng = ((uint64_t)getpid() << 32) ^ (uint64_t)(now() * 1e9) ^ ((uint64_t)id << 56);
+	w.rng = ((uint64_t)getpid() << 32) ^ (uint64_t)(esx_now() * 1e9) ^ ((uint64_t)id << 56);
 	w.rng |= 1;
 	pthread_mutex_init(&w.res_lock, NULL);
 	atomic_init(&w.stop, false);
@@ -1084,7 +1028,7 @@ static int proc_main(int id, double start)
 	else
 		worker_main(&w);
 	w.res->done = 1;
-	w.res->secs = now() - start;
+	w.res->secs = esx_now() - start;
 	return w.res->failed ? 1 : 0;
 }
 
@@ -1178,8 +1122,8 @@ static void move_swap_targets(struct esxmem *nl, uint64_t *rng)
 
 		if (!r->ready)
 			continue;
-		s.swap_target_pages = rnd_below(rng, 6) == 0 ? ESXMEM_NO_TARGET :
-				      r->vm_pages * 3 / 10 + rnd_below(rng, r->vm_pages * 3 / 5);
+		s.swap_target_pages = pm_rnd_below(rng, 6) == 0 ? ESXMEM_NO_TARGET :
+				      r->vm_pages * 3 / 10 + pm_rnd_below(rng, r->vm_pages * 3 / 5);
 		err = esxmem_vm_set(nl, r->vm_id, &s);
 		CHECK(!err || err == -ENOENT, "swap target of VM %u: %s", r->vm_id,
 		      esxmem_strerror(err));
@@ -1191,7 +1135,7 @@ int main(void)
 	const char *env = getenv("SOAK_SECS");
 	struct result sum = { 0 };
 	long merges0, zmerges0, scanned0, cows0, sfaults0, warn0, warnings, t;
-	uint64_t rng = (uint64_t)(now() * 1e9) | 1;
+	uint64_t rng = (uint64_t)(esx_now() * 1e9) | 1;
 	double start, secs, floor;
 	struct esxmem *nl;
 	int i, status, running;
@@ -1232,7 +1176,7 @@ int main(void)
 	       "%s\n", run_secs, NR_WORKERS, OBJ_PAGES * ESX_PAGE >> 20, NR_GUESTS,
 	       CHURN_PAGES * ESX_PAGE >> 20, dio_ok ? "O_DIRECT on ext2" : "no O_DIRECT");
 
-	start = now();
+	start = esx_now();
 	for (i = 0; i < NR_PROCS; i++) {
 		pids[i] = fork();
 		REQUIRE(pids[i] >= 0, "fork: %s", strerror(errno));
@@ -1251,14 +1195,14 @@ int main(void)
 			      results[i].why[0] ? results[i].why :
 			      WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "?");
 		}
-		if (running && now() - start > run_secs + 300 + run_secs / 2) {
-			CHECK(0, "%d workers still running after %.0f s", running, now() - start);
+		if (running && esx_now() - start > run_secs + 300 + run_secs / 2) {
+			CHECK(0, "%d workers still running after %.0f s", running, esx_now() - start);
 			break;
 		}
-		sleep_us(1000000);
+		usleep(1000000);
 	}
 	restore();
-	secs = now() - start;
+	secs = esx_now() - start;
 	CHECK(!umount(FSDIR), "umount %s: %s", FSDIR, strerror(errno));
 	esxmem_close(nl);
 

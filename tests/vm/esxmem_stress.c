@@ -31,6 +31,7 @@
  * pool_pages, fault_wait_ms and reclaim/enabled are restored on exit.
  */
 #include "esxtest.h"
+#include "pagemodel.h"
 #include "vmtest.h"
 #include "vmm/vmm.h"
 
@@ -103,45 +104,6 @@ static pid_t main_pid;
 static pid_t pids[NR_WORKERS];
 static long saved_pool = -1, saved_wait = -1;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_us(long us)
-{
-	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* xorshift64*: a cheap generator per thread. */
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dULL;
-}
-
-static uint64_t rnd_below(uint64_t *s, uint64_t n)
-{
-	return (rnd(s) >> 11) % n;
-}
-
-static uint32_t new_seed(uint64_t *s)
-{
-	uint32_t seed;
-
-	do
-		seed = (uint32_t)(rnd(s) >> 32);
-	while (!seed);
-	return seed;
-}
-
 static uint64_t page_gpa(uint64_t page)
 {
 	return RAM_GPA + page * ESX_PAGE;
@@ -195,7 +157,7 @@ static void punch_one(struct worker *w, uint64_t *rng)
 	int tries;
 
 	for (tries = 0; tries < 16; tries++) {
-		size_t ci = rnd_below(rng, NR_CHUNKS), a, b, i;
+		size_t ci = pm_rnd_below(rng, NR_CHUNKS), a, b, i;
 		struct chunk *c = &w->chunks[ci];
 		int err;
 
@@ -205,12 +167,12 @@ static void punch_one(struct worker *w, uint64_t *rng)
 			pthread_mutex_unlock(&c->lock);
 			continue;
 		}
-		if (rnd_below(rng, 2)) {
+		if (pm_rnd_below(rng, 2)) {
 			a = 0;
 			b = CHUNK_PAGES;
 		} else {
-			a = rnd_below(rng, CHUNK_PAGES);
-			b = a + 1 + rnd_below(rng, CHUNK_PAGES - a);
+			a = pm_rnd_below(rng, CHUNK_PAGES);
+			b = a + 1 + pm_rnd_below(rng, CHUNK_PAGES - a);
 		}
 		err = esx_punch(w->fd, (off_t)((ci * CHUNK_PAGES + a) * ESX_PAGE),
 				(off_t)((b - a) * ESX_PAGE));
@@ -233,9 +195,9 @@ static void *puncher(void *arg)
 		/* Dry: a writer is waiting or about to. */
 		bool dry = pool_free(w->free_fd) < (long)CHUNK_PAGES;
 
-		if (dry || rnd_below(&rng, 32) == 0)
+		if (dry || pm_rnd_below(&rng, 32) == 0)
 			punch_one(w, &rng);
-		sleep_us(dry ? 500 : 1000);
+		usleep(dry ? 500 : 1000);
 	}
 	return NULL;
 }
@@ -258,14 +220,13 @@ static int fill(struct worker *w, size_t ci, size_t a, size_t b, bool by_guest)
 {
 	struct chunk *c = &w->chunks[ci];
 	uint64_t page = ci * CHUNK_PAGES + a;
-	uint32_t seed = new_seed(&w->rng);
+	uint32_t seed = pm_fresh_seed(&w->rng);
 	size_t i;
 
 	if (by_guest) {
-		struct vmm_regs r = { .ebx = (uint32_t)page_gpa(page),
-				      .ecx = (uint32_t)(b - a), .edx = seed };
+		struct vmm_regs r;
 
-		if (guest_call(w, VMM_FILL, &r))
+		if (guest_call(w, pm_guest_fill(&r, page_gpa(page), b - a, seed), &r))
 			return -1;
 	} else {
 		vmm_pattern_fill(w->ram + page * ESX_PAGE, page_gpa(page),
@@ -282,16 +243,11 @@ static void report(struct worker *w, uint64_t page, uint32_t seed, const char *w
 {
 	const uint32_t *p = (const uint32_t *)(w->ram + page * ESX_PAGE);
 	uint64_t gpa = page_gpa(page);
-	size_t i, bad = 0, first = SIZE_MAX;
+	size_t first, bad;
 
 	if (w->reports++ >= MAX_REPORTS)
 		return;
-	for (i = 0; i < ESX_PAGE / 4; i++) {
-		uint32_t want = seed ? vmm_pattern(gpa + 4 * i, seed) : 0;
-
-		if (p[i] != want && !bad++)
-			first = i;
-	}
+	bad = pm_wrong_dwords(p, gpa, seed, &first);
 	fprintf(stderr, "worker %d: page %" PRIu64 " (offset 0x%" PRIx64 ") corrupt, found by the %s: "
 		"expected %s (seed 0x%08" PRIx32 "); the host sees %zu wrong dwords",
 		w->id, page, page * ESX_PAGE, who, seed ? "the pattern" : "zeros", seed, bad);
@@ -303,11 +259,7 @@ static void report(struct worker *w, uint64_t page, uint32_t seed, const char *w
 
 static bool host_page_ok(struct worker *w, uint64_t page, uint32_t seed)
 {
-	const uint8_t *p = w->ram + page * ESX_PAGE;
-
-	if (!seed)
-		return esx_is_zero(p, ESX_PAGE);
-	return vmm_pattern_check(p, page_gpa(page), ESX_PAGE, seed, NULL) == 0;
+	return pm_page_ok(w->ram + page * ESX_PAGE, page_gpa(page), seed);
 }
 
 /*
@@ -315,21 +267,13 @@ static bool host_page_ok(struct worker *w, uint64_t page, uint32_t seed)
  * wrong dwords, for zeros the XOR of all dwords (zero when they are).
  * -1 when the guest could not run.
  */
-static int64_t guest_look(struct worker *w, uint64_t page, uint64_t n, uint32_t seed)
+static int64_t guest_look(void *ctx, uint64_t page, uint64_t n, uint32_t seed)
 {
+	struct worker *w = ctx;
 	struct vmm_regs r;
 
-	if (seed) {
-		r = (struct vmm_regs){ .ebx = (uint32_t)page_gpa(page), .ecx = (uint32_t)n,
-				       .edx = seed };
-		if (guest_call(w, VMM_CHECK, &r))
-			return -1;
-	} else {
-		r = (struct vmm_regs){ .ebx = (uint32_t)page_gpa(page),
-				       .ecx = (uint32_t)(n * ESX_PAGE / 4), .edx = 4 };
-		if (guest_call(w, VMM_TOUCH, &r))
-			return -1;
-	}
+	if (guest_call(w, pm_guest_look(&r, page_gpa(page), n, seed), &r))
+		return -1;
 	return r.eax;
 }
 
@@ -347,23 +291,12 @@ static int verify(struct worker *w, size_t ci, bool by_guest, bool by_host)
 	for (a = 0; a < CHUNK_PAGES; a = b) {
 		uint32_t seed = c->seed[a];
 		bool guest_bad[CHUNK_PAGES] = { false };
-		int64_t v;
 
 		for (b = a + 1; b < CHUNK_PAGES && c->seed[b] == seed; b++)
 			;
-		if (by_guest) {
-			v = guest_look(w, base + a, b - a, seed);
-			if (v < 0)
-				return -1;
-			/* Something is wrong: find the pages. */
-			for (i = a; v && i < b; i++) {
-				int64_t pv = guest_look(w, base + i, 1, seed);
-
-				if (pv < 0)
-					return -1;
-				guest_bad[i] = pv != 0;
-			}
-		}
+		if (by_guest && pm_guest_find_wrong(guest_look, w, base + a, b - a, seed,
+						    guest_bad + a))
+			return -1;
 		for (i = a; i < b; i++) {
 			bool host_bad = by_host && !host_page_ok(w, base + i, seed);
 
@@ -380,13 +313,13 @@ static int verify(struct worker *w, size_t ci, bool by_guest, bool by_host)
 /* A random range of a chunk: the whole chunk half of the time. */
 static void random_range(uint64_t *rng, size_t *a, size_t *b)
 {
-	if (rnd_below(rng, 2)) {
+	if (pm_rnd_below(rng, 2)) {
 		*a = 0;
 		*b = CHUNK_PAGES;
 		return;
 	}
-	*a = rnd_below(rng, CHUNK_PAGES);
-	*b = *a + 1 + rnd_below(rng, CHUNK_PAGES - *a);
+	*a = pm_rnd_below(rng, CHUNK_PAGES);
+	*b = *a + 1 + pm_rnd_below(rng, CHUNK_PAGES - *a);
 }
 
 /* ---- a worker ----------------------------------------------------------- */
@@ -448,7 +381,7 @@ static int worker_run(struct worker *w, double start)
 	for (i = 0; i < NR_CHUNKS; i++)
 		order[i] = i;
 	for (i = NR_CHUNKS - 1; i > 0; i--) {
-		size_t j = rnd_below(&w->rng, i + 1), t = order[i];
+		size_t j = pm_rnd_below(&w->rng, i + 1), t = order[i];
 
 		order[i] = order[j];
 		order[j] = t;
@@ -456,32 +389,32 @@ static int worker_run(struct worker *w, double start)
 	for (i = 0; i < NR_CHUNKS && !w->res->failed; i++) {
 		ci = order[i];
 		pthread_mutex_lock(&w->chunks[ci].lock);
-		if (fill(w, ci, 0, CHUNK_PAGES, guest && rnd_below(&w->rng, 2)))
+		if (fill(w, ci, 0, CHUNK_PAGES, guest && pm_rnd_below(&w->rng, 2)))
 			return -1;
 		pthread_mutex_unlock(&w->chunks[ci].lock);
-		if (rnd_below(&w->rng, 4) == 0) {
-			bool g = guest && rnd_below(&w->rng, 2);
+		if (pm_rnd_below(&w->rng, 4) == 0) {
+			bool g = guest && pm_rnd_below(&w->rng, 2);
 
-			ci = order[rnd_below(&w->rng, i + 1)];
+			ci = order[pm_rnd_below(&w->rng, i + 1)];
 			pthread_mutex_lock(&w->chunks[ci].lock);
 			if (verify(w, ci, g, !g))
 				return -1;
 			pthread_mutex_unlock(&w->chunks[ci].lock);
 		}
 	}
-	w->res->fill_secs = now() - start;
+	w->res->fill_secs = esx_now() - start;
 
 	/* 2: random fills and checks, while the puncher goes on. */
 	random_end = start + RUN_SECS;
-	if (random_end < now() + MIN_RANDOM_SECS)
-		random_end = now() + MIN_RANDOM_SECS;
-	while (now() < random_end && !w->res->failed) {
-		bool g = guest && rnd_below(&w->rng, 2);
+	if (random_end < esx_now() + MIN_RANDOM_SECS)
+		random_end = esx_now() + MIN_RANDOM_SECS;
+	while (esx_now() < random_end && !w->res->failed) {
+		bool g = guest && pm_rnd_below(&w->rng, 2);
 		int err;
 
-		ci = rnd_below(&w->rng, NR_CHUNKS);
+		ci = pm_rnd_below(&w->rng, NR_CHUNKS);
 		pthread_mutex_lock(&w->chunks[ci].lock);
-		if (rnd_below(&w->rng, 2)) {
+		if (pm_rnd_below(&w->rng, 2)) {
 			random_range(&w->rng, &a, &b);
 			err = fill(w, ci, a, b, g);
 		} else {
@@ -529,7 +462,7 @@ static int worker_main(int id, struct result *res, double start)
 	bool running = false;
 	int err;
 
-	w.rng = ((uint64_t)getpid() << 32) ^ (uint64_t)(now() * 1e9) ^ ((uint64_t)id << 56);
+	w.rng = ((uint64_t)getpid() << 32) ^ (uint64_t)(esx_now() * 1e9) ^ ((uint64_t)id << 56);
 	w.rng |= 1;
 	atomic_init(&w.stop, false);
 	atomic_init(&w.punches, 0);
@@ -557,7 +490,7 @@ static int worker_main(int id, struct result *res, double start)
 	res->punches = atomic_load(&w.punches);
 	if (atomic_load(&w.punch_err))
 		fail(&w, "worker %d: PUNCH_HOLE failed: %s", id, strerror(-atomic_load(&w.punch_err)));
-	res->secs = now() - start;
+	res->secs = esx_now() - start;
 	res->done = 1;
 	if (running)
 		return 1;	/* exit; the kernel frees the rest */
@@ -675,7 +608,7 @@ int main(void)
 	printf("stress: %d workers (%d with a KVM guest) of %lu MiB each, pool of %lu MiB\n",
 	       NR_WORKERS, NR_GUESTS, OBJ_PAGES * ESX_PAGE >> 20, POOL_MIB);
 
-	start = now();
+	start = esx_now();
 	for (i = 0; i < NR_WORKERS; i++) {
 		pids[i] = fork();
 		REQUIRE(pids[i] >= 0, "fork: %s", strerror(errno));
@@ -694,9 +627,9 @@ int main(void)
 				continue;
 			if (p != progress[i]) {
 				progress[i] = p;
-				last_change[i] = now();
-			} else if (now() - last_change[i] > STALL_SECS && !stall_shown[i]) {
-				show_stalled(i, pids[i], now() - last_change[i]);
+				last_change[i] = esx_now();
+			} else if (esx_now() - last_change[i] > STALL_SECS && !stall_shown[i]) {
+				show_stalled(i, pids[i], esx_now() - last_change[i]);
 				stall_shown[i] = true;
 			}
 		}
@@ -710,16 +643,16 @@ int main(void)
 			      results[i].why[0] ? results[i].why :
 			      WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "?");
 		}
-		if (running && now() - start > END_SECS) {
+		if (running && esx_now() - start > END_SECS) {
 			CHECK(0, "%d workers still running after %.0f s", running, END_SECS);
 			break;
 		}
-		sleep_us(100000);
+		usleep(100000);
 	}
 	cleanup();	/* kills what is left, restores the knobs */
 	orig_pool = saved_pool;
 	saved_pool = saved_wait = -1;
-	secs = now() - start;
+	secs = esx_now() - start;
 
 	waits = esx_sysfs_long("fault_waits") - waits0;
 	for (i = 0; i < NR_WORKERS; i++) {
