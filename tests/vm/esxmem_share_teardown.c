@@ -10,8 +10,12 @@
  * shared frame), "big" is torn down: its hints are purged from the table
  * and the scanner shrinks the table again, each a walk of every entry.
  * No write may wait on that walk: the slowest write stays far below the
- * time the walk takes (in the test host, about 95 ms for a 64 GiB VM's
- * table when writes waited on it). Sharing knobs are restored on exit.
+ * time the walks take (in the test host, about 95 ms for a 64 GiB VM's
+ * table when writes waited on it, so about 0.4 s for this one). A write
+ * that waited takes most of a walk; one the host merely preempted takes
+ * what the host's load costs, and the walks slow down as much: the bound
+ * is a quarter of the walks' time, and never below 100 ms. Sharing knobs
+ * are restored on exit.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,7 +30,7 @@
 #define WAIT_SECS	120.0
 /* Writes are spread out, so that they span the teardown. */
 #define WRITE_GAP_US	500
-/* A write that takes longer than this waited on something. */
+/* No write is called slow below this, whatever the walks take. */
 #define SLOW_WRITE_SECS	0.100
 
 static char saved_rate[32], saved_vm_rate[32];
@@ -77,7 +81,7 @@ static long used0;
 
 int main(void)
 {
-	double t_close, t_closed, t_shrunk;
+	double t_close, t_closed, t_shrunk, slow;
 	int busy_fd, big_fd;
 	unsigned int p;
 	long big_table;
@@ -129,8 +133,12 @@ int main(void)
 	       (unsigned long long)esx_stats(busy_fd).cow_breaks, slowest * 1e3,
 	       slowest_at - t_close);
 	CHECK(atomic_load(&written) < PAIRS, "the writes ended before the table shrank");
-	CHECK(slowest < SLOW_WRITE_SECS, "a copy-on-write fault took %.1f ms during the teardown",
-	      slowest * 1e3);
+	slow = (t_shrunk - t_close) / 4;
+	if (slow < SLOW_WRITE_SECS)
+		slow = SLOW_WRITE_SECS;
+	CHECK(slowest < slow,
+	      "a copy-on-write fault took %.1f ms during the teardown, over %.1f ms: a quarter of the walks' time",
+	      slowest * 1e3, slow * 1e3);
 	munmap(busy, (size_t)BUSY_PAGES * ESX_PAGE);
 	close(busy_fd);
 	CHECK(esx_pool_back(used0, 60), "%ld pages still charged to the pool",
