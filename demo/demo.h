@@ -6,7 +6,10 @@
  * view.
  *
  * A scenario prints "demo: " lines for the viewer, "data: FILE.csv ROW"
- * lines for the report's raw data and "summary: SCENARIO FIGURE VALUE"
+ * lines for the report's raw data (the first ROW its header, labels for
+ * people that the plots show as written: the time's, then one per line,
+ * such as "grower: consumed (MiB)"; "data: FILE.events SECONDS,LABEL" a
+ * mark on FILE's plot) and "summary: SCENARIO FIGURE VALUE"
  * lines for its summary table (tests/host/run.sh --demo sorts them), and
  * fails (REQUIRE, exit 1) when its own sanity checks fail.
  */

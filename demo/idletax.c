@@ -108,8 +108,8 @@ int main(int argc, char **argv)
 		demo_start_guest(&guests[g]);
 	demo_wait_consoles(guests, GUESTS, "MEMWORK: reached", 240);
 	printf("demo: both workloads in place after %.0f s\n", demo_clock());
-	printf("data: idletax.csv seconds,active_consumed_mib,idle_consumed_mib,"
-	       "active_target_mib,idle_target_mib\n");
+	printf("data: idletax.csv time (s),active: consumed (MiB),idle: consumed (MiB),"
+	       "active: target (MiB),idle: target (MiB)\n");
 	printf("demo: %6s %4s %-5s  %-30s  %-30s\n", "TIME", "TAU", "STATE",
 	       "active: consumed/target", "idle: consumed/target");
 	start = esx_now();

@@ -1,55 +1,60 @@
 #!/bin/sh
-# plot.sh FILE.csv TITLE [EVENTS] > FILE.svg: a line chart of a demo's CSV,
-# the first column (seconds) across, every other column a line, in MiB;
-# each "SECONDS,LABEL" line of EVENTS a dashed vertical mark.
+# plot.sh FILE.csv TITLE [EVENTS]: draws a demo's CSV with gnuplot as
+# FILE.svg and FILE.png, next to it. The first column is the time, across;
+# every other column is a line, in MiB. The CSV's header names them: its
+# first field is the x axis' label, the others the lines' labels in the
+# key, as written (the scenarios write them for people, e.g.
+# "grower: consumed (MiB)"). Each "SECONDS,LABEL" line of EVENTS is a
+# dashed vertical mark with its label.
 set -eu
-awk -F, -v title="$2" -v events="${3:-}" '
-BEGIN {
-	while (events != "" && (getline line < events) > 0) {
-		split(line, f, ",")
-		ne++; ex[ne] = f[1] + 0; el[ne] = substr(line, length(f[1]) + 2)
-	}
+csv=$1 title=$2 events=${3:-}
+out=${csv%.csv}
+
+# A string as a gnuplot string literal: in single quotes, where '' is '.
+quote() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"
 }
-NR == 1 { for (i = 2; i <= NF; i++) name[i] = $i; cols = NF; next }
+
+header=$(head -n 1 "$csv")
+columns=$(printf '%s\n' "$header" | awk -F, '{ print NF }')
+xlabel=${header%%,*}
+[ "$columns" -ge 2 ] || { echo "plot.sh: $csv: want a header of at least 2 columns" >&2; exit 1; }
+[ "$(wc -l < "$csv")" -ge 2 ] ||
+	{ echo "plot.sh: $csv has a header but no samples: see its scenario's output" >&2; exit 1; }
+
 {
-	n++; x[n] = $1
-	for (i = 2; i <= cols; i++) { y[n, i] = $i; if ($i > ymax) ymax = $i }
-	if ($1 > xmax) xmax = $1
-}
-END {
-	W = 720; H = 400; L = 70; R = 170; T = 40; B = 50
-	pw = W - L - R; ph = H - T - B
-	if (xmax <= 0) xmax = 1
-	if (ymax <= 0) ymax = 1
-	split("#1f77b4 #d62728 #2ca02c #ff7f0e #9467bd #8c564b", color, " ")
-	printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H
-	printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-	printf "<text x=\"%d\" y=\"24\" font-size=\"15\">%s</text>\n", L, title
-	printf "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T + ph, L + pw, T + ph
-	printf "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"black\"/>\n", L, T, L, T + ph
-	for (k = 0; k <= 4; k++) {
-		yv = ymax * k / 4; py = T + ph - ph * k / 4
-		printf "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.0f</text>\n", L - 6, py + 4, yv
-		printf "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n", L, py, L + pw, py
-		xv = xmax * k / 4; px = L + pw * k / 4
-		printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.0f</text>\n", px, T + ph + 16, xv
-	}
-	for (e = 1; e <= ne; e++) {
-		px = L + pw * ex[e] / xmax
-		printf "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#555\" stroke-dasharray=\"4 3\"/>\n", px, T, px, T + ph
-		printf "<text x=\"%.1f\" y=\"%d\" font-size=\"11\">%s</text>\n", px + 4, T + 12, el[e]
-	}
-	printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">seconds</text>\n", L + pw / 2, H - 10
-	printf "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">MiB</text>\n", T + ph / 2, T + ph / 2
-	for (i = 2; i <= cols; i++) {
-		c = color[(i - 2) % 6 + 1]
-		printf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", c
-		for (j = 1; j <= n; j++)
-			printf "%.1f,%.1f ", L + pw * x[j] / xmax, T + ph - ph * y[j, i] / ymax
-		printf "\"/>\n"
-		ly = T + 10 + 18 * (i - 2)
-		printf "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/>\n", L + pw + 12, ly, L + pw + 32, ly, c
-		printf "<text x=\"%d\" y=\"%d\">%s</text>\n", L + pw + 38, ly + 4, name[i]
-	}
-	printf "</svg>\n"
-}' "$1"
+	cat <<-EOF
+	set datafile separator ','
+	set termoption noenhanced
+	set title $(quote "$title") font ',14'
+	set xlabel $(quote "$xlabel")
+	set ylabel 'MiB'
+	set xrange [0:*]
+	set yrange [0:*]
+	set xtics nomirror out format '%g'
+	set ytics nomirror out format '%g'
+	set border 3
+	set grid ytics linecolor rgb '#dddddd'
+	set key outside right top vertical Left reverse noenhanced samplen 2
+	set style textbox opaque noborder margins 1, 1
+	EOF
+	# The events: each a dashed line across the plot, its label at the
+	# top, one row lower than the last one's so near events stay legible.
+	if [ -n "$events" ]; then
+		awk -F, '{
+			x = $1 + 0; label = substr($0, length($1) + 2)
+			gsub("\047", "\047\047", label)
+			printf "set arrow from %g, graph 0 to %g, graph 1 nohead dashtype 2 linecolor rgb \047#555555\047\n", x, x
+			printf "set label \047%s\047 at %g, graph 1 offset character 0.5, character %d boxed textcolor rgb \047#333333\047\n", label, x, -((NR - 1) % 3) - 1
+		}' "$events"
+	fi
+	cat <<-EOF
+	set terminal svg size 900,450 font 'sans,12' background rgb 'white'
+	set output $(quote "$out.svg")
+	plot for [i = 2:$columns] $(quote "$csv") using 1:i with lines linewidth 2 title columnheader(i)
+	set terminal pngcairo size 900,450 font 'sans,10' background rgb 'white'
+	set output $(quote "$out.png")
+	replot
+	unset output
+	EOF
+} | gnuplot

@@ -83,9 +83,10 @@ int main(int argc, char **argv)
 	for (g = 0; g < GUESTS; g++)
 		demo_start_guest(&guests[g]);
 	demo_wait_consoles(guests, GUESTS, "GUEST-BALLOON-LOADED", 240);
-	printf("data: pressure.csv seconds,grower_consumed_mib,calm1_consumed_mib,"
-	       "calm2_consumed_mib,pool_free_mib\n");
-	printf("data: pressure-reclaim.csv seconds,ballooned_mib,compressed_mib,swapped_mib\n");
+	printf("data: pressure.csv time (s),grower: consumed (MiB),calm1: consumed (MiB),"
+	       "calm2: consumed (MiB),pool: free (MiB)\n");
+	printf("data: pressure-reclaim.csv time (s),all guests: ballooned (MiB),"
+	       "all guests: compressed (MiB),all guests: swapped (MiB)\n");
 	printf("demo: %6s %-5s %8s  %-26s %-26s %-26s\n", "TIME", "STATE", "FREE",
 	       "grower: used/target b/c/s", "calm1", "calm2");
 	t0 = esx_now();
@@ -111,8 +112,8 @@ int main(int argc, char **argv)
 		}
 		if (state != ESXMEM_STATE_HIGH && !seen[state]) {
 			/* The first time in each state: a mark on both plots. */
-			printf("data: pressure.events %.0f,%s\n", t, state_names[state]);
-			printf("data: pressure-reclaim.events %.0f,%s\n", t, state_names[state]);
+			printf("data: pressure.events %.0f,pool: %s\n", t, state_names[state]);
+			printf("data: pressure-reclaim.events %.0f,pool: %s\n", t, state_names[state]);
 		}
 		seen[state] = true;
 		worst = state > worst ? state : worst;

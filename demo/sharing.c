@@ -56,9 +56,11 @@ int main(int argc, char **argv)
 	       "demo: frames. SAVED is what sharing spares the pool. Watch it grow.\n");
 	for (g = 0; g < GUESTS; g++)
 		demo_start_guest(&guests[g]);
-	printf("data: sharing.csv seconds,consumed_mib,zero_saved_mib,nonzero_saved_mib,saved_mib\n");
-	printf("data: sharing-vms.csv seconds,idle1_consumed_mib,idle2_consumed_mib,idle3_consumed_mib,"
-	       "idle1_zero_mib,idle2_zero_mib,idle3_zero_mib\n");
+	printf("data: sharing.csv time (s),all guests: consumed (MiB),saved: zero pages (MiB),"
+	       "saved: shared non-zero pages (MiB),saved: in all (MiB)\n");
+	printf("data: sharing-vms.csv time (s),idle1: consumed (MiB),idle2: consumed (MiB),"
+	       "idle3: consumed (MiB),idle1: zero pages (MiB),idle2: zero pages (MiB),"
+	       "idle3: zero pages (MiB)\n");
 	len = snprintf(line, sizeof(line), "demo: %6s", "TIME");
 	for (g = 0; g < GUESTS; g++)
 		len += snprintf(line + len, sizeof(line) - len, " %5s:used/zero/shared", guests[g].name);

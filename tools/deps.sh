@@ -11,6 +11,7 @@ PACKAGES="
 	qemu-system-x86 busybox-static cpio
 	libnl-3-dev libnl-genl-3-dev libjansson-dev
 	check libsubunit-dev
+	gnuplot-nox
 	$*
 "
 
