@@ -23,6 +23,9 @@
 #define POOL_MIB	(GUESTS * GUEST_MIB * 3 / 4)	/* 576 MiB for 768 */
 #define SAMPLE_SECS	2
 #define DURATION_SECS	90		/* the guests boot in ~30 s, sharing takes ~30 s */
+/* On a slow or busy host, the scenario goes on past its time to its goal. */
+#define LIMIT_SECS	420
+#define GOAL_PAGES	(GUEST_MIB * 256 / 4)	/* a quarter of one guest */
 
 static const char conf[] =
 	"{\"balance_period\": 1, \"pool\": {\"size\": \"576M\"},\n"
@@ -33,6 +36,12 @@ static struct demo_guest guests[GUESTS] = {
 	{ .name = "idle2", .mib = GUEST_MIB },
 	{ .name = "idle3", .mib = GUEST_MIB },
 };
+
+/* What the scenario shows: both kinds of pages shared, and enough of them. */
+static bool goal_met(uint64_t zero, uint64_t nonzero)
+{
+	return zero && nonzero && zero + nonzero > GOAL_PAGES;
+}
 
 int main(int argc, char **argv)
 {
@@ -66,7 +75,13 @@ int main(int argc, char **argv)
 		len += snprintf(line + len, sizeof(line) - len, " %5s:used/zero/shared", guests[g].name);
 	printf("%s %9s\n", line, "SAVED");
 	t0 = esx_now();
-	for (t = 0; t <= duration; t = esx_now() - t0) {
+	/*
+	 * Until the time asked for is up and the goal is met, whichever comes
+	 * last: how long the guests take to boot and the scanner to pass
+	 * depends on the host, and a busy one takes minutes more.
+	 */
+	for (t = 0; t <= duration || (t <= LIMIT_SECS && !goal_met(zero, nonzero));
+	     t = esx_now() - t0) {
 		consumed = zero = shared = 0;
 		len = snprintf(line, sizeof(line), "demo: %5.0fs", t);
 		rlen = snprintf(row, sizeof(row), "%.0f", t);
@@ -105,7 +120,7 @@ int main(int argc, char **argv)
 	/* Of what the guests would consume without sharing. */
 	printf("summary: sharing saved_percent %.1f\n",
 	       consumed + saved ? 100.0 * saved / (consumed + saved) : 0);
-	REQUIRE(saved > GUEST_MIB * 256 / 4, "sharing saved only %.1f MiB", demo_mib(saved));
+	REQUIRE(saved > GOAL_PAGES, "sharing saved only %.1f MiB in %.0f s", demo_mib(saved), t);
 	REQUIRE(zero && nonzero, "sharing found no %s pages", zero ? "non-zero" : "zero");
 	REQUIRE(saved >= first_saved, "savings fell: %.1f MiB after 20 s, %.1f MiB at the end",
 		demo_mib(first_saved), demo_mib(saved));
