@@ -162,7 +162,8 @@ build_tests() {
 	mkdir -p "$root/lib/modules/esxmem" "$root/tests" "$root/bench" "$root/demo" "$root/soak"
 	install -m 0755 "$top/tests/host/init" "$root/init"
 	for ko in "${ESXMEM_KO:-$top/kmod/esxmem.ko}" "$balloon_ko" \
-		"$top/tests/kmod/esxtest_assign.ko"; do
+		"$top/tests/kmod/esxtest_assign.ko" \
+		"$top/tests/kmod/esxtest_copypark.ko"; do
 		[ -e "$ko" ] || die "$ko missing: run 'make modules'"
 		cp "$ko" "$root/lib/modules/esxmem/"
 	done
