@@ -578,7 +578,7 @@ int main(void)
 {
 	struct esxmem_vm_stats before, after;
 	struct leg_result leg1, leg2, leg3;
-	long merges0;
+	long merges0, used0;
 	size_t i;
 	int kvm_vm;
 
@@ -607,6 +607,7 @@ int main(void)
 	REQUIRE_OK(esx_sysfs_write("sample/enabled", "1"));
 
 	check_userfaultfd();
+	used0 = esx_pool_settled(10);
 
 	start_qemu(&qemus[A], false);
 	qmp_connect(&qemus[A]);
@@ -650,7 +651,8 @@ int main(void)
 	       (unsigned long long)before.sample_periods, (unsigned long long)after.sample_periods,
 	       (unsigned long long)before.sample_faults, (unsigned long long)after.sample_faults,
 	       after.active_ppm);
-	CHECK(esx_sysfs_long("share/merges") > merges0, "the scanner merged no page of B");
+	CHECK(esx_sysfs_long("share/merges") > merges0 && after.state_pages[ESXMEM_PAGE_SHARED] > 0,
+	      "the scanner merged no page of B");
 
 	/* esxmem to anonymous memory. */
 	start_qemu(&qemus[C], true);
@@ -673,6 +675,11 @@ int main(void)
 	       (unsigned long long)data_pages(&leg2.src),
 	       (unsigned long long)leg3.dst.consumed_pages);
 	check_postcopy_attempt(&qemus[D], &qemus[E]);
+	/* Every QEMU gone, failed migrations included: every page is back. */
+	for (i = 0; i < NR_QEMUS; i++)
+		stop_qemu(&qemus[i]);
+	CHECK(esx_pool_back(used0, 30), "the pool holds %ld pages, %ld before the first QEMU",
+	      esx_sysfs_long("used_pages"), used0);
 	printf("migration: done at %.0f s\n", esx_now() - t_start);
 	close(kvm_vm);
 	return vmtest_done("esxmem_migrate");
