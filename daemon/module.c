@@ -136,11 +136,12 @@ static int module_back(struct daemon *d)
 
 void module_check(struct daemon *d)
 {
-	struct esxmem_pool_info pool;
+	struct esxmem_pool_info *pool;
 	int err;
 
 	if (d->module_loaded) {
 		err = esxmem_pool_get(d->h, &pool);
+		esxmem_pool_info_free(pool);
 		if (err != -ENOENT)
 			return;
 		module_gone(d);
