@@ -308,15 +308,13 @@ static int nest_end(struct nl_msg *msg, struct nlattr *nest)
 	return nla_nest_end_keep_empty(msg, nest);
 }
 
-static int put_u32_if(struct nl_msg *msg, bool put, int type, uint32_t v)
-{
-	return put ? nla_put_u32(msg, type, v) : 0;
-}
-
-static int put_u64_if(struct nl_msg *msg, bool put, int type, uint64_t v)
-{
-	return put ? nla_put_u64(msg, type, v) : 0;
-}
+/*
+ * A settings field goes out only when its bit is set, and is read only
+ * then: a program built against an older header passes a struct that ends
+ * before the fields it does not know (libesxmem.h).
+ */
+#define PUT_IF_SET(msg, set, bit, put, type, field) \
+	(((set) & (bit)) ? put(msg, type, field) : 0)
 
 /*
  * A request of one nest @top whose contents, if any, @fill puts. Returns
@@ -373,23 +371,23 @@ static int fill_vm_set(struct nl_msg *msg, const void *arg)
 	uint32_t set = s->set;
 
 	if (nla_put_u32(msg, ESXMEM_VM_A_ID, a->id) < 0 ||
-	    ((set & ESXMEM_VM_SET_NAME) &&
-	     nla_put_string(msg, ESXMEM_VM_A_NAME, s->name) < 0) ||
-	    put_u32_if(msg, set & ESXMEM_VM_SET_DOMAIN,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_NAME, nla_put_string,
+		       ESXMEM_VM_A_NAME, s->name) < 0 ||
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_DOMAIN, nla_put_u32,
 		       ESXMEM_VM_A_DOMAIN, s->domain) < 0 ||
-	    put_u32_if(msg, set & ESXMEM_VM_SET_SHARES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_SHARES, nla_put_u32,
 		       ESXMEM_VM_A_SHARES, s->shares) < 0 ||
-	    put_u32_if(msg, set & ESXMEM_VM_SET_FLAGS,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_FLAGS, nla_put_u32,
 		       ESXMEM_VM_A_FLAGS, s->flags) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_MIN_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_MIN_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_MIN_PAGES, s->min_pages) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_MAX_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_MAX_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_MAX_PAGES, s->max_pages) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_TARGET_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_TARGET_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_TARGET_PAGES, s->target_pages) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_SWAP_TARGET_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_SWAP_TARGET_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_SWAP_TARGET_PAGES, s->swap_target_pages) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_COMPRESS_MAX_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_COMPRESS_MAX_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_COMPRESS_MAX_PAGES, s->compress_max_pages) < 0)
 		return -EMSGSIZE;
 	return 0;
@@ -419,22 +417,23 @@ int esxmem_msg_pool_get(int family, struct nl_msg **out)
 static int fill_pool_set(struct nl_msg *msg, const void *arg)
 {
 	const struct esxmem_pool_settings *s = arg;
+	uint32_t set = s->set;
 
-	if (put_u64_if(msg, s->set & ESXMEM_POOL_SET_PAGES,
+	if (PUT_IF_SET(msg, set, ESXMEM_POOL_SET_PAGES, nla_put_u64,
 		       ESXMEM_POOL_A_PAGES, s->pages) < 0 ||
-	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_HIGH_PERMILLE,
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_HIGH_PERMILLE, nla_put_u32,
 		       ESXMEM_POOL_A_HIGH_PERMILLE, s->high_permille) < 0 ||
-	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_SOFT_PERMILLE,
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_SOFT_PERMILLE, nla_put_u32,
 		       ESXMEM_POOL_A_SOFT_PERMILLE, s->soft_permille) < 0 ||
-	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_HARD_PERMILLE,
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_HARD_PERMILLE, nla_put_u32,
 		       ESXMEM_POOL_A_HARD_PERMILLE, s->hard_permille) < 0 ||
-	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_LOW_PERMILLE,
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_LOW_PERMILLE, nla_put_u32,
 		       ESXMEM_POOL_A_LOW_PERMILLE, s->low_permille) < 0 ||
-	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_FAULT_WAIT_MS,
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_FAULT_WAIT_MS, nla_put_u32,
 		       ESXMEM_POOL_A_FAULT_WAIT_MS, s->fault_wait_ms) < 0 ||
-	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_SAMPLE_SECS,
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_SAMPLE_SECS, nla_put_u32,
 		       ESXMEM_POOL_A_SAMPLE_SECS, s->sample_secs) < 0 ||
-	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_SAMPLE_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_SAMPLE_PAGES, nla_put_u32,
 		       ESXMEM_POOL_A_SAMPLE_PAGES, s->sample_pages) < 0)
 		return -EMSGSIZE;
 	return 0;

@@ -27,6 +27,7 @@
 #include "unit.h"
 #include "internal.h"
 #include "msg.h"
+#include "older_program.h"
 
 #define FAM 0x1d	/* a family id, as the controller might give esxmem */
 
@@ -1600,6 +1601,224 @@ START_TEST(api_refuses_null)
 }
 END_TEST
 
+/* ---- the ABI: objects, getters and ids ---------------------------------- */
+
+/* A VM object as esxmem_vm_get() makes one, from full_vm(). */
+static struct esxmem_vm_info *full_vm_object(void)
+{
+	struct nl_msg *msg = full_vm();
+	struct esxmem_vm_info *vm = malloc(sizeof(*vm));
+
+	ck_assert_ptr_nonnull(vm);
+	ck_assert_int_eq(esxmem_msg_parse_vm(nlmsg_hdr(msg), vm), 0);
+	nlmsg_free(msg);
+	return vm;
+}
+
+static struct esxmem_pool_info *pool_object(void)
+{
+	struct nl_msg *msg = pool_reply(ESXMEM_CMD_GET_POOL, ESXMEM_STATE_SOFT, -7);
+	struct esxmem_pool_info *pool = malloc(sizeof(*pool));
+
+	ck_assert_ptr_nonnull(pool);
+	ck_assert_int_eq(esxmem_msg_parse_pool(nlmsg_hdr(msg), pool), 0);
+	nlmsg_free(msg);
+	return pool;
+}
+
+START_TEST(getters_refuse_ids_they_do_not_know)
+{
+	static const unsigned int unknown[] = { 0, ESXMEM_VM_NR_VALUES,
+						ESXMEM_VM_NR_VALUES + 1, 1000, UINT_MAX };
+	static const unsigned int unknown_pool[] = { 0, ESXMEM_POOL_NR_VALUES, UINT_MAX };
+	struct esxmem_vm_info *vm = full_vm_object();
+	struct esxmem_pool_info *pool = pool_object();
+	uint64_t value;
+	size_t i;
+
+	for (i = 0; i < ESXMEM_ARRAY_SIZE(unknown); i++) {
+		value = 99;
+		ck_assert_int_eq(esxmem_vm_value_get(vm, unknown[i], &value), -ERANGE);
+		ck_assert_uint_eq(value, 99);		/* left alone */
+		ck_assert_uint_eq(esxmem_vm_value(vm, unknown[i]), 0);
+	}
+	ck_assert_int_eq(esxmem_vm_value_get(vm, ESXMEM_VM_SHARES, NULL), -EINVAL);
+	ck_assert_int_eq(esxmem_vm_value_get(NULL, ESXMEM_VM_SHARES, &value), -EINVAL);
+	ck_assert_uint_eq(esxmem_vm_state_pages(vm, ESXMEM_PAGE_NR_STATES), 0);
+	ck_assert_uint_eq(esxmem_vm_state_pages(vm, UINT_MAX), 0);
+	ck_assert_ptr_null(esxmem_vm_slot(vm, esxmem_vm_nr_slots(vm)));
+	ck_assert_ptr_null(esxmem_vm_slot(vm, SIZE_MAX));
+
+	for (i = 0; i < ESXMEM_ARRAY_SIZE(unknown_pool); i++) {
+		value = 99;
+		ck_assert_int_eq(esxmem_pool_value_get(pool, unknown_pool[i], &value), -ERANGE);
+		ck_assert_uint_eq(value, 99);
+		ck_assert_uint_eq(esxmem_pool_value(pool, unknown_pool[i]), 0);
+	}
+	ck_assert_int_eq(esxmem_pool_value_get(pool, ESXMEM_POOL_PAGES, NULL), -EINVAL);
+	ck_assert_int_eq(esxmem_pool_value_get(NULL, ESXMEM_POOL_PAGES, &value), -EINVAL);
+	ck_assert_uint_eq(esxmem_pool_permille(pool, ESXMEM_STATE_NR), 0);
+	ck_assert_uint_eq(esxmem_pool_permille(pool, UINT_MAX), 0);
+
+	/* NULL objects read as zeros, as a VM that reported nothing. */
+	ck_assert_uint_eq(esxmem_vm_id(NULL), 0);
+	ck_assert_str_eq(esxmem_vm_name(NULL), "");
+	ck_assert(!esxmem_vm_kvm_attached(NULL));
+	ck_assert_uint_eq(esxmem_vm_value(NULL, ESXMEM_VM_SHARES), 0);
+	ck_assert_uint_eq(esxmem_vm_state_pages(NULL, 0), 0);
+	ck_assert_uint_eq(esxmem_vm_nr_slots(NULL), 0);
+	ck_assert_ptr_null(esxmem_vm_slot(NULL, 0));
+	ck_assert_uint_eq(esxmem_slot_base_gfn(NULL) + esxmem_slot_npages(NULL) +
+			  esxmem_slot_offset(NULL) + esxmem_slot_id(NULL), 0);
+	ck_assert_uint_eq(esxmem_pool_value(NULL, ESXMEM_POOL_PAGES), 0);
+	ck_assert_int_eq(esxmem_pool_free_pages(NULL), 0);
+	ck_assert_uint_eq(esxmem_pool_permille(NULL, ESXMEM_STATE_HIGH), 0);
+	ck_assert_uint_eq(esxmem_event_type(NULL) + esxmem_event_vm_id(NULL) +
+			  esxmem_event_owner_pid(NULL) + esxmem_event_state(NULL), 0);
+	ck_assert_int_eq(esxmem_event_free_pages(NULL), 0);
+	esxmem_vm_info_free(vm);
+	esxmem_pool_info_free(pool);
+}
+END_TEST
+
+START_TEST(every_pool_value_has_a_getter)
+{
+	static const uint64_t want[ESXMEM_POOL_NR_VALUES] = {
+		[ESXMEM_POOL_PAGES] = 0x200000000ULL,
+		[ESXMEM_POOL_USED_PAGES] = 0x1ffff0000ULL,
+		[ESXMEM_POOL_STATE] = ESXMEM_STATE_SOFT,
+		[ESXMEM_POOL_HIGH_PERMILLE] = 60, [ESXMEM_POOL_SOFT_PERMILLE] = 40,
+		[ESXMEM_POOL_HARD_PERMILLE] = 20, [ESXMEM_POOL_LOW_PERMILLE] = 10,
+		[ESXMEM_POOL_FAULT_WAIT_MS] = 1000, [ESXMEM_POOL_OBJECTS] = 12,
+		[ESXMEM_POOL_SAMPLE_SECS] = 30, [ESXMEM_POOL_SAMPLE_PAGES] = 400,
+	};
+	struct esxmem_pool_info *pool = pool_object();
+	unsigned int what;
+	uint64_t value;
+
+	for (what = 1; what < ESXMEM_POOL_NR_VALUES; what++) {
+		ck_assert_msg(want[what] != 0, "pool value %u has no test figure", what);
+		ck_assert_int_eq(esxmem_pool_value_get(pool, what, &value), 0);
+		ck_assert_msg(value == want[what], "pool value %u: %llu, want %llu", what,
+			      (unsigned long long)value, (unsigned long long)want[what]);
+	}
+	ck_assert_int_eq(esxmem_pool_free_pages(pool), -7);
+	esxmem_pool_info_free(pool);
+}
+END_TEST
+
+/*
+ * esxmem_vm_update()'s bookkeeping: what the kernel accepted shows in the
+ * object, and nothing else changes.
+ */
+START_TEST(recorded_settings_show_in_the_getters)
+{
+	struct esxmem_vm_info *vm = full_vm_object();
+	struct esxmem_vm_settings s = {
+		.set = ESXMEM_VM_SET_NAME | ESXMEM_VM_SET_TARGET_PAGES |
+		       ESXMEM_VM_SET_SWAP_TARGET_PAGES | ESXMEM_VM_SET_SHARES,
+		.name = "renamed", .target_pages = 77, .swap_target_pages = 88,
+		.shares = 99, .min_pages = 1234,	/* not set: not recorded */
+	};
+	unsigned int what;
+
+	esxmem_vm_info_record(vm, &s);
+	ck_assert_str_eq(esxmem_vm_name(vm), "renamed");
+	ck_assert_uint_eq(esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES), 77);
+	ck_assert_uint_eq(esxmem_vm_value(vm, ESXMEM_VM_SWAP_TARGET_PAGES), 88);
+	ck_assert_uint_eq(esxmem_vm_value(vm, ESXMEM_VM_SHARES), 99);
+	for (what = 1; what < ESXMEM_VM_NR_VALUES; what++)
+		if (what != ESXMEM_VM_TARGET_PAGES && what != ESXMEM_VM_SWAP_TARGET_PAGES &&
+		    what != ESXMEM_VM_SHARES)
+			ck_assert_uint_eq(esxmem_vm_value(vm, what), full_vm_values[what]);
+	ck_assert_uint_eq(esxmem_vm_nr_slots(vm), ESXMEM_ARRAY_SIZE(slots3));
+	esxmem_vm_info_free(vm);
+}
+END_TEST
+
+/*
+ * A program built against an older header (one that knows fewer values
+ * and smaller settings) reads this library's objects by the ids it knows,
+ * which mean the same here, and finds everything where it expects it.
+ */
+START_TEST(older_program_reads_this_librarys_objects)
+{
+	struct esxmem_vm_info *vm = full_vm_object();
+	struct esxmem_pool_info *pool = pool_object();
+	struct older_vm_view seen;
+	uint64_t pool_values[64] = { 0 };
+	unsigned int what, nr;
+
+	older_read_vm(vm, &seen);
+	/* Else the copy of the header is not older: the test proves nothing. */
+	ck_assert_uint_lt(seen.nr_values, ESXMEM_VM_NR_VALUES);
+	ck_assert_uint_gt(seen.nr_values, ESXMEM_VM_ACTIVE_PPM);
+	ck_assert_int_eq(seen.get_errors, 0);
+	for (what = 1; what < seen.nr_values; what++)
+		ck_assert_msg(seen.values[what] == full_vm_values[what],
+			      "id %u: the older program read %llu, want %llu", what,
+			      (unsigned long long)seen.values[what],
+			      (unsigned long long)full_vm_values[what]);
+	ck_assert_uint_eq(seen.id, 7);
+	ck_assert_str_eq(seen.name, "web-1");
+	ck_assert_uint_eq(seen.consumed_pages, full_vm_values[ESXMEM_VM_CONSUMED_PAGES]);
+	ck_assert_uint_eq(seen.active_ppm, full_vm_values[ESXMEM_VM_ACTIVE_PPM]);
+	ck_assert_uint_eq(seen.ballooned_pages, 0xa00000000ULL + ESXMEM_PAGE_BALLOONED);
+	ck_assert_uint_eq(seen.nr_slots, ESXMEM_ARRAY_SIZE(slots3));
+	ck_assert_uint_eq(seen.last_slot_npages, slots3[ESXMEM_ARRAY_SIZE(slots3) - 1].npages);
+
+	nr = older_read_pool(pool, pool_values);
+	ck_assert_uint_lt(nr, ESXMEM_POOL_NR_VALUES);
+	for (what = 1; what < nr; what++)
+		ck_assert_uint_eq(pool_values[what], esxmem_pool_value(pool, what));
+	esxmem_vm_info_free(vm);
+	esxmem_pool_info_free(pool);
+}
+END_TEST
+
+/*
+ * Its settings structs are smaller; the library reads only the fields
+ * whose bits it set (under ASan, a read past the block fails the test).
+ */
+START_TEST(older_program_settings_are_read_only_as_far_as_their_bits)
+{
+	static const int vm_want[] = {
+		ESXMEM_VM_A_ID, ESXMEM_VM_A_NAME, ESXMEM_VM_A_DOMAIN,
+		ESXMEM_VM_A_SHARES, ESXMEM_VM_A_FLAGS, ESXMEM_VM_A_MIN_PAGES,
+		ESXMEM_VM_A_MAX_PAGES, ESXMEM_VM_A_TARGET_PAGES,
+	};
+	static const int pool_want[] = {
+		ESXMEM_POOL_A_PAGES, ESXMEM_POOL_A_FAULT_WAIT_MS,
+		ESXMEM_POOL_A_HIGH_PERMILLE, ESXMEM_POOL_A_SOFT_PERMILLE,
+		ESXMEM_POOL_A_HARD_PERMILLE, ESXMEM_POOL_A_LOW_PERMILLE,
+	};
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1], *ptb[ESXMEM_POOL_A_MAX + 1];
+	size_t size;
+	void *s = older_vm_settings(&size);
+	struct nl_msg *msg;
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_lt(size, sizeof(struct esxmem_vm_settings));
+	ck_assert_int_eq(esxmem_msg_vm_set(FAM, 3, s, &msg), 0);
+	expect_attrs(request_nest(msg, ESXMEM_CMD_SET_VM, NLM_F_REQUEST | NLM_F_ACK,
+				  ESXMEM_A_VM), tb, ESXMEM_VM_A_MAX, vm_want, 8);
+	ck_assert_str_eq(nla_data(tb[ESXMEM_VM_A_NAME]), "older");
+	ck_assert_uint_eq(u64_of(tb[ESXMEM_VM_A_TARGET_PAGES]), 15);
+	nlmsg_free(msg);
+	free(s);
+
+	s = older_pool_settings(&size);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_lt(size, sizeof(struct esxmem_pool_settings));
+	ck_assert_int_eq(esxmem_msg_pool_set(FAM, s, &msg), 0);
+	expect_attrs(request_nest(msg, ESXMEM_CMD_SET_POOL, NLM_F_REQUEST | NLM_F_ACK,
+				  ESXMEM_A_POOL), ptb, ESXMEM_POOL_A_MAX, pool_want, 6);
+	ck_assert_uint_eq(u32_of(ptb[ESXMEM_POOL_A_FAULT_WAIT_MS]), 7);
+	nlmsg_free(msg);
+	free(s);
+}
+END_TEST
+
 /* ---- against the kernel's generic netlink controller -------------------- */
 
 static bool have_genl(void)
@@ -1864,6 +2083,14 @@ Suite *libesxmem_suite(void)
 	tcase_add_test(tc, nle_codes_invert_libnl);
 	tcase_add_test(tc, strerror_texts);
 	tcase_add_test(tc, api_refuses_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("abi");
+	tcase_add_test(tc, getters_refuse_ids_they_do_not_know);
+	tcase_add_test(tc, every_pool_value_has_a_getter);
+	tcase_add_test(tc, recorded_settings_show_in_the_getters);
+	tcase_add_test(tc, older_program_reads_this_librarys_objects);
+	tcase_add_test(tc, older_program_settings_are_read_only_as_far_as_their_bits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("netlink");
