@@ -313,6 +313,7 @@ int main(int argc, char **argv)
 	control_close(&d);
 	balloon_close(&d);
 	esxmem_vm_list_free(d.vms, d.nr_vms);
+	esxmem_pool_info_free(d.pool);
 	free(d.rho);
 	overrides_clear(&d);
 	reclaim_forget_failures(&d);

@@ -131,12 +131,18 @@ static void give_swap_file(struct daemon *d, const struct esxmem_vm_info *vm,
 			   const struct config_vm *c)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t max = esxmem_vm_value(vm, ESXMEM_VM_MAX_PAGES) < esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES) ? esxmem_vm_value(vm, ESXMEM_VM_MAX_PAGES) : esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES);
-	uint64_t pages = max > esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES) ? max - esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES) : 0;
+	uint64_t max = esxmem_vm_value(vm, ESXMEM_VM_MAX_PAGES);
+	uint64_t size = esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES);
+	uint64_t min = esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES);
+	uint64_t pages;
 	const char *dir = c->reclaim.swap_dir[0] ? c->reclaim.swap_dir : SWAP_DIR_DEFAULT;
-	uint64_t room = 0, reserve = 0, want = pages * page;
+	uint64_t room = 0, reserve = 0, want;
 	int fd, err;
 
+	if (max > size)
+		max = size;
+	pages = max > min ? max - min : 0;
+	want = pages * page;
 	if (!pages || swap_failed_before(d, esxmem_vm_id(vm)))
 		return;
 	fd = make_dirs(dir, 0700);
