@@ -199,8 +199,8 @@ uint64_t esxmem_vm_value(const struct esxmem_vm_info *vm, unsigned int what);
 
 /*
  * Value @what of @vm into *value. Errors: -EINVAL @vm or @value is NULL;
- * -ERANGE this library does not know @what (it is newer than the library:
- * the program was built against a newer header).
+ * -ERANGE this library does not know @what (the program was built against
+ * a newer header than the library's).
  */
 int esxmem_vm_value_get(const struct esxmem_vm_info *vm, unsigned int what,
 			uint64_t *value);
@@ -241,8 +241,9 @@ uint64_t esxmem_slot_offset(const struct esxmem_slot_info *slot); /* in pages */
 int esxmem_vm_get(struct esxmem *h, uint32_t id, struct esxmem_vm_info **out);
 
 /*
- * (admin) Reads VM @vm's id again into @vm, replacing what it held; on
- * failure @vm is unchanged. Errors: -ENOENT the VM is gone.
+ * (admin) Reads @vm's VM again into @vm, replacing what it held (pointers
+ * from esxmem_vm_name() and esxmem_vm_slot() included); on failure @vm is
+ * unchanged. Errors: -ENOENT the VM is gone.
  */
 int esxmem_vm_refresh(struct esxmem *h, struct esxmem_vm_info *vm);
 
@@ -257,7 +258,11 @@ int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info ***vms, size_t *n);
 /* Frees an object from esxmem_vm_get(). NULL is allowed. */
 void esxmem_vm_info_free(struct esxmem_vm_info *vm);
 
-/* Frees an array from esxmem_vm_list() and its objects. NULL is allowed. */
+/*
+ * Frees an array from esxmem_vm_list() and its objects. NULL is allowed. To
+ * keep one of the objects, take it out and set its entry to NULL; free it
+ * later with esxmem_vm_info_free().
+ */
 void esxmem_vm_list_free(struct esxmem_vm_info **vms, size_t n);
 
 /*
