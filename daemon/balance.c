@@ -58,20 +58,22 @@ static uint64_t sysfs_u64(const char *path)
 
 static uint64_t high_reserve(const struct esxmem_pool_info *pool)
 {
-	return pool->pages * pool->permille[ESXMEM_STATE_HIGH] / 1000;
+	return esxmem_pool_value(pool, ESXMEM_POOL_PAGES) *
+	       esxmem_pool_value(pool, ESXMEM_POOL_HIGH_PERMILLE) / 1000;
 }
 
 static uint64_t pages_to_hand_out(const struct esxmem_pool_info *pool)
 {
-	return policy_hand_out(pool->pages, high_reserve(pool), sysfs_u64(SHARE_FRAMES),
-			       sysfs_u64(ZPOOL_PAGES));
+	return policy_hand_out(esxmem_pool_value(pool, ESXMEM_POOL_PAGES), high_reserve(pool),
+			       sysfs_u64(SHARE_FRAMES), sysfs_u64(ZPOOL_PAGES));
 }
 
 static uint64_t demand_pages(const struct daemon *d, const struct esxmem_vm_info *vm)
 {
-	uint64_t headroom = vm->size_pages * d->conf.headroom_percent / 100;
+	uint64_t headroom = esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES) *
+			    d->conf.headroom_percent / 100;
 
-	return vm->consumed_pages + (headroom ? headroom : 1);
+	return esxmem_vm_value(vm, ESXMEM_VM_CONSUMED_PAGES) + (headroom ? headroom : 1);
 }
 
 /*
@@ -82,19 +84,24 @@ static uint64_t demand_pages(const struct daemon *d, const struct esxmem_vm_info
  * balance and the last are both in id order (the module's): *@last walks
  * the old one along.
  */
+static uint64_t swapped_back(const struct esxmem_vm_info *vm)
+{
+	return esxmem_vm_value(vm, ESXMEM_VM_SWAP_INS) +
+	       esxmem_vm_value(vm, ESXMEM_VM_COMPRESS_INS);
+}
+
 static uint64_t refaults(const struct daemon *d, const struct esxmem_vm_info *vm,
 			 size_t *last)
 {
-	uint64_t ins = vm->swap_ins + vm->compress_ins, back;
-	const struct esxmem_vm_info *old;
+	uint64_t ins = swapped_back(vm), back;
+	uint32_t id = esxmem_vm_id(vm);
 
-	while (*last < d->nr_vms && d->vms[*last].id < vm->id)
+	while (*last < d->nr_vms && esxmem_vm_id(d->vms[*last]) < id)
 		(*last)++;
-	if (*last >= d->nr_vms || d->vms[*last].id != vm->id || !d->refaults)
+	if (*last >= d->nr_vms || esxmem_vm_id(d->vms[*last]) != id || !d->refaults)
 		return 0;
-	old = &d->vms[*last];
-	back = ins - (old->swap_ins + old->compress_ins);
-	if (ins < old->swap_ins + old->compress_ins)
+	back = ins - swapped_back(d->vms[*last]);
+	if (ins < swapped_back(d->vms[*last]))
 		back = 0;
 	return back > d->refaults[*last] / 2 ? back : d->refaults[*last] / 2;
 }
@@ -115,36 +122,38 @@ static bool has_id(const uint32_t *ids, size_t n, uint32_t id)
  * stays refused until the configuration or the VMs change so that it
  * fits. Refused VMs get a min of 0 in the module; each is logged once.
  */
-static void admit(struct daemon *d, struct esxmem_vm_info *vms, size_t n)
+static void admit(struct daemon *d, struct esxmem_vm_info **vms, size_t n)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t avail = d->pool.pages - high_reserve(&d->pool), admitted = 0;
+	uint64_t avail = esxmem_pool_value(d->pool, ESXMEM_POOL_PAGES) - high_reserve(d->pool);
+	uint64_t admitted = 0;
 	uint32_t *refused = n ? calloc(n, sizeof(*refused)) : NULL;
 	size_t i, nr = 0;
 
 	if (n && !refused)
 		return;			/* as before: the next balance tries again */
 	for (i = 0; i < n; i++) {
-		const struct config_vm *c = vm_settings(d, vms[i].name);
+		const struct config_vm *c = vm_settings(d, esxmem_vm_name(vms[i]));
 		uint64_t min = c->min_bytes / page, max = c->max_bytes / page;
+		uint64_t size = esxmem_vm_value(vms[i], ESXMEM_VM_SIZE_PAGES);
 		struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_MIN_PAGES };
 
-		if (!max || max > vms[i].size_pages)
-			max = vms[i].size_pages;
+		if (!max || max > size)
+			max = size;
 		if (min > max)
 			min = max;
 		if (policy_admit(&admitted, min, avail))
 			continue;
-		refused[nr++] = vms[i].id;
-		if (!vm_min_refused(d, vms[i].id))
+		refused[nr++] = esxmem_vm_id(vms[i]);
+		if (!vm_min_refused(d, esxmem_vm_id(vms[i])))
 			log_err("VM %s: its min of %llu MiB is refused: with the mins of the VMs started before it, %llu MiB, it exceeds the %llu MiB the pool can guarantee; it runs with no min (lower its min, e.g. \"esxmemctl set %s min=0\", or grow the pool)",
-				vms[i].name, (unsigned long long)(min * page >> 20),
+				esxmem_vm_name(vms[i]), (unsigned long long)(min * page >> 20),
 				(unsigned long long)(admitted * page >> 20),
-				(unsigned long long)(avail * page >> 20), vms[i].name);
-		else if (!vms[i].min_pages)
+				(unsigned long long)(avail * page >> 20), esxmem_vm_name(vms[i]));
+		else if (!esxmem_vm_value(vms[i], ESXMEM_VM_MIN_PAGES))
 			continue;
-		if (vms[i].min_pages && !esxmem_vm_set(d->h, vms[i].id, &s))
-			vms[i].min_pages = 0;
+		if (esxmem_vm_value(vms[i], ESXMEM_VM_MIN_PAGES))
+			esxmem_vm_update(d->h, vms[i], &s);
 	}
 	for (i = 0; i < d->nr_min_refused; i++)
 		if (!has_id(refused, nr, d->min_refused[i]))
@@ -154,7 +163,7 @@ static void admit(struct daemon *d, struct esxmem_vm_info *vms, size_t n)
 	d->nr_min_refused = nr;
 }
 
-static int list_vms(struct daemon *d, struct esxmem_vm_info **vms, size_t *n)
+static int list_vms(struct daemon *d, struct esxmem_vm_info ***vms, size_t *n)
 {
 	int err, tries = 0;
 
@@ -170,25 +179,24 @@ static void set_target(struct daemon *d, struct esxmem_vm_info *vm,
 	struct esxmem_vm_settings s = {
 		.set = ESXMEM_VM_SET_TARGET_PAGES, .target_pages = p->target_pages,
 	};
+	uint64_t current = esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES);
 	int err;
 
 	log_debug("VM %s: S %llu, size %llu, min %llu, max %llu, demand %llu, f %.3f, refaulted %llu, rho %.3g: target %llu -> %llu pages%s",
-		  vm->name, (unsigned long long)p->shares,
+		  esxmem_vm_name(vm), (unsigned long long)p->shares,
 		  (unsigned long long)p->size_pages, (unsigned long long)p->min_pages,
 		  (unsigned long long)p->max_pages, (unsigned long long)p->demand_pages,
-		  p->active, (unsigned long long)p->refault_pages, p->rho, (unsigned long long)vm->target_pages,
+		  p->active, (unsigned long long)p->refault_pages, p->rho, (unsigned long long)current,
 		  (unsigned long long)p->target_pages,
 		  p->target_pages == policy_lo_pages(p) ? " (at min)" :
 		  p->target_pages == p->demand_pages ? " (at demand)" :
 		  p->target_pages == policy_hi_pages(p) ? " (at max)" : "");
-	if (p->target_pages == vm->target_pages)
+	if (p->target_pages == current)
 		return;
-	err = esxmem_vm_set(d->h, vm->id, &s);
+	err = esxmem_vm_update(d->h, vm, &s);
 	if (err && err != -ENOENT)	/* a VM gone meanwhile is fine */
-		log_warn("VM %s: cannot set its target: %s %s", vm->name,
+		log_warn("VM %s: cannot set its target: %s %s", esxmem_vm_name(vm),
 			 esxmem_strerror(err), esxmem_errmsg(d->h));
-	else if (!err)
-		vm->target_pages = p->target_pages;
 }
 
 /*
@@ -198,29 +206,33 @@ static void set_target(struct daemon *d, struct esxmem_vm_info *vm,
  */
 static double balloon_give(const struct daemon *d)
 {
-	uint64_t reserve = high_reserve(&d->pool), held = 0, taken, has;
+	uint64_t reserve = high_reserve(d->pool), held = 0, taken, has, target;
+	int64_t free_pages = esxmem_pool_free_pages(d->pool);
 	size_t i;
 
-	if (d->pool.state != ESXMEM_STATE_HIGH || d->pool.free_pages <= (int64_t)reserve)
+	if (esxmem_pool_value(d->pool, ESXMEM_POOL_STATE) != ESXMEM_STATE_HIGH ||
+	    free_pages <= (int64_t)reserve)
 		return 0;
 	for (i = 0; i < d->nr_vms; i++) {
-		const struct esxmem_vm_info *vm = &d->vms[i];
+		const struct esxmem_vm_info *vm = d->vms[i];
 
-		taken = vm->state_pages[ESXMEM_PAGE_BALLOONED] - balloon_empty_pages(d, vm);
-		has = vm->consumed_pages + taken;
-		if (has > vm->target_pages)
-			held += has - vm->target_pages < taken ? has - vm->target_pages : taken;
+		taken = esxmem_vm_state_pages(vm, ESXMEM_PAGE_BALLOONED) - balloon_empty_pages(d, vm);
+		has = esxmem_vm_value(vm, ESXMEM_VM_CONSUMED_PAGES) + taken;
+		target = esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES);
+		if (has > target)
+			held += has - target < taken ? has - target : taken;
 	}
 	if (!held)
 		return 0;
-	if ((uint64_t)d->pool.free_pages - reserve >= held)
+	if ((uint64_t)free_pages - reserve >= held)
 		return 1;
-	return (double)((uint64_t)d->pool.free_pages - reserve) / (double)held;
+	return (double)((uint64_t)free_pages - reserve) / (double)held;
 }
 
 int balance(struct daemon *d)
 {
-	struct esxmem_vm_info *vms = NULL;
+	struct esxmem_vm_info **vms = NULL;
+	struct esxmem_pool_info *pool = NULL;
 	struct policy_vm *p = NULL;
 	double *rho = NULL;
 	uint64_t *refault = NULL;
@@ -229,13 +241,16 @@ int balance(struct daemon *d)
 
 	if (!d->module_loaded)
 		return -ENODEV;		/* nothing to balance until it is back */
-	err = esxmem_pool_get(d->h, &d->pool);
+	err = esxmem_pool_get(d->h, &pool);
 	if (!err)
 		err = list_vms(d, &vms, &n);
 	if (err) {
+		esxmem_pool_info_free(pool);
 		log_err("cannot read the module's state: %s", esxmem_strerror(err));
 		return err;
 	}
+	esxmem_pool_info_free(d->pool);
+	d->pool = pool;
 	pool_follow_vmms(d, vms, n);
 	if (n) {
 		p = calloc(n, sizeof(*p));
@@ -250,27 +265,33 @@ int balance(struct daemon *d)
 		}
 	}
 	for (i = 0; i < n; i++)
-		discover_vm(d, &vms[i], vms, n);
+		discover_vm(d, vms[i], vms, n);
 	admit(d, vms, n);
 	for (i = 0; i < n; i++) {
-		refault[i] = refaults(d, &vms[i], &last);
+		const struct esxmem_vm_info *vm = vms[i];
+
+		refault[i] = refaults(d, vm, &last);
 		p[i] = (struct policy_vm){
-			.shares = vms[i].shares, .min_pages = vms[i].min_pages,
-			.max_pages = vms[i].max_pages, .size_pages = vms[i].size_pages,
-			.demand_pages = demand_pages(d, &vms[i]) + refault[i],
-			.current_pages = vms[i].target_pages,
-			.active = vms[i].active_ppm / 1e6, .refault_pages = refault[i],
+			.shares = esxmem_vm_value(vm, ESXMEM_VM_SHARES),
+			.min_pages = esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES),
+			.max_pages = esxmem_vm_value(vm, ESXMEM_VM_MAX_PAGES),
+			.size_pages = esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES),
+			.demand_pages = demand_pages(d, vm) + refault[i],
+			.current_pages = esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES),
+			.active = esxmem_vm_value(vm, ESXMEM_VM_ACTIVE_PPM) / 1e6,
+			.refault_pages = refault[i],
 		};
 	}
-	d->avail_pages = pages_to_hand_out(&d->pool);
+	d->avail_pages = pages_to_hand_out(d->pool);
 	policy_targets(p, n, d->avail_pages, d->conf.tax);
 	policy_deadband(p, n, d->avail_pages, d->conf.tax);
 	log_debug("balance: %zu VMs, %llu pages to hand out (pool %llu), tax %.2f",
 		  n, (unsigned long long)d->avail_pages,
-		  (unsigned long long)d->pool.pages, d->conf.tax);
+		  (unsigned long long)esxmem_pool_value(d->pool, ESXMEM_POOL_PAGES),
+		  d->conf.tax);
 	for (i = 0; i < n; i++) {
-		set_target(d, &vms[i], &p[i]);
-		reclaim_apply(d, &vms[i]);
+		set_target(d, vms[i], &p[i]);
+		reclaim_apply(d, vms[i]);
 		rho[i] = p[i].rho;
 	}
 	free(p);
@@ -294,17 +315,19 @@ int apply_pool_settings(struct daemon *d)
 	uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * page;
 	struct esxmem_pool_settings s = {
 		.set = ESXMEM_POOL_SET_PAGES | ESXMEM_POOL_SET_SAMPLE_SECS |
-		       ESXMEM_POOL_SET_SAMPLE_PAGES,
+		       ESXMEM_POOL_SET_SAMPLE_PAGES | ESXMEM_POOL_SET_HIGH_PERMILLE |
+		       ESXMEM_POOL_SET_SOFT_PERMILLE | ESXMEM_POOL_SET_HARD_PERMILLE |
+		       ESXMEM_POOL_SET_LOW_PERMILLE,
 		.sample_secs = d->conf.sample_secs,
 		.sample_pages = d->conf.sample_pages,
+		.high_permille = d->conf.state_permille[ESXMEM_STATE_HIGH],
+		.soft_permille = d->conf.state_permille[ESXMEM_STATE_SOFT],
+		.hard_permille = d->conf.state_permille[ESXMEM_STATE_HARD],
+		.low_permille = d->conf.state_permille[ESXMEM_STATE_LOW],
 	};
-	int state, err;
+	int err;
 
 	s.pages = pool_pages_for(&d->conf, ram, vmm_overhead_bytes(d->vms, d->nr_vms), page);
-	for (state = 0; state < ESXMEM_STATE_NR; state++) {
-		s.set |= ESXMEM_POOL_SET_PERMILLE(state);
-		s.permille[state] = d->conf.state_permille[state];
-	}
 	err = esxmem_pool_set(d->h, &s);
 	if (err) {
 		log_err("cannot configure the pool (%llu pages): %s %s",

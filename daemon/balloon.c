@@ -98,7 +98,7 @@ static int find_vm(const struct daemon *d, uint32_t id)
 	size_t i;
 
 	for (i = 0; i < d->nr_vms; i++)
-		if (d->vms[i].id == id)
+		if (esxmem_vm_id(d->vms[i]) == id)
 			return (int)i;
 	return -1;
 }
@@ -116,8 +116,8 @@ static struct balloon_empty *empty_of(const struct daemon *d, uint32_t vm_id)
 
 uint64_t balloon_empty_pages(const struct daemon *d, const struct esxmem_vm_info *vm)
 {
-	const struct balloon_empty *e = empty_of(d, vm->id);
-	uint64_t ballooned = vm->state_pages[ESXMEM_PAGE_BALLOONED];
+	const struct balloon_empty *e = empty_of(d, esxmem_vm_id(vm));
+	uint64_t ballooned = esxmem_vm_state_pages(vm, ESXMEM_PAGE_BALLOONED);
 
 	return !e ? 0 : e->pages < ballooned ? e->pages : ballooned;
 }
@@ -145,7 +145,7 @@ void balloon_forget_gone(struct daemon *d)
 
 	for (i = 0; i < d->nr_balloon_empty; i++) {
 		for (j = 0; j < d->nr_vms; j++)
-			if (d->vms[j].id == d->balloon_empty[i].vm_id)
+			if (esxmem_vm_id(d->vms[j]) == d->balloon_empty[i].vm_id)
 				break;
 		if (j < d->nr_vms)
 			d->balloon_empty[kept++] = d->balloon_empty[i];
@@ -161,12 +161,13 @@ void balloon_forget_gone(struct daemon *d)
  */
 uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t taken)
 {
-	uint64_t has = vm->consumed_pages + taken;
-	uint64_t over = has > vm->target_pages ? has - vm->target_pages : 0;
+	uint64_t has = esxmem_vm_value(vm, ESXMEM_VM_CONSUMED_PAGES) + taken;
+	uint64_t target = esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES);
+	uint64_t over = has > target ? has - target : 0;
 
-	if (!vm_settings(d, vm->name)->reclaim.balloon)
+	if (!vm_settings(d, esxmem_vm_name(vm))->reclaim.balloon)
 		return 0;
-	if (d->pool.state == ESXMEM_STATE_HIGH) {
+	if (esxmem_pool_value(d->pool, ESXMEM_POOL_STATE) == ESXMEM_STATE_HIGH) {
 		if (over > taken)
 			over = taken;
 		over -= (uint64_t)((double)over * d->balloon_give);
@@ -176,7 +177,7 @@ uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, u
 
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm)
 {
-	return balloon_want(d, vm, vm->state_pages[ESXMEM_PAGE_BALLOONED] -
+	return balloon_want(d, vm, esxmem_vm_state_pages(vm, ESXMEM_PAGE_BALLOONED) -
 				   balloon_empty_pages(d, vm));
 }
 
@@ -203,14 +204,16 @@ static int vm_of_cid(const struct daemon *d, uint32_t cid)
 	int found = -1;
 
 	for (v = 0; v < d->nr_vms; v++) {
-		if (!d->vms[v].owner_pid ||
-		    read_cmdline((pid_t)d->vms[v].owner_pid, cmdline, sizeof(cmdline), &len) ||
+		pid_t pid = (pid_t)esxmem_vm_value(d->vms[v], ESXMEM_VM_OWNER_PID);
+
+		if (!pid || read_cmdline(pid, cmdline, sizeof(cmdline), &len) ||
 		    vm_cid_from_cmdline(cmdline, len, &c) || c != cid)
 			continue;
 		if (found >= 0) {
 			log_warn("balloon connection from CID %u refused: VMs %s (process %u) and %s (process %u) both claim that guest CID; give each VM a CID of its own",
-				 cid, d->vms[found].name, d->vms[found].owner_pid,
-				 d->vms[v].name, d->vms[v].owner_pid);
+				 cid, esxmem_vm_name(d->vms[found]),
+				 (unsigned int)esxmem_vm_value(d->vms[found], ESXMEM_VM_OWNER_PID),
+				 esxmem_vm_name(d->vms[v]), (unsigned int)pid);
 			return -2;
 		}
 		found = (int)v;
@@ -225,18 +228,15 @@ static int vm_of_cid(const struct daemon *d, uint32_t cid)
  */
 static bool refresh_vm(struct daemon *d, uint32_t vm_id, uint64_t *states)
 {
-	struct esxmem_vm_info info;
-	int v;
+	struct esxmem_vm_info *fresh = NULL;
+	int v = find_vm(d, vm_id), state;
 
-	if (esxmem_vm_get(d->h, vm_id, &info))
+	if (v >= 0 ? esxmem_vm_refresh(d->h, d->vms[v]) :
+		     esxmem_vm_get(d->h, vm_id, &fresh))
 		return false;
-	memcpy(states, info.state_pages, sizeof(info.state_pages));
-	v = find_vm(d, vm_id);
-	if (v >= 0) {
-		d->vms[v].consumed_pages = info.consumed_pages;
-		memcpy(d->vms[v].state_pages, info.state_pages, sizeof(info.state_pages));
-	}
-	esxmem_vm_info_free(&info);
+	for (state = 0; state < ESXMEM_PAGE_NR_STATES; state++)
+		states[state] = esxmem_vm_state_pages(v >= 0 ? d->vms[v] : fresh, state);
+	esxmem_vm_info_free(fresh);
 	return true;
 }
 
@@ -526,7 +526,7 @@ static const char *handle(struct daemon *d, struct balloon_conn *c, uint16_t typ
 	if (err)
 		return err;
 	v = find_vm(d, c->vm_id);
-	target = v < 0 || c->no_balloon ? 0 : balloon_target(d, &d->vms[v]);
+	target = v < 0 || c->no_balloon ? 0 : balloon_target(d, d->vms[v]);
 	/* The guest will allocate pages to lock: where its window starts. */
 	if (type == ESXBALLOON_MSG_GET_TARGET && target > c->nr_held)
 		c->marked = refresh_vm(d, c->vm_id, c->mark);
@@ -638,15 +638,18 @@ void balloon_accept(struct daemon *d)
 		for (slot = 0; slot < BALLOON_CONNS_MAX && d->balloons[slot]; slot++)
 			;
 		for (i = 0; v >= 0 && i < BALLOON_CONNS_MAX; i++)
-			if (d->balloons[i] && d->balloons[i]->vm_id == d->vms[v].id)
+			if (d->balloons[i] && d->balloons[i]->vm_id == esxmem_vm_id(d->vms[v]))
 				v = -3;
 		c = v >= 0 && slot < BALLOON_CONNS_MAX ? calloc(1, sizeof(*c)) : NULL;
 		if (c) {
 			uint64_t top = 0;
 
-			for (i = 0; i < d->vms[v].nr_slots; i++)
-				if (d->vms[v].slots[i].base_gfn + d->vms[v].slots[i].npages > top)
-					top = d->vms[v].slots[i].base_gfn + d->vms[v].slots[i].npages;
+			for (i = 0; i < esxmem_vm_nr_slots(d->vms[v]); i++) {
+				const struct esxmem_slot_info *s = esxmem_vm_slot(d->vms[v], i);
+
+				if (esxmem_slot_base_gfn(s) + esxmem_slot_npages(s) > top)
+					top = esxmem_slot_base_gfn(s) + esxmem_slot_npages(s);
+			}
 			c->nr_frames = top;
 			c->held = calloc(top / 64 + 1, sizeof(uint64_t));
 		}
@@ -663,7 +666,7 @@ void balloon_accept(struct daemon *d)
 		}
 		c->fd = fd;
 		c->cid = peer.svm_cid;
-		c->vm_id = d->vms[v].id;
+		c->vm_id = esxmem_vm_id(d->vms[v]);
 		ev.data.u64 = EV_BALLOON_CONN + slot;
 		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 			free(c->held);

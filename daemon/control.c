@@ -111,32 +111,32 @@ void control_close(struct daemon *d)
 
 static json_t *vm_json(const struct daemon *d, size_t i)
 {
-	const struct esxmem_vm_info *vm = &d->vms[i];
+	const struct esxmem_vm_info *vm = d->vms[i];
 	double rho = d->rho ? d->rho[i] : 0;
-	json_t *changes = override_settings(d, vm->name);
+	json_t *changes = override_settings(d, esxmem_vm_name(vm));
 
 	return json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I, s:o}",
-		"name", vm->name, "id", (json_int_t)vm->id,
-		"pid", (json_int_t)vm->owner_pid, "attached", vm->kvm_attached,
-		"size_pages", (json_int_t)vm->size_pages,
-		"min_pages", (json_int_t)vm->min_pages,
-		"max_pages", (json_int_t)vm->max_pages,
-		"shares", (json_int_t)vm->shares,
-		"target_pages", (json_int_t)vm->target_pages,
-		"consumed_pages", (json_int_t)vm->consumed_pages,
-		"shared_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_SHARED],
-		"zero_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_ZERO],
-		"ballooned_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_BALLOONED],
+		"name", esxmem_vm_name(vm), "id", (json_int_t)esxmem_vm_id(vm),
+		"pid", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID), "attached", esxmem_vm_kvm_attached(vm),
+		"size_pages", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES),
+		"min_pages", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES),
+		"max_pages", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_MAX_PAGES),
+		"shares", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_SHARES),
+		"target_pages", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES),
+		"consumed_pages", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_CONSUMED_PAGES),
+		"shared_pages", (json_int_t)esxmem_vm_state_pages(vm, ESXMEM_PAGE_SHARED),
+		"zero_pages", (json_int_t)esxmem_vm_state_pages(vm, ESXMEM_PAGE_ZERO),
+		"ballooned_pages", (json_int_t)esxmem_vm_state_pages(vm, ESXMEM_PAGE_BALLOONED),
 		"balloon_target_pages", (json_int_t)balloon_target(d, vm),
-		"swapped_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_SWAPPED],
-		"compressed_pages", (json_int_t)vm->state_pages[ESXMEM_PAGE_COMPRESSED],
-		"active", vm->active_ppm / 1e6,
+		"swapped_pages", (json_int_t)esxmem_vm_state_pages(vm, ESXMEM_PAGE_SWAPPED),
+		"compressed_pages", (json_int_t)esxmem_vm_state_pages(vm, ESXMEM_PAGE_COMPRESSED),
+		"active", esxmem_vm_value(vm, ESXMEM_VM_ACTIVE_PPM) / 1e6,
 		/* +inf (no pages) is not JSON: null. */
 		"rho", isfinite(rho) ? json_real(rho) : json_null(),
-		"active_last", vm->active_last_ppm / 1e6,
-		"active_slow", vm->active_slow_ppm / 1e6,
-		"active_fast", vm->active_fast_ppm / 1e6,
-		"domain", (json_int_t)vm->domain,
+		"active_last", esxmem_vm_value(vm, ESXMEM_VM_ACTIVE_LAST_PPM) / 1e6,
+		"active_slow", esxmem_vm_value(vm, ESXMEM_VM_ACTIVE_SLOW_PPM) / 1e6,
+		"active_fast", esxmem_vm_value(vm, ESXMEM_VM_ACTIVE_FAST_PPM) / 1e6,
+		"domain", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_DOMAIN),
 		"runtime_changes", changes ? json_deep_copy(changes) : json_object());
 }
 
@@ -150,15 +150,15 @@ static json_t *status_json(const struct daemon *d)
 	reply = json_pack("{s:b, s:b, s:{s:I, s:I, s:I, s:I, s:s, s:{s:I, s:I, s:I, s:I}}, s:I, s:f, s:I, s:I, s:I, s:s, s:o}",
 		"ok", 1, "module_loaded", d->module_loaded,
 		"pool", "page_size", (json_int_t)sysconf(_SC_PAGESIZE),
-		"pages", (json_int_t)d->pool.pages,
-		"used_pages", (json_int_t)d->pool.used_pages,
-		"free_pages", (json_int_t)d->pool.free_pages,
-		"state", state_name(d->pool.state),
+		"pages", (json_int_t)esxmem_pool_value(d->pool, ESXMEM_POOL_PAGES),
+		"used_pages", (json_int_t)esxmem_pool_value(d->pool, ESXMEM_POOL_USED_PAGES),
+		"free_pages", (json_int_t)esxmem_pool_free_pages(d->pool),
+		"state", state_name(esxmem_pool_value(d->pool, ESXMEM_POOL_STATE)),
 		"thresholds_permille",
-		"high", (json_int_t)d->pool.permille[ESXMEM_STATE_HIGH],
-		"soft", (json_int_t)d->pool.permille[ESXMEM_STATE_SOFT],
-		"hard", (json_int_t)d->pool.permille[ESXMEM_STATE_HARD],
-		"low", (json_int_t)d->pool.permille[ESXMEM_STATE_LOW],
+		"high", (json_int_t)esxmem_pool_permille(d->pool, ESXMEM_STATE_HIGH),
+		"soft", (json_int_t)esxmem_pool_permille(d->pool, ESXMEM_STATE_SOFT),
+		"hard", (json_int_t)esxmem_pool_permille(d->pool, ESXMEM_STATE_HARD),
+		"low", (json_int_t)esxmem_pool_permille(d->pool, ESXMEM_STATE_LOW),
 		"avail_pages", (json_int_t)d->avail_pages,
 		"tax", d->conf.tax, "balance_secs", (json_int_t)d->conf.balance_secs,
 		"sample_secs", (json_int_t)d->conf.sample_secs,
@@ -186,7 +186,7 @@ static long find_vm(const struct daemon *d, const char *name)
 	size_t i;
 
 	for (i = 0; i < d->nr_vms; i++)
-		if (!strcmp(d->vms[i].name, name))
+		if (!strcmp(esxmem_vm_name(d->vms[i]), name))
 			return (long)i;
 	return -1;
 }

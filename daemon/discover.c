@@ -195,15 +195,22 @@ int read_cmdline(pid_t pid, char *buf, size_t size, size_t *len)
 }
 
 /* The VM of @all[0..@n) other than @vm that has the name @name, or NULL. */
-static const struct esxmem_vm_info *named(const struct esxmem_vm_info *all, size_t n,
+static const struct esxmem_vm_info *named(struct esxmem_vm_info *const *all, size_t n,
 					  const struct esxmem_vm_info *vm, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (all[i].id != vm->id && !strcmp(all[i].name, name))
-			return &all[i];
+		if (esxmem_vm_id(all[i]) != esxmem_vm_id(vm) &&
+		    !strcmp(esxmem_vm_name(all[i]), name))
+			return all[i];
 	return NULL;
+}
+
+/* The process that created @vm's memory object: its VMM. */
+static pid_t vmm_pid(const struct esxmem_vm_info *vm)
+{
+	return (pid_t)esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID);
 }
 
 /*
@@ -212,32 +219,32 @@ static const struct esxmem_vm_info *named(const struct esxmem_vm_info *all, size
  * and with it the default settings, not the other VM's.
  */
 static int name_vm(struct daemon *d, struct esxmem_vm_info *vm,
-		   const struct esxmem_vm_info *all, size_t n)
+		   struct esxmem_vm_info *const *all, size_t n)
 {
-	struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_NAME };
+	char name[ESXMEM_VM_NAME_MAX];
+	struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_NAME, .name = name };
 	const struct esxmem_vm_info *other;
+	uint32_t id = esxmem_vm_id(vm);
 	char cmdline[8192];
 	size_t len = 0;
 	int err;
 
-	if (!vm->owner_pid || read_cmdline((pid_t)vm->owner_pid, cmdline,
-					   sizeof(cmdline), &len) ||
-	    vm_name_from_cmdline(cmdline, len, s.name, sizeof(s.name)))
-		snprintf(s.name, sizeof(s.name), "vm%u", vm->id);
-	other = named(all, n, vm, s.name);
+	if (!vmm_pid(vm) || read_cmdline(vmm_pid(vm), cmdline, sizeof(cmdline), &len) ||
+	    vm_name_from_cmdline(cmdline, len, name, sizeof(name)))
+		snprintf(name, sizeof(name), "vm%u", id);
+	other = named(all, n, vm, name);
 	if (other) {
-		log_warn("VM %u (process %u) claims the name %s of VM %u (process %u): refused, it is vm%u with the default settings; give each VM a name of its own",
-			 vm->id, vm->owner_pid, s.name, other->id, other->owner_pid, vm->id);
-		snprintf(s.name, sizeof(s.name), "vm%u", vm->id);
+		log_warn("VM %u (process %d) claims the name %s of VM %u (process %d): refused, it is vm%u with the default settings; give each VM a name of its own",
+			 id, (int)vmm_pid(vm), name, esxmem_vm_id(other), (int)vmm_pid(other), id);
+		snprintf(name, sizeof(name), "vm%u", id);
 	}
-	err = esxmem_vm_set(d->h, vm->id, &s);
+	err = esxmem_vm_update(d->h, vm, &s);
 	if (err) {
-		log_warn("VM %u: cannot set its name %s: %s %s", vm->id, s.name,
+		log_warn("VM %u: cannot set its name %s: %s %s", id, name,
 			 esxmem_strerror(err), esxmem_errmsg(d->h));
 		return err;
 	}
-	memcpy(vm->name, s.name, sizeof(vm->name));
-	log_info("VM %u (process %u) is %s", vm->id, vm->owner_pid, vm->name);
+	log_info("VM %u (process %d) is %s", id, (int)vmm_pid(vm), esxmem_vm_name(vm));
 	return 0;
 }
 
@@ -245,23 +252,25 @@ static int name_vm(struct daemon *d, struct esxmem_vm_info *vm,
 static void wanted(const struct daemon *d, const struct esxmem_vm_info *vm,
 		   struct esxmem_vm_settings *s)
 {
-	const struct config_vm *c = vm_settings(d, vm->name);
+	const struct config_vm *c = vm_settings(d, esxmem_vm_name(vm));
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t size = esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES);
 
 	memset(s, 0, sizeof(*s));
-	s->shares = config_vm_shares(c, vm->size_pages * page);
-	s->max_pages = c->max_bytes ? c->max_bytes / page : vm->size_pages;
-	if (vm->size_pages && s->max_pages > vm->size_pages)
-		s->max_pages = vm->size_pages;
-	s->min_pages = vm_min_refused(d, vm->id) ? 0 : c->min_bytes / page;
+	s->shares = config_vm_shares(c, size * page);
+	s->max_pages = c->max_bytes ? c->max_bytes / page : size;
+	if (size && s->max_pages > size)
+		s->max_pages = size;
+	s->min_pages = vm_min_refused(d, esxmem_vm_id(vm)) ? 0 : c->min_bytes / page;
 	if (s->min_pages > s->max_pages)
 		s->min_pages = s->max_pages;
 	s->domain = c->domain;
-	if (s->shares != vm->shares)
+	if (s->shares != esxmem_vm_value(vm, ESXMEM_VM_SHARES))
 		s->set |= ESXMEM_VM_SET_SHARES;
-	if (s->min_pages != vm->min_pages || s->max_pages != vm->max_pages)
+	if (s->min_pages != esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES) ||
+	    s->max_pages != esxmem_vm_value(vm, ESXMEM_VM_MAX_PAGES))
 		s->set |= ESXMEM_VM_SET_MIN_PAGES | ESXMEM_VM_SET_MAX_PAGES;
-	if (s->domain != vm->domain)
+	if (s->domain != esxmem_vm_value(vm, ESXMEM_VM_DOMAIN))
 		s->set |= ESXMEM_VM_SET_DOMAIN;
 }
 
@@ -273,19 +282,15 @@ static int configure_vm(struct daemon *d, struct esxmem_vm_info *vm)
 	wanted(d, vm, &s);
 	if (!s.set)
 		return 0;
-	err = esxmem_vm_set(d->h, vm->id, &s);
+	err = esxmem_vm_update(d->h, vm, &s);
 	if (err) {
-		log_warn("VM %s: cannot apply its settings: %s %s", vm->name,
+		log_warn("VM %s: cannot apply its settings: %s %s", esxmem_vm_name(vm),
 			 esxmem_strerror(err), esxmem_errmsg(d->h));
 		return err;
 	}
-	log_debug("VM %s: shares %u, min %llu, max %llu pages, domain %u", vm->name,
+	log_debug("VM %s: shares %u, min %llu, max %llu pages, domain %u", esxmem_vm_name(vm),
 		  s.shares, (unsigned long long)s.min_pages,
 		  (unsigned long long)s.max_pages, s.domain);
-	vm->shares = s.shares;
-	vm->min_pages = s.min_pages;
-	vm->max_pages = s.max_pages;
-	vm->domain = s.domain;
 	return 0;
 }
 
@@ -323,61 +328,49 @@ static int find_kvm_fd(pid_t pid)
 
 static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm)
 {
+	pid_t pid = vmm_pid(vm);
 	int remote, pidfd, fd, err;
 
-	remote = find_kvm_fd((pid_t)vm->owner_pid);
+	remote = find_kvm_fd(pid);
 	if (remote < 0) {
 		/* QEMU makes the KVM VM after guest RAM: try next time. */
-		log_debug("VM %s: no single KVM VM in process %u yet (%s)", vm->name,
-			  vm->owner_pid, strerror(-remote));
+		log_debug("VM %s: no single KVM VM in process %d yet (%s)", esxmem_vm_name(vm),
+			  (int)pid, strerror(-remote));
 		return remote;
 	}
-	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)vm->owner_pid, 0);
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return -errno;
 	fd = (int)syscall(SYS_pidfd_getfd, pidfd, remote, 0);
-	err = fd < 0 ? -errno : esxmem_kvm_attach(d->h, vm->id, fd);
+	err = fd < 0 ? -errno : esxmem_kvm_attach(d->h, esxmem_vm_id(vm), fd);
 	if (fd >= 0)
 		close(fd);
 	close(pidfd);
 	if (err) {
-		log_warn("VM %s: cannot attach to its KVM VM: %s %s", vm->name,
+		log_warn("VM %s: cannot attach to its KVM VM: %s %s", esxmem_vm_name(vm),
 			 esxmem_strerror(err), fd < 0 ? "" : esxmem_errmsg(d->h));
 		return err;
 	}
-	vm->kvm_attached = true;
-	vm->kvm_pid = vm->owner_pid;
-	log_info("VM %s attached to the KVM VM of process %u", vm->name, vm->owner_pid);
-	/* Its guest RAM, which the balloon server sizes a session by, is known now. */
-	{
-		struct esxmem_vm_info fresh;
-		struct esxmem_slot_info *slots;
-		size_t nr;
-
-		if (!esxmem_vm_get(d->h, vm->id, &fresh)) {
-			slots = vm->slots;
-			nr = vm->nr_slots;
-			vm->slots = fresh.slots;
-			vm->nr_slots = fresh.nr_slots;
-			fresh.slots = slots;
-			fresh.nr_slots = nr;
-			esxmem_vm_info_free(&fresh);
-		}
-	}
+	log_info("VM %s attached to the KVM VM of process %d", esxmem_vm_name(vm), (int)pid);
+	/*
+	 * Read it again: attached, with its guest RAM, which the balloon
+	 * server sizes a session by. If that fails, the next balance reads it.
+	 */
+	esxmem_vm_refresh(d->h, vm);
 	return 0;
 }
 
 /* Names, configures and attaches @vm, one of @all[0..@n), as far as it can now. */
 int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
-		const struct esxmem_vm_info *all, size_t n)
+		struct esxmem_vm_info *const *all, size_t n)
 {
 	int err = 0;
 
-	if (!vm->name[0])
+	if (!esxmem_vm_name(vm)[0])
 		err = name_vm(d, vm, all, n);
 	if (!err)
 		err = configure_vm(d, vm);
-	if (!vm->kvm_attached && vm->owner_pid)
+	if (!esxmem_vm_kvm_attached(vm) && vmm_pid(vm))
 		attach_vm(d, vm);
 	return err;
 }

@@ -165,7 +165,7 @@ static void on_signal(struct daemon *d)
 /* Events only say that something changed: one balance takes it all in. */
 static bool on_events(struct daemon *d)
 {
-	struct esxmem_event ev;
+	const struct esxmem_event *ev;
 	bool changed = false;
 	int err;
 
@@ -175,10 +175,10 @@ static bool on_events(struct daemon *d)
 		if (err == -ENOBUFS) {
 			log_warn("module events were lost: reading the whole state again");
 			changed = true;
-		} else if (!err && ev.type == ESXMEM_CMD_EVENT_STATE) {
+		} else if (!err && esxmem_event_type(ev) == ESXMEM_CMD_EVENT_STATE) {
 			log_info("free-memory state is now %s, %lld pages free",
-				 state_name(ev.state),
-				 (long long)ev.free_pages);
+				 state_name(esxmem_event_state(ev)),
+				 (long long)esxmem_event_free_pages(ev));
 			changed = true;
 		} else if (!err) {
 			changed = true;
@@ -313,6 +313,7 @@ int main(int argc, char **argv)
 	control_close(&d);
 	balloon_close(&d);
 	esxmem_vm_list_free(d.vms, d.nr_vms);
+	esxmem_pool_info_free(d.pool);
 	free(d.rho);
 	overrides_clear(&d);
 	reclaim_forget_failures(&d);

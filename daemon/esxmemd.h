@@ -53,9 +53,9 @@ struct daemon {
 	int control_timer_fd;		/* the first control client's deadline */
 	struct control_client *control_clients[CONTROL_CLIENTS_MAX];
 	/* What the last balance saw and decided. */
-	struct esxmem_pool_info pool;
+	struct esxmem_pool_info *pool;	/* NULL until the first balance */
 	uint64_t pool_pages_set;	/* the pool size the daemon last set; 0: none */
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	size_t nr_vms;
 	double *rho;			/* by vms[] index */
 	uint64_t *refaults;		/* by vms[] index: see balance.c */
@@ -84,7 +84,7 @@ struct daemon {
 /* discover.c: names VMs, applies their settings, attaches them to KVM. */
 const struct config_vm *vm_settings(const struct daemon *d, const char *name);
 int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
-		const struct esxmem_vm_info *all, size_t n);
+		struct esxmem_vm_info *const *all, size_t n);
 int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
 			 size_t size);
 int vm_cid_from_cmdline(const char *cmdline, size_t len, uint32_t *cid);
@@ -106,10 +106,10 @@ static inline bool vm_min_refused(const struct daemon *d, uint32_t id)
 int apply_pool_settings(struct daemon *d);
 
 /* host_reserve.c: the pool that RAM, the host's reserve and the VMMs leave. */
-uint64_t vmm_overhead_bytes(const struct esxmem_vm_info *vms, size_t n);
+uint64_t vmm_overhead_bytes(struct esxmem_vm_info *const *vms, size_t n);
 uint64_t pool_pages_for(const struct config *c, uint64_t ram, uint64_t overhead,
 			uint64_t page);
-void pool_follow_vmms(struct daemon *d, const struct esxmem_vm_info *vms, size_t n);
+void pool_follow_vmms(struct daemon *d, struct esxmem_vm_info *const *vms, size_t n);
 
 /* balloon.c: the host side of the guests' balloons (esxballoon.h). */
 int balloon_open(struct daemon *d);

@@ -44,19 +44,21 @@ static uint64_t vmm_own_bytes(uint32_t pid)
 	return total << 10;
 }
 
-uint64_t vmm_overhead_bytes(const struct esxmem_vm_info *vms, size_t n)
+uint64_t vmm_overhead_bytes(struct esxmem_vm_info *const *vms, size_t n)
 {
 	uint64_t total = 0;
 	size_t i, j;
 
 	for (i = 0; i < n; i++) {
-		if (!vms[i].owner_pid)
+		uint64_t pid = esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID);
+
+		if (!pid)
 			continue;
 		/* A process with several VMs counts once. */
-		for (j = 0; j < i && vms[j].owner_pid != vms[i].owner_pid; j++)
+		for (j = 0; j < i && esxmem_vm_value(vms[j], ESXMEM_VM_OWNER_PID) != pid; j++)
 			;
 		if (j == i)
-			total += vmm_own_bytes(vms[i].owner_pid);
+			total += vmm_own_bytes((pid_t)pid);
 	}
 	return total;
 }
@@ -72,15 +74,16 @@ uint64_t pool_pages_for(const struct config *c, uint64_t ram, uint64_t overhead,
 	return (base - (overhead < base / 2 ? overhead : base / 2)) / page;
 }
 
-void pool_follow_vmms(struct daemon *d, const struct esxmem_vm_info *vms, size_t n)
+void pool_follow_vmms(struct daemon *d, struct esxmem_vm_info *const *vms, size_t n)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * page;
 	struct esxmem_pool_settings s = { .set = ESXMEM_POOL_SET_PAGES };
+	struct esxmem_pool_info *pool;
 	uint64_t overhead, set = d->pool_pages_set, band;
 	int err;
 
-	if (d->conf.pool_bytes || !set || d->pool.pages != set)
+	if (d->conf.pool_bytes || !set || esxmem_pool_value(d->pool, ESXMEM_POOL_PAGES) != set)
 		return;
 	overhead = vmm_overhead_bytes(vms, n);
 	s.pages = pool_pages_for(&d->conf, ram, overhead, page);
@@ -98,5 +101,9 @@ void pool_follow_vmms(struct daemon *d, const struct esxmem_vm_info *vms, size_t
 		 (unsigned long long)(config_host_reserve(&d->conf, ram) >> 20),
 		 (unsigned long long)(overhead >> 20));
 	d->pool_pages_set = s.pages;
-	d->pool.pages = s.pages;
+	/* This balance hands out the new pool: read it again. */
+	if (!esxmem_pool_get(d->h, &pool)) {
+		esxmem_pool_info_free(d->pool);
+		d->pool = pool;
+	}
 }

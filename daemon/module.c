@@ -80,7 +80,8 @@ static void forget_vms(struct daemon *d)
 	free(d->rho);
 	d->rho = NULL;
 	d->avail_pages = 0;
-	memset(&d->pool, 0, sizeof(d->pool));
+	esxmem_pool_info_free(d->pool);
+	d->pool = NULL;
 	stock_balloons_free(d);
 	reclaim_forget_failures(d);
 	/* Sessions name VMs by id, which a new module gives out again. */
@@ -136,11 +137,12 @@ static int module_back(struct daemon *d)
 
 void module_check(struct daemon *d)
 {
-	struct esxmem_pool_info pool;
+	struct esxmem_pool_info *pool;
 	int err;
 
 	if (d->module_loaded) {
 		err = esxmem_pool_get(d->h, &pool);
+		esxmem_pool_info_free(pool);
 		if (err != -ENOENT)
 			return;
 		module_gone(d);

@@ -131,13 +131,19 @@ static void give_swap_file(struct daemon *d, const struct esxmem_vm_info *vm,
 			   const struct config_vm *c)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t max = vm->max_pages < vm->size_pages ? vm->max_pages : vm->size_pages;
-	uint64_t pages = max > vm->min_pages ? max - vm->min_pages : 0;
+	uint64_t max = esxmem_vm_value(vm, ESXMEM_VM_MAX_PAGES);
+	uint64_t size = esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES);
+	uint64_t min = esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES);
+	uint64_t pages;
 	const char *dir = c->reclaim.swap_dir[0] ? c->reclaim.swap_dir : SWAP_DIR_DEFAULT;
-	uint64_t room = 0, reserve = 0, want = pages * page;
+	uint64_t room = 0, reserve = 0, want;
 	int fd, err;
 
-	if (!pages || swap_failed_before(d, vm->id))
+	if (max > size)
+		max = size;
+	pages = max > min ? max - min : 0;
+	want = pages * page;
+	if (!pages || swap_failed_before(d, esxmem_vm_id(vm)))
 		return;
 	fd = make_dirs(dir, 0700);
 	if (!fd)
@@ -145,14 +151,14 @@ static void give_swap_file(struct daemon *d, const struct esxmem_vm_info *vm,
 	if (!fd && room < want) {
 		if (room < SWAP_MIN_BYTES) {
 			log_warn("VM %s: no swap file: it would need %llu MiB (max - min) and %s has %llu MiB free beyond the %llu MiB kept free; it will not swap (free space there, or set reclaim.swap_dir)",
-				 vm->name, (unsigned long long)(want >> 20), dir,
+				 esxmem_vm_name(vm), (unsigned long long)(want >> 20), dir,
 				 (unsigned long long)(room >> 20), (unsigned long long)(reserve >> 20));
-			remember_swap_failure(d, vm->id);
+			remember_swap_failure(d, esxmem_vm_id(vm));
 			return;
 		}
 		pages = room / page;
 		log_warn("VM %s: swap file of %llu MiB, %llu MiB short of its max - min: %s keeps %llu MiB free; it swaps no more than that (free space there, or set reclaim.swap_dir)",
-			 vm->name, (unsigned long long)(pages * page >> 20),
+			 esxmem_vm_name(vm), (unsigned long long)(pages * page >> 20),
 			 (unsigned long long)((want - pages * page) >> 20), dir,
 			 (unsigned long long)(reserve >> 20));
 	}
@@ -160,36 +166,36 @@ static void give_swap_file(struct daemon *d, const struct esxmem_vm_info *vm,
 		fd = open_swap_file(dir, pages * page);
 	if (fd < 0) {
 		log_warn("VM %s: no swap file of %llu MiB in %s: %s; it will not swap (free space there, or set reclaim.swap_dir)",
-			 vm->name, (unsigned long long)(pages * page >> 20), dir, strerror(-fd));
-		remember_swap_failure(d, vm->id);
+			 esxmem_vm_name(vm), (unsigned long long)(pages * page >> 20), dir, strerror(-fd));
+		remember_swap_failure(d, esxmem_vm_id(vm));
 		return;
 	}
-	err = esxmem_vm_set_swap(d->h, vm->id, fd);
+	err = esxmem_vm_set_swap(d->h, esxmem_vm_id(vm), fd);
 	close(fd);
 	if (err) {
-		log_warn("VM %s: the module refused its swap file: %s %s", vm->name,
+		log_warn("VM %s: the module refused its swap file: %s %s", esxmem_vm_name(vm),
 			 esxmem_strerror(err), esxmem_errmsg(d->h));
-		remember_swap_failure(d, vm->id);
+		remember_swap_failure(d, esxmem_vm_id(vm));
 		return;
 	}
-	log_info("VM %s: swap file of %llu MiB in %s", vm->name,
+	log_info("VM %s: swap file of %llu MiB in %s", esxmem_vm_name(vm),
 		 (unsigned long long)(pages * page >> 20), dir);
 }
 
 /* The hard and low states compress and swap down to the target. */
 uint64_t reclaim_swap_target(const struct daemon *d, const struct esxmem_vm_info *vm)
 {
-	const struct config_vm *c = vm_settings(d, vm->name);
+	const struct config_vm *c = vm_settings(d, esxmem_vm_name(vm));
 
-	if (d->pool.state < ESXMEM_STATE_HARD ||
+	if (esxmem_pool_value(d->pool, ESXMEM_POOL_STATE) < ESXMEM_STATE_HARD ||
 	    (!c->reclaim.compress && !c->reclaim.swap))
 		return ESXMEM_NO_TARGET;
-	return vm->target_pages;
+	return esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES);
 }
 
 void reclaim_apply(struct daemon *d, struct esxmem_vm_info *vm)
 {
-	const struct config_vm *c = vm_settings(d, vm->name);
+	const struct config_vm *c = vm_settings(d, esxmem_vm_name(vm));
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	struct esxmem_vm_settings s = { 0 };
 	int err;
@@ -198,27 +204,24 @@ void reclaim_apply(struct daemon *d, struct esxmem_vm_info *vm)
 			       c->reclaim.compress_max_bytes ?
 			       c->reclaim.compress_max_bytes / page : ESXMEM_NO_TARGET;
 	s.swap_target_pages = reclaim_swap_target(d, vm);
-	if (s.compress_max_pages != vm->compress_max_pages)
+	if (s.compress_max_pages != esxmem_vm_value(vm, ESXMEM_VM_COMPRESS_MAX_PAGES))
 		s.set |= ESXMEM_VM_SET_COMPRESS_MAX_PAGES;
-	if (s.swap_target_pages != vm->swap_target_pages)
+	if (s.swap_target_pages != esxmem_vm_value(vm, ESXMEM_VM_SWAP_TARGET_PAGES))
 		s.set |= ESXMEM_VM_SET_SWAP_TARGET_PAGES;
 	if (s.set) {
-		err = esxmem_vm_set(d->h, vm->id, &s);
+		err = esxmem_vm_update(d->h, vm, &s);
 		if (err && err != -ENOENT)
-			log_warn("VM %s: cannot set its reclamation: %s %s", vm->name,
+			log_warn("VM %s: cannot set its reclamation: %s %s", esxmem_vm_name(vm),
 				 esxmem_strerror(err), esxmem_errmsg(d->h));
 		else if (!err)
 			log_debug("VM %s: swap target %lld, compression cache %lld pages",
-				  vm->name, s.swap_target_pages == ESXMEM_NO_TARGET ? -1LL :
+				  esxmem_vm_name(vm), s.swap_target_pages == ESXMEM_NO_TARGET ? -1LL :
 				  (long long)s.swap_target_pages,
 				  s.compress_max_pages == ESXMEM_NO_TARGET ? -1LL :
 				  (long long)s.compress_max_pages);
-		if (!err) {
-			vm->compress_max_pages = s.compress_max_pages;
-			vm->swap_target_pages = s.swap_target_pages;
-		}
 	}
-	if (c->reclaim.swap && !vm->swap_slots && vm->size_pages)
+	if (c->reclaim.swap && !esxmem_vm_value(vm, ESXMEM_VM_SWAP_SLOTS) &&
+	    esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES))
 		give_swap_file(d, vm, c);
 }
 

@@ -73,7 +73,7 @@ static int check_owner(const struct esxmem_vm_info *vm, const struct qmp *q,
 {
 	uid_t qemu_uid = (uid_t)-1, peer_uid = (uid_t)-2;
 	pid_t peer_pid = 0;
-	int err = process_uid((pid_t)vm->owner_pid, &qemu_uid) ?:
+	int err = process_uid((pid_t)esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID), &qemu_uid) ?:
 		  qmp_peer(q, &peer_uid, &peer_pid);
 
 	if (err)
@@ -82,16 +82,16 @@ static int check_owner(const struct esxmem_vm_info *vm, const struct qmp *q,
 		return 0;
 	if (say)
 		log_warn("VM %s: the QMP socket %s on its command line belongs to uid %u (process %d), not to its QEMU's uid %u (process %u): refused, its virtio-balloon is not driven",
-			 vm->name, path, (unsigned int)peer_uid, (int)peer_pid,
-			 (unsigned int)qemu_uid, vm->owner_pid);
+			 esxmem_vm_name(vm), path, (unsigned int)peer_uid, (int)peer_pid,
+			 (unsigned int)qemu_uid, (unsigned int)esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID));
 	return -EPERM;
 }
 
 static void drive(struct daemon *d, const struct esxmem_vm_info *vm, const char *path)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t ram = vm->size_pages * page, actual = 0, held, want, value;
-	struct stock_balloon *sb = stock_of(d, vm->id);
+	uint64_t ram = esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES) * page, actual = 0, held, want, value;
+	struct stock_balloon *sb = stock_of(d, esxmem_vm_id(vm));
 	static struct qmp q;
 	int err;
 
@@ -108,14 +108,14 @@ static void drive(struct daemon *d, const struct esxmem_vm_info *vm, const char 
 	if (!err) {
 		held = actual < ram ? (ram - actual) / page : 0;
 		want = balloon_want(d, vm, held);
-		if (want > vm->size_pages * BALLOON_CAP_PERCENT / 100)
-			want = vm->size_pages * BALLOON_CAP_PERCENT / 100;
+		if (want > esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES) * BALLOON_CAP_PERCENT / 100)
+			want = esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES) * BALLOON_CAP_PERCENT / 100;
 		value = ram - want * page;
 		if (value != sb->sent) {
 			err = qmp_balloon_set(&q, value);
 			if (!err) {
 				log_debug("VM %s: virtio-balloon to %llu MiB (holds %llu pages, wants %llu)",
-					  vm->name, (unsigned long long)(value >> 20),
+					  esxmem_vm_name(vm), (unsigned long long)(value >> 20),
 					  (unsigned long long)held, (unsigned long long)want);
 				sb->sent = value;
 			}
@@ -124,9 +124,9 @@ static void drive(struct daemon *d, const struct esxmem_vm_info *vm, const char 
 	}
 	if (err && err != sb->last_err && err != -EPERM)
 		log_warn("VM %s: QMP at %s: %s; its virtio-balloon is not driven (check QEMU's -qmp socket)",
-			 vm->name, path, strerror(-err));
+			 esxmem_vm_name(vm), path, strerror(-err));
 	else if (!err && sb->last_err)
-		log_info("VM %s: QMP at %s answers again", vm->name, path);
+		log_info("VM %s: QMP at %s answers again", esxmem_vm_name(vm), path);
 	sb->last_err = err;
 }
 
@@ -136,12 +136,12 @@ void stock_balloons(struct daemon *d)
 	size_t i, len;
 
 	for (i = 0; i < d->nr_vms; i++) {
-		const struct esxmem_vm_info *vm = &d->vms[i];
+		const struct esxmem_vm_info *vm = d->vms[i];
 
-		if (!vm->owner_pid || !vm_settings(d, vm->name)->reclaim.balloon ||
-		    balloon_has_session(d, vm->id))
+		if (!esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID) || !vm_settings(d, esxmem_vm_name(vm))->reclaim.balloon ||
+		    balloon_has_session(d, esxmem_vm_id(vm)))
 			continue;
-		if (read_cmdline((pid_t)vm->owner_pid, cmdline, sizeof(cmdline), &len) ||
+		if (read_cmdline((pid_t)esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID), cmdline, sizeof(cmdline), &len) ||
 		    !qmp_has_virtio_balloon(cmdline, len) ||
 		    qmp_socket_path(cmdline, len, path, sizeof(path)))
 			continue;

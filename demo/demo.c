@@ -180,20 +180,22 @@ void demo_wait_consoles(struct demo_guest *g, size_t n, const char *text, double
 }
 
 void demo_read_vms(struct esxmem *nl, const struct demo_guest *g, size_t n,
-		   struct esxmem_vm_info *out)
+		   struct esxmem_vm_info **out)
 {
-	struct esxmem_vm_info *vms = NULL;
+	struct esxmem_vm_info **vms = NULL;
 	size_t nr_vms = 0, i, k;
 
-	memset(out, 0, n * sizeof(*out));
+	for (i = 0; i < n; i++) {
+		esxmem_vm_info_free(out[i]);
+		out[i] = NULL;
+	}
 	if (esxmem_vm_list(nl, &vms, &nr_vms))
 		return;
 	for (i = 0; i < n; i++)
 		for (k = 0; k < nr_vms; k++)
-			if (!strcmp(vms[k].name, g[i].name)) {
+			if (vms[k] && !strcmp(esxmem_vm_name(vms[k]), g[i].name)) {
 				out[i] = vms[k];
-				out[i].slots = NULL;	/* freed with the list */
-				out[i].nr_slots = 0;
+				vms[k] = NULL;	/* out[] owns it now */
 				break;
 			}
 	esxmem_vm_list_free(vms, nr_vms);

@@ -55,10 +55,11 @@ bool demo_console_has(const struct demo_guest *g, const char *text);
 void demo_wait_consoles(struct demo_guest *g, size_t n, const char *text, double secs);
 /*
  * The module's figures of guests @g[0..n) into @out[0..n), by name, from
- * one list of the VMs; zeros for a guest the module does not have (yet).
+ * one list of the VMs; NULL (which reads as zeros) for a guest the module
+ * does not have (yet). Frees what @out held before: start with NULLs.
  */
 void demo_read_vms(struct esxmem *nl, const struct demo_guest *g, size_t n,
-		   struct esxmem_vm_info *out);
+		   struct esxmem_vm_info **out);
 /* esxmemctl status, as the viewer's lines. */
 void demo_show_status(void);
 /* From main, when the scenario passed: return demo_done(); (0) */

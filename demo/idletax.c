@@ -53,7 +53,7 @@ static struct esxmem *nl;
 
 static void run_phase(struct phase *p, long secs, double start)
 {
-	struct esxmem_vm_info vm[GUESTS];
+	struct esxmem_vm_info *vm[GUESTS] = { 0 };
 	char state[16];
 	double t0 = esx_now(), t;
 	unsigned int n = 0;
@@ -63,16 +63,16 @@ static void run_phase(struct phase *p, long secs, double start)
 		demo_read_vms(nl, guests, GUESTS, vm);
 		esx_sysfs_string("state", state, sizeof(state));
 		printf("data: idletax.csv %.0f,%.1f,%.1f,%.1f,%.1f\n", esx_now() - start,
-		       demo_mib(vm[ACTIVE].consumed_pages), demo_mib(vm[IDLE].consumed_pages),
-		       demo_mib(vm[ACTIVE].target_pages), demo_mib(vm[IDLE].target_pages));
+		       demo_mib(esxmem_vm_value(vm[ACTIVE], ESXMEM_VM_CONSUMED_PAGES)), demo_mib(esxmem_vm_value(vm[IDLE], ESXMEM_VM_CONSUMED_PAGES)),
+		       demo_mib(esxmem_vm_value(vm[ACTIVE], ESXMEM_VM_TARGET_PAGES)), demo_mib(esxmem_vm_value(vm[IDLE], ESXMEM_VM_TARGET_PAGES)));
 		printf("demo: %5.0fs %4.2f %-5s", esx_now() - start, p->tax, state);
 		for (g = 0; g < GUESTS; g++)
-			printf("  %6.1f/%6.1f MiB f=%4.2f", demo_mib(vm[g].consumed_pages),
-			       demo_mib(vm[g].target_pages), vm[g].active_ppm / 1e6);
+			printf("  %6.1f/%6.1f MiB f=%4.2f", demo_mib(esxmem_vm_value(vm[g], ESXMEM_VM_CONSUMED_PAGES)),
+			       demo_mib(esxmem_vm_value(vm[g], ESXMEM_VM_TARGET_PAGES)), esxmem_vm_value(vm[g], ESXMEM_VM_ACTIVE_PPM) / 1e6);
 		printf("\n");
 		if (t >= secs * 2.0 / 3) {
 			for (g = 0; g < GUESTS; g++)
-				p->sum[g] += demo_mib(vm[g].consumed_pages);
+				p->sum[g] += demo_mib(esxmem_vm_value(vm[g], ESXMEM_VM_CONSUMED_PAGES));
 			p->samples++;
 		}
 		if (n % STATUS_EVERY == STATUS_EVERY - 1)

@@ -62,10 +62,10 @@ int main(int argc, char **argv)
 {
 	long duration = argc > 1 ? strtol(argv[1], NULL, 10) : DURATION_SECS;
 	uint64_t ballooned, compressed, swapped, most_ballooned = 0, most_out = 0;
-	struct esxmem_vm_info vm[GUESTS];
+	struct esxmem_vm_info *vm[GUESTS] = { 0 };
 	unsigned int state, last_state = ESXMEM_STATE_HIGH, worst = ESXMEM_STATE_HIGH, n = 0;
 	bool seen[ESXMEM_STATE_NR] = { false };
-	struct esxmem_pool_info pool;
+	struct esxmem_pool_info *pool = NULL;
 	double t0, t, done_at = 0;
 	uint64_t peak_used[GUESTS] = { 0 }, over = 0, balloon_before = 0, balloon_after;
 	struct esxmem *nl;
@@ -93,16 +93,17 @@ int main(int argc, char **argv)
 	for (t = 0; t <= duration; t = esx_now() - t0, n++) {
 		ballooned = compressed = swapped = 0;
 		demo_read_vms(nl, guests, GUESTS, vm);
+		esxmem_pool_info_free(pool);
 		REQUIRE_OK(esxmem_pool_get(nl, &pool));
-		state = pool.state < ESXMEM_STATE_NR ? pool.state : ESXMEM_STATE_LOW;
+		state = esxmem_pool_value(pool, ESXMEM_POOL_STATE) < ESXMEM_STATE_NR ? esxmem_pool_value(pool, ESXMEM_POOL_STATE) : ESXMEM_STATE_LOW;
 		for (g = 0; g < GUESTS; g++) {
-			uint64_t used = vm[g].consumed_pages + vm[g].state_pages[ESXMEM_PAGE_COMPRESSED] +
-					vm[g].state_pages[ESXMEM_PAGE_SWAPPED];
-			uint64_t b = vm[g].state_pages[ESXMEM_PAGE_BALLOONED];
+			uint64_t used = esxmem_vm_value(vm[g], ESXMEM_VM_CONSUMED_PAGES) + esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_COMPRESSED) +
+					esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_SWAPPED);
+			uint64_t b = esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_BALLOONED);
 
 			ballooned += b;
-			compressed += vm[g].state_pages[ESXMEM_PAGE_COMPRESSED];
-			swapped += vm[g].state_pages[ESXMEM_PAGE_SWAPPED];
+			compressed += esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_COMPRESSED);
+			swapped += esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_SWAPPED);
 			/* A balloon follows demand: never more than the guest used. */
 			peak_used[g] = used > peak_used[g] ? used : peak_used[g];
 			if (b > peak_used[g] + BALLOON_SLACK && b - peak_used[g] > over) {
@@ -125,17 +126,17 @@ int main(int argc, char **argv)
 		most_out = compressed + swapped > most_out ? compressed + swapped : most_out;
 
 		printf("data: pressure.csv %.0f,%.1f,%.1f,%.1f,%.1f\n", t,
-		       demo_mib(vm[GROWER].consumed_pages), demo_mib(vm[CALM1].consumed_pages),
-		       demo_mib(vm[CALM2].consumed_pages), pool.free_pages / 256.0);
+		       demo_mib(esxmem_vm_value(vm[GROWER], ESXMEM_VM_CONSUMED_PAGES)), demo_mib(esxmem_vm_value(vm[CALM1], ESXMEM_VM_CONSUMED_PAGES)),
+		       demo_mib(esxmem_vm_value(vm[CALM2], ESXMEM_VM_CONSUMED_PAGES)), esxmem_pool_free_pages(pool) / 256.0);
 		printf("data: pressure-reclaim.csv %.0f,%.1f,%.1f,%.1f\n", t, demo_mib(ballooned),
 		       demo_mib(compressed), demo_mib(swapped));
-		printf("demo: %5.0fs %-5s %4.0f MiB", t, state_names[state], pool.free_pages / 256.0);
+		printf("demo: %5.0fs %-5s %4.0f MiB", t, state_names[state], esxmem_pool_free_pages(pool) / 256.0);
 		for (g = 0; g < GUESTS; g++)
 			printf("  %3.0f/%3.0f %2.0f/%2.0f/%2.0f",
-			       demo_mib(vm[g].consumed_pages), demo_mib(vm[g].target_pages),
-			       demo_mib(vm[g].state_pages[ESXMEM_PAGE_BALLOONED]),
-			       demo_mib(vm[g].state_pages[ESXMEM_PAGE_COMPRESSED]),
-			       demo_mib(vm[g].state_pages[ESXMEM_PAGE_SWAPPED]));
+			       demo_mib(esxmem_vm_value(vm[g], ESXMEM_VM_CONSUMED_PAGES)), demo_mib(esxmem_vm_value(vm[g], ESXMEM_VM_TARGET_PAGES)),
+			       demo_mib(esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_BALLOONED)),
+			       demo_mib(esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_COMPRESSED)),
+			       demo_mib(esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_SWAPPED)));
 		printf("\n");
 		if (n % STATUS_EVERY == STATUS_EVERY - 1)
 			demo_show_status();
@@ -176,7 +177,7 @@ int main(int argc, char **argv)
 	 */
 	for (t0 = esx_now(), t = 0; t <= DEFLATE_SECS; t = esx_now() - t0) {
 		demo_read_vms(nl, guests, GUESTS, vm);
-		balloon_before = vm[GROWER].state_pages[ESXMEM_PAGE_BALLOONED];
+		balloon_before = esxmem_vm_state_pages(vm[GROWER], ESXMEM_PAGE_BALLOONED);
 		if (balloon_before >= 256)
 			break;
 		demo_check_guests(guests, GUESTS);
@@ -192,15 +193,16 @@ int main(int argc, char **argv)
 	balloon_after = balloon_before;
 	for (t0 = esx_now(), t = 0; t <= DEFLATE_SECS; t = esx_now() - t0) {
 		demo_read_vms(nl, guests, GUESTS, vm);
+		esxmem_pool_info_free(pool);
 		REQUIRE_OK(esxmem_pool_get(nl, &pool));
-		state = pool.state < ESXMEM_STATE_NR ? pool.state : ESXMEM_STATE_LOW;
-		balloon_after = vm[GROWER].state_pages[ESXMEM_PAGE_BALLOONED];
+		state = esxmem_pool_value(pool, ESXMEM_POOL_STATE) < ESXMEM_STATE_NR ? esxmem_pool_value(pool, ESXMEM_POOL_STATE) : ESXMEM_STATE_LOW;
+		balloon_after = esxmem_vm_state_pages(vm[GROWER], ESXMEM_PAGE_BALLOONED);
 		printf("demo: %5.0fs %-5s %4.0f MiB  grower %3.0f/%3.0f balloon %2.0f  calm1 %3.0f/%3.0f balloon %2.0f\n",
-		       t, state_names[state], pool.free_pages / 256.0,
-		       demo_mib(vm[GROWER].consumed_pages), demo_mib(vm[GROWER].target_pages),
-		       demo_mib(balloon_after), demo_mib(vm[CALM1].consumed_pages),
-		       demo_mib(vm[CALM1].target_pages),
-		       demo_mib(vm[CALM1].state_pages[ESXMEM_PAGE_BALLOONED]));
+		       t, state_names[state], esxmem_pool_free_pages(pool) / 256.0,
+		       demo_mib(esxmem_vm_value(vm[GROWER], ESXMEM_VM_CONSUMED_PAGES)), demo_mib(esxmem_vm_value(vm[GROWER], ESXMEM_VM_TARGET_PAGES)),
+		       demo_mib(balloon_after), demo_mib(esxmem_vm_value(vm[CALM1], ESXMEM_VM_CONSUMED_PAGES)),
+		       demo_mib(esxmem_vm_value(vm[CALM1], ESXMEM_VM_TARGET_PAGES)),
+		       demo_mib(esxmem_vm_state_pages(vm[CALM1], ESXMEM_PAGE_BALLOONED)));
 		demo_check_guests(guests, CALM1 + 1);
 		if (state == ESXMEM_STATE_HIGH && balloon_after <= balloon_before / 4)
 			break;

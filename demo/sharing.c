@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 {
 	long duration = argc > 1 ? strtol(argv[1], NULL, 10) : DURATION_SECS;
 	uint64_t consumed = 0, zero = 0, shared, frames, saved = 0, first_saved = 0, nonzero = 0;
-	struct esxmem_vm_info vm[GUESTS];
+	struct esxmem_vm_info *vm[GUESTS] = { 0 };
 	struct esxmem *nl;
 	char row[256], line[256];
 	double t0, t;
@@ -87,19 +87,19 @@ int main(int argc, char **argv)
 		rlen = snprintf(row, sizeof(row), "%.0f", t);
 		demo_read_vms(nl, guests, GUESTS, vm);
 		for (g = 0; g < GUESTS; g++) {
-			consumed += vm[g].consumed_pages;
-			zero += vm[g].state_pages[ESXMEM_PAGE_ZERO];
-			shared += vm[g].state_pages[ESXMEM_PAGE_SHARED];
+			consumed += esxmem_vm_value(vm[g], ESXMEM_VM_CONSUMED_PAGES);
+			zero += esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_ZERO);
+			shared += esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_SHARED);
 			len += snprintf(line + len, sizeof(line) - len, " %6.1f/%5.1f/%5.1f MiB",
-					demo_mib(vm[g].consumed_pages),
-					demo_mib(vm[g].state_pages[ESXMEM_PAGE_ZERO]),
-					demo_mib(vm[g].state_pages[ESXMEM_PAGE_SHARED]));
+					demo_mib(esxmem_vm_value(vm[g], ESXMEM_VM_CONSUMED_PAGES)),
+					demo_mib(esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_ZERO)),
+					demo_mib(esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_SHARED)));
 			rlen += snprintf(row + rlen, sizeof(row) - rlen, ",%.1f",
-					 demo_mib(vm[g].consumed_pages));
+					 demo_mib(esxmem_vm_value(vm[g], ESXMEM_VM_CONSUMED_PAGES)));
 		}
 		for (g = 0; g < GUESTS; g++)
 			rlen += snprintf(row + rlen, sizeof(row) - rlen, ",%.1f",
-					 demo_mib(vm[g].state_pages[ESXMEM_PAGE_ZERO]));
+					 demo_mib(esxmem_vm_state_pages(vm[g], ESXMEM_PAGE_ZERO)));
 		/* Pages mapped to a shared frame, less the frames themselves. */
 		frames = (uint64_t)esx_sysfs_long("share/pages_shared");
 		nonzero = shared > frames ? shared - frames : 0;

@@ -23,6 +23,7 @@ struct esxmem_events {
 	size_t size;		/* of buf */
 	size_t len;		/* of the datagram in buf */
 	size_t pos;		/* of its next message */
+	struct esxmem_event event;	/* the last one read */
 };
 
 #define EVENTS_BUF_MIN	4096
@@ -120,11 +121,14 @@ static int fill(struct esxmem_events *ev)
 }
 
 ESXMEM_EXPORT int esxmem_events_read(struct esxmem_events *ev,
-				     struct esxmem_event *out)
+				     const struct esxmem_event **out)
 {
 	int err;
 
-	if (!ev || !out)
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!ev)
 		return -EINVAL;
 	for (;;) {
 		if (ev->pos >= ev->len) {
@@ -133,7 +137,9 @@ ESXMEM_EXPORT int esxmem_events_read(struct esxmem_events *ev,
 				return err;
 		}
 		err = esxmem_msg_next_event(ev->buf, ev->len, &ev->pos,
-					    ev->family, out);
+					    ev->family, &ev->event);
+		if (!err)
+			*out = &ev->event;
 		if (err != -ENOMSG)
 			return err;
 	}

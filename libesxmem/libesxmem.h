@@ -27,8 +27,16 @@
  *               or misplaced attribute: library and module do not match);
  *     other     errors of the netlink socket, e.g. -ENOBUFS.
  *   Attributes a newer module adds are ignored, so a newer module works
- *   with this library; fields the module does not report read as 0.
+ *   with this library; values the module does not report read as 0.
  * - On failure, output arguments hold nothing that needs freeing.
+ * - What the library reads from the module comes in opaque objects that
+ *   it allocates and frees, read through getters; numbers are read by ids
+ *   (enum esxmem_vm_value, enum esxmem_pool_value) that are only ever
+ *   appended to. Settings structs are read only as far as the bits in
+ *   their "set" field say. So a new counter or setting changes no struct
+ *   a program allocates, and programs built against an older header keep
+ *   working with a newer library of the same soname. Getters take NULL
+ *   and then return 0 ("" for a name).
  * - A handle (struct esxmem, struct esxmem_events) may be used by one
  *   thread at a time; different handles are independent. The sockets are
  *   close-on-exec.
@@ -36,7 +44,7 @@
  * Typical use:
  *
  *	struct esxmem *h;
- *	struct esxmem_vm_info *vms;
+ *	struct esxmem_vm_info **vms;
  *	size_t n, i;
  *	int err;
  *
@@ -48,8 +56,10 @@
  *	while (err == -EAGAIN);			// VMs came or went: list again
  *	if (err == 0) {
  *		for (i = 0; i < n; i++)
- *			printf("%u %s %llu\n", vms[i].id, vms[i].name,
- *			       (unsigned long long)vms[i].consumed_pages);
+ *			printf("%u %s %llu\n", esxmem_vm_id(vms[i]),
+ *			       esxmem_vm_name(vms[i]),
+ *			       (unsigned long long)esxmem_vm_value(vms[i],
+ *					ESXMEM_VM_CONSUMED_PAGES));
  *		esxmem_vm_list_free(vms, n);
  *	}
  *	esxmem_close(h);
@@ -106,102 +116,161 @@ const char *esxmem_strerror(int err);
 /* ---- VMs -------------------------------------------------------------- */
 
 /*
- * One piece of a KVM memory slot that lies in the VM's memory object: guest
- * frames [base_gfn, base_gfn + npages) are object pages [offset, offset +
- * npages).
+ * A VM as read from the module: one memory object, its settings and its
+ * counters. Opaque: the library allocates it (esxmem_vm_get(),
+ * esxmem_vm_list()) and frees it (esxmem_vm_info_free(),
+ * esxmem_vm_list_free()); read it with the getters below. Counts are in
+ * pages (of the host's page size) unless named otherwise.
  */
-struct esxmem_slot_info {
-	uint32_t id;			/* address space << 16 | slot id */
-	uint64_t base_gfn;
-	uint64_t npages;
-	uint64_t offset;		/* in pages */
-};
+struct esxmem_vm_info;
 
 /*
- * A VM: one memory object and its counters. Counts are in pages (of the
- * host's page size) unless named otherwise. Filled by esxmem_vm_get() and
- * esxmem_vm_list(); release with esxmem_vm_info_free().
+ * The numbers a VM reports, for esxmem_vm_value(). The ids are fixed: new
+ * ones are only appended, so a program built against this header reads the
+ * same ids from a newer library, and one built against a newer header gets
+ * -ERANGE from esxmem_vm_value_get() for ids this library does not know.
  */
-struct esxmem_vm_info {
-	uint32_t id;
-	char name[ESXMEM_VM_NAME_MAX];	/* NUL-terminated, "" when unnamed */
-	uint32_t owner_pid;		/* the process that created the object */
-	uint32_t domain;		/* sharing domain */
-	uint32_t shares;		/* 1..ESXMEM_SHARES_MAX */
-	uint32_t flags;			/* enum esxmem_vm_flag */
-	uint32_t mappings;		/* VMAs mapping the object */
-	uint32_t kvm_pid;		/* the attached KVM VM's creator, or 0 */
-	bool kvm_attached;
-	uint64_t min_pages;
-	uint64_t max_pages;
-	uint64_t target_pages;
-	uint64_t size_pages;		/* the object's fixed size */
-	uint64_t consumed_pages;	/* machine pages charged to the VM */
-	uint64_t state_pages[ESXMEM_PAGE_NR_STATES]; /* by esxmem_page_state */
-	uint64_t faults;
-	uint64_t cow_breaks;
-	uint64_t fault_waits;
-	uint64_t fault_wait_timeouts;
-	uint64_t pages_scanned;		/* visits of the sharing scanner */
-	uint64_t full_scans;		/* its passes over every page */
-	uint64_t hints;			/* hint frames naming its pages */
-	uint64_t scan_ns;		/* scanner time spent on it */
+enum esxmem_vm_value {
+	ESXMEM_VM_OWNER_PID = 1,	/* the process that created the object */
+	ESXMEM_VM_DOMAIN,		/* sharing domain */
+	ESXMEM_VM_SHARES,		/* 1..ESXMEM_SHARES_MAX */
+	ESXMEM_VM_FLAGS,		/* enum esxmem_vm_flag */
+	ESXMEM_VM_MAPPINGS,		/* VMAs mapping the object */
+	ESXMEM_VM_KVM_PID,		/* the attached KVM VM's creator, or 0 */
+	ESXMEM_VM_MIN_PAGES,
+	ESXMEM_VM_MAX_PAGES,
+	ESXMEM_VM_TARGET_PAGES,
+	ESXMEM_VM_SIZE_PAGES,		/* the object's fixed size */
+	ESXMEM_VM_CONSUMED_PAGES,	/* machine pages charged to the VM */
+	ESXMEM_VM_FAULTS,
+	ESXMEM_VM_COW_BREAKS,
+	ESXMEM_VM_FAULT_WAITS,
+	ESXMEM_VM_FAULT_WAIT_TIMEOUTS,
+	ESXMEM_VM_PAGES_SCANNED,	/* visits of the sharing scanner */
+	ESXMEM_VM_FULL_SCANS,		/* its passes over every page */
+	ESXMEM_VM_HINTS,		/* hint frames naming its pages */
+	ESXMEM_VM_SCAN_NS,		/* scanner time spent on it */
 	/*
 	 * Idle-memory sampling: the fraction of sampled pages the VM touched,
-	 * in parts per million. active_ppm is the estimate to use (the
-	 * largest of slow, fast and partial; 1000000 until sample_periods
-	 * is at least 1).
+	 * in parts per million. ACTIVE_PPM is the estimate to use (the
+	 * largest of slow, fast and partial; 1000000 until SAMPLE_PERIODS is
+	 * at least 1).
 	 */
-	uint32_t active_last_ppm;	/* in the last full period */
-	uint32_t active_slow_ppm;	/* slow moving average */
-	uint32_t active_fast_ppm;	/* fast moving average */
-	uint32_t active_partial_ppm;	/* the current period so far */
-	uint32_t active_ppm;		/* the estimate */
-	uint64_t sample_faults;		/* touches of sampled pages */
-	uint64_t sample_periods;	/* sampling periods completed */
+	ESXMEM_VM_ACTIVE_LAST_PPM,	/* in the last full period */
+	ESXMEM_VM_ACTIVE_SLOW_PPM,	/* slow moving average */
+	ESXMEM_VM_ACTIVE_FAST_PPM,	/* fast moving average */
+	ESXMEM_VM_ACTIVE_PARTIAL_PPM,	/* the current period so far */
+	ESXMEM_VM_ACTIVE_PPM,		/* the estimate */
+	ESXMEM_VM_SAMPLE_FAULTS,	/* touches of sampled pages */
+	ESXMEM_VM_SAMPLE_PERIODS,	/* sampling periods completed */
 	/*
 	 * Reclamation: compression and the swap file. ESXMEM_NO_TARGET in
-	 * swap_target_pages and compress_max_pages means none set.
+	 * SWAP_TARGET_PAGES and COMPRESS_MAX_PAGES means none set.
 	 */
-	uint64_t swap_slots;		/* pages its swap file holds; 0: none */
-	uint64_t swap_target_pages;
-	uint64_t compress_max_pages;
-	uint64_t swap_outs;
-	uint64_t swap_ins;
-	uint64_t swap_errors;
-	uint64_t compress_outs;
-	uint64_t compress_ins;
-	uint64_t compress_rejects;	/* pages that did not shrink enough */
-	uint64_t reclaim_skipped;	/* victims someone else held */
-	uint64_t low_waits;		/* new pages held back in the low state */
-	size_t nr_slots;		/* entries in slots[], by base_gfn */
-	struct esxmem_slot_info *slots;	/* NULL when nr_slots is 0 */
+	ESXMEM_VM_SWAP_SLOTS,		/* pages its swap file holds; 0: none */
+	ESXMEM_VM_SWAP_TARGET_PAGES,
+	ESXMEM_VM_COMPRESS_MAX_PAGES,
+	ESXMEM_VM_SWAP_OUTS,
+	ESXMEM_VM_SWAP_INS,
+	ESXMEM_VM_SWAP_ERRORS,
+	ESXMEM_VM_COMPRESS_OUTS,
+	ESXMEM_VM_COMPRESS_INS,
+	ESXMEM_VM_COMPRESS_REJECTS,	/* pages that did not shrink enough */
+	ESXMEM_VM_RECLAIM_SKIPPED,	/* victims someone else held */
+	ESXMEM_VM_LOW_WAITS,		/* new pages held back in the low state */
+	/* new ids go here */
+	ESXMEM_VM_NR_VALUES		/* one past the last id this header knows */
 };
 
-/*
- * (admin) Reads VM @id into *out. Release it with esxmem_vm_info_free().
- * Errors: -ENOENT no such VM.
- */
-int esxmem_vm_get(struct esxmem *h, uint32_t id, struct esxmem_vm_info *out);
+/* The VM's id. */
+uint32_t esxmem_vm_id(const struct esxmem_vm_info *vm);
+
+/* Its name: NUL-terminated, "" when unnamed. Valid as long as @vm. */
+const char *esxmem_vm_name(const struct esxmem_vm_info *vm);
+
+/* Whether it is attached to a KVM VM (then ESXMEM_VM_KVM_PID says whose). */
+bool esxmem_vm_kvm_attached(const struct esxmem_vm_info *vm);
 
 /*
- * (admin) Reads every VM into a new array of *n entries stored in *vms
- * (NULL when there are none). Release it with esxmem_vm_list_free().
+ * Value @what (an enum esxmem_vm_value) of @vm; 0 when @vm is NULL, when
+ * the module did not report it, or when this library does not know @what.
+ */
+uint64_t esxmem_vm_value(const struct esxmem_vm_info *vm, unsigned int what);
+
+/*
+ * Value @what of @vm into *value. Errors: -EINVAL @vm or @value is NULL;
+ * -ERANGE this library does not know @what (the program was built against
+ * a newer header than the library's).
+ */
+int esxmem_vm_value_get(const struct esxmem_vm_info *vm, unsigned int what,
+			uint64_t *value);
+
+/*
+ * The VM's pages in state @state (an enum esxmem_page_state); 0 for a state
+ * this library does not know.
+ */
+uint64_t esxmem_vm_state_pages(const struct esxmem_vm_info *vm,
+			       unsigned int state);
+
+/*
+ * One piece of a KVM memory slot that lies in the VM's memory object: guest
+ * frames [base_gfn, base_gfn + npages) are object pages [offset, offset +
+ * npages). Opaque; part of its VM.
+ */
+struct esxmem_slot_info;
+
+/* The number of slot pieces of @vm, 0 until it is attached to KVM. */
+size_t esxmem_vm_nr_slots(const struct esxmem_vm_info *vm);
+
+/*
+ * Slot piece @i of @vm, by base_gfn; NULL when @i >= esxmem_vm_nr_slots().
+ * Valid as long as @vm.
+ */
+const struct esxmem_slot_info *esxmem_vm_slot(const struct esxmem_vm_info *vm,
+					      size_t i);
+
+uint32_t esxmem_slot_id(const struct esxmem_slot_info *slot); /* as << 16 | slot */
+uint64_t esxmem_slot_base_gfn(const struct esxmem_slot_info *slot);
+uint64_t esxmem_slot_npages(const struct esxmem_slot_info *slot);
+uint64_t esxmem_slot_offset(const struct esxmem_slot_info *slot); /* in pages */
+
+/*
+ * (admin) Reads VM @id into a new object stored in *out. Release it with
+ * esxmem_vm_info_free(). Errors: -ENOENT no such VM.
+ */
+int esxmem_vm_get(struct esxmem *h, uint32_t id, struct esxmem_vm_info **out);
+
+/*
+ * (admin) Reads @vm's VM again into @vm, replacing what it held (pointers
+ * from esxmem_vm_name() and esxmem_vm_slot() included); on failure @vm is
+ * unchanged. Errors: -ENOENT the VM is gone.
+ */
+int esxmem_vm_refresh(struct esxmem *h, struct esxmem_vm_info *vm);
+
+/*
+ * (admin) Reads every VM into a new array of *n objects stored in *vms
+ * (NULL when there are none), by id. Release it with esxmem_vm_list_free().
  * Errors: -EAGAIN VMs came or went while the list was read, so it may be
  * torn (the dump had NLM_F_DUMP_INTR set): call again.
  */
-int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info **vms, size_t *n);
+int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info ***vms, size_t *n);
 
-/*
- * Frees what esxmem_vm_get() allocated inside *vm (its slots) and clears
- * *vm; it does not free vm itself. NULL is allowed.
- */
+/* Frees an object from esxmem_vm_get(). NULL is allowed. */
 void esxmem_vm_info_free(struct esxmem_vm_info *vm);
 
-/* Frees an array from esxmem_vm_list(). NULL is allowed. */
-void esxmem_vm_list_free(struct esxmem_vm_info *vms, size_t n);
+/*
+ * Frees an array from esxmem_vm_list() and its objects. NULL is allowed. To
+ * keep one of the objects, take it out and set its entry to NULL; free it
+ * later with esxmem_vm_info_free().
+ */
+void esxmem_vm_list_free(struct esxmem_vm_info **vms, size_t n);
 
-/* Bits of esxmem_vm_settings.set: which fields to change. */
+/*
+ * Bits of esxmem_vm_settings.set: which fields to change. New bits and the
+ * fields they gate are only appended, and the library reads a field only
+ * when its bit is set: a program built against an older header passes a
+ * smaller struct safely. A bit this library does not know is -EINVAL.
+ */
 #define ESXMEM_VM_SET_NAME		(1u << 0)
 #define ESXMEM_VM_SET_DOMAIN		(1u << 1)
 #define ESXMEM_VM_SET_SHARES		(1u << 2)
@@ -211,12 +280,12 @@ void esxmem_vm_list_free(struct esxmem_vm_info *vms, size_t n);
 #define ESXMEM_VM_SET_TARGET_PAGES	(1u << 6)
 #define ESXMEM_VM_SET_SWAP_TARGET_PAGES	(1u << 7)
 #define ESXMEM_VM_SET_COMPRESS_MAX_PAGES (1u << 8)
-#define ESXMEM_VM_SET_ALL		((1u << 9) - 1)
+#define ESXMEM_VM_SET_ALL		((1u << 9) - 1)	/* those of this header */
 
-/* New values for a VM; only the fields whose bit is in @set are sent. */
+/* New values for a VM; only the fields whose bit is in @set are read. */
 struct esxmem_vm_settings {
 	uint32_t set;			/* ESXMEM_VM_SET_* */
-	char name[ESXMEM_VM_NAME_MAX];	/* NUL-terminated */
+	const char *name;		/* below ESXMEM_VM_NAME_MAX bytes */
 	uint32_t domain;
 	uint32_t shares;		/* 1..ESXMEM_SHARES_MAX */
 	uint32_t flags;			/* enum esxmem_vm_flag */
@@ -225,53 +294,98 @@ struct esxmem_vm_settings {
 	uint64_t target_pages;
 	uint64_t swap_target_pages;	/* ESXMEM_NO_TARGET: none */
 	uint64_t compress_max_pages;	/* ESXMEM_NO_TARGET: the default */
+	/* new fields go here */
 };
 
 /*
  * (admin) Changes VM @id, all or nothing. The kernel checks the values.
  * Errors: -EINVAL @s is NULL, @s->set is 0 or has unknown bits, the name is
- * not NUL-terminated, or the kernel refused a value (unknown flag bits,
- * min_pages > max_pages: see esxmem_errmsg()); -ERANGE shares outside
- * 1..ESXMEM_SHARES_MAX; -ENOENT no such VM.
+ * NULL or ESXMEM_VM_NAME_MAX bytes or longer, or the kernel refused a value
+ * (unknown flag bits, min_pages > max_pages: see esxmem_errmsg()); -ERANGE
+ * shares outside 1..ESXMEM_SHARES_MAX; -ENOENT no such VM.
  */
 int esxmem_vm_set(struct esxmem *h, uint32_t id,
 		  const struct esxmem_vm_settings *s);
 
+/*
+ * (admin) esxmem_vm_set() on @vm's VM; on success @vm reads the new values
+ * too, without reading the VM again. On failure @vm is unchanged.
+ */
+int esxmem_vm_update(struct esxmem *h, struct esxmem_vm_info *vm,
+		     const struct esxmem_vm_settings *s);
+
 /* ---- the machine-memory pool -------------------------------------------- */
 
-/* The pool; free_pages is negative when the pool is overdrawn. */
-struct esxmem_pool_info {
-	uint64_t pages;
-	uint64_t used_pages;
-	int64_t free_pages;
-	uint32_t state;				/* enum esxmem_mem_state */
-	uint32_t permille[ESXMEM_STATE_NR];	/* state thresholds, by state */
-	uint32_t fault_wait_ms;
-	uint32_t objects;			/* VM memory objects */
-	uint32_t sample_secs;			/* idle sampling period */
-	uint32_t sample_pages;			/* pages sampled per VM */
+/*
+ * The pool as read from the module. Opaque, like struct esxmem_vm_info:
+ * esxmem_pool_get() allocates it, esxmem_pool_info_free() frees it.
+ */
+struct esxmem_pool_info;
+
+/* The numbers the pool reports, for esxmem_pool_value(); fixed ids, as above. */
+enum esxmem_pool_value {
+	ESXMEM_POOL_PAGES = 1,
+	ESXMEM_POOL_USED_PAGES,
+	ESXMEM_POOL_STATE,		/* enum esxmem_mem_state */
+	ESXMEM_POOL_HIGH_PERMILLE,	/* the free-memory state thresholds */
+	ESXMEM_POOL_SOFT_PERMILLE,
+	ESXMEM_POOL_HARD_PERMILLE,
+	ESXMEM_POOL_LOW_PERMILLE,
+	ESXMEM_POOL_FAULT_WAIT_MS,
+	ESXMEM_POOL_OBJECTS,		/* VM memory objects */
+	ESXMEM_POOL_SAMPLE_SECS,	/* idle sampling period */
+	ESXMEM_POOL_SAMPLE_PAGES,	/* pages sampled per VM */
+	/* new ids go here */
+	ESXMEM_POOL_NR_VALUES		/* one past the last id this header knows */
 };
 
-/* Reads the pool into *out. */
-int esxmem_pool_get(struct esxmem *h, struct esxmem_pool_info *out);
+/* Value @what (an enum esxmem_pool_value) of @pool, as esxmem_vm_value(). */
+uint64_t esxmem_pool_value(const struct esxmem_pool_info *pool,
+			   unsigned int what);
 
-/* Bits of esxmem_pool_settings.set. */
+/* Value @what of @pool into *value, with the errors of esxmem_vm_value_get(). */
+int esxmem_pool_value_get(const struct esxmem_pool_info *pool,
+			  unsigned int what, uint64_t *value);
+
+/* The pool's free pages: negative when it is overdrawn; 0 for NULL. */
+int64_t esxmem_pool_free_pages(const struct esxmem_pool_info *pool);
+
+/*
+ * The threshold of free-memory state @state (an enum esxmem_mem_state), in
+ * permille of the pool; 0 for a state this library does not know.
+ */
+uint32_t esxmem_pool_permille(const struct esxmem_pool_info *pool,
+			      unsigned int state);
+
+/* Reads the pool into a new object stored in *out; free it with esxmem_pool_info_free(). */
+int esxmem_pool_get(struct esxmem *h, struct esxmem_pool_info **out);
+
+/* Frees an object from esxmem_pool_get(). NULL is allowed. */
+void esxmem_pool_info_free(struct esxmem_pool_info *pool);
+
+/* Bits of esxmem_pool_settings.set, with the rules of ESXMEM_VM_SET_*. */
 #define ESXMEM_POOL_SET_PAGES		(1u << 0)
 #define ESXMEM_POOL_SET_FAULT_WAIT_MS	(1u << 1)
-/* permille[state], for state an enum esxmem_mem_state */
-#define ESXMEM_POOL_SET_PERMILLE(state)	(1u << (2 + (state)))
-#define ESXMEM_POOL_SET_SAMPLE_SECS	(1u << (2 + ESXMEM_STATE_NR))
-#define ESXMEM_POOL_SET_SAMPLE_PAGES	(1u << (3 + ESXMEM_STATE_NR))
-#define ESXMEM_POOL_SET_ALL		((1u << (4 + ESXMEM_STATE_NR)) - 1)
+#define ESXMEM_POOL_SET_HIGH_PERMILLE	(1u << 2)
+#define ESXMEM_POOL_SET_SOFT_PERMILLE	(1u << 3)
+#define ESXMEM_POOL_SET_HARD_PERMILLE	(1u << 4)
+#define ESXMEM_POOL_SET_LOW_PERMILLE	(1u << 5)
+#define ESXMEM_POOL_SET_SAMPLE_SECS	(1u << 6)
+#define ESXMEM_POOL_SET_SAMPLE_PAGES	(1u << 7)
+#define ESXMEM_POOL_SET_ALL		((1u << 8) - 1)	/* those of this header */
 
-/* New values for the pool; only the fields whose bit is in @set are sent. */
+/* New values for the pool; only the fields whose bit is in @set are read. */
 struct esxmem_pool_settings {
 	uint32_t set;				/* ESXMEM_POOL_SET_* */
 	uint64_t pages;
-	uint32_t permille[ESXMEM_STATE_NR];	/* by enum esxmem_mem_state */
 	uint32_t fault_wait_ms;			/* 0..600000 */
+	uint32_t high_permille;			/* the state thresholds */
+	uint32_t soft_permille;
+	uint32_t hard_permille;
+	uint32_t low_permille;
 	uint32_t sample_secs;			/* 1..ESXMEM_SAMPLE_PERIOD_MAX */
 	uint32_t sample_pages;			/* 1..ESXMEM_SAMPLE_PAGES_MAX */
+	/* new fields go here */
 };
 
 /*
@@ -340,20 +454,22 @@ int esxmem_vm_set_swap(struct esxmem *h, uint32_t vm_id, int fd);
 struct esxmem_events;
 
 /*
- * One event. The fields its type does not carry are 0.
+ * One event. Opaque: it lives in its subscription until the next
+ * esxmem_events_read() or esxmem_events_close(). The getters of the
+ * fields its type does not carry return 0.
  *   ESXMEM_CMD_EVENT_STATE   the pool's free-memory state changed:
  *                            state, free_pages
  *   ESXMEM_CMD_EVENT_VM_NEW  a VM (memory object) appeared: vm_id, owner_pid
  *   ESXMEM_CMD_EVENT_VM_DEL  a VM went away: vm_id (and owner_pid, if the
  *                            module sends it)
  */
-struct esxmem_event {
-	uint32_t type;			/* ESXMEM_CMD_EVENT_* */
-	uint32_t vm_id;
-	uint32_t owner_pid;
-	uint32_t state;			/* enum esxmem_mem_state */
-	int64_t free_pages;
-};
+struct esxmem_event;
+
+uint32_t esxmem_event_type(const struct esxmem_event *e); /* ESXMEM_CMD_EVENT_* */
+uint32_t esxmem_event_vm_id(const struct esxmem_event *e);
+uint32_t esxmem_event_owner_pid(const struct esxmem_event *e);
+uint32_t esxmem_event_state(const struct esxmem_event *e); /* enum esxmem_mem_state */
+int64_t esxmem_event_free_pages(const struct esxmem_event *e);
 
 /*
  * Subscribes to the events. On success stores the new subscription in *out
@@ -369,10 +485,10 @@ int esxmem_events_open(struct esxmem_events **out);
 int esxmem_events_fd(const struct esxmem_events *ev);
 
 /*
- * Takes the next pending event into *out without blocking. When the fd is
- * readable, call it until it returns -EAGAIN (also with edge-triggered
- * epoll). Events the library does not know (from a newer module) are
- * skipped.
+ * Takes the next pending event without blocking and stores it in *out
+ * (valid until the next call on @ev). When the fd is readable, call it
+ * until it returns -EAGAIN (also with edge-triggered epoll). Events the
+ * library does not know (from a newer module) are skipped.
  * Returns 0 with one event, or:
  *   -EAGAIN   no event pending;
  *   -ENOBUFS  events came faster than they were read and some were lost:
@@ -380,7 +496,8 @@ int esxmem_events_fd(const struct esxmem_events *ev);
  *             then keep reading;
  *   -EBADMSG, -EPROTO  a malformed event was dropped; keep reading.
  */
-int esxmem_events_read(struct esxmem_events *ev, struct esxmem_event *out);
+int esxmem_events_read(struct esxmem_events *ev,
+		       const struct esxmem_event **out);
 
 /* Unsubscribes and frees @ev. NULL is allowed. */
 void esxmem_events_close(struct esxmem_events *ev);

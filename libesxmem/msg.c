@@ -77,6 +77,49 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_LOW_WAITS]		= POL_U64,
 };
 
+/* The attribute that carries each value of a VM (its width: vm_policy). */
+static const uint8_t vm_value_attr[ESXMEM_VM_NR_VALUES] = {
+	[ESXMEM_VM_OWNER_PID]		= ESXMEM_VM_A_OWNER_PID,
+	[ESXMEM_VM_DOMAIN]		= ESXMEM_VM_A_DOMAIN,
+	[ESXMEM_VM_SHARES]		= ESXMEM_VM_A_SHARES,
+	[ESXMEM_VM_FLAGS]		= ESXMEM_VM_A_FLAGS,
+	[ESXMEM_VM_MAPPINGS]		= ESXMEM_VM_A_MAPPINGS,
+	[ESXMEM_VM_KVM_PID]		= ESXMEM_VM_A_KVM_PID,
+	[ESXMEM_VM_MIN_PAGES]		= ESXMEM_VM_A_MIN_PAGES,
+	[ESXMEM_VM_MAX_PAGES]		= ESXMEM_VM_A_MAX_PAGES,
+	[ESXMEM_VM_TARGET_PAGES]	= ESXMEM_VM_A_TARGET_PAGES,
+	[ESXMEM_VM_SIZE_PAGES]		= ESXMEM_VM_A_SIZE_PAGES,
+	[ESXMEM_VM_CONSUMED_PAGES]	= ESXMEM_VM_A_CONSUMED_PAGES,
+	[ESXMEM_VM_FAULTS]		= ESXMEM_VM_A_FAULTS,
+	[ESXMEM_VM_COW_BREAKS]		= ESXMEM_VM_A_COW_BREAKS,
+	[ESXMEM_VM_FAULT_WAITS]		= ESXMEM_VM_A_FAULT_WAITS,
+	[ESXMEM_VM_FAULT_WAIT_TIMEOUTS]	= ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS,
+	[ESXMEM_VM_PAGES_SCANNED]	= ESXMEM_VM_A_PAGES_SCANNED,
+	[ESXMEM_VM_FULL_SCANS]		= ESXMEM_VM_A_FULL_SCANS,
+	[ESXMEM_VM_HINTS]		= ESXMEM_VM_A_HINTS,
+	[ESXMEM_VM_SCAN_NS]		= ESXMEM_VM_A_SCAN_NS,
+	[ESXMEM_VM_ACTIVE_LAST_PPM]	= ESXMEM_VM_A_ACTIVE_LAST,
+	[ESXMEM_VM_ACTIVE_SLOW_PPM]	= ESXMEM_VM_A_ACTIVE_SLOW,
+	[ESXMEM_VM_ACTIVE_FAST_PPM]	= ESXMEM_VM_A_ACTIVE_FAST,
+	[ESXMEM_VM_ACTIVE_PARTIAL_PPM]	= ESXMEM_VM_A_ACTIVE_PARTIAL,
+	[ESXMEM_VM_ACTIVE_PPM]		= ESXMEM_VM_A_ACTIVE,
+	[ESXMEM_VM_SAMPLE_FAULTS]	= ESXMEM_VM_A_SAMPLE_FAULTS,
+	[ESXMEM_VM_SAMPLE_PERIODS]	= ESXMEM_VM_A_SAMPLE_PERIODS,
+	[ESXMEM_VM_SWAP_SLOTS]		= ESXMEM_VM_A_SWAP_SLOTS,
+	[ESXMEM_VM_SWAP_TARGET_PAGES]	= ESXMEM_VM_A_SWAP_TARGET_PAGES,
+	[ESXMEM_VM_COMPRESS_MAX_PAGES]	= ESXMEM_VM_A_COMPRESS_MAX_PAGES,
+	[ESXMEM_VM_SWAP_OUTS]		= ESXMEM_VM_A_SWAP_OUTS,
+	[ESXMEM_VM_SWAP_INS]		= ESXMEM_VM_A_SWAP_INS,
+	[ESXMEM_VM_SWAP_ERRORS]		= ESXMEM_VM_A_SWAP_ERRORS,
+	[ESXMEM_VM_COMPRESS_OUTS]	= ESXMEM_VM_A_COMPRESS_OUTS,
+	[ESXMEM_VM_COMPRESS_INS]	= ESXMEM_VM_A_COMPRESS_INS,
+	[ESXMEM_VM_COMPRESS_REJECTS]	= ESXMEM_VM_A_COMPRESS_REJECTS,
+	[ESXMEM_VM_RECLAIM_SKIPPED]	= ESXMEM_VM_A_RECLAIM_SKIPPED,
+	[ESXMEM_VM_LOW_WAITS]		= ESXMEM_VM_A_LOW_WAITS,
+};
+_Static_assert(ESXMEM_VM_NR_VALUES == ESXMEM_VM_LOW_WAITS + 1,
+	       "a VM value without its attribute");
+
 /* Inside ESXMEM_VM_A_STATE_PAGES: type = page state + 1, then padding. */
 static const struct nla_policy state_policy[ESXMEM_STATE_PAGES_A_PAD + 1] = {
 	[ESXMEM_PAGE_UNBACKED + 1]	= POL_U64,
@@ -111,13 +154,22 @@ static const struct nla_policy pool_policy[ESXMEM_POOL_A_MAX + 1] = {
 	[ESXMEM_POOL_A_SAMPLE_PAGES]	= POL_U32,
 };
 
-/* The pool attribute of each free-memory state's threshold. */
-static const int permille_attr[ESXMEM_STATE_NR] = {
-	[ESXMEM_STATE_HIGH]		= ESXMEM_POOL_A_HIGH_PERMILLE,
-	[ESXMEM_STATE_SOFT]		= ESXMEM_POOL_A_SOFT_PERMILLE,
-	[ESXMEM_STATE_HARD]		= ESXMEM_POOL_A_HARD_PERMILLE,
-	[ESXMEM_STATE_LOW]		= ESXMEM_POOL_A_LOW_PERMILLE,
+/* The attribute that carries each value of the pool (all are u32 but two). */
+static const uint8_t pool_value_attr[ESXMEM_POOL_NR_VALUES] = {
+	[ESXMEM_POOL_PAGES]		= ESXMEM_POOL_A_PAGES,
+	[ESXMEM_POOL_USED_PAGES]	= ESXMEM_POOL_A_USED_PAGES,
+	[ESXMEM_POOL_STATE]		= ESXMEM_POOL_A_STATE,
+	[ESXMEM_POOL_HIGH_PERMILLE]	= ESXMEM_POOL_A_HIGH_PERMILLE,
+	[ESXMEM_POOL_SOFT_PERMILLE]	= ESXMEM_POOL_A_SOFT_PERMILLE,
+	[ESXMEM_POOL_HARD_PERMILLE]	= ESXMEM_POOL_A_HARD_PERMILLE,
+	[ESXMEM_POOL_LOW_PERMILLE]	= ESXMEM_POOL_A_LOW_PERMILLE,
+	[ESXMEM_POOL_FAULT_WAIT_MS]	= ESXMEM_POOL_A_FAULT_WAIT_MS,
+	[ESXMEM_POOL_OBJECTS]		= ESXMEM_POOL_A_OBJECTS,
+	[ESXMEM_POOL_SAMPLE_SECS]	= ESXMEM_POOL_A_SAMPLE_SECS,
+	[ESXMEM_POOL_SAMPLE_PAGES]	= ESXMEM_POOL_A_SAMPLE_PAGES,
 };
+_Static_assert(ESXMEM_POOL_NR_VALUES == ESXMEM_POOL_SAMPLE_PAGES + 1,
+	       "a pool value without its attribute");
 
 static const struct nla_policy extack_policy[NLMSGERR_ATTR_MAX + 1] = {
 	[NLMSGERR_ATTR_MSG]		= { .type = NLA_STRING },
@@ -201,16 +253,27 @@ static int parse_top(const struct nlmsghdr *nlh, int want,
 	return 0;
 }
 
-static void get_u32(struct nlattr **tb, int type, uint32_t *v)
-{
-	if (tb[type])
-		*v = nla_get_u32(tb[type]);
-}
-
 static void get_u64(struct nlattr **tb, int type, uint64_t *v)
 {
 	if (tb[type])
 		*v = nla_get_u64(tb[type]);
+}
+
+/*
+ * Each value[i] from attribute attr[i] of @tb, read with the width @policy
+ * gives it (validated already); left alone when absent.
+ */
+static void get_values(struct nlattr **tb, const struct nla_policy *policy,
+		       const uint8_t *attr, size_t n, uint64_t *value)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		if (!tb[attr[i]])
+			continue;
+		value[i] = policy[attr[i]].type == NLA_U32 ?
+			   nla_get_u32(tb[attr[i]]) : nla_get_u64(tb[attr[i]]);
+	}
 }
 
 /* ---- building ------------------------------------------------------------ */
@@ -245,15 +308,13 @@ static int nest_end(struct nl_msg *msg, struct nlattr *nest)
 	return nla_nest_end_keep_empty(msg, nest);
 }
 
-static int put_u32_if(struct nl_msg *msg, bool put, int type, uint32_t v)
-{
-	return put ? nla_put_u32(msg, type, v) : 0;
-}
-
-static int put_u64_if(struct nl_msg *msg, bool put, int type, uint64_t v)
-{
-	return put ? nla_put_u64(msg, type, v) : 0;
-}
+/*
+ * A settings field goes out only when its bit is set, and is read only
+ * then: a program built against an older header passes a struct that ends
+ * before the fields it does not know (libesxmem.h).
+ */
+#define PUT_IF_SET(msg, set, bit, put, type, field) \
+	(((set) & (bit)) ? put(msg, type, field) : 0)
 
 /*
  * A request of one nest @top whose contents, if any, @fill puts. Returns
@@ -310,23 +371,23 @@ static int fill_vm_set(struct nl_msg *msg, const void *arg)
 	uint32_t set = s->set;
 
 	if (nla_put_u32(msg, ESXMEM_VM_A_ID, a->id) < 0 ||
-	    ((set & ESXMEM_VM_SET_NAME) &&
-	     nla_put_string(msg, ESXMEM_VM_A_NAME, s->name) < 0) ||
-	    put_u32_if(msg, set & ESXMEM_VM_SET_DOMAIN,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_NAME, nla_put_string,
+		       ESXMEM_VM_A_NAME, s->name) < 0 ||
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_DOMAIN, nla_put_u32,
 		       ESXMEM_VM_A_DOMAIN, s->domain) < 0 ||
-	    put_u32_if(msg, set & ESXMEM_VM_SET_SHARES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_SHARES, nla_put_u32,
 		       ESXMEM_VM_A_SHARES, s->shares) < 0 ||
-	    put_u32_if(msg, set & ESXMEM_VM_SET_FLAGS,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_FLAGS, nla_put_u32,
 		       ESXMEM_VM_A_FLAGS, s->flags) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_MIN_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_MIN_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_MIN_PAGES, s->min_pages) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_MAX_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_MAX_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_MAX_PAGES, s->max_pages) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_TARGET_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_TARGET_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_TARGET_PAGES, s->target_pages) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_SWAP_TARGET_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_SWAP_TARGET_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_SWAP_TARGET_PAGES, s->swap_target_pages) < 0 ||
-	    put_u64_if(msg, set & ESXMEM_VM_SET_COMPRESS_MAX_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_VM_SET_COMPRESS_MAX_PAGES, nla_put_u64,
 		       ESXMEM_VM_A_COMPRESS_MAX_PAGES, s->compress_max_pages) < 0)
 		return -EMSGSIZE;
 	return 0;
@@ -341,7 +402,7 @@ int esxmem_msg_vm_set(int family, uint32_t id,
 	if (!s || !s->set || (s->set & ~ESXMEM_VM_SET_ALL))
 		return -EINVAL;
 	if ((s->set & ESXMEM_VM_SET_NAME) &&
-	    !memchr(s->name, '\0', sizeof(s->name)))
+	    (!s->name || strnlen(s->name, ESXMEM_VM_NAME_MAX) == ESXMEM_VM_NAME_MAX))
 		return -EINVAL;
 	return build(family, ESXMEM_CMD_SET_VM, NLM_F_REQUEST | NLM_F_ACK,
 		     ESXMEM_A_VM, fill_vm_set, &a, out);
@@ -356,20 +417,23 @@ int esxmem_msg_pool_get(int family, struct nl_msg **out)
 static int fill_pool_set(struct nl_msg *msg, const void *arg)
 {
 	const struct esxmem_pool_settings *s = arg;
-	int state;
+	uint32_t set = s->set;
 
-	if (put_u64_if(msg, s->set & ESXMEM_POOL_SET_PAGES,
-		       ESXMEM_POOL_A_PAGES, s->pages) < 0)
-		return -EMSGSIZE;
-	for (state = 0; state < ESXMEM_STATE_NR; state++)
-		if (put_u32_if(msg, s->set & ESXMEM_POOL_SET_PERMILLE(state),
-			       permille_attr[state], s->permille[state]) < 0)
-			return -EMSGSIZE;
-	if (put_u32_if(msg, s->set & ESXMEM_POOL_SET_FAULT_WAIT_MS,
+	if (PUT_IF_SET(msg, set, ESXMEM_POOL_SET_PAGES, nla_put_u64,
+		       ESXMEM_POOL_A_PAGES, s->pages) < 0 ||
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_HIGH_PERMILLE, nla_put_u32,
+		       ESXMEM_POOL_A_HIGH_PERMILLE, s->high_permille) < 0 ||
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_SOFT_PERMILLE, nla_put_u32,
+		       ESXMEM_POOL_A_SOFT_PERMILLE, s->soft_permille) < 0 ||
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_HARD_PERMILLE, nla_put_u32,
+		       ESXMEM_POOL_A_HARD_PERMILLE, s->hard_permille) < 0 ||
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_LOW_PERMILLE, nla_put_u32,
+		       ESXMEM_POOL_A_LOW_PERMILLE, s->low_permille) < 0 ||
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_FAULT_WAIT_MS, nla_put_u32,
 		       ESXMEM_POOL_A_FAULT_WAIT_MS, s->fault_wait_ms) < 0 ||
-	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_SAMPLE_SECS,
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_SAMPLE_SECS, nla_put_u32,
 		       ESXMEM_POOL_A_SAMPLE_SECS, s->sample_secs) < 0 ||
-	    put_u32_if(msg, s->set & ESXMEM_POOL_SET_SAMPLE_PAGES,
+	    PUT_IF_SET(msg, set, ESXMEM_POOL_SET_SAMPLE_PAGES, nla_put_u32,
 		       ESXMEM_POOL_A_SAMPLE_PAGES, s->sample_pages) < 0)
 		return -EMSGSIZE;
 	return 0;
@@ -573,45 +637,9 @@ int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out)
 	if (tb[ESXMEM_VM_A_NAME])	/* NUL-terminated, fits: the policy */
 		memcpy(out->name, nla_data(tb[ESXMEM_VM_A_NAME]),
 		       nla_len(tb[ESXMEM_VM_A_NAME]));
-	get_u32(tb, ESXMEM_VM_A_OWNER_PID, &out->owner_pid);
-	get_u32(tb, ESXMEM_VM_A_DOMAIN, &out->domain);
-	get_u32(tb, ESXMEM_VM_A_SHARES, &out->shares);
-	get_u32(tb, ESXMEM_VM_A_FLAGS, &out->flags);
-	get_u32(tb, ESXMEM_VM_A_MAPPINGS, &out->mappings);
-	get_u32(tb, ESXMEM_VM_A_KVM_PID, &out->kvm_pid);
 	out->kvm_attached = tb[ESXMEM_VM_A_KVM_PID] != NULL;
-	get_u64(tb, ESXMEM_VM_A_MIN_PAGES, &out->min_pages);
-	get_u64(tb, ESXMEM_VM_A_MAX_PAGES, &out->max_pages);
-	get_u64(tb, ESXMEM_VM_A_TARGET_PAGES, &out->target_pages);
-	get_u64(tb, ESXMEM_VM_A_SIZE_PAGES, &out->size_pages);
-	get_u64(tb, ESXMEM_VM_A_CONSUMED_PAGES, &out->consumed_pages);
-	get_u64(tb, ESXMEM_VM_A_FAULTS, &out->faults);
-	get_u64(tb, ESXMEM_VM_A_COW_BREAKS, &out->cow_breaks);
-	get_u64(tb, ESXMEM_VM_A_FAULT_WAITS, &out->fault_waits);
-	get_u64(tb, ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS,
-		&out->fault_wait_timeouts);
-	get_u64(tb, ESXMEM_VM_A_PAGES_SCANNED, &out->pages_scanned);
-	get_u64(tb, ESXMEM_VM_A_FULL_SCANS, &out->full_scans);
-	get_u64(tb, ESXMEM_VM_A_HINTS, &out->hints);
-	get_u64(tb, ESXMEM_VM_A_SCAN_NS, &out->scan_ns);
-	get_u32(tb, ESXMEM_VM_A_ACTIVE_LAST, &out->active_last_ppm);
-	get_u32(tb, ESXMEM_VM_A_ACTIVE_SLOW, &out->active_slow_ppm);
-	get_u32(tb, ESXMEM_VM_A_ACTIVE_FAST, &out->active_fast_ppm);
-	get_u32(tb, ESXMEM_VM_A_ACTIVE_PARTIAL, &out->active_partial_ppm);
-	get_u32(tb, ESXMEM_VM_A_ACTIVE, &out->active_ppm);
-	get_u64(tb, ESXMEM_VM_A_SAMPLE_FAULTS, &out->sample_faults);
-	get_u64(tb, ESXMEM_VM_A_SAMPLE_PERIODS, &out->sample_periods);
-	get_u64(tb, ESXMEM_VM_A_SWAP_SLOTS, &out->swap_slots);
-	get_u64(tb, ESXMEM_VM_A_SWAP_TARGET_PAGES, &out->swap_target_pages);
-	get_u64(tb, ESXMEM_VM_A_COMPRESS_MAX_PAGES, &out->compress_max_pages);
-	get_u64(tb, ESXMEM_VM_A_SWAP_OUTS, &out->swap_outs);
-	get_u64(tb, ESXMEM_VM_A_SWAP_INS, &out->swap_ins);
-	get_u64(tb, ESXMEM_VM_A_SWAP_ERRORS, &out->swap_errors);
-	get_u64(tb, ESXMEM_VM_A_COMPRESS_OUTS, &out->compress_outs);
-	get_u64(tb, ESXMEM_VM_A_COMPRESS_INS, &out->compress_ins);
-	get_u64(tb, ESXMEM_VM_A_COMPRESS_REJECTS, &out->compress_rejects);
-	get_u64(tb, ESXMEM_VM_A_RECLAIM_SKIPPED, &out->reclaim_skipped);
-	get_u64(tb, ESXMEM_VM_A_LOW_WAITS, &out->low_waits);
+	get_values(tb, vm_policy, vm_value_attr, ESXMEM_VM_NR_VALUES,
+		   out->values);
 
 	if (tb[ESXMEM_VM_A_STATE_PAGES]) {
 		err = parse_state_pages(tb[ESXMEM_VM_A_STATE_PAGES], out);
@@ -650,7 +678,7 @@ int esxmem_msg_parse_pool(const struct nlmsghdr *nlh,
 	struct nlattr *tb[ESXMEM_POOL_A_MAX + 1];
 	struct nlattr *nest;
 	uint64_t free_pages = 0;
-	int state, err;
+	int err;
 
 	memset(out, 0, sizeof(*out));
 	err = parse_top(nlh, ESXMEM_A_POOL, &nest);
@@ -659,17 +687,10 @@ int esxmem_msg_parse_pool(const struct nlmsghdr *nlh,
 	if (err)
 		return err;
 
-	get_u64(tb, ESXMEM_POOL_A_PAGES, &out->pages);
-	get_u64(tb, ESXMEM_POOL_A_USED_PAGES, &out->used_pages);
+	get_values(tb, pool_policy, pool_value_attr, ESXMEM_POOL_NR_VALUES,
+		   out->values);
 	get_u64(tb, ESXMEM_POOL_A_FREE_PAGES, &free_pages);
 	out->free_pages = (int64_t)free_pages;
-	get_u32(tb, ESXMEM_POOL_A_STATE, &out->state);
-	for (state = 0; state < ESXMEM_STATE_NR; state++)
-		get_u32(tb, permille_attr[state], &out->permille[state]);
-	get_u32(tb, ESXMEM_POOL_A_FAULT_WAIT_MS, &out->fault_wait_ms);
-	get_u32(tb, ESXMEM_POOL_A_OBJECTS, &out->objects);
-	get_u32(tb, ESXMEM_POOL_A_SAMPLE_SECS, &out->sample_secs);
-	get_u32(tb, ESXMEM_POOL_A_SAMPLE_PAGES, &out->sample_pages);
 	return 0;
 }
 
@@ -707,7 +728,8 @@ static int parse_event_vm(const struct nlmsghdr *nlh, bool need_owner,
 	if (need_owner && !tb[ESXMEM_VM_A_OWNER_PID])
 		return -EPROTO;
 	out->vm_id = nla_get_u32(tb[ESXMEM_VM_A_ID]);
-	get_u32(tb, ESXMEM_VM_A_OWNER_PID, &out->owner_pid);
+	if (tb[ESXMEM_VM_A_OWNER_PID])
+		out->owner_pid = nla_get_u32(tb[ESXMEM_VM_A_OWNER_PID]);
 	return 0;
 }
 

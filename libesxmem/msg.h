@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The esxmem messages, without sockets: building requests from the public
- * structs and parsing replies and events into them. Pure functions over
+ * settings structs and parsing replies and events into the library's
+ * objects (info.h). Pure functions over
  * memory, unit-tested without a kernel.
  *
  * Builders return 0 and a new message in *out (free it with nlmsg_free()),
@@ -34,7 +35,7 @@
 
 #include <netlink/netlink.h>
 
-#include "libesxmem.h"
+#include "info.h"
 
 /*
  * The most slots one VM reply can carry. A nest's length is 16 bits; the
@@ -88,7 +89,8 @@ int esxmem_msg_kvm_detach(int family, uint32_t id, struct nl_msg **out);
 
 /*
  * A GET_VM reply (doit or dump): ESXMEM_A_VM { ID required, the rest
- * optional }. Allocates out->slots; free with esxmem_vm_info_free().
+ * optional }, into *out, which it overwrites. Allocates out->slots; free
+ * them with esxmem_vm_info_clear().
  */
 int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out);
 

@@ -3,7 +3,7 @@
  * The machine-memory pool: read it, change it.
  */
 #include <errno.h>
-#include <string.h>
+#include <stdlib.h>
 
 #include "internal.h"
 #include "msg.h"
@@ -28,22 +28,31 @@ static int get_pool(const struct nlmsghdr *nlh, void *arg)
 }
 
 ESXMEM_EXPORT int esxmem_pool_get(struct esxmem *h,
-				  struct esxmem_pool_info *out)
+				  struct esxmem_pool_info **out)
 {
-	struct get_ctx ctx = { .out = out };
+	struct get_ctx ctx = { 0 };
 	struct nl_msg *msg = NULL;
 	int err;
 
-	if (!h || !out)
+	if (!out)
 		return -EINVAL;
+	*out = NULL;
+	if (!h)
+		return -EINVAL;
+	ctx.out = calloc(1, sizeof(*ctx.out));
+	if (!ctx.out)
+		return -ENOMEM;
 	err = esxmem_msg_pool_get(esxmem_family(h), &msg);
 	if (!err)
 		err = esxmem_request(h, msg, get_pool, &ctx);
 	if (!err && !ctx.got)
 		err = -EPROTO;
-	if (err)
-		memset(out, 0, sizeof(*out));
-	return err;
+	if (err) {
+		free(ctx.out);
+		return err;
+	}
+	*out = ctx.out;
+	return 0;
 }
 
 ESXMEM_EXPORT int esxmem_pool_set(struct esxmem *h,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * VMs: get one, list all, change one, attach to and detach from KVM.
+ * The objects and their getters are in info.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,15 +29,13 @@ static int get_one(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-ESXMEM_EXPORT int esxmem_vm_get(struct esxmem *h, uint32_t id,
-				struct esxmem_vm_info *out)
+/* Reads VM @id into *out, which it overwrites; on failure *out holds nothing. */
+static int read_vm(struct esxmem *h, uint32_t id, struct esxmem_vm_info *out)
 {
 	struct get_ctx ctx = { .out = out };
 	struct nl_msg *msg = NULL;
 	int err;
 
-	if (!h || !out)
-		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	err = esxmem_msg_vm_get(esxmem_family(h), id, &msg);
 	if (!err)
@@ -44,12 +43,50 @@ ESXMEM_EXPORT int esxmem_vm_get(struct esxmem *h, uint32_t id,
 	if (!err && (!ctx.got || out->id != id))
 		err = -EPROTO;
 	if (err)
-		esxmem_vm_info_free(out);
+		esxmem_vm_info_clear(out);
 	return err;
 }
 
+ESXMEM_EXPORT int esxmem_vm_get(struct esxmem *h, uint32_t id,
+				struct esxmem_vm_info **out)
+{
+	struct esxmem_vm_info *vm;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!h)
+		return -EINVAL;
+	vm = malloc(sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	err = read_vm(h, id, vm);
+	if (err) {
+		free(vm);
+		return err;
+	}
+	*out = vm;
+	return 0;
+}
+
+ESXMEM_EXPORT int esxmem_vm_refresh(struct esxmem *h, struct esxmem_vm_info *vm)
+{
+	struct esxmem_vm_info fresh;
+	int err;
+
+	if (!h || !vm)
+		return -EINVAL;
+	err = read_vm(h, vm->id, &fresh);
+	if (err)
+		return err;
+	esxmem_vm_info_clear(vm);
+	*vm = fresh;
+	return 0;
+}
+
 struct list_ctx {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	size_t n;
 	size_t cap;
 };
@@ -57,7 +94,7 @@ struct list_ctx {
 static int add_vm(const struct nlmsghdr *nlh, void *arg)
 {
 	struct list_ctx *ctx = arg;
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms, *vm;
 	size_t cap;
 	int err;
 
@@ -69,14 +106,19 @@ static int add_vm(const struct nlmsghdr *nlh, void *arg)
 		ctx->vms = vms;
 		ctx->cap = cap;
 	}
-	err = esxmem_msg_parse_vm(nlh, &ctx->vms[ctx->n]);
-	if (err)
+	vm = malloc(sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	err = esxmem_msg_parse_vm(nlh, vm);
+	if (err) {
+		free(vm);
 		return err;
-	ctx->n++;
+	}
+	ctx->vms[ctx->n++] = vm;
 	return 0;
 }
 
-ESXMEM_EXPORT int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info **vms,
+ESXMEM_EXPORT int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info ***vms,
 				 size_t *n)
 {
 	struct list_ctx ctx = { 0 };
@@ -99,25 +141,6 @@ ESXMEM_EXPORT int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info **vms,
 	return 0;
 }
 
-ESXMEM_EXPORT void esxmem_vm_info_free(struct esxmem_vm_info *vm)
-{
-	if (!vm)
-		return;
-	free(vm->slots);
-	memset(vm, 0, sizeof(*vm));
-}
-
-ESXMEM_EXPORT void esxmem_vm_list_free(struct esxmem_vm_info *vms, size_t n)
-{
-	size_t i;
-
-	if (!vms)
-		return;
-	for (i = 0; i < n; i++)
-		esxmem_vm_info_free(&vms[i]);
-	free(vms);
-}
-
 ESXMEM_EXPORT int esxmem_vm_set(struct esxmem *h, uint32_t id,
 				const struct esxmem_vm_settings *s)
 {
@@ -128,6 +151,19 @@ ESXMEM_EXPORT int esxmem_vm_set(struct esxmem *h, uint32_t id,
 		return -EINVAL;
 	err = esxmem_msg_vm_set(esxmem_family(h), id, s, &msg);
 	return err ? err : esxmem_request(h, msg, NULL, NULL);
+}
+
+ESXMEM_EXPORT int esxmem_vm_update(struct esxmem *h, struct esxmem_vm_info *vm,
+				   const struct esxmem_vm_settings *s)
+{
+	int err;
+
+	if (!vm)
+		return -EINVAL;
+	err = esxmem_vm_set(h, vm->id, s);
+	if (!err)
+		esxmem_vm_info_record(vm, s);
+	return err;
 }
 
 ESXMEM_EXPORT int esxmem_kvm_attach(struct esxmem *h, uint32_t vm_id,

@@ -35,17 +35,13 @@ static struct esxmem *nl;
 static uint32_t id;
 static size_t pages;	/* the guest's non-zero pages */
 
-static struct esxmem_vm_info info(void)
+static struct esxmem_vm_info *info(void)
 {
-	struct esxmem_vm_info vi, copy;
+	struct esxmem_vm_info *vi;
 
 	if (esxmem_vm_get(nl, id, &vi))
 		exit(1);
-	copy = vi;
-	copy.slots = NULL;
-	copy.nr_slots = 0;
-	esxmem_vm_info_free(&vi);
-	return copy;
+	return vi;
 }
 
 static void set_reclaim(uint64_t target, uint64_t compress_max)
@@ -90,12 +86,12 @@ static double settle(uint64_t (*outs)(void))
 
 static uint64_t compressed(void)
 {
-	return info().compress_outs;
+	return esxmem_vm_value(info(), ESXMEM_VM_COMPRESS_OUTS);
 }
 
 static uint64_t swapped(void)
 {
-	return info().swap_outs;
+	return esxmem_vm_value(info(), ESXMEM_VM_SWAP_OUTS);
 }
 
 /*
@@ -132,7 +128,7 @@ int main(void)
 {
 	double t_read, t_out, t_in;
 	uint64_t ncomp, nswap, zpages;
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	int fd, swapfd;
 	char *map;
 
@@ -153,7 +149,7 @@ int main(void)
 	set_reclaim(0, GUEST_PAGES);
 	t_out = settle(compressed);
 	vi = info();
-	ncomp = vi.state_pages[ESXMEM_PAGE_COMPRESSED];
+	ncomp = esxmem_vm_state_pages(vi, ESXMEM_PAGE_COMPRESSED);
 	zpages = (uint64_t)esx_sysfs_long("reclaim/zpool_pages");
 	set_reclaim(ESXMEM_NO_TARGET, GUEST_PAGES);
 	/* Only compressed pages fault; the others cost a read, counted out. */
@@ -175,7 +171,7 @@ int main(void)
 	REQUIRE_OK(esxmem_vm_set_swap(nl, id, swapfd));
 	set_reclaim(0, 0);
 	t_out = settle(swapped);
-	nswap = info().state_pages[ESXMEM_PAGE_SWAPPED];
+	nswap = esxmem_vm_state_pages(info(), ESXMEM_PAGE_SWAPPED);
 	set_reclaim(ESXMEM_NO_TARGET, 0);
 	t_in = read_all(map) - t_read * (double)(pages - nswap) / (double)pages;
 	REQUIRE(nswap > 0, "nothing was swapped");

@@ -483,7 +483,7 @@ static bool guest_holds(int i)
 static int join_domain(struct esxmem *h)
 {
 	struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_DOMAIN, .domain = DOMAIN };
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	size_t n, i;
 	int found = 0, g;
 
@@ -491,9 +491,9 @@ static int join_domain(struct esxmem *h)
 		return 0;
 	for (i = 0; i < n; i++)
 		for (g = 0; g < GUESTS; g++)
-			if (vms[i].owner_pid == (uint32_t)qemu[g]) {
-				if (vms[i].domain != DOMAIN)
-					esxmem_vm_set(h, vms[i].id, &s);
+			if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)qemu[g]) {
+				if (esxmem_vm_value(vms[i], ESXMEM_VM_DOMAIN) != DOMAIN)
+					esxmem_vm_set(h, esxmem_vm_id(vms[i]), &s);
 				found++;
 			}
 	esxmem_vm_list_free(vms, n);
@@ -503,7 +503,7 @@ static int join_domain(struct esxmem *h)
 /* Pages esxmem saves on the guests: shared less frames, plus zero finds. */
 static long esx_guest_saved(struct esxmem *h, long zero0)
 {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	long shared = 0;
 	size_t n, i;
 	int g;
@@ -512,8 +512,8 @@ static long esx_guest_saved(struct esxmem *h, long zero0)
 		return -1;
 	for (i = 0; i < n; i++)
 		for (g = 0; g < GUESTS; g++)
-			if (vms[i].owner_pid == (uint32_t)qemu[g])
-				shared += (long)vms[i].state_pages[ESXMEM_PAGE_SHARED];
+			if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)qemu[g])
+				shared += (long)esxmem_vm_state_pages(vms[i], ESXMEM_PAGE_SHARED);
 	esxmem_vm_list_free(vms, n);
 	return shared - esx_sysfs_long("share/pages_shared") +
 	       esx_sysfs_long("share/zero_merges") - zero0;

@@ -728,7 +728,7 @@ static int make_object(struct worker *w, const char *fsdir, bool guest, struct e
 /* Adds the VM's counters to the worker's, before it goes. */
 static void collect(struct worker *w, struct esxmem *nl)
 {
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	struct esxmem_vm_stats st = esx_stats(w->fd);
 	int err = esxmem_vm_get(nl, w->res->vm_id, &vi);
 
@@ -737,15 +737,15 @@ static void collect(struct worker *w, struct esxmem *nl)
 		return;
 	}
 	pthread_mutex_lock(&w->res_lock);
-	w->res->swap_outs += vi.swap_outs;
-	w->res->swap_ins += vi.swap_ins;
-	w->res->compress_outs += vi.compress_outs;
-	w->res->compress_ins += vi.compress_ins;
+	w->res->swap_outs += esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS);
+	w->res->swap_ins += esxmem_vm_value(vi, ESXMEM_VM_SWAP_INS);
+	w->res->compress_outs += esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_OUTS);
+	w->res->compress_ins += esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_INS);
 	w->res->sample_faults += st.sample_faults;
-	if (vi.swap_errors)
-		fprintf(stderr, "worker %d: %" PRIu64 " swap errors\n", w->id, vi.swap_errors);
+	if (esxmem_vm_value(vi, ESXMEM_VM_SWAP_ERRORS))
+		fprintf(stderr, "worker %d: %" PRIu64 " swap errors\n", w->id, esxmem_vm_value(vi, ESXMEM_VM_SWAP_ERRORS));
 	pthread_mutex_unlock(&w->res_lock);
-	esxmem_vm_info_free(&vi);
+	esxmem_vm_info_free(vi);
 }
 
 static void destroy_object(struct worker *w)
@@ -766,11 +766,11 @@ static void destroy_object(struct worker *w)
 
 static bool vm_gone(struct esxmem *nl, uint32_t id)
 {
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	int err = esxmem_vm_get(nl, id, &vi);
 
 	if (!err)
-		esxmem_vm_info_free(&vi);
+		esxmem_vm_info_free(vi);
 	return err == -ENOENT;
 }
 

@@ -12,7 +12,7 @@
 
 int main(void)
 {
-	struct esxmem_pool_info pool;
+	struct esxmem_pool_info *pool;
 	struct esxmem *h;
 	struct utsname u;
 	char cmd[512];
@@ -34,7 +34,7 @@ int main(void)
 	CHECK(access("/sys/kernel/mm/esxmem/state", R_OK) == 0, "the lookup loaded the module");
 	if (h) {
 		CHECK_OK(esxmem_pool_get(h, &pool));
-		CHECK(pool.state == ESXMEM_STATE_HIGH, "fresh module state");
+		CHECK(esxmem_pool_value(pool, ESXMEM_POOL_STATE) == ESXMEM_STATE_HIGH, "fresh module state");
 		esxmem_close(h);
 	}
 	return vmtest_done("esxmem_autoload");

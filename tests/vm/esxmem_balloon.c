@@ -36,12 +36,12 @@ static struct esxmem *nl;
 
 static uint64_t state(uint32_t id, enum esxmem_page_state s)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 	uint64_t n;
 
 	REQUIRE_OK(esxmem_vm_get(nl, id, &info));
-	n = info.state_pages[s];
-	esxmem_vm_info_free(&info);
+	n = esxmem_vm_state_pages(info, s);
+	esxmem_vm_info_free(info);
 	return n;
 }
 

@@ -175,7 +175,7 @@ static void round_trip(struct esxmem *nl, int swapfd, bool with_mmap)
 {
 	int up[2], down[2], tid = 0, status = -1;
 	const char *line;
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	double t, get_secs, serve_secs, mapped = -1;
 	unsigned int id = 0;
 	long waits;
@@ -224,8 +224,8 @@ static void round_trip(struct esxmem *nl, int swapfd, bool with_mmap)
 	t = esx_now();
 	CHECK_OK(esxmem_vm_get(nl, id, &vi));
 	get_secs = esx_now() - t;
-	CHECK(vi.nr_slots == 1, "%zu slots after the refresh", (size_t)vi.nr_slots);
-	esxmem_vm_info_free(&vi);
+	CHECK(esxmem_vm_nr_slots(vi) == 1, "%zu slots after the refresh", (size_t)esxmem_vm_nr_slots(vi));
+	esxmem_vm_info_free(vi);
 	CHECK(get_secs < 1.0, "GET_VM took %.2f s while a fault waited", get_secs);
 
 	/* Reclaim resumes: the VM's own pages go, and the fault is served. */

@@ -264,11 +264,14 @@ static void test_unload(void)
 
 static void vm_states(uint32_t id, uint64_t *st)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
+
+	int state;
 
 	REQUIRE_OK(esxmem_vm_get(nl, id, &info));
-	memcpy(st, info.state_pages, sizeof(info.state_pages));
-	esxmem_vm_info_free(&info);
+	for (state = 0; state < ESXMEM_PAGE_NR_STATES; state++)
+		st[state] = esxmem_vm_state_pages(info, state);
+	esxmem_vm_info_free(info);
 }
 
 static uint32_t guest_check(struct vmm *vm, uint32_t first, uint32_t pages)

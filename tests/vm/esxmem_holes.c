@@ -62,12 +62,12 @@ static bool in_hole(size_t off)
 
 static uint64_t state(uint32_t id, enum esxmem_page_state s)
 {
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	uint64_t n;
 
 	REQUIRE_OK(esxmem_vm_get(nl, id, &vi));
-	n = vi.state_pages[s];
-	esxmem_vm_info_free(&vi);
+	n = esxmem_vm_state_pages(vi, s);
+	esxmem_vm_info_free(vi);
 	return n;
 }
 

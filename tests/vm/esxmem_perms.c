@@ -110,7 +110,7 @@ static unsigned int verify(const char *map, unsigned int pages)
 	return bad;
 }
 
-static struct esxmem_vm_info info(uint32_t id)
+static struct esxmem_vm_info *info(uint32_t id)
 {
 	return esx_vm_info(nl, id);
 }
@@ -307,8 +307,8 @@ struct nl_case {
 static int nobody_netlink(void *arg)
 {
 	const struct nl_case *c = arg;
-	struct esxmem_vm_info vi, *vms = NULL;
-	struct esxmem_pool_info pool;
+	struct esxmem_vm_info *vi, **vms = NULL;
+	struct esxmem_pool_info *pool;
 	struct esxmem_events *ev = NULL;
 	struct esxmem *h;
 	size_t n = 0;
@@ -332,12 +332,12 @@ static int netadmin_netlink(void *arg)
 {
 	const struct nl_case *c = arg;
 	struct esxmem_events *ev = NULL;
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	struct esxmem *h;
 
 	REQUIRE_OK(esxmem_open(&h));
 	CHECK_OK(esxmem_vm_get(h, c->id, &vi));
-	esxmem_vm_info_free(&vi);
+	esxmem_vm_info_free(vi);
 	CHECK_OK(esxmem_events_open(&ev));
 	CHECK(esxmem_vm_set_swap(h, c->id, c->swapfd) == -EPERM,
 	      "SET_SWAP without CAP_SYS_ADMIN: want EPERM");
@@ -390,10 +390,10 @@ static void test_netlink(void)
 	CHECK(run_child(nobody_netlink, &c, true), "nobody read VMs, joined events or set swap");
 	CHECK(run_child(netadmin_netlink, &c, false),
 	      "CAP_NET_ADMIN alone: reading failed, or a swap file was taken");
-	CHECK(info(c.id).swap_slots == 0, "a refused caller gave the VM a swap file");
+	CHECK(esxmem_vm_value(info(c.id), ESXMEM_VM_SWAP_SLOTS) == 0, "a refused caller gave the VM a swap file");
 	/* Root may. */
 	CHECK_OK(esxmem_vm_set_swap(nl, c.id, c.swapfd));
-	CHECK(info(c.id).swap_slots == VM_PAGES, "root's swap file was not taken");
+	CHECK(esxmem_vm_value(info(c.id), ESXMEM_VM_SWAP_SLOTS) == VM_PAGES, "root's swap file was not taken");
 
 	/* The daemon's control socket, as esxmemd makes it: root's. */
 	REQUIRE(!mkdir(CTLDIR, 0750) || errno == EEXIST, "mkdir");
@@ -459,7 +459,7 @@ static void test_bad_swap_files(void)
 	fs_ids[2] = esx_stats(obj).id;
 	refused(a, obj, -EINVAL, "a file on esxmemfs");
 	close(obj);
-	CHECK(info(a).swap_slots == 0, "a refused file was taken");
+	CHECK(esxmem_vm_value(info(a), ESXMEM_VM_SWAP_SLOTS) == 0, "a refused file was taken");
 
 	/* One file, two VMs: however it is reached, the second is refused. */
 	CHECK_OK(esxmem_vm_set_swap(nl, a, good));
@@ -473,7 +473,7 @@ static void test_bad_swap_files(void)
 	REQUIRE(fd >= 0, "open the link");
 	refused(b, fd, -EBUSY, "VM a's swap file, through a hard link");
 	close(fd);
-	CHECK(info(b).swap_slots == 0, "VM b took VM a's swap file");
+	CHECK(esxmem_vm_value(info(b), ESXMEM_VM_SWAP_SLOTS) == 0, "VM b took VM a's swap file");
 	/* The VM itself may be given its own file again. */
 	CHECK_OK(esxmem_vm_set_swap(nl, a, good));
 	/* Once VM a lets it go, VM b may have it. */
@@ -504,9 +504,9 @@ static void test_bad_swap_files(void)
 	close(fd);
 	unlink(EXTDIR "/kswap");
 
-	CHECK(info(a).swap_slots == 0 && info(b).swap_slots == 0,
+	CHECK(esxmem_vm_value(info(a), ESXMEM_VM_SWAP_SLOTS) == 0 && esxmem_vm_value(info(b), ESXMEM_VM_SWAP_SLOTS) == 0,
 	      "a refused file was taken: %llu, %llu slots",
-	      (unsigned long long)info(a).swap_slots, (unsigned long long)info(b).swap_slots);
+	      (unsigned long long)esxmem_vm_value(info(a), ESXMEM_VM_SWAP_SLOTS), (unsigned long long)esxmem_vm_value(info(b), ESXMEM_VM_SWAP_SLOTS));
 	close(good);
 	close(vma);
 	close(vmb);
@@ -550,7 +550,7 @@ static bool reaped(pid_t pid, int *status)
 
 static void test_frozen_fs(void)
 {
-	struct esxmem_vm_info before, vi;
+	struct esxmem_vm_info *before, *vi;
 	int vm, swapfd, kmsg, status = -1;
 	uint64_t swapped;
 	uint32_t id;
@@ -568,9 +568,9 @@ static void test_frozen_fs(void)
 	set_reclaim(id, ESXMEM_NO_TARGET, 0);
 	REQUIRE_OK(esxmem_vm_set_swap(nl, id, swapfd));
 	set_reclaim(id, FREEZE_PAGES - FREEZE_PAGES / 4, 0);
-	REQUIRE(ESX_WAIT_FOR(info(id).state_pages[ESXMEM_PAGE_SWAPPED] >= FREEZE_PAGES / 4, 60),
+	REQUIRE(ESX_WAIT_FOR(esxmem_vm_state_pages(info(id), ESXMEM_PAGE_SWAPPED) >= FREEZE_PAGES / 4, 60),
 		"%llu pages swapped before the freeze, want %u",
-		(unsigned long long)info(id).state_pages[ESXMEM_PAGE_SWAPPED], FREEZE_PAGES / 4);
+		(unsigned long long)esxmem_vm_state_pages(info(id), ESXMEM_PAGE_SWAPPED), FREEZE_PAGES / 4);
 
 	frozen_fd = open(EXTDIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	REQUIRE(frozen_fd >= 0, "open %s", EXTDIR);
@@ -592,16 +592,16 @@ static void test_frozen_fs(void)
 	done = ESX_WAIT_FOR(reaped(pid, &status), 30);
 	CHECK(done, "reading swapped pages back hangs while the filesystem is frozen");
 	vi = info(id);
-	CHECK(vi.swap_outs == before.swap_outs, "%llu pages written to a frozen filesystem",
-	      (unsigned long long)(vi.swap_outs - before.swap_outs));
-	CHECK(vi.swap_errors == 0, "a frozen filesystem counted %llu swap errors",
-	      (unsigned long long)vi.swap_errors);
+	CHECK(esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS) == esxmem_vm_value(before, ESXMEM_VM_SWAP_OUTS), "%llu pages written to a frozen filesystem",
+	      (unsigned long long)(esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS) - esxmem_vm_value(before, ESXMEM_VM_SWAP_OUTS)));
+	CHECK(esxmem_vm_value(vi, ESXMEM_VM_SWAP_ERRORS) == 0, "a frozen filesystem counted %llu swap errors",
+	      (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SWAP_ERRORS));
 	if (done) {
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "pages read back while frozen differ");
-		CHECK(vi.state_pages[ESXMEM_PAGE_SWAPPED] == 0,
+		CHECK(esxmem_vm_state_pages(vi, ESXMEM_PAGE_SWAPPED) == 0,
 		      "%llu pages still swapped after all were read",
-		      (unsigned long long)vi.state_pages[ESXMEM_PAGE_SWAPPED]);
+		      (unsigned long long)esxmem_vm_state_pages(vi, ESXMEM_PAGE_SWAPPED));
 	}
 
 	REQUIRE(!ioctl(frozen_fd, FITHAW, 0), "FITHAW: %s", strerror(errno));
@@ -609,14 +609,14 @@ static void test_frozen_fs(void)
 	frozen_fd = -1;
 	if (!done)
 		waitpid(pid, &status, 0);
-	CHECK(ESX_WAIT_FOR(info(id).state_pages[ESXMEM_PAGE_SWAPPED] == FREEZE_PAGES, 120),
+	CHECK(ESX_WAIT_FOR(esxmem_vm_state_pages(info(id), ESXMEM_PAGE_SWAPPED) == FREEZE_PAGES, 120),
 	      "after the thaw %llu of %u pages swapped",
-	      (unsigned long long)info(id).state_pages[ESXMEM_PAGE_SWAPPED], FREEZE_PAGES);
-	swapped = info(id).swap_outs - before.swap_outs;
+	      (unsigned long long)esxmem_vm_state_pages(info(id), ESXMEM_PAGE_SWAPPED), FREEZE_PAGES);
+	swapped = esxmem_vm_value(info(id), ESXMEM_VM_SWAP_OUTS) - esxmem_vm_value(before, ESXMEM_VM_SWAP_OUTS);
 	set_reclaim(id, ESXMEM_NO_TARGET, 0);
 	CHECK(verify(map, FREEZE_PAGES) == 0, "pages differ after the thaw");
 	vi = info(id);
-	CHECK(vi.swap_errors == 0, "%llu swap errors", (unsigned long long)vi.swap_errors);
+	CHECK(esxmem_vm_value(vi, ESXMEM_VM_SWAP_ERRORS) == 0, "%llu swap errors", (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SWAP_ERRORS));
 	printf("frozen filesystem: nothing written while frozen; %llu pages out after the thaw\n",
 	       (unsigned long long)swapped);
 	CHECK_OK(esxmem_vm_set_swap(nl, id, -1));
@@ -627,11 +627,11 @@ static void test_frozen_fs(void)
 
 static bool vm_gone(uint32_t id)
 {
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	int err = esxmem_vm_get(nl, id, &vi);
 
 	if (!err)
-		esxmem_vm_info_free(&vi);
+		esxmem_vm_info_free(vi);
 	return err == -ENOENT;
 }
 

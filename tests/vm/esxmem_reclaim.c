@@ -101,7 +101,7 @@ static unsigned int verify(char *map, const uint32_t *ver)
 	return bad;
 }
 
-static struct esxmem_vm_info info(uint32_t id)
+static struct esxmem_vm_info *info(uint32_t id)
 {
 	return esx_vm_info(nl, id);
 }
@@ -129,24 +129,24 @@ static int swap_file(const char *dir, const char *name, uint64_t pages, bool pre
 
 static uint64_t state(uint32_t id, enum esxmem_page_state s)
 {
-	return info(id).state_pages[s];
+	return esxmem_vm_state_pages(info(id), s);
 }
 
 static void test_compression(int fd, uint32_t id, char *map)
 {
 	long used = esx_sysfs_long("used_pages"), zpool;
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 
 	set_reclaim(id, 0, PAGES);
 	CHECK(ESX_WAIT_FOR(state(id, ESXMEM_PAGE_COMPRESSED) == PAGES / 2 &&
-			   info(id).compress_rejects >= PAGES / 2, 60),
+			   esxmem_vm_value(info(id), ESXMEM_VM_COMPRESS_REJECTS) >= PAGES / 2, 60),
 	      "compressed %llu of %u, rejected %llu",
 	      (unsigned long long)state(id, ESXMEM_PAGE_COMPRESSED), PAGES / 2,
-	      (unsigned long long)info(id).compress_rejects);
+	      (unsigned long long)esxmem_vm_value(info(id), ESXMEM_VM_COMPRESS_REJECTS));
 	vi = info(id);
-	CHECK(vi.state_pages[ESXMEM_PAGE_PRIVATE] == PAGES / 2,
+	CHECK(esxmem_vm_state_pages(vi, ESXMEM_PAGE_PRIVATE) == PAGES / 2,
 	      "%llu private pages, want the %u incompressible ones",
-	      (unsigned long long)vi.state_pages[ESXMEM_PAGE_PRIVATE], PAGES / 2);
+	      (unsigned long long)esxmem_vm_state_pages(vi, ESXMEM_PAGE_PRIVATE), PAGES / 2);
 	zpool = esx_sysfs_long("reclaim/zpool_pages");
 	CHECK(zpool > 0 && zpool < (long)PAGES / 8, "zsmalloc holds %ld pages", zpool);
 	CHECK(esx_sysfs_long("used_pages") == used - (long)PAGES / 2 + zpool,
@@ -159,10 +159,10 @@ static void test_compression(int fd, uint32_t id, char *map)
 	set_reclaim(id, ESXMEM_NO_TARGET, PAGES);
 	CHECK(verify(map, NULL) == 0, "pages differ after decompression");
 	vi = info(id);
-	CHECK(vi.compress_ins == PAGES / 2 && vi.state_pages[ESXMEM_PAGE_COMPRESSED] == 0,
+	CHECK(esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_INS) == PAGES / 2 && esxmem_vm_state_pages(vi, ESXMEM_PAGE_COMPRESSED) == 0,
 	      "%llu decompressed, %llu still compressed",
-	      (unsigned long long)vi.compress_ins,
-	      (unsigned long long)vi.state_pages[ESXMEM_PAGE_COMPRESSED]);
+	      (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_INS),
+	      (unsigned long long)esxmem_vm_state_pages(vi, ESXMEM_PAGE_COMPRESSED));
 	CHECK(esx_sysfs_long("reclaim/zpool_pages") == 0 && esx_sysfs_long("used_pages") == used,
 	      "zsmalloc %ld pages, pool used %ld (was %ld)",
 	      esx_sysfs_long("reclaim/zpool_pages"), esx_sysfs_long("used_pages"), used);
@@ -172,7 +172,7 @@ static void test_compression(int fd, uint32_t id, char *map)
 static void test_swap(uint32_t id, char *map)
 {
 	long used = esx_sysfs_long("used_pages");
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	double t;
 
 	set_reclaim(id, 0, 0);
@@ -186,16 +186,16 @@ static void test_swap(uint32_t id, char *map)
 	set_reclaim(id, ESXMEM_NO_TARGET, 0);
 	CHECK(verify(map, NULL) == 0, "pages differ after swap-in");
 	vi = info(id);
-	CHECK(vi.swap_ins == PAGES && vi.swap_outs >= PAGES && vi.swap_errors == 0,
-	      "swap: %llu in, %llu out, %llu errors", (unsigned long long)vi.swap_ins,
-	      (unsigned long long)vi.swap_outs, (unsigned long long)vi.swap_errors);
+	CHECK(esxmem_vm_value(vi, ESXMEM_VM_SWAP_INS) == PAGES && esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS) >= PAGES && esxmem_vm_value(vi, ESXMEM_VM_SWAP_ERRORS) == 0,
+	      "swap: %llu in, %llu out, %llu errors", (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SWAP_INS),
+	      (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS), (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SWAP_ERRORS));
 	printf("swap: %u pages out in %.2f s\n", PAGES, t);
 }
 
 static void test_stress(uint32_t id, char *map)
 {
 	static uint32_t ver[PAGES];
-	struct esxmem_vm_info before = info(id), vi;
+	struct esxmem_vm_info *before = info(id), *vi;
 	unsigned long ops = 0, bad = 0;
 	double end;
 
@@ -213,18 +213,18 @@ static void test_stress(uint32_t id, char *map)
 	}
 	vi = info(id);
 	CHECK(bad == 0, "%lu of %lu checks found a wrong page", bad, ops);
-	CHECK(vi.swap_outs > before.swap_outs && vi.swap_ins > before.swap_ins &&
-	      vi.compress_outs > before.compress_outs && vi.compress_ins > before.compress_ins,
+	CHECK(esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS) > esxmem_vm_value(before, ESXMEM_VM_SWAP_OUTS) && esxmem_vm_value(vi, ESXMEM_VM_SWAP_INS) > esxmem_vm_value(before, ESXMEM_VM_SWAP_INS) &&
+	      esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_OUTS) > esxmem_vm_value(before, ESXMEM_VM_COMPRESS_OUTS) && esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_INS) > esxmem_vm_value(before, ESXMEM_VM_COMPRESS_INS),
 	      "stress used swap (%llu out, %llu in) and compression (%llu out, %llu in)",
-	      (unsigned long long)(vi.swap_outs - before.swap_outs),
-	      (unsigned long long)(vi.swap_ins - before.swap_ins),
-	      (unsigned long long)(vi.compress_outs - before.compress_outs),
-	      (unsigned long long)(vi.compress_ins - before.compress_ins));
+	      (unsigned long long)(esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS) - esxmem_vm_value(before, ESXMEM_VM_SWAP_OUTS)),
+	      (unsigned long long)(esxmem_vm_value(vi, ESXMEM_VM_SWAP_INS) - esxmem_vm_value(before, ESXMEM_VM_SWAP_INS)),
+	      (unsigned long long)(esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_OUTS) - esxmem_vm_value(before, ESXMEM_VM_COMPRESS_OUTS)),
+	      (unsigned long long)(esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_INS) - esxmem_vm_value(before, ESXMEM_VM_COMPRESS_INS)));
 	printf("stress: %lu accesses; %llu swap-outs, %llu swap-ins, %llu compressed, %llu decompressed\n",
-	       ops, (unsigned long long)(vi.swap_outs - before.swap_outs),
-	       (unsigned long long)(vi.swap_ins - before.swap_ins),
-	       (unsigned long long)(vi.compress_outs - before.compress_outs),
-	       (unsigned long long)(vi.compress_ins - before.compress_ins));
+	       ops, (unsigned long long)(esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS) - esxmem_vm_value(before, ESXMEM_VM_SWAP_OUTS)),
+	       (unsigned long long)(esxmem_vm_value(vi, ESXMEM_VM_SWAP_INS) - esxmem_vm_value(before, ESXMEM_VM_SWAP_INS)),
+	       (unsigned long long)(esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_OUTS) - esxmem_vm_value(before, ESXMEM_VM_COMPRESS_OUTS)),
+	       (unsigned long long)(esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_INS) - esxmem_vm_value(before, ESXMEM_VM_COMPRESS_INS)));
 	set_reclaim(id, ESXMEM_NO_TARGET, PAGES / 8);
 	CHECK(verify(map, ver) == 0, "pages differ after the stress");
 	/* Back to version 0 for the tests that follow. */
@@ -235,7 +235,7 @@ static void test_stress(uint32_t id, char *map)
 static void test_pinned(int fd, uint32_t id, char *map)
 {
 	struct iovec iov = { .iov_base = map + 7 * ESX_PAGE, .iov_len = ESX_PAGE };
-	uint64_t skipped = info(id).reclaim_skipped;
+	uint64_t skipped = esxmem_vm_value(info(id), ESXMEM_VM_RECLAIM_SKIPPED);
 	int pipefd[2];
 
 	REQUIRE(!pipe(pipefd), "pipe");
@@ -244,9 +244,9 @@ static void test_pinned(int fd, uint32_t id, char *map)
 		strerror(errno));
 	set_reclaim(id, 0, 0);
 	CHECK(ESX_WAIT_FOR(state(id, ESXMEM_PAGE_SWAPPED) == PAGES - 1 &&
-			   info(id).reclaim_skipped > skipped, 120),
+			   esxmem_vm_value(info(id), ESXMEM_VM_RECLAIM_SKIPPED) > skipped, 120),
 	      "%llu swapped, %llu skipped", (unsigned long long)state(id, ESXMEM_PAGE_SWAPPED),
-	      (unsigned long long)(info(id).reclaim_skipped - skipped));
+	      (unsigned long long)(esxmem_vm_value(info(id), ESXMEM_VM_RECLAIM_SKIPPED) - skipped));
 	CHECK(state(id, ESXMEM_PAGE_PRIVATE) == 1, "the spliced page went");
 	close(pipefd[0]);
 	close(pipefd[1]);
@@ -259,7 +259,7 @@ static void test_pinned(int fd, uint32_t id, char *map)
 
 static void test_bad_files(int fd, uint32_t id, int swapfd)
 {
-	uint64_t slots = info(id).swap_slots;
+	uint64_t slots = esxmem_vm_value(info(id), ESXMEM_VM_SWAP_SLOTS);
 	int ro, dir, pipefd[2], empty, other;
 
 	CHECK(esxmem_vm_set_swap(nl, id, 1000) == -EBADF, "a closed fd was taken");
@@ -282,12 +282,12 @@ static void test_bad_files(int fd, uint32_t id, int swapfd)
 	CHECK(esxmem_vm_set_swap(nl, esx_stats(other).id, swapfd) == -ENODATA,
 	      "a VM without a size took a swap file");
 	close(other);
-	CHECK(info(id).swap_slots == slots, "a refused file changed the swap file");
+	CHECK(esxmem_vm_value(info(id), ESXMEM_VM_SWAP_SLOTS) == slots, "a refused file changed the swap file");
 }
 
 static void test_full_fs(uint32_t id, char *map, int swapfd)
 {
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	int full;
 
 	REQUIRE(!mkdir(FULLDIR, 0700) || errno == EEXIST, "mkdir");
@@ -306,22 +306,22 @@ static void test_full_fs(uint32_t id, char *map, int swapfd)
 	CHECK(state(id, ESXMEM_PAGE_SWAPPED) == 0, "pages still swapped");
 
 	REQUIRE_OK(esxmem_vm_set_swap(nl, id, full));
-	CHECK(info(id).swap_slots == PAGES, "swap slots %llu",
-	      (unsigned long long)info(id).swap_slots);
+	CHECK(esxmem_vm_value(info(id), ESXMEM_VM_SWAP_SLOTS) == PAGES, "swap slots %llu",
+	      (unsigned long long)esxmem_vm_value(info(id), ESXMEM_VM_SWAP_SLOTS));
 	set_reclaim(id, 0, 0);
-	CHECK(ESX_WAIT_FOR(info(id).swap_errors > 0, 60), "no swap error counted");
+	CHECK(ESX_WAIT_FOR(esxmem_vm_value(info(id), ESXMEM_VM_SWAP_ERRORS) > 0, 60), "no swap error counted");
 	vi = info(id);
-	CHECK(vi.state_pages[ESXMEM_PAGE_SWAPPED] > 0 &&
-	      vi.state_pages[ESXMEM_PAGE_SWAPPED] <= 64,
+	CHECK(esxmem_vm_state_pages(vi, ESXMEM_PAGE_SWAPPED) > 0 &&
+	      esxmem_vm_state_pages(vi, ESXMEM_PAGE_SWAPPED) <= 64,
 	      "%llu pages in a 64-page filesystem",
-	      (unsigned long long)vi.state_pages[ESXMEM_PAGE_SWAPPED]);
-	CHECK(vi.state_pages[ESXMEM_PAGE_PRIVATE] + vi.state_pages[ESXMEM_PAGE_SWAPPED] == PAGES,
+	      (unsigned long long)esxmem_vm_state_pages(vi, ESXMEM_PAGE_SWAPPED));
+	CHECK(esxmem_vm_state_pages(vi, ESXMEM_PAGE_PRIVATE) + esxmem_vm_state_pages(vi, ESXMEM_PAGE_SWAPPED) == PAGES,
 	      "pages lost: %llu private + %llu swapped",
-	      (unsigned long long)vi.state_pages[ESXMEM_PAGE_PRIVATE],
-	      (unsigned long long)vi.state_pages[ESXMEM_PAGE_SWAPPED]);
+	      (unsigned long long)esxmem_vm_state_pages(vi, ESXMEM_PAGE_PRIVATE),
+	      (unsigned long long)esxmem_vm_state_pages(vi, ESXMEM_PAGE_SWAPPED));
 	printf("full filesystem: %llu pages swapped, %llu errors, the rest in memory\n",
-	       (unsigned long long)vi.state_pages[ESXMEM_PAGE_SWAPPED],
-	       (unsigned long long)vi.swap_errors);
+	       (unsigned long long)esxmem_vm_state_pages(vi, ESXMEM_PAGE_SWAPPED),
+	       (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SWAP_ERRORS));
 	set_reclaim(id, ESXMEM_NO_TARGET, 0);
 	CHECK(verify(map, NULL) == 0, "pages differ after the full filesystem");
 	REQUIRE_OK(esxmem_vm_set_swap(nl, id, swapfd));
@@ -351,17 +351,17 @@ static void test_emergency(int swapfd)
 	for (i = 0; i < PAGES; i++)
 		fill((uint64_t *)(map + (size_t)i * ESX_PAGE), i, 0);
 	CHECK(verify(map, NULL) == 0, "pages differ after the emergency");
-	struct esxmem_vm_info vi = info(id);
+	struct esxmem_vm_info *vi = info(id);
 
 	CHECK((uint64_t)esx_sysfs_long("reclaim/emergency_pages") - emergency >= PAGES / 2,
 	      "emergency paged out %llu", (unsigned long long)
 	      ((uint64_t)esx_sysfs_long("reclaim/emergency_pages") - emergency));
-	CHECK(vi.low_waits > 0, "no new page waited in the low state");
-	CHECK(vi.fault_wait_timeouts == 0, "%llu faults timed out",
-	      (unsigned long long)vi.fault_wait_timeouts);
+	CHECK(esxmem_vm_value(vi, ESXMEM_VM_LOW_WAITS) > 0, "no new page waited in the low state");
+	CHECK(esxmem_vm_value(vi, ESXMEM_VM_FAULT_WAIT_TIMEOUTS) == 0, "%llu faults timed out",
+	      (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_FAULT_WAIT_TIMEOUTS));
 	printf("emergency: %u pages written to a pool of %u: %llu swapped, %llu compressed, %llu waits in low\n",
-	       PAGES, PAGES / 2, (unsigned long long)vi.swap_outs,
-	       (unsigned long long)vi.compress_outs, (unsigned long long)vi.low_waits);
+	       PAGES, PAGES / 2, (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS),
+	       (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_OUTS), (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_LOW_WAITS));
 	munmap(map, PAGES * ESX_PAGE);
 	close(fd);
 	REQUIRE_OK(esx_sysfs_write_long("pool_pages", saved_pool));
@@ -463,15 +463,15 @@ int main(void)
 	map = esx_map(fd, PAGES, 0);
 	REQUIRE(map, "mmap");
 	id = esx_stats(fd).id;
-	CHECK(info(id).swap_target_pages == ESXMEM_NO_TARGET &&
-	      info(id).compress_max_pages == ESXMEM_NO_TARGET && info(id).swap_slots == 0,
+	CHECK(esxmem_vm_value(info(id), ESXMEM_VM_SWAP_TARGET_PAGES) == ESXMEM_NO_TARGET &&
+	      esxmem_vm_value(info(id), ESXMEM_VM_COMPRESS_MAX_PAGES) == ESXMEM_NO_TARGET && esxmem_vm_value(info(id), ESXMEM_VM_SWAP_SLOTS) == 0,
 	      "defaults: no target, default cache, no swap file");
 	for (i = 0; i < PAGES; i++)
 		fill((uint64_t *)(map + (size_t)i * ESX_PAGE), i, 0);
 
 	test_compression(fd, id, map);
 	REQUIRE_OK(esxmem_vm_set_swap(nl, id, swapfd));
-	CHECK(info(id).swap_slots == PAGES, "swap slots");
+	CHECK(esxmem_vm_value(info(id), ESXMEM_VM_SWAP_SLOTS) == PAGES, "swap slots");
 	test_swap(id, map);
 	test_stress(id, map);
 	test_pinned(fd, id, map);

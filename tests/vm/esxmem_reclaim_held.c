@@ -79,7 +79,7 @@ static bool same(const uint64_t *p, uint32_t vm, uint32_t i)
 	return true;
 }
 
-static struct esxmem_vm_info info(uint32_t id)
+static struct esxmem_vm_info *info(uint32_t id)
 {
 	return esx_vm_info(nl, id);
 }
@@ -111,7 +111,7 @@ int main(void)
 	int held_fd, spare_fd, writer_fd, swapfd, pipefd[2], status = -1;
 	uint32_t held_id, spare_id, writer_id, i, bad = 0;
 	char *held, *spare, *writer, *page;
-	struct esxmem_vm_info vh, vs, vw;
+	struct esxmem_vm_info *vh, *vs, *vw;
 	size_t spliced = 0;
 	pid_t child;
 	double t;
@@ -176,15 +176,15 @@ int main(void)
 	vh = info(held_id);
 	vs = info(spare_id);
 	vw = info(writer_id);
-	CHECK(vw.fault_wait_timeouts == 0, "%llu writer faults timed out",
-	      (unsigned long long)vw.fault_wait_timeouts);
-	CHECK(vs.swap_outs > 0, "nothing was taken from \"spare\"");
-	CHECK(vh.state_pages[ESXMEM_PAGE_PRIVATE] == HELD_PAGES,
+	CHECK(esxmem_vm_value(vw, ESXMEM_VM_FAULT_WAIT_TIMEOUTS) == 0, "%llu writer faults timed out",
+	      (unsigned long long)esxmem_vm_value(vw, ESXMEM_VM_FAULT_WAIT_TIMEOUTS));
+	CHECK(esxmem_vm_value(vs, ESXMEM_VM_SWAP_OUTS) > 0, "nothing was taken from \"spare\"");
+	CHECK(esxmem_vm_state_pages(vh, ESXMEM_PAGE_PRIVATE) == HELD_PAGES,
 	      "%llu of the %u held pages stayed in memory",
-	      (unsigned long long)vh.state_pages[ESXMEM_PAGE_PRIVATE], HELD_PAGES);
+	      (unsigned long long)esxmem_vm_state_pages(vh, ESXMEM_PAGE_PRIVATE), HELD_PAGES);
 	printf("writer: %u pages in %.1f s, %llu fault waits; spare: %llu swapped out; held: %llu skipped\n",
-	       WRITER_PAGES, t, (unsigned long long)vw.fault_waits,
-	       (unsigned long long)vs.swap_outs, (unsigned long long)vh.reclaim_skipped);
+	       WRITER_PAGES, t, (unsigned long long)esxmem_vm_value(vw, ESXMEM_VM_FAULT_WAITS),
+	       (unsigned long long)esxmem_vm_value(vs, ESXMEM_VM_SWAP_OUTS), (unsigned long long)esxmem_vm_value(vh, ESXMEM_VM_RECLAIM_SKIPPED));
 
 	/* Every page where it belongs: the pipe's, the writer's, the spare's. */
 	REQUIRE_OK(esx_sysfs_write_long("pool_pages", saved_pool));

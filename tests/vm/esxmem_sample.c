@@ -105,7 +105,7 @@ static void touch_stop(struct guest *g)
 
 static void guest_free(struct guest *g)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 
 	vmm_destroy(g->vm);
 	munmap(g->host, (size_t)PAGES * ESX_PAGE);
@@ -113,16 +113,12 @@ static void guest_free(struct guest *g)
 	CHECK(WAIT_FOR(esxmem_vm_get(nl, g->id, &info) == -ENOENT), "VM %u goes away", g->id);
 }
 
-static struct esxmem_vm_info info(struct guest *g)
+static struct esxmem_vm_info *info(struct guest *g)
 {
-	struct esxmem_vm_info v, copy;
+	struct esxmem_vm_info *v;
 
 	REQUIRE_OK(esxmem_vm_get(nl, g->id, &v));
-	copy = v;
-	copy.slots = NULL;
-	copy.nr_slots = 0;
-	esxmem_vm_info_free(&v);
-	return copy;
+	return v;
 }
 
 static double frac(uint32_t ppm)
@@ -133,15 +129,15 @@ static double frac(uint32_t ppm)
 /* Waits for @n more completed periods of @g. */
 static bool periods(struct guest *g, uint64_t n)
 {
-	uint64_t goal = info(g).sample_periods + n;
+	uint64_t goal = esxmem_vm_value(info(g), ESXMEM_VM_SAMPLE_PERIODS) + n;
 
-	return WAIT_FOR(info(g).sample_periods >= goal);
+	return WAIT_FOR(esxmem_vm_value(info(g), ESXMEM_VM_SAMPLE_PERIODS) >= goal);
 }
 
 static void accuracy(void)
 {
 	struct guest hot, warm, cold;
-	struct esxmem_vm_info h, w, c;
+	struct esxmem_vm_info *h, *w, *c;
 
 	/*
 	 * Set up with sampling off: filling the memory touches all of it,
@@ -157,7 +153,7 @@ static void accuracy(void)
 	run(&cold, VMM_FILL, 0, PAGES, 3);
 	touch_start(&hot, PAGES);
 	touch_start(&warm, HOT_PAGES);
-	CHECK(info(&cold).active_ppm == 1000000 && info(&cold).sample_periods == 0,
+	CHECK(esxmem_vm_value(info(&cold), ESXMEM_VM_ACTIVE_PPM) == 1000000 && esxmem_vm_value(info(&cold), ESXMEM_VM_SAMPLE_PERIODS) == 0,
 	      "a VM is taken as active until a period ends");
 	REQUIRE_OK(esx_sysfs_write("sample/enabled", "1"));
 	CHECK(periods(&hot, 4) && periods(&warm, 4) && periods(&cold, 4),
@@ -166,34 +162,34 @@ static void accuracy(void)
 	w = info(&warm);
 	c = info(&cold);
 	printf("sample: active estimate (last, slow, fast): all %.3f (%.3f %.3f %.3f), 5%% %.3f (%.3f %.3f %.3f), idle %.3f (%.3f %.3f %.3f) after %llu periods\n",
-	       frac(h.active_ppm), frac(h.active_last_ppm), frac(h.active_slow_ppm),
-	       frac(h.active_fast_ppm), frac(w.active_ppm), frac(w.active_last_ppm),
-	       frac(w.active_slow_ppm), frac(w.active_fast_ppm), frac(c.active_ppm),
-	       frac(c.active_last_ppm), frac(c.active_slow_ppm), frac(c.active_fast_ppm),
-	       (unsigned long long)h.sample_periods);
-	CHECK(fabs(frac(h.active_ppm) - 1) <= TOLERANCE &&
-	      fabs(frac(h.active_last_ppm) - 1) <= TOLERANCE,
-	      "busy guest: estimate %.3f, last %.3f", frac(h.active_ppm),
-	      frac(h.active_last_ppm));
-	CHECK(fabs(frac(w.active_ppm) - 0.05) <= TOLERANCE &&
-	      fabs(frac(w.active_last_ppm) - 0.05) <= TOLERANCE,
-	      "5%% guest: estimate %.3f, last %.3f", frac(w.active_ppm),
-	      frac(w.active_last_ppm));
-	CHECK(frac(c.active_ppm) <= TOLERANCE && c.active_last_ppm == 0,
-	      "idle guest: estimate %.3f, last %.3f", frac(c.active_ppm),
-	      frac(c.active_last_ppm));
-	CHECK(h.sample_faults >= 400 * 4 && esx_sysfs_long("sample/faults") >= 1600,
-	      "touches of sampled pages counted: %llu", (unsigned long long)h.sample_faults);
-	CHECK(c.sample_faults == 0, "nothing counted for the idle guest: %llu",
-	      (unsigned long long)c.sample_faults);
+	       frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_PPM)), frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_LAST_PPM)), frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_SLOW_PPM)),
+	       frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_FAST_PPM)), frac(esxmem_vm_value(w, ESXMEM_VM_ACTIVE_PPM)), frac(esxmem_vm_value(w, ESXMEM_VM_ACTIVE_LAST_PPM)),
+	       frac(esxmem_vm_value(w, ESXMEM_VM_ACTIVE_SLOW_PPM)), frac(esxmem_vm_value(w, ESXMEM_VM_ACTIVE_FAST_PPM)), frac(esxmem_vm_value(c, ESXMEM_VM_ACTIVE_PPM)),
+	       frac(esxmem_vm_value(c, ESXMEM_VM_ACTIVE_LAST_PPM)), frac(esxmem_vm_value(c, ESXMEM_VM_ACTIVE_SLOW_PPM)), frac(esxmem_vm_value(c, ESXMEM_VM_ACTIVE_FAST_PPM)),
+	       (unsigned long long)esxmem_vm_value(h, ESXMEM_VM_SAMPLE_PERIODS));
+	CHECK(fabs(frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_PPM)) - 1) <= TOLERANCE &&
+	      fabs(frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_LAST_PPM)) - 1) <= TOLERANCE,
+	      "busy guest: estimate %.3f, last %.3f", frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_PPM)),
+	      frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_LAST_PPM)));
+	CHECK(fabs(frac(esxmem_vm_value(w, ESXMEM_VM_ACTIVE_PPM)) - 0.05) <= TOLERANCE &&
+	      fabs(frac(esxmem_vm_value(w, ESXMEM_VM_ACTIVE_LAST_PPM)) - 0.05) <= TOLERANCE,
+	      "5%% guest: estimate %.3f, last %.3f", frac(esxmem_vm_value(w, ESXMEM_VM_ACTIVE_PPM)),
+	      frac(esxmem_vm_value(w, ESXMEM_VM_ACTIVE_LAST_PPM)));
+	CHECK(frac(esxmem_vm_value(c, ESXMEM_VM_ACTIVE_PPM)) <= TOLERANCE && esxmem_vm_value(c, ESXMEM_VM_ACTIVE_LAST_PPM) == 0,
+	      "idle guest: estimate %.3f, last %.3f", frac(esxmem_vm_value(c, ESXMEM_VM_ACTIVE_PPM)),
+	      frac(esxmem_vm_value(c, ESXMEM_VM_ACTIVE_LAST_PPM)));
+	CHECK(esxmem_vm_value(h, ESXMEM_VM_SAMPLE_FAULTS) >= 400 * 4 && esx_sysfs_long("sample/faults") >= 1600,
+	      "touches of sampled pages counted: %llu", (unsigned long long)esxmem_vm_value(h, ESXMEM_VM_SAMPLE_FAULTS));
+	CHECK(esxmem_vm_value(c, ESXMEM_VM_SAMPLE_FAULTS) == 0, "nothing counted for the idle guest: %llu",
+	      (unsigned long long)esxmem_vm_value(c, ESXMEM_VM_SAMPLE_FAULTS));
 
 	/* The busy guest goes idle: its estimate follows, slowly. */
 	touch_stop(&hot);
 	CHECK(periods(&hot, 2), "periods after the busy guest stopped");
 	h = info(&hot);
-	CHECK(h.active_last_ppm == 0 && frac(h.active_ppm) > 0.5,
+	CHECK(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_LAST_PPM) == 0 && frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_PPM)) > 0.5,
 	      "idle now (last %.3f) but believed slowly (estimate %.3f)",
-	      frac(h.active_last_ppm), frac(h.active_ppm));
+	      frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_LAST_PPM)), frac(esxmem_vm_value(h, ESXMEM_VM_ACTIVE_PPM)));
 
 	touch_stop(&warm);
 	CHECK(run(&hot, VMM_CHECK, 0, PAGES, 1) == 0 && run(&warm, VMM_CHECK, 0, PAGES, 2) == 0 &&
@@ -233,7 +229,7 @@ static void contents_kept(void)
 		      run(&b, VMM_CHECK, 0, PAGES, 10 + round) == 0,
 		      "round %u: contents as written", round);
 	}
-	CHECK(info(&a).state_pages[ESXMEM_PAGE_SHARED] > 0, "the scanner shared pages meanwhile");
+	CHECK(esxmem_vm_state_pages(info(&a), ESXMEM_PAGE_SHARED) > 0, "the scanner shared pages meanwhile");
 	REQUIRE_OK(esx_sysfs_write("sample/pages", SAMPLES));
 	guest_free(&a);
 	guest_free(&b);
@@ -245,7 +241,7 @@ static void knobs(void)
 		.set = ESXMEM_POOL_SET_SAMPLE_SECS | ESXMEM_POOL_SET_SAMPLE_PAGES,
 		.sample_secs = 7, .sample_pages = 123,
 	};
-	struct esxmem_pool_info pool;
+	struct esxmem_pool_info *pool;
 	static const char *const bad_period[] = { "0", "3601", "abc", "-1", "1.5" };
 	static const char *const bad_pages[] = { "0", "100001", "1e3" };
 	size_t i;
@@ -263,16 +259,16 @@ static void knobs(void)
 
 	CHECK_OK(esxmem_pool_set(nl, &s));
 	CHECK_OK(esxmem_pool_get(nl, &pool));
-	CHECK(pool.sample_secs == 7 && pool.sample_pages == 123 &&
+	CHECK(esxmem_pool_value(pool, ESXMEM_POOL_SAMPLE_SECS) == 7 && esxmem_pool_value(pool, ESXMEM_POOL_SAMPLE_PAGES) == 123 &&
 	      esx_sysfs_long("sample/period_secs") == 7 && esx_sysfs_long("sample/pages") == 123,
-	      "netlink settings round trip: %u s, %u pages", pool.sample_secs, pool.sample_pages);
+	      "netlink settings round trip: %u s, %u pages", (unsigned int)esxmem_pool_value(pool, ESXMEM_POOL_SAMPLE_SECS), (unsigned int)esxmem_pool_value(pool, ESXMEM_POOL_SAMPLE_PAGES));
 	s.sample_secs = 3601;
 	CHECK(esxmem_pool_set(nl, &s) == -ERANGE, "netlink period 3601 refused");
 	s.sample_secs = 1;
 	s.sample_pages = 0;
 	CHECK(esxmem_pool_set(nl, &s) == -ERANGE, "netlink 0 pages refused");
 	CHECK_OK(esxmem_pool_get(nl, &pool));
-	CHECK(pool.sample_secs == 7 && pool.sample_pages == 123, "refused settings changed nothing");
+	CHECK(esxmem_pool_value(pool, ESXMEM_POOL_SAMPLE_SECS) == 7 && esxmem_pool_value(pool, ESXMEM_POOL_SAMPLE_PAGES) == 123, "refused settings changed nothing");
 	REQUIRE_OK(esx_sysfs_write("sample/period_secs", "1"));
 	REQUIRE_OK(esx_sysfs_write("sample/pages", SAMPLES));
 }

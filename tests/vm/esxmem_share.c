@@ -63,7 +63,7 @@ static void guest_new(struct guest *g, uint32_t pages, uint32_t domain)
 /* Frees @g and waits until it is gone: the scanner may hold it a while. */
 static void guest_free(struct guest *g)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 
 	vmm_destroy(g->vm);
 	munmap(g->host, (size_t)g->pages * ESX_PAGE);

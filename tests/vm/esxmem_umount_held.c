@@ -184,11 +184,11 @@ static bool kernel_log_has(const char *text)
 
 static bool vm_gone(uint32_t id)
 {
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	int err = esxmem_vm_get(nl, id, &vi);
 
 	if (!err)
-		esxmem_vm_info_free(&vi);
+		esxmem_vm_info_free(vi);
 	return err == -ENOENT;
 }
 

@@ -115,16 +115,16 @@ static void show(const char *what)
 /* w1 in the module: its shares and min, or false. */
 static bool w1(uint32_t *shares, uint64_t *min_pages)
 {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	bool found = false;
 	size_t n, i;
 
 	if (esxmem_vm_list(nl, &vms, &n))
 		return false;
 	for (i = 0; i < n; i++)
-		if (vms[i].owner_pid == (uint32_t)guest && !strcmp(vms[i].name, "w1")) {
-			*shares = vms[i].shares;
-			*min_pages = vms[i].min_pages;
+		if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)guest && !strcmp(esxmem_vm_name(vms[i]), "w1")) {
+			*shares = esxmem_vm_value(vms[i], ESXMEM_VM_SHARES);
+			*min_pages = esxmem_vm_value(vms[i], ESXMEM_VM_MIN_PAGES);
 			found = true;
 		}
 	esxmem_vm_list_free(vms, n);

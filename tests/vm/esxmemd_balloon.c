@@ -91,35 +91,35 @@ static void write_text(const char *path, const char *text)
 
 static uint64_t ballooned(void)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 	uint64_t n;
 
 	REQUIRE_OK(esxmem_vm_get(nl, vm_id, &info));
-	n = info.state_pages[ESXMEM_PAGE_BALLOONED];
-	esxmem_vm_info_free(&info);
+	n = esxmem_vm_state_pages(info, ESXMEM_PAGE_BALLOONED);
+	esxmem_vm_info_free(info);
 	return n;
 }
 
 static uint64_t consumed(void)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 	uint64_t n;
 
 	REQUIRE_OK(esxmem_vm_get(nl, vm_id, &info));
-	n = info.consumed_pages;
-	esxmem_vm_info_free(&info);
+	n = esxmem_vm_value(info, ESXMEM_VM_CONSUMED_PAGES);
+	esxmem_vm_info_free(info);
 	return n;
 }
 
 static bool attached(void)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 	bool yes;
 
 	if (esxmem_vm_get(nl, vm_id, &info))
 		return false;
-	yes = info.kvm_attached && !strcmp(info.name, "b1");
-	esxmem_vm_info_free(&info);
+	yes = esxmem_vm_kvm_attached(info) && !strcmp(esxmem_vm_name(info), "b1");
+	esxmem_vm_info_free(info);
 	return yes;
 }
 
@@ -222,7 +222,7 @@ static bool refused(int fd)
 
 int main(void)
 {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	pid_t guest, d;
 	uint64_t target, target0;
 	size_t n, i;
@@ -250,8 +250,8 @@ int main(void)
 	}
 	REQUIRE(WAIT_FOR(esxmem_vm_list(nl, &vms, &n) == 0 &&
 			 ({ for (i = 0, vm_id = 0; i < n; i++)
-				if (vms[i].owner_pid == (uint32_t)guest)
-					vm_id = vms[i].id;
+				if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)guest)
+					vm_id = esxmem_vm_id(vms[i]);
 			    esxmem_vm_list_free(vms, n); vm_id != 0; })), "the guest's VM");
 	d = esx_start_esxmemd(CONF, LOG, true);
 	REQUIRE(d > 0, "fork");

@@ -166,15 +166,15 @@ static int balloon_request(int fd, uint16_t type, const void *payload, uint32_t 
 /* The VM of the guest's pid, named and attached by the daemon. */
 static bool attached(struct esxmem *nl, pid_t guest)
 {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	bool yes = false;
 	size_t n, i;
 
 	if (esxmem_vm_list(nl, &vms, &n))
 		return false;
 	for (i = 0; i < n; i++)
-		if (vms[i].owner_pid == (uint32_t)guest)
-			yes = vms[i].kvm_attached && !strcmp(vms[i].name, "c1");
+		if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)guest)
+			yes = esxmem_vm_kvm_attached(vms[i]) && !strcmp(esxmem_vm_name(vms[i]), "c1");
 	esxmem_vm_list_free(vms, n);
 	return yes;
 }

@@ -107,35 +107,36 @@ static void show_console(const struct guest *g)
 
 static bool named(struct guest *g)
 {
-	struct esxmem_vm_info *vms = NULL;
+	struct esxmem_vm_info **vms = NULL;
 	size_t n = 0, i;
 
 	if (esxmem_vm_list(nl, &vms, &n))
 		return false;
 	for (i = 0; i < n; i++)
-		if (!strcmp(vms[i].name, g->name))
-			g->id = vms[i].id;
+		if (!strcmp(esxmem_vm_name(vms[i]), g->name))
+			g->id = esxmem_vm_id(vms[i]);
 	esxmem_vm_list_free(vms, n);
 	return g->id != 0;
 }
 
-static struct esxmem_vm_info info(uint32_t id)
+static struct esxmem_vm_info *info(uint32_t id)
 {
-	struct esxmem_vm_info vi = { 0 }, copy;
+	struct esxmem_vm_info *vi = NULL;
 
 	if (esxmem_vm_get(nl, id, &vi))
 		return vi;
-	copy = vi;
-	copy.slots = NULL;
-	copy.nr_slots = 0;
-	esxmem_vm_info_free(&vi);
-	return copy;
+	return vi;
 }
 
 /* Whether the guest @id consumes GIVE_BACK pages less than it did. */
 static bool gave_back(uint32_t id, const struct esxmem_vm_info *then)
 {
-	return info(id).consumed_pages + GIVE_BACK <= then->consumed_pages;
+	struct esxmem_vm_info *now = info(id);
+	bool gave = esxmem_vm_value(now, ESXMEM_VM_CONSUMED_PAGES) + GIVE_BACK <=
+		    esxmem_vm_value(then, ESXMEM_VM_CONSUMED_PAGES);
+
+	esxmem_vm_info_free(now);
+	return gave;
 }
 
 static void show_log(void)
@@ -150,7 +151,7 @@ static bool alive(pid_t pid)
 
 int main(void)
 {
-	struct esxmem_vm_info before[2], after[2];
+	struct esxmem_vm_info *before[2], *after[2];
 	char state[16];
 	long pool;
 	double t0;
@@ -202,11 +203,11 @@ int main(void)
 	for (i = 0; i < 2; i++) {
 		before[i] = info(guests[i].id);
 		printf("%s: %llu pages consumed, target %llu\n", guests[i].name,
-		       (unsigned long long)before[i].consumed_pages,
-		       (unsigned long long)before[i].target_pages);
-		CHECK(before[i].consumed_pages > MAX_PAGES + 8192,
+		       (unsigned long long)esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES),
+		       (unsigned long long)esxmem_vm_value(before[i], ESXMEM_VM_TARGET_PAGES));
+		CHECK(esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES) > MAX_PAGES + 8192,
 		      "%s consumes only %llu pages: nothing for its balloon", guests[i].name,
-		      (unsigned long long)before[i].consumed_pages);
+		      (unsigned long long)esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES));
 	}
 
 	/*
@@ -222,7 +223,7 @@ int main(void)
 	CHECK(!strcmp(state, "soft"), "state %s with a pool of %ld pages", state, pool);
 
 	/* Both balloons give back memory the guests had touched. */
-	if (!ESX_WAIT_FOR(gave_back(guests[0].id, &before[0]) && gave_back(guests[1].id, &before[1]),
+	if (!ESX_WAIT_FOR(gave_back(guests[0].id, before[0]) && gave_back(guests[1].id, before[1]),
 			  WAIT_SECS)) {
 		show_log();
 		CHECK(0, "the balloons did not take %u pages back from each guest", GIVE_BACK);
@@ -231,10 +232,10 @@ int main(void)
 	for (i = 0; i < 2; i++) {
 		after[i] = info(guests[i].id);
 		printf("%s: %llu -> %llu pages consumed, %llu ballooned, %llu unbacked\n",
-		       guests[i].name, (unsigned long long)before[i].consumed_pages,
-		       (unsigned long long)after[i].consumed_pages,
-		       (unsigned long long)after[i].state_pages[ESXMEM_PAGE_BALLOONED],
-		       (unsigned long long)after[i].state_pages[ESXMEM_PAGE_UNBACKED]);
+		       guests[i].name, (unsigned long long)esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES),
+		       (unsigned long long)esxmem_vm_value(after[i], ESXMEM_VM_CONSUMED_PAGES),
+		       (unsigned long long)esxmem_vm_state_pages(after[i], ESXMEM_PAGE_BALLOONED),
+		       (unsigned long long)esxmem_vm_state_pages(after[i], ESXMEM_PAGE_UNBACKED));
 		CHECK(alive(guests[i].pid), "%s died", guests[i].name);
 		if (!alive(guests[i].pid) || console_has(&guests[i], "Kernel panic") ||
 		    console_has(&guests[i], "Out of memory"))
@@ -243,11 +244,11 @@ int main(void)
 		      !console_has(&guests[i], "Out of memory"), "%s panicked or ran out of memory",
 		      guests[i].name);
 	}
-	CHECK(after[0].state_pages[ESXMEM_PAGE_BALLOONED] >= GIVE_BACK,
+	CHECK(esxmem_vm_state_pages(after[0], ESXMEM_PAGE_BALLOONED) >= GIVE_BACK,
 	      "esxballoon's frames are BALLOONED in the module");
-	CHECK(after[1].state_pages[ESXMEM_PAGE_BALLOONED] == 0 &&
-	      after[1].state_pages[ESXMEM_PAGE_UNBACKED] >=
-	      before[1].state_pages[ESXMEM_PAGE_UNBACKED] + GIVE_BACK,
+	CHECK(esxmem_vm_state_pages(after[1], ESXMEM_PAGE_BALLOONED) == 0 &&
+	      esxmem_vm_state_pages(after[1], ESXMEM_PAGE_UNBACKED) >=
+	      esxmem_vm_state_pages(before[1], ESXMEM_PAGE_UNBACKED) + GIVE_BACK,
 	      "the stock balloon's pages are punched out of the RAM file, not BALLOONED");
 	CHECK(alive(daemon_pid), "the daemon died");
 	return vmtest_done("esxmemd_guests");

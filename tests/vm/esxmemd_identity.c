@@ -53,7 +53,7 @@ static uint32_t start_vm(const char *const *args)
 {
 	const char *argv[16] = { "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "256",
 				 "--touch", "0" };
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	uint32_t id = 0;
 	size_t n, i, k = 7;
 	pid_t pid;
@@ -73,8 +73,8 @@ static uint32_t start_vm(const char *const *args)
 	vmms[nr_vmms++] = pid;
 	REQUIRE(WAIT_FOR(esxmem_vm_list(nl, &vms, &n) == 0 &&
 			 ({ for (i = 0; i < n; i++)
-				if (vms[i].owner_pid == (uint32_t)pid)
-					id = vms[i].id;
+				if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)pid)
+					id = esxmem_vm_id(vms[i]);
 			    esxmem_vm_list_free(vms, n); id != 0; })), "the VM of process %d", (int)pid);
 	return id;
 }
@@ -82,15 +82,15 @@ static uint32_t start_vm(const char *const *args)
 /* The VM's name once the daemon has given it one, and its shares. */
 static bool vm_named(uint32_t id, char *name, uint32_t *shares)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 	bool yes;
 
 	if (esxmem_vm_get(nl, id, &info))
 		return false;
-	yes = info.name[0] != '\0';
-	snprintf(name, ESXMEM_VM_NAME_MAX, "%s", info.name);
-	*shares = info.shares;
-	esxmem_vm_info_free(&info);
+	yes = esxmem_vm_name(info)[0] != '\0';
+	snprintf(name, ESXMEM_VM_NAME_MAX, "%s", esxmem_vm_name(info));
+	*shares = esxmem_vm_value(info, ESXMEM_VM_SHARES);
+	esxmem_vm_info_free(info);
 	return yes;
 }
 

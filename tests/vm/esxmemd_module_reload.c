@@ -95,7 +95,7 @@ static bool pool_configured(void)
 /* Whether the VM of @pid is managed: named r1, shares 1234, attached. */
 static bool managed(pid_t pid)
 {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	struct esxmem *nl;
 	bool yes = false;
 	size_t n, i;
@@ -104,9 +104,9 @@ static bool managed(pid_t pid)
 		return false;
 	if (!esxmem_vm_list(nl, &vms, &n)) {
 		for (i = 0; i < n; i++)
-			if (vms[i].owner_pid == (uint32_t)pid)
-				yes = !strcmp(vms[i].name, "r1") && vms[i].shares == 1234 &&
-				      vms[i].kvm_attached;
+			if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)pid)
+				yes = !strcmp(esxmem_vm_name(vms[i]), "r1") && esxmem_vm_value(vms[i], ESXMEM_VM_SHARES) == 1234 &&
+				      esxmem_vm_kvm_attached(vms[i]);
 		esxmem_vm_list_free(vms, n);
 	}
 	esxmem_close(nl);

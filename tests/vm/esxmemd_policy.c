@@ -249,20 +249,24 @@ static bool reply_ok(json_t *r)
 	return r && json_is_true(json_object_get(r, "ok"));
 }
 
-/* The VM named @name in the module, or false. */
-static bool find(const char *name, struct esxmem_vm_info *out)
+/*
+ * The VM named @name in the module into *out (which it frees first: start
+ * with NULL), or false.
+ */
+static bool find(const char *name, struct esxmem_vm_info **out)
 {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	bool found = false;
 	size_t n, i;
 
+	esxmem_vm_info_free(*out);
+	*out = NULL;
 	if (esxmem_vm_list(nl, &vms, &n))
 		return false;
 	for (i = 0; i < n; i++)
-		if (!strcmp(vms[i].name, name)) {
+		if (!found && !strcmp(esxmem_vm_name(vms[i]), name)) {
 			*out = vms[i];
-			out->slots = NULL;
-			out->nr_slots = 0;
+			vms[i] = NULL;
 			found = true;
 		}
 	esxmem_vm_list_free(vms, n);
@@ -271,16 +275,22 @@ static bool find(const char *name, struct esxmem_vm_info *out)
 
 static uint64_t target_of(const char *name)
 {
-	struct esxmem_vm_info vm;
+	struct esxmem_vm_info *vm = NULL;
+	uint64_t target = find(name, &vm) ? esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES) : 0;
 
-	return find(name, &vm) ? vm.target_pages : 0;
+	esxmem_vm_info_free(vm);
+	return target;
 }
 
 static bool both_attached(void)
 {
-	struct esxmem_vm_info a, i;
+	struct esxmem_vm_info *a = NULL, *i = NULL;
+	bool attached = find("active", &a) && find("idle", &i) &&
+			esxmem_vm_kvm_attached(a) && esxmem_vm_kvm_attached(i);
 
-	return find("active", &a) && find("idle", &i) && a.kvm_attached && i.kvm_attached;
+	esxmem_vm_info_free(a);
+	esxmem_vm_info_free(i);
+	return attached;
 }
 
 static bool log_has(const char *text)
@@ -305,7 +315,7 @@ static bool tax_moved_memory(void)
 int main(void)
 {
 	char pool0[32], period0[32], pages0[32];
-	struct esxmem_vm_info a, i, a2;
+	struct esxmem_vm_info *a = NULL, *i = NULL, *a2 = NULL;
 	pid_t active, idle, d;
 	uint64_t ta, ti, avail, faults;
 	double t0;
@@ -340,9 +350,9 @@ int main(void)
 	CHECK(WAIT_FOR(both_attached()), "both guests found by name and attached to KVM");
 	CHECK(esx_sysfs_long("pool_pages") == POOL_PAGES && esx_sysfs_long("sample/pages") == 400,
 	      "pool and sampling configured");
-	CHECK(find("active", &a) && a.shares == 1000 && a.max_pages == GUEST_PAGES,
-	      "configuration applied: shares %u, max %llu", a.shares,
-	      (unsigned long long)a.max_pages);
+	CHECK(find("active", &a) && esxmem_vm_value(a, ESXMEM_VM_SHARES) == 1000 && esxmem_vm_value(a, ESXMEM_VM_MAX_PAGES) == GUEST_PAGES,
+	      "configuration applied: shares %u, max %llu", (unsigned int)esxmem_vm_value(a, ESXMEM_VM_SHARES),
+	      (unsigned long long)esxmem_vm_value(a, ESXMEM_VM_MAX_PAGES));
 
 	CHECK(WAIT_FOR(tax_moved_memory()), "the active guest's target grows: %llu vs %llu",
 	      (unsigned long long)target_of("active"), (unsigned long long)target_of("idle"));
@@ -356,10 +366,10 @@ int main(void)
 	      avail >= POOL_PAGES / 2,
 	      "status lists both VMs and %llu pages to hand out", (unsigned long long)avail);
 	CHECK(find("active", &a) && find("idle", &i) &&
-	      a.target_pages + i.target_pages <= avail &&
-	      a.target_pages <= a.max_pages && i.target_pages <= i.max_pages,
+	      esxmem_vm_value(a, ESXMEM_VM_TARGET_PAGES) + esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES) <= avail &&
+	      esxmem_vm_value(a, ESXMEM_VM_TARGET_PAGES) <= esxmem_vm_value(a, ESXMEM_VM_MAX_PAGES) && esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES) <= esxmem_vm_value(i, ESXMEM_VM_MAX_PAGES),
 	      "targets %llu + %llu within the %llu pages to hand out and the bounds",
-	      (unsigned long long)a.target_pages, (unsigned long long)i.target_pages,
+	      (unsigned long long)esxmem_vm_value(a, ESXMEM_VM_TARGET_PAGES), (unsigned long long)esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES),
 	      (unsigned long long)avail);
 	/*
 	 * Demand: the idle guest writes 200 pages; its target is at most
@@ -367,28 +377,28 @@ int main(void)
 	 * and the active guest, which wants all of its RAM, gets its max.
 	 * Without demand the tax alone gave the idle guest about 1000.
 	 */
-	CHECK(WAIT_FOR(find("idle", &i) && i.target_pages <= i.consumed_pages + HEADROOM + 64 &&
-		       find("active", &a) && a.target_pages == GUEST_PAGES),
+	CHECK(WAIT_FOR(find("idle", &i) && esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES) <= esxmem_vm_value(i, ESXMEM_VM_CONSUMED_PAGES) + HEADROOM + 64 &&
+		       find("active", &a) && esxmem_vm_value(a, ESXMEM_VM_TARGET_PAGES) == GUEST_PAGES),
 	      "targets follow demand: idle %llu for %llu used, active %llu",
-	      (unsigned long long)i.target_pages, (unsigned long long)i.consumed_pages,
-	      (unsigned long long)a.target_pages);
+	      (unsigned long long)esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES), (unsigned long long)esxmem_vm_value(i, ESXMEM_VM_CONSUMED_PAGES),
+	      (unsigned long long)esxmem_vm_value(a, ESXMEM_VM_TARGET_PAGES));
 	printf("esxmemd: active f %.3f target %llu, idle f %.3f target %llu, of %llu pages\n",
-	       a.active_ppm / 1e6, (unsigned long long)a.target_pages, i.active_ppm / 1e6,
-	       (unsigned long long)i.target_pages, (unsigned long long)avail);
+	       esxmem_vm_value(a, ESXMEM_VM_ACTIVE_PPM) / 1e6, (unsigned long long)esxmem_vm_value(a, ESXMEM_VM_TARGET_PAGES), esxmem_vm_value(i, ESXMEM_VM_ACTIVE_PPM) / 1e6,
+	       (unsigned long long)esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES), (unsigned long long)avail);
 	json_decref(r);
 	CHECK(log_has("VM active: S 1000") && log_has("target"),
 	      "decisions logged with their reasons at debug level");
 
 	/* SIGKILL: the guests keep running, the module keeps its state. */
-	ta = a.target_pages;
-	ti = i.target_pages;
-	faults = a.sample_faults;
+	ta = esxmem_vm_value(a, ESXMEM_VM_TARGET_PAGES);
+	ti = esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES);
+	faults = esxmem_vm_value(a, ESXMEM_VM_SAMPLE_FAULTS);
 	kill(d, SIGKILL);
 	waitpid(d, &status, 0);
-	CHECK(WAIT_FOR(find("active", &a2) && a2.sample_faults > faults + 400),
+	CHECK(WAIT_FOR(find("active", &a2) && esxmem_vm_value(a2, ESXMEM_VM_SAMPLE_FAULTS) > faults + 400),
 	      "the active guest runs on without the daemon");
-	CHECK(find("active", &a) && find("idle", &i) && a.target_pages == ta &&
-	      i.target_pages == ti && a.kvm_attached && kill(active, 0) == 0 &&
+	CHECK(find("active", &a) && find("idle", &i) && esxmem_vm_value(a, ESXMEM_VM_TARGET_PAGES) == ta &&
+	      esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES) == ti && esxmem_vm_kvm_attached(a) && kill(active, 0) == 0 &&
 	      kill(idle, 0) == 0, "targets and attachments stay");
 
 	/* A new daemon takes over. */
@@ -396,7 +406,7 @@ int main(void)
 	r = NULL;
 	CHECK(WAIT_FOR((json_decref(r), r = control("{\"cmd\": \"vm\", \"name\": \"idle\"}\n"),
 			reply_ok(r))), "the new daemon answers");
-	CHECK(r && json_integer_value(json_object_get(json_object_get(r, "vm"), "id")) == i.id,
+	CHECK(r && json_integer_value(json_object_get(json_object_get(r, "vm"), "id")) == esxmem_vm_id(i),
 	      "it knows the same VM as idle");
 	json_decref(r);
 	CHECK(WAIT_FOR(tax_moved_memory()), "and keeps the targets where the tax puts them");
@@ -413,9 +423,9 @@ int main(void)
 
 	/* set: a runtime change applies at once. */
 	r = control("{\"cmd\": \"set\", \"name\": \"idle\", \"settings\": {\"min\": \"12M\"}}\n");
-	CHECK(reply_ok(r) && find("idle", &i) && i.min_pages == 3072 && i.target_pages >= 3072,
-	      "set min: min %llu, target %llu", (unsigned long long)i.min_pages,
-	      (unsigned long long)i.target_pages);
+	CHECK(reply_ok(r) && find("idle", &i) && esxmem_vm_value(i, ESXMEM_VM_MIN_PAGES) == 3072 && esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES) >= 3072,
+	      "set min: min %llu, target %llu", (unsigned long long)esxmem_vm_value(i, ESXMEM_VM_MIN_PAGES),
+	      (unsigned long long)esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES));
 	json_decref(r);
 	r = control("{\"cmd\": \"set\", \"name\": \"idle\", \"settings\": {\"min\": \"lots\"}}\n");
 	CHECK(r && !reply_ok(r) && strstr(json_string_value(json_object_get(r, "error")), "min"),
@@ -435,13 +445,13 @@ int main(void)
 	CHECK(esxmemctl("--json", "vm", "active", NULL) == 0 && out_has("\"target_pages\""),
 	      "esxmemctl --json vm");
 	CHECK(esxmemctl("set", "idle", "shares=2000", "min=0", NULL) == 0 &&
-	      find("idle", &i) && i.shares == 2000 && i.min_pages == 0,
-	      "esxmemctl set: shares %u", i.shares);
+	      find("idle", &i) && esxmem_vm_value(i, ESXMEM_VM_SHARES) == 2000 && esxmem_vm_value(i, ESXMEM_VM_MIN_PAGES) == 0,
+	      "esxmemctl set: shares %u", (unsigned int)esxmem_vm_value(i, ESXMEM_VM_SHARES));
 	CHECK(esxmemctl("set", "idle", "shares=0", NULL) == 2, "bad value: usage error, nothing sent");
 	CHECK(esxmemctl("vm", "nosuch", NULL) == 1, "unknown VM: the daemon's refusal");
 	CHECK(watch_once(), "esxmemctl watch refreshes and stops on SIGINT");
 	CHECK(esxmemctl("reload", NULL) == 0 && out_has("reloaded") && find("idle", &i) &&
-	      i.shares == 1000, "esxmemctl reload drops the runtime change");
+	      esxmem_vm_value(i, ESXMEM_VM_SHARES) == 1000, "esxmemctl reload drops the runtime change");
 
 	/*
 	 * Admission control when VMs start: a min of 12M for every VM the
@@ -453,11 +463,11 @@ int main(void)
 		   " \"control_socket\": \"" SOCK "\", \"vm_defaults\": {\"min\": \"12M\"}}\n");
 	kill(d, SIGHUP);
 	CHECK(WAIT_FOR(log_has("VM idle: its min of 12 MiB is refused") &&
-		       find("active", &a) && a.min_pages == 3072 && find("idle", &i) &&
-		       i.min_pages == 0 && i.target_pages < 3072),
+		       find("active", &a) && esxmem_vm_value(a, ESXMEM_VM_MIN_PAGES) == 3072 && find("idle", &i) &&
+		       esxmem_vm_value(i, ESXMEM_VM_MIN_PAGES) == 0 && esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES) < 3072),
 	      "admission: active min %llu, idle min %llu (target %llu), refused with an error",
-	      (unsigned long long)a.min_pages, (unsigned long long)i.min_pages,
-	      (unsigned long long)i.target_pages);
+	      (unsigned long long)esxmem_vm_value(a, ESXMEM_VM_MIN_PAGES), (unsigned long long)esxmem_vm_value(i, ESXMEM_VM_MIN_PAGES),
+	      (unsigned long long)esxmem_vm_value(i, ESXMEM_VM_TARGET_PAGES));
 	CHECK(!log_has("VM active: its min"), "the older VM keeps its min");
 	write_text(CONF, good_conf);
 

@@ -100,16 +100,16 @@ static unsigned int verify(char *map, uint32_t n)
 /* Takes in the events so far; whether the pool is now in @state. */
 static bool state_is(int state)
 {
-	struct esxmem_event ev;
+	const struct esxmem_event *ev;
 
 	while (esxmem_events_read(events, &ev) == 0)
-		if (ev.type == ESXMEM_CMD_EVENT_STATE && nr_seen < 256 &&
-		    (!nr_seen || seen[nr_seen - 1] != (int)ev.state))
-			seen[nr_seen++] = (int)ev.state;
+		if (esxmem_event_type(ev) == ESXMEM_CMD_EVENT_STATE && nr_seen < 256 &&
+		    (!nr_seen || seen[nr_seen - 1] != (int)esxmem_event_state(ev)))
+			seen[nr_seen++] = (int)esxmem_event_state(ev);
 	return nr_seen && seen[nr_seen - 1] == state;
 }
 
-static struct esxmem_vm_info info(uint32_t id)
+static struct esxmem_vm_info *info(uint32_t id)
 {
 	return esx_vm_info(nl, id);
 }
@@ -196,7 +196,7 @@ int main(void)
 	static const int down[] = { ESXMEM_STATE_SOFT, ESXMEM_STATE_HARD, ESXMEM_STATE_LOW };
 	static const int up[] = { ESXMEM_STATE_LOW, ESXMEM_STATE_HIGH };
 	long changes, want = 0;
-	struct esxmem_vm_info vi;
+	struct esxmem_vm_info *vi;
 	uint32_t id, next = 0;
 	uint64_t target;
 	char *map;
@@ -222,20 +222,20 @@ int main(void)
 	REQUIRE(map, "mmap");
 	id = esx_stats(fd).id;
 	CHECK(ESX_WAIT_FOR(esx_sysfs_long("pool_pages") == POOL &&
-			   info(id).swap_slots == MAX_PAGES, WAIT_SECS),
+			   esxmem_vm_value(info(id), ESXMEM_VM_SWAP_SLOTS) == MAX_PAGES, WAIT_SECS),
 	      "the daemon set the pool (%ld pages) and gave the VM a swap file of max - min (%llu slots)",
-	      esx_sysfs_long("pool_pages"), (unsigned long long)info(id).swap_slots);
-	CHECK(info(id).swap_target_pages == ESXMEM_NO_TARGET, "a swap target in the high state");
+	      esx_sysfs_long("pool_pages"), (unsigned long long)esxmem_vm_value(info(id), ESXMEM_VM_SWAP_SLOTS));
+	CHECK(esxmem_vm_value(info(id), ESXMEM_VM_SWAP_TARGET_PAGES) == ESXMEM_NO_TARGET, "a swap target in the high state");
 
 	/* Down, with nothing reclaimed. */
 	write_until(map, &next, 150);
 	CHECK(ESX_WAIT_FOR(state_is(ESXMEM_STATE_SOFT), 10), "not soft at 150 pages free");
 	write_until(map, &next, 70);
 	CHECK(ESX_WAIT_FOR(state_is(ESXMEM_STATE_HARD), 10), "not hard at 70 pages free");
-	CHECK(ESX_WAIT_FOR((target = info(id).target_pages) != 0 &&
-			   info(id).swap_target_pages == target, WAIT_SECS),
+	CHECK(ESX_WAIT_FOR((target = esxmem_vm_value(info(id), ESXMEM_VM_TARGET_PAGES)) != 0 &&
+			   esxmem_vm_value(info(id), ESXMEM_VM_SWAP_TARGET_PAGES) == target, WAIT_SECS),
 	      "in hard, the swap target %llu is not the target %llu",
-	      (unsigned long long)info(id).swap_target_pages, (unsigned long long)target);
+	      (unsigned long long)esxmem_vm_value(info(id), ESXMEM_VM_SWAP_TARGET_PAGES), (unsigned long long)target);
 	/* Just into low: further pages of a VM above its target would wait. */
 	write_until(map, &next, 39);
 	CHECK(ESX_WAIT_FOR(state_is(ESXMEM_STATE_LOW), 10), "not low at 39 pages free");
@@ -256,15 +256,15 @@ int main(void)
 	CHECK(ESX_WAIT_FOR(state_is(ESXMEM_STATE_SOFT) || state_is(ESXMEM_STATE_HIGH), WAIT_SECS),
 	      "not back to soft");
 	vi = info(id);
-	CHECK(vi.swap_outs + vi.compress_outs > 0, "swapped %llu, compressed %llu",
-	      (unsigned long long)vi.swap_outs, (unsigned long long)vi.compress_outs);
-	CHECK(ESX_WAIT_FOR(info(id).swap_target_pages == ESXMEM_NO_TARGET, WAIT_SECS),
+	CHECK(esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS) + esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_OUTS) > 0, "swapped %llu, compressed %llu",
+	      (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS), (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_OUTS));
+	CHECK(ESX_WAIT_FOR(esxmem_vm_value(info(id), ESXMEM_VM_SWAP_TARGET_PAGES) == ESXMEM_NO_TARGET, WAIT_SECS),
 	      "the swap target stayed after the hard state");
 	CHECK(ESX_WAIT_FOR(avail_counts_zpool(&want), WAIT_SECS),
 	      "the compression cache's %ld pages are not handed out: %ld to hand out, want %ld",
 	      esx_sysfs_long("reclaim/zpool_pages"), daemon_avail(), want);
 	printf("reclaimed: %u pages written, %llu swapped and %llu compressed (swap target %llu)\n",
-	       next, (unsigned long long)vi.swap_outs, (unsigned long long)vi.compress_outs,
+	       next, (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SWAP_OUTS), (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_COMPRESS_OUTS),
 	       (unsigned long long)target);
 
 	/* Pressure falls: the guest gives up a quarter of its memory. */

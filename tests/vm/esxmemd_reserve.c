@@ -30,15 +30,15 @@
 
 static uint64_t swap_slots(struct esxmem *nl, pid_t owner)
 {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	uint64_t slots = 0;
 	size_t n, i;
 
 	if (esxmem_vm_list(nl, &vms, &n))
 		return 0;
 	for (i = 0; i < n; i++)
-		if (vms[i].owner_pid == (uint32_t)owner)
-			slots = vms[i].swap_slots;
+		if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)owner)
+			slots = esxmem_vm_value(vms[i], ESXMEM_VM_SWAP_SLOTS);
 	esxmem_vm_list_free(vms, n);
 	return slots;
 }

@@ -50,24 +50,24 @@ static uint32_t vm_id;
 
 static uint64_t ballooned(void)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 	uint64_t n;
 
 	REQUIRE_OK(esxmem_vm_get(nl, vm_id, &info));
-	n = info.state_pages[ESXMEM_PAGE_BALLOONED];
-	esxmem_vm_info_free(&info);
+	n = esxmem_vm_state_pages(info, ESXMEM_PAGE_BALLOONED);
+	esxmem_vm_info_free(info);
 	return n;
 }
 
 static bool attached(void)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 	bool yes;
 
 	if (esxmem_vm_get(nl, vm_id, &info))
 		return false;
-	yes = info.kvm_attached && !strcmp(info.name, "r1");
-	esxmem_vm_info_free(&info);
+	yes = esxmem_vm_kvm_attached(info) && !strcmp(esxmem_vm_name(info), "r1");
+	esxmem_vm_info_free(info);
 	return yes;
 }
 
@@ -182,13 +182,13 @@ int main(void)
 		_exit(127);
 	}
 	{
-		struct esxmem_vm_info *vms;
+		struct esxmem_vm_info **vms;
 		size_t n, i;
 
 		REQUIRE(WAIT_FOR(esxmem_vm_list(nl, &vms, &n) == 0 &&
 				 ({ for (i = 0, vm_id = 0; i < n; i++)
-					if (vms[i].owner_pid == (uint32_t)guest)
-						vm_id = vms[i].id;
+					if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)guest)
+						vm_id = esxmem_vm_id(vms[i]);
 				    esxmem_vm_list_free(vms, n); vm_id != 0; })), "the guest's VM");
 	}
 	d = esx_start_esxmemd(CONF, LOG, true);

@@ -27,7 +27,7 @@ static struct esxmem *h;
 /* Pieces of VM @id's slot map as a dump of every VM reports them. */
 static size_t dumped_slots(uint32_t id, uint64_t *top_gfn)
 {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	size_t n, i, k, pieces = 0;
 	int err;
 
@@ -37,12 +37,15 @@ static size_t dumped_slots(uint32_t id, uint64_t *top_gfn)
 	while (err == -EAGAIN);
 	REQUIRE_OK(err);
 	for (i = 0; i < n; i++) {
-		if (vms[i].id != id)
+		if (esxmem_vm_id(vms[i]) != id)
 			continue;
-		pieces = vms[i].nr_slots;
-		for (k = 0; k < pieces; k++)
-			if (vms[i].slots[k].base_gfn + vms[i].slots[k].npages > *top_gfn)
-				*top_gfn = vms[i].slots[k].base_gfn + vms[i].slots[k].npages;
+		pieces = esxmem_vm_nr_slots(vms[i]);
+		for (k = 0; k < pieces; k++) {
+			const struct esxmem_slot_info *s = esxmem_vm_slot(vms[i], k);
+
+			if (esxmem_slot_base_gfn(s) + esxmem_slot_npages(s) > *top_gfn)
+				*top_gfn = esxmem_slot_base_gfn(s) + esxmem_slot_npages(s);
+		}
 	}
 	esxmem_vm_list_free(vms, n);
 	return pieces;
@@ -51,11 +54,12 @@ static size_t dumped_slots(uint32_t id, uint64_t *top_gfn)
 static const struct esxmem_slot_info *slot_of(const struct esxmem_vm_info *vm, uint64_t gfn,
 					      uint64_t *offset)
 {
-	for (size_t i = 0; i < vm->nr_slots; i++) {
-		const struct esxmem_slot_info *s = &vm->slots[i];
+	for (size_t i = 0; i < esxmem_vm_nr_slots(vm); i++) {
+		const struct esxmem_slot_info *s = esxmem_vm_slot(vm, i);
+		uint64_t base = esxmem_slot_base_gfn(s);
 
-		if (gfn >= s->base_gfn && gfn < s->base_gfn + s->npages) {
-			*offset = s->offset + (gfn - s->base_gfn);
+		if (gfn >= base && gfn < base + esxmem_slot_npages(s)) {
+			*offset = esxmem_slot_offset(s) + (gfn - base);
 			return s;
 		}
 	}
@@ -68,14 +72,14 @@ static void guest_write_host_find(struct vmm *vm, const uint8_t *obj, uint32_t i
 {
 	struct vmm_write w = { .gpa = gpa, .value = value };
 	struct vmm_regs r = { .ebx = 0x2000, .ecx = 1 };
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 	uint64_t offset;
 
 	/* The write list lives at gpa 0x2000, in the first slot. */
 	memcpy(vmm_gpa(vm, 0x2000), &w, sizeof(w));
 	REQUIRE_OK(vmm_call(vm, VMM_WRITE_LIST, &r));
 	REQUIRE_OK(esxmem_vm_get(h, id, &info));
-	if (slot_of(&info, gpa >> 12, &offset)) {
+	if (slot_of(info, gpa >> 12, &offset)) {
 		uint32_t got;
 
 		memcpy(&got, obj + offset * ESX_PAGE + (gpa & 0xfff), sizeof(got));
@@ -84,12 +88,12 @@ static void guest_write_host_find(struct vmm *vm, const uint8_t *obj, uint32_t i
 	} else {
 		CHECK(0, "gfn 0x%x not in the slot map", gpa >> 12);
 	}
-	esxmem_vm_info_free(&info);
+	esxmem_vm_info_free(info);
 }
 
 int main(void)
 {
-	struct esxmem_vm_info info;
+	struct esxmem_vm_info *info;
 	uint64_t top;
 	struct vmm *vm, *other;
 	uint8_t *obj;
@@ -115,14 +119,20 @@ int main(void)
 	}
 	CHECK_OK(esxmem_kvm_attach(h, id, vmm_vm_fd(vm)));	/* idempotent */
 	REQUIRE_OK(esxmem_vm_get(h, id, &info));
-	CHECK(info.kvm_attached && info.kvm_pid == (uint32_t)getpid(), "attached, pid %u",
-	      info.kvm_pid);
-	REQUIRE(info.nr_slots == 2, "two slot pieces, got %zu", info.nr_slots);
-	CHECK(info.slots[0].base_gfn == 0 && info.slots[0].npages == SLOT_PAGES &&
-	      info.slots[0].offset == 0 && info.slots[0].id == 0, "slot 0");
-	CHECK(info.slots[1].base_gfn == 0x100 && info.slots[1].npages == SLOT_PAGES &&
-	      info.slots[1].offset == SLOT_PAGES && info.slots[1].id == 1, "slot 1");
-	esxmem_vm_info_free(&info);
+	CHECK(esxmem_vm_kvm_attached(info) &&
+	      esxmem_vm_value(info, ESXMEM_VM_KVM_PID) == (uint64_t)getpid(), "attached, pid %llu",
+	      (unsigned long long)esxmem_vm_value(info, ESXMEM_VM_KVM_PID));
+	REQUIRE(esxmem_vm_nr_slots(info) == 2, "two slot pieces, got %zu", esxmem_vm_nr_slots(info));
+	{
+		const struct esxmem_slot_info *s0 = esxmem_vm_slot(info, 0);
+		const struct esxmem_slot_info *s1 = esxmem_vm_slot(info, 1);
+
+		CHECK(esxmem_slot_base_gfn(s0) == 0 && esxmem_slot_npages(s0) == SLOT_PAGES &&
+		      esxmem_slot_offset(s0) == 0 && esxmem_slot_id(s0) == 0, "slot 0");
+		CHECK(esxmem_slot_base_gfn(s1) == 0x100 && esxmem_slot_npages(s1) == SLOT_PAGES &&
+		      esxmem_slot_offset(s1) == SLOT_PAGES && esxmem_slot_id(s1) == 1, "slot 1");
+	}
+	esxmem_vm_info_free(info);
 
 	guest_write_host_find(vm, obj, id, 0x7f000 + 12, 0xdeadbeef);
 	guest_write_host_find(vm, obj, id, 0x100000 + 4, 0x12345678);
@@ -133,16 +143,16 @@ int main(void)
 	CHECK(dumped_slots(id, &top) == 1 && top == SLOT_PAGES,
 	      "a dump after deleting slot 1: top gfn %#llx", (unsigned long long)top);
 	REQUIRE_OK(esxmem_vm_get(h, id, &info));
-	CHECK(info.nr_slots == 1, "after deleting slot 1: %zu pieces", info.nr_slots);
-	esxmem_vm_info_free(&info);
+	CHECK(esxmem_vm_nr_slots(info) == 1, "after deleting slot 1: %zu pieces", esxmem_vm_nr_slots(info));
+	esxmem_vm_info_free(info);
 	REQUIRE_OK(vmm_add_slot(vm, 1, 0x200000, SLOT_PAGES * ESX_PAGE, fd,
 				SLOT_PAGES * ESX_PAGE));
 	CHECK(dumped_slots(id, &top) == 2 && top == 0x200 + SLOT_PAGES,
 	      "a dump after re-adding slot 1: top gfn %#llx", (unsigned long long)top);
 	REQUIRE_OK(esxmem_vm_get(h, id, &info));
-	CHECK(info.nr_slots == 2 && info.slots[1].base_gfn == 0x200 &&
-	      info.slots[1].offset == SLOT_PAGES, "slot 1 re-added at gfn 0x200");
-	esxmem_vm_info_free(&info);
+	CHECK(esxmem_vm_nr_slots(info) == 2 && esxmem_slot_base_gfn(esxmem_vm_slot(info, 1)) == 0x200 &&
+	      esxmem_slot_offset(esxmem_vm_slot(info, 1)) == SLOT_PAGES, "slot 1 re-added at gfn 0x200");
+	esxmem_vm_info_free(info);
 	guest_write_host_find(vm, obj, id, 0x200000 + 8, 0x0badf00d);
 	CHECK(*(uint32_t *)(obj + SLOT_PAGES * ESX_PAGE + 4) == 0x12345678,
 	      "the object kept what the guest wrote at the old address");
@@ -152,12 +162,12 @@ int main(void)
 	CHECK(esxmem_kvm_attach(h, id, vmm_vm_fd(other)) == -EBUSY, "second KVM VM: EBUSY");
 	CHECK_OK(esxmem_kvm_detach(h, id));
 	REQUIRE_OK(esxmem_vm_get(h, id, &info));
-	CHECK(!info.kvm_attached && info.nr_slots == 0, "detached");
-	esxmem_vm_info_free(&info);
+	CHECK(!esxmem_vm_kvm_attached(info) && esxmem_vm_nr_slots(info) == 0, "detached");
+	esxmem_vm_info_free(info);
 	CHECK_OK(esxmem_kvm_attach(h, id, vmm_vm_fd(other)));
 	REQUIRE_OK(esxmem_vm_get(h, id, &info));
-	CHECK(info.kvm_attached && info.nr_slots == 0, "attached to a VM with no slots here");
-	esxmem_vm_info_free(&info);
+	CHECK(esxmem_vm_kvm_attached(info) && esxmem_vm_nr_slots(info) == 0, "attached to a VM with no slots here");
+	esxmem_vm_info_free(info);
 	CHECK_OK(esxmem_kvm_detach(h, id));
 	vmm_destroy(other);
 
@@ -165,8 +175,8 @@ int main(void)
 	REQUIRE_OK(esxmem_kvm_attach(h, id, vmm_vm_fd(vm)));
 	vmm_destroy(vm);
 	REQUIRE_OK(esxmem_vm_get(h, id, &info));
-	CHECK(info.nr_slots == 0, "no slot maps the object once the VMM unmapped it");
-	esxmem_vm_info_free(&info);
+	CHECK(esxmem_vm_nr_slots(info) == 0, "no slot maps the object once the VMM unmapped it");
+	esxmem_vm_info_free(info);
 	CHECK(*(uint32_t *)(obj + 0x7f000 + 12) == 0xdeadbeef, "memory intact");
 
 	munmap(obj, 2 * SLOT_PAGES * ESX_PAGE);

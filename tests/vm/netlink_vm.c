@@ -30,7 +30,8 @@ static uint32_t vm_id(int fd)
 static void test_vm_round_trip(void)
 {
 	struct esxmem_vm_settings s = { 0 };
-	struct esxmem_vm_info vm;
+	struct esxmem_vm_info *vm;
+	char name[ESXMEM_VM_NAME_MAX];
 	int fd = esx_open();
 	uint32_t id = vm_id(fd);
 	void *p = esx_map(fd, 64, 0);
@@ -38,20 +39,23 @@ static void test_vm_round_trip(void)
 	REQUIRE(p, "mmap");
 	memset(p, 1, 16 * ESX_PAGE);
 	REQUIRE_OK(esxmem_vm_get(h, id, &vm));
-	CHECK(vm.id == id, "id");
-	CHECK(vm.owner_pid == (uint32_t)getpid(), "owner pid %u", vm.owner_pid);
-	CHECK(vm.size_pages == 64 && vm.consumed_pages == 16, "size %llu consumed %llu",
-	      (unsigned long long)vm.size_pages, (unsigned long long)vm.consumed_pages);
-	CHECK(vm.state_pages[ESXMEM_PAGE_PRIVATE] == 16 &&
-	      vm.state_pages[ESXMEM_PAGE_UNBACKED] == 48, "state histogram");
-	CHECK(vm.shares == 1000 && vm.min_pages == 0 && vm.max_pages == UINT64_MAX &&
-	      vm.name[0] == 0 && !vm.kvm_attached && vm.nr_slots == 0, "defaults");
-	CHECK(vm.mappings == 1 && vm.faults >= 16, "mappings %u faults %llu", vm.mappings,
-	      (unsigned long long)vm.faults);
-	esxmem_vm_info_free(&vm);
+	CHECK(esxmem_vm_id(vm) == id, "id");
+	CHECK(esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID) == (uint64_t)getpid(), "owner pid %llu",
+	      (unsigned long long)esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID));
+	CHECK(esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES) == 64 && esxmem_vm_value(vm, ESXMEM_VM_CONSUMED_PAGES) == 16, "size %llu consumed %llu",
+	      (unsigned long long)esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES), (unsigned long long)esxmem_vm_value(vm, ESXMEM_VM_CONSUMED_PAGES));
+	CHECK(esxmem_vm_state_pages(vm, ESXMEM_PAGE_PRIVATE) == 16 &&
+	      esxmem_vm_state_pages(vm, ESXMEM_PAGE_UNBACKED) == 48, "state histogram");
+	CHECK(esxmem_vm_value(vm, ESXMEM_VM_SHARES) == 1000 && esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES) == 0 && esxmem_vm_value(vm, ESXMEM_VM_MAX_PAGES) == UINT64_MAX &&
+	      esxmem_vm_name(vm)[0] == 0 && !esxmem_vm_kvm_attached(vm) && esxmem_vm_nr_slots(vm) == 0, "defaults");
+	CHECK(esxmem_vm_value(vm, ESXMEM_VM_MAPPINGS) == 1 && esxmem_vm_value(vm, ESXMEM_VM_FAULTS) >= 16,
+	      "mappings %llu faults %llu", (unsigned long long)esxmem_vm_value(vm, ESXMEM_VM_MAPPINGS),
+	      (unsigned long long)esxmem_vm_value(vm, ESXMEM_VM_FAULTS));
+	esxmem_vm_info_free(vm);
 
 	s.set = ESXMEM_VM_SET_ALL;
-	snprintf(s.name, sizeof(s.name), "guest-%u", id);
+	snprintf(name, sizeof(name), "guest-%u", id);
+	s.name = name;
 	s.domain = 7;
 	s.shares = 2500;
 	s.flags = ESXMEM_VM_F_NO_SHARING;
@@ -60,10 +64,10 @@ static void test_vm_round_trip(void)
 	s.target_pages = 32;
 	CHECK_OK(esxmem_vm_set(h, id, &s));
 	REQUIRE_OK(esxmem_vm_get(h, id, &vm));
-	CHECK(!strcmp(vm.name, s.name) && vm.domain == 7 && vm.shares == 2500 &&
-	      vm.flags == ESXMEM_VM_F_NO_SHARING && vm.min_pages == 8 &&
-	      vm.max_pages == 60 && vm.target_pages == 32, "settings round trip");
-	esxmem_vm_info_free(&vm);
+	CHECK(!strcmp(esxmem_vm_name(vm), s.name) && esxmem_vm_value(vm, ESXMEM_VM_DOMAIN) == 7 && esxmem_vm_value(vm, ESXMEM_VM_SHARES) == 2500 &&
+	      esxmem_vm_value(vm, ESXMEM_VM_FLAGS) == ESXMEM_VM_F_NO_SHARING && esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES) == 8 &&
+	      esxmem_vm_value(vm, ESXMEM_VM_MAX_PAGES) == 60 && esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES) == 32, "settings round trip");
+	esxmem_vm_info_free(vm);
 
 	/* Rule breakers change nothing. */
 	s.set = ESXMEM_VM_SET_MIN_PAGES | ESXMEM_VM_SET_SHARES;
@@ -79,9 +83,9 @@ static void test_vm_round_trip(void)
 	s.flags = 1u << 31;
 	CHECK(esxmem_vm_set(h, id, &s) == -EINVAL, "unknown flag bits must fail");
 	REQUIRE_OK(esxmem_vm_get(h, id, &vm));
-	CHECK(vm.min_pages == 8 && vm.shares == 2500 && vm.flags == ESXMEM_VM_F_NO_SHARING,
+	CHECK(esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES) == 8 && esxmem_vm_value(vm, ESXMEM_VM_SHARES) == 2500 && esxmem_vm_value(vm, ESXMEM_VM_FLAGS) == ESXMEM_VM_F_NO_SHARING,
 	      "refused sets changed nothing");
-	esxmem_vm_info_free(&vm);
+	esxmem_vm_info_free(vm);
 	CHECK(esxmem_vm_get(h, 0x7ffffff0, &vm) == -ENOENT, "unknown id");
 
 	munmap(p, 64 * ESX_PAGE);
@@ -92,41 +96,45 @@ static void test_vm_round_trip(void)
 static void test_pool_round_trip(void)
 {
 	struct esxmem_pool_settings s = { 0 };
-	struct esxmem_pool_info pool, again;
+	struct esxmem_pool_info *pool, *again;
 
 	REQUIRE_OK(esxmem_pool_get(h, &pool));
-	CHECK((long)pool.pages == esx_sysfs_long("pool_pages"), "pool pages");
-	CHECK(pool.permille[ESXMEM_STATE_HIGH] == 60 && pool.permille[ESXMEM_STATE_LOW] == 10,
+	CHECK((long)esxmem_pool_value(pool, ESXMEM_POOL_PAGES) == esx_sysfs_long("pool_pages"), "pool pages");
+	CHECK(esxmem_pool_permille(pool, ESXMEM_STATE_HIGH) == 60 && esxmem_pool_permille(pool, ESXMEM_STATE_LOW) == 10,
 	      "default thresholds");
-	CHECK(pool.state == ESXMEM_STATE_HIGH, "state high");
-	CHECK((int64_t)pool.pages - (int64_t)pool.used_pages == pool.free_pages, "free = pages - used");
+	CHECK(esxmem_pool_value(pool, ESXMEM_POOL_STATE) == ESXMEM_STATE_HIGH, "state high");
+	CHECK((int64_t)esxmem_pool_value(pool, ESXMEM_POOL_PAGES) -
+	      (int64_t)esxmem_pool_value(pool, ESXMEM_POOL_USED_PAGES) == esxmem_pool_free_pages(pool),
+	      "free = pages - used");
 
-	s.set = ESXMEM_POOL_SET_FAULT_WAIT_MS | ESXMEM_POOL_SET_PERMILLE(ESXMEM_STATE_HIGH);
+	s.set = ESXMEM_POOL_SET_FAULT_WAIT_MS | ESXMEM_POOL_SET_HIGH_PERMILLE;
 	s.fault_wait_ms = 4321;
-	s.permille[ESXMEM_STATE_HIGH] = 70;
+	s.high_permille = 70;
 	CHECK_OK(esxmem_pool_set(h, &s));
 	CHECK(esx_sysfs_long("fault_wait_ms") == 4321 &&
 	      esx_sysfs_long("state_high_permille") == 70, "pool set reached sysfs");
 
 	/* Valid high, invalid order elsewhere: nothing changes. */
-	s.set = ESXMEM_POOL_SET_FAULT_WAIT_MS | ESXMEM_POOL_SET_PERMILLE(ESXMEM_STATE_LOW);
+	s.set = ESXMEM_POOL_SET_FAULT_WAIT_MS | ESXMEM_POOL_SET_LOW_PERMILLE;
 	s.fault_wait_ms = 1;
-	s.permille[ESXMEM_STATE_LOW] = 30;
+	s.low_permille = 30;
 	CHECK(esxmem_pool_set(h, &s) == -EINVAL, "low above hard must fail");
 	REQUIRE_OK(esxmem_pool_get(h, &again));
-	CHECK(again.fault_wait_ms == 4321 && again.permille[ESXMEM_STATE_LOW] == 10,
+	CHECK(esxmem_pool_value(again, ESXMEM_POOL_FAULT_WAIT_MS) == 4321 && esxmem_pool_permille(again, ESXMEM_STATE_LOW) == 10,
 	      "refused pool set changed nothing");
 
-	s.set = ESXMEM_POOL_SET_FAULT_WAIT_MS | ESXMEM_POOL_SET_PERMILLE(ESXMEM_STATE_HIGH);
-	s.fault_wait_ms = pool.fault_wait_ms;
-	s.permille[ESXMEM_STATE_HIGH] = pool.permille[ESXMEM_STATE_HIGH];
+	s.set = ESXMEM_POOL_SET_FAULT_WAIT_MS | ESXMEM_POOL_SET_HIGH_PERMILLE;
+	s.fault_wait_ms = (uint32_t)esxmem_pool_value(pool, ESXMEM_POOL_FAULT_WAIT_MS);
+	s.high_permille = esxmem_pool_permille(pool, ESXMEM_STATE_HIGH);
 	CHECK_OK(esxmem_pool_set(h, &s));
+	esxmem_pool_info_free(pool);
+	esxmem_pool_info_free(again);
 }
 
 /* Lists until success; checks that every id of @ids is there once. */
 static int list_and_check(const uint32_t *ids, int nids, int *tears)
 {
-	struct esxmem_vm_info *vms;
+	struct esxmem_vm_info **vms;
 	size_t n;
 	int err, found = 0;
 
@@ -139,12 +147,12 @@ static int list_and_check(const uint32_t *ids, int nids, int *tears)
 	if (err)
 		return err;
 	for (size_t i = 0; i < n; i++) {
-		if (i && vms[i].id <= vms[i - 1].id) {
-			fprintf(stderr, "dump out of order: %u after %u\n", vms[i].id, vms[i - 1].id);
+		if (i && esxmem_vm_id(vms[i]) <= esxmem_vm_id(vms[i - 1])) {
+			fprintf(stderr, "dump out of order: %u after %u\n", esxmem_vm_id(vms[i]), esxmem_vm_id(vms[i - 1]));
 			found = -1000000;
 		}
 		for (int k = 0; k < nids; k++)
-			found += vms[i].id == ids[k];
+			found += esxmem_vm_id(vms[i]) == ids[k];
 	}
 	esxmem_vm_list_free(vms, n);
 	return found == nids ? 0 : -EBADMSG;
@@ -192,7 +200,7 @@ static void test_dump_consistency(void)
 
 /* Waits up to 5 s for an event of @type about @id (any id if 0). */
 static int wait_event(struct esxmem_events *ev, uint32_t type, uint32_t id,
-		      struct esxmem_event *out)
+		      const struct esxmem_event **out)
 {
 	struct pollfd pfd = { .fd = esxmem_events_fd(ev), .events = POLLIN };
 	struct timespec t0, t;
@@ -201,7 +209,8 @@ static int wait_event(struct esxmem_events *ev, uint32_t type, uint32_t id,
 	for (;;) {
 		int err = esxmem_events_read(ev, out);
 
-		if (!err && out->type == type && (!id || out->vm_id == id))
+		if (!err && esxmem_event_type(*out) == type &&
+		    (!id || esxmem_event_vm_id(*out) == id))
 			return 0;
 		if (err == -EAGAIN) {
 			clock_gettime(CLOCK_MONOTONIC, &t);
@@ -215,7 +224,7 @@ static int wait_event(struct esxmem_events *ev, uint32_t type, uint32_t id,
 static void test_events(void)
 {
 	struct esxmem_events *ev;
-	struct esxmem_event e;
+	const struct esxmem_event *e;
 	char pool[32];
 	long used;
 	uint32_t id;
@@ -225,7 +234,7 @@ static void test_events(void)
 	fd = esx_open();
 	id = vm_id(fd);
 	CHECK(wait_event(ev, ESXMEM_CMD_EVENT_VM_NEW, id, &e) == 0, "no VM_NEW event");
-	CHECK(e.owner_pid == (uint32_t)getpid(), "VM_NEW owner pid");
+	CHECK(esxmem_event_owner_pid(e) == (uint32_t)getpid(), "VM_NEW owner pid");
 	close(fd);
 	CHECK(wait_event(ev, ESXMEM_CMD_EVENT_VM_DEL, id, &e) == 0, "no VM_DEL event");
 
@@ -245,11 +254,13 @@ static void test_events(void)
 	used = esx_sysfs_long("used_pages");
 	CHECK(esx_sysfs_write_long("pool_pages", used * 1000 / 985) == 0, "shrink pool");
 	CHECK(wait_event(ev, ESXMEM_CMD_EVENT_STATE, 0, &e) == 0, "no STATE event");
-	CHECK(e.state == ESXMEM_STATE_HARD, "state %u with 1.5%% free, want hard", e.state);
-	CHECK(e.free_pages > 0 && e.free_pages < used / 50, "free pages %lld",
-	      (long long)e.free_pages);
+	CHECK(esxmem_event_state(e) == ESXMEM_STATE_HARD, "state %u with 1.5%% free, want hard",
+	      esxmem_event_state(e));
+	CHECK(esxmem_event_free_pages(e) > 0 && esxmem_event_free_pages(e) < used / 50,
+	      "free pages %lld", (long long)esxmem_event_free_pages(e));
 	CHECK(esx_sysfs_write("pool_pages", pool) == 0, "restore pool");
-	CHECK(wait_event(ev, ESXMEM_CMD_EVENT_STATE, 0, &e) == 0 && e.state == ESXMEM_STATE_HIGH,
+	CHECK(wait_event(ev, ESXMEM_CMD_EVENT_STATE, 0, &e) == 0 &&
+	      esxmem_event_state(e) == ESXMEM_STATE_HIGH,
 	      "no STATE event back to high");
 	close(fd);
 	esxmem_events_close(ev);
