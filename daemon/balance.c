@@ -249,6 +249,15 @@ int balance(struct daemon *d)
 			return -ENOMEM;
 		}
 	}
+	/* Each VM's record, found by id from here on, follows the new list. */
+	err = vm_cache_update(d, vms, n);
+	if (err) {
+		free(p);
+		free(rho);
+		free(refault);
+		esxmem_vm_list_free(vms, n);
+		return err;
+	}
 	for (i = 0; i < n; i++)
 		discover_vm(d, &vms[i], vms, n);
 	admit(d, vms, n);
@@ -284,6 +293,7 @@ int balance(struct daemon *d)
 	d->balances++;
 	balloon_forget_gone(d);
 	d->balloon_give = balloon_give(d);
+	balloon_listen_resume(d);
 	stock_balloons(d);
 	return 0;
 }

@@ -321,15 +321,45 @@ static int find_kvm_fd(pid_t pid)
 	return found;
 }
 
+/*
+ * find_kvm_fd() of process @pid, once per balance: a process that holds
+ * many VMs' memory (or many other files) is searched once for all of them.
+ */
+static int kvm_fd_of(const struct daemon *d, pid_t pid)
+{
+	static uint64_t balance = UINT64_MAX;
+	static pid_t last;
+	static int found;
+
+	if (balance != d->balances || last != pid) {
+		balance = d->balances;
+		last = pid;
+		found = find_kvm_fd(pid);
+	}
+	return found;
+}
+
+/* Tries to attach a VM without its KVM VM again after 1, 2, 4... up to this many balances. */
+#define ATTACH_RETRY_MAX	16
+
 static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm)
 {
+	struct vm_cache *c = vm_cache_find(d, vm->id);
 	int remote, pidfd, fd, err;
 
-	remote = find_kvm_fd((pid_t)vm->owner_pid);
+	if (c && d->balances < c->attach_at)
+		return -EAGAIN;
+	remote = kvm_fd_of(d, (pid_t)vm->owner_pid);
 	if (remote < 0) {
-		/* QEMU makes the KVM VM after guest RAM: try next time. */
+		/* QEMU makes the KVM VM after guest RAM: try again, less and less often. */
 		log_debug("VM %s: no single KVM VM in process %u yet (%s)", vm->name,
 			  vm->owner_pid, strerror(-remote));
+		if (c) {
+			c->attach_at = d->balances + (c->attach_gap ? c->attach_gap : 1);
+			c->attach_gap = c->attach_gap ? 2 * c->attach_gap : 2;
+			if (c->attach_gap > ATTACH_RETRY_MAX)
+				c->attach_gap = ATTACH_RETRY_MAX;
+		}
 		return remote;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)vm->owner_pid, 0);
