@@ -259,7 +259,7 @@ int balance(struct daemon *d)
 		return err;
 	}
 	for (i = 0; i < n; i++)
-		discover_vm(d, &vms[i], vms, n);
+		discover_vm(d, &vms[i], vms, n, vm_cache_find(d, vms[i].id));
 	admit(d, vms, n);
 	for (i = 0; i < n; i++) {
 		refault[i] = refaults(d, &vms[i], &last);

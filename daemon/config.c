@@ -519,7 +519,7 @@ static int top_member(struct parser *p, const char *key, json_t *v, void *out)
 	if (!strcmp(key, "sampling"))
 		return members(p, v, "period, pages", sampling_member, c);
 	if (!strcmp(key, "balloon_connections_max"))
-		return get_uint(p, v, 1, 1000000, "connections", &c->balloon_conns_max);
+		return get_uint(p, v, 0, 1000000, "connections", &c->balloon_conns_max);
 	if (!strcmp(key, "thresholds")) {
 		err = members(p, v, "high, soft, hard, low", thresholds_member, c);
 		for (s = 1; !err && s < ESXMEM_STATE_NR; s++)

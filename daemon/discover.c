@@ -340,11 +340,11 @@ static int kvm_fd_of(const struct daemon *d, pid_t pid)
 }
 
 /* Tries to attach a VM without its KVM VM again after 1, 2, 4... up to this many balances. */
-#define ATTACH_RETRY_MAX	16
+#define ATTACH_RETRY_MAX	64
 
-static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm)
+/* @c: the VM's record, which paces the retries (NULL: no pacing). */
+static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm, struct vm_cache *c)
 {
-	struct vm_cache *c = vm_cache_find(d, vm->id);
 	int remote, pidfd, fd, err;
 
 	if (c && d->balances < c->attach_at)
@@ -397,9 +397,12 @@ static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm)
 	return 0;
 }
 
-/* Names, configures and attaches @vm, one of @all[0..@n), as far as it can now. */
+/*
+ * Names, configures and attaches @vm, one of @all[0..@n), as far as it
+ * can now; @c is its record (vm_cache.c).
+ */
 int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
-		const struct esxmem_vm_info *all, size_t n)
+		const struct esxmem_vm_info *all, size_t n, struct vm_cache *c)
 {
 	int err = 0;
 
@@ -408,6 +411,6 @@ int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
 	if (!err)
 		err = configure_vm(d, vm);
 	if (!vm->kvm_attached && vm->owner_pid)
-		attach_vm(d, vm);
+		attach_vm(d, vm, c);
 	return err;
 }

@@ -46,7 +46,7 @@ struct stock_balloon {
 	struct qmp_session *session;	/* in flight, or NULL */
 	/* What the last session that went through saw: no change, no session. */
 	bool settled;			/* the balloon was where it was asked to be */
-	uint64_t seen_target, seen_consumed;
+	uint64_t seen_size, seen_target, seen_consumed;
 	unsigned int seen_state;
 	double seen_give;
 	/* After failures, the balance of the next try, further each time. */
@@ -137,7 +137,7 @@ struct daemon {
 /* discover.c: names VMs, applies their settings, attaches them to KVM. */
 const struct config_vm *vm_settings(const struct daemon *d, const char *name);
 int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
-		const struct esxmem_vm_info *all, size_t n);
+		const struct esxmem_vm_info *all, size_t n, struct vm_cache *c);
 int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
 			 size_t size);
 int vm_cid_from_cmdline(const char *cmdline, size_t len, uint32_t *cid);

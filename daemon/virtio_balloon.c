@@ -12,10 +12,11 @@
  * a virtio-balloon and a QMP socket (from its cached identity) gets a
  * short session, connect, greeting, qmp_capabilities, query-balloon and,
  * when the size to ask for changed, balloon; each step waits for QEMU
- * without blocking, under a per-session deadline (QMP_TIMEOUT_MS), so a
- * QEMU that hangs holds up nothing but its own balloon. A VM gets a
+ * without blocking, under a deadline (QMP_TIMEOUT_MS from the session's
+ * start or QEMU's last message, and what QEMU sent while the daemon was
+ * busy counts), so a QEMU that hangs holds up nothing but its own balloon. A VM gets a
  * session only when something its balloon depends on changed since the
- * last one that went through (its target, what it consumes, the
+ * last one that went through (its size, target, what it consumes, the
  * free-memory state) or its balloon was not yet where it was asked to
  * be; a VM whose QEMU failed is tried again after 1, 2, 4, then every
  * QMP_RETRY_MAX balances. At most QMP_SESSIONS_MAX sessions run at once;
@@ -56,7 +57,7 @@ struct qmp_session {
 	uint64_t value;			/* the size asked for by QS_SET */
 	uint64_t held, want;
 	/* What the VM looked like when it was queried. */
-	uint64_t target, consumed;
+	uint64_t size, target, consumed;
 };
 
 static double now(void)
@@ -171,6 +172,7 @@ static void end_session(struct daemon *d, struct qmp_session *s, int err)
 		sb->session = NULL;
 		session_result(d, c, err);
 		if (!err) {
+			sb->seen_size = s->size;
 			sb->seen_target = s->target;
 			sb->seen_consumed = s->consumed;
 			sb->seen_state = d->pool.state;
@@ -241,6 +243,7 @@ static int on_actual(struct daemon *d, struct qmp_session *s, json_t *ret)
 	if (err)
 		return err;
 	ram = vm->size_pages * page;
+	s->size = vm->size_pages;
 	s->target = vm->target_pages;
 	s->consumed = vm->consumed_pages;
 	s->held = actual < ram ? (ram - actual) / page : 0;
@@ -315,6 +318,8 @@ void stock_balloon_ready(struct daemon *d, size_t slot, uint32_t events)
 			break;
 		}
 		if (!err) {
+			/* QEMU answers: its deadline counts from its last word. */
+			s->q.deadline = now() + QMP_TIMEOUT_MS / 1000.0;
 			err = step(d, s, msg);
 			json_decref(msg);
 		}
@@ -333,9 +338,17 @@ void stock_balloon_deadline(struct daemon *d)
 
 	if (read(d->qmp_timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_debug("QMP deadline timer: %m");
-	for (i = 0; i < d->nr_qmp_slots; i++)
+	for (i = 0; i < d->nr_qmp_slots; i++) {
+		if (!d->qmp_sessions[i] || d->qmp_sessions[i]->q.deadline > t)
+			continue;
+		/*
+		 * What QEMU sent while the daemon was busy (a long balance)
+		 * counts: only a QEMU that said nothing in time is given up.
+		 */
+		stock_balloon_ready(d, i, EPOLLIN);
 		if (d->qmp_sessions[i] && d->qmp_sessions[i]->q.deadline <= t)
 			end_session(d, d->qmp_sessions[i], -ETIMEDOUT);
+	}
 	arm_deadline(d);
 	start_next(d);
 }
@@ -416,7 +429,8 @@ static bool worth_asking(const struct daemon *d, const struct vm_cache *c,
 		return false;			/* still at it */
 	if (sb->last_err)
 		return d->balances >= sb->retry_at;
-	return !sb->settled || sb->seen_target != vm->target_pages ||
+	return !sb->settled || sb->seen_size != vm->size_pages ||
+	       sb->seen_target != vm->target_pages ||
 	       sb->seen_consumed != vm->consumed_pages || sb->seen_state != d->pool.state ||
 	       sb->seen_give != d->balloon_give;
 }
@@ -430,7 +444,8 @@ void stock_balloons(struct daemon *d)
 		const struct esxmem_vm_info *vm = &d->vms[i];
 		struct vm_cache *c = vm_cache_find(d, vm->id);
 
-		if (!c || !c->qmp_path[0] || !vm->owner_pid)
+		/* A VM whose RAM has no size yet has no balloon to size. */
+		if (!c || !c->qmp_path[0] || !vm->owner_pid || !vm->size_pages)
 			continue;
 		c->stock.tracked = true;
 		if (!vm_settings(d, vm->name)->reclaim.balloon || c->balloon_session ||

@@ -27,7 +27,7 @@
 #define GONE		3
 #define PLAIN		(VMS - STOCK - 1)
 #define WAIT_SECS	60.0
-#define WAIT_FOR(cond)	ESX_WAIT_FOR(cond, WAIT_SECS)
+#define WAIT_FOR(cond)	SH_WAIT_SLOW(cond, WAIT_SECS)
 /* A reply to the guest's balloon: prompt, with room for a slow, loaded test host. */
 #define REPLY_SECS	2.0
 #define PROBE_SECS	8.0

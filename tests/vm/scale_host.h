@@ -155,6 +155,19 @@ static inline pid_t sh_fake_qemu(enum sh_qmp qmp, const char *path, const char *
 	_exit(127);
 }
 
+/*
+ * Polls @cond every 250 ms until it holds or @secs pass: the status of
+ * hundreds of VMs is a large reply, not to be asked for every 10 ms.
+ */
+#define SH_WAIT_SLOW(cond, secs)					\
+	({								\
+		double _end = esx_now() + (secs);			\
+		bool _ok;						\
+		while (!(_ok = (cond)) && esx_now() < _end)		\
+			usleep(250 * 1000);				\
+		_ok;							\
+	})
+
 /* The daemon's status over the control socket @sock, or NULL. */
 static inline json_t *sh_status(const char *sock)
 {
@@ -201,8 +214,8 @@ static inline long long sh_status_num(const char *sock, const char *key)
 	return n;
 }
 
-/* utime + stime of process @pid, in seconds. */
-static inline double sh_cpu_secs(pid_t pid)
+/* utime + stime of process @pid, in seconds; stime in *@sys. */
+static inline double sh_cpu_secs(pid_t pid, double *sys)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long ut = 0, st = 0;
@@ -222,6 +235,7 @@ static inline double sh_cpu_secs(pid_t pid)
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
 			 &ut, &st) != 2)
 		return -1;
+	*sys = (double)st / (double)sysconf(_SC_CLK_TCK);
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
