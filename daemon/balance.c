@@ -264,8 +264,17 @@ int balance(struct daemon *d)
 			return -ENOMEM;
 		}
 	}
+	/* Each VM's record, found by id from here on, follows the new list. */
+	err = vm_cache_update(d, vms, n);
+	if (err) {
+		free(p);
+		free(rho);
+		free(refault);
+		esxmem_vm_list_free(vms, n);
+		return err;
+	}
 	for (i = 0; i < n; i++)
-		discover_vm(d, vms[i], vms, n);
+		discover_vm(d, vms[i], vms, n, vm_cache_find(d, esxmem_vm_id(vms[i])));
 	admit(d, vms, n);
 	for (i = 0; i < n; i++) {
 		const struct esxmem_vm_info *vm = vms[i];
@@ -305,6 +314,7 @@ int balance(struct daemon *d)
 	d->balances++;
 	balloon_forget_gone(d);
 	d->balloon_give = balloon_give(d);
+	balloon_listen_resume(d);
 	stock_balloons(d);
 	return 0;
 }

@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -95,12 +96,7 @@ static uint64_t now_sec(void)
 
 static int find_vm(const struct daemon *d, uint32_t id)
 {
-	size_t i;
-
-	for (i = 0; i < d->nr_vms; i++)
-		if (esxmem_vm_id(d->vms[i]) == id)
-			return (int)i;
-	return -1;
+	return vm_index(d, id);
 }
 
 /* The frames @vm_id's balloon holds that held no memory when locked. */
@@ -183,31 +179,27 @@ uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm)
 
 bool balloon_has_session(const struct daemon *d, uint32_t vm_id)
 {
-	size_t i;
+	const struct vm_cache *c = vm_cache_find(d, vm_id);
 
-	for (i = 0; i < BALLOON_CONNS_MAX; i++)
-		if (d->balloons[i] && d->balloons[i]->vm_id == vm_id)
-			return true;
-	return false;
+	return c && c->balloon_session;
 }
 
 /*
  * The VM whose VMM gave the guest @cid (its vsock device on the command
- * line, vm_cid_from_cmdline()); -1 when none, -2 when two VMs claim it:
- * neither is trusted with the connection.
+ * line, vm_cid_from_cmdline(), as the VM's cached identity has it); -1
+ * when none, -2 when two VMs claim it: neither is trusted with the
+ * connection.
  */
 static int vm_of_cid(const struct daemon *d, uint32_t cid)
 {
-	static char cmdline[65536];
-	size_t v, len;
-	uint32_t c;
 	int found = -1;
+	size_t v;
 
 	for (v = 0; v < d->nr_vms; v++) {
+		const struct vm_cache *c = vm_cache_find(d, esxmem_vm_id(d->vms[v]));
 		pid_t pid = (pid_t)esxmem_vm_value(d->vms[v], ESXMEM_VM_OWNER_PID);
 
-		if (!pid || read_cmdline(pid, cmdline, sizeof(cmdline), &len) ||
-		    vm_cid_from_cmdline(cmdline, len, &c) || c != cid)
+		if (!pid || !c || c->cid_err || c->cid != cid)
 			continue;
 		if (found >= 0) {
 			log_warn("balloon connection from CID %u refused: VMs %s (process %u) and %s (process %u) both claim that guest CID; give each VM a CID of its own",
@@ -244,13 +236,18 @@ static bool refresh_vm(struct daemon *d, uint32_t vm_id, uint64_t *states)
 static void forget(struct daemon *d, size_t slot)
 {
 	struct balloon_conn *c = d->balloons[slot];
+	struct vm_cache *vc = vm_cache_find(d, c->vm_id);
 
 	if (!c->paused)
 		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (vc)
+		vc->balloon_session = false;
 	free(c->held);
 	free(c);
 	d->balloons[slot] = NULL;
+	d->nr_balloon_conns--;
+	balloon_listen_resume(d);
 }
 
 static void drop(struct daemon *d, size_t slot, const char *why)
@@ -606,7 +603,7 @@ void balloon_pace(struct daemon *d)
 
 	if (read(d->balloon_pace_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_debug("balloon pacing timer: %m");
-	for (i = 0; i < BALLOON_CONNS_MAX; i++) {
+	for (i = 0; i < d->nr_balloon_slots; i++) {
 		struct balloon_conn *c = d->balloons[i];
 
 		if (!c || !c->paused)
@@ -623,24 +620,87 @@ void balloon_pace(struct daemon *d)
 	}
 }
 
+/* How many connections the daemon takes at once: see balloon_open(). */
+size_t balloon_conns_limit(const struct daemon *d)
+{
+	return d->conf.balloon_conns_max ? d->conf.balloon_conns_max : d->balloon_conns_max;
+}
+
+/* A free slot for a new connection, the table grown if need be; -1 when full. */
+static long free_slot(struct daemon *d)
+{
+	struct balloon_conn **more;
+	size_t slot, cap;
+
+	if (d->nr_balloon_conns >= balloon_conns_limit(d))
+		return -1;
+	for (slot = 0; slot < d->nr_balloon_slots && d->balloons[slot]; slot++)
+		;
+	if (slot < d->nr_balloon_slots)
+		return (long)slot;
+	cap = d->nr_balloon_slots ? 2 * d->nr_balloon_slots : 64;
+	more = realloc(d->balloons, cap * sizeof(*more));
+	if (!more)
+		return -1;
+	memset(more + d->nr_balloon_slots, 0, (cap - d->nr_balloon_slots) * sizeof(*more));
+	d->balloons = more;
+	d->nr_balloon_slots = cap;
+	return (long)slot;
+}
+
+/*
+ * Out of file descriptors: the pending connection cannot be taken, and the
+ * listening socket would wake the loop for it again and again. It leaves
+ * the loop until a connection closes or the next balance.
+ */
+static void pause_listen(struct daemon *d, int err)
+{
+	struct epoll_event ev = { .events = 0, .data.u64 = EV_BALLOON_LISTEN };
+
+	if (d->balloon_listen_paused)
+		return;
+	log_err("balloon connections wait: the daemon is out of file descriptors (%s) with %zu balloon connections open; raise its file limit (LimitNOFILE= in esxmemd.service) or lower balloon_connections_max",
+		strerror(-err), d->nr_balloon_conns);
+	if (!epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, d->balloon_fd, &ev))
+		d->balloon_listen_paused = true;
+}
+
+void balloon_listen_resume(struct daemon *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_BALLOON_LISTEN };
+
+	if (d->balloon_listen_paused && d->balloon_fd >= 0 &&
+	    !epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, d->balloon_fd, &ev))
+		d->balloon_listen_paused = false;
+}
+
 void balloon_accept(struct daemon *d)
 {
 	struct sockaddr_vm peer;
 	socklen_t len = sizeof(peer);
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct balloon_conn *c;
-	size_t slot, i;
+	struct vm_cache *vc;
+	long slot;
+	size_t i;
 	int fd, v;
 
 	while ((fd = accept4(d->balloon_fd, (struct sockaddr *)&peer, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		len = sizeof(peer);
 		v = vm_of_cid(d, peer.svm_cid);
-		for (slot = 0; slot < BALLOON_CONNS_MAX && d->balloons[slot]; slot++)
-			;
-		for (i = 0; v >= 0 && i < BALLOON_CONNS_MAX; i++)
-			if (d->balloons[i] && d->balloons[i]->vm_id == esxmem_vm_id(d->vms[v]))
-				v = -3;
-		c = v >= 0 && slot < BALLOON_CONNS_MAX ? calloc(1, sizeof(*c)) : NULL;
+		vc = v >= 0 ? vm_cache_find(d, esxmem_vm_id(d->vms[v])) : NULL;
+		if (v >= 0 && (!vc || vc->balloon_session))
+			v = -3;
+		slot = v >= 0 ? free_slot(d) : -1;
+		if (v >= 0 && slot < 0) {
+			log_warn("balloon connection from CID %u refused: %zu balloon connections are open, the most the daemon takes (balloon_connections_max %zu); raise balloon_connections_max in %s, or the daemon's file limit (LimitNOFILE= in esxmemd.service) when it is not set",
+				 peer.svm_cid, d->nr_balloon_conns, balloon_conns_limit(d),
+				 d->conf_path);
+			close(fd);
+			continue;
+		}
+		c = v >= 0 ? calloc(1, sizeof(*c)) : NULL;
 		if (c) {
 			uint64_t top = 0;
 
@@ -658,7 +718,7 @@ void balloon_accept(struct daemon *d)
 				log_warn("balloon connection from CID %u refused: %s", peer.svm_cid,
 					 v == -1 ? "no VM has that guest CID" :
 					 v == -3 ? "its VM has a balloon connection already" :
-					 "too many connections or out of memory");
+					 "out of memory");
 			if (c)
 				free(c);
 			close(fd);
@@ -667,7 +727,7 @@ void balloon_accept(struct daemon *d)
 		c->fd = fd;
 		c->cid = peer.svm_cid;
 		c->vm_id = esxmem_vm_id(d->vms[v]);
-		ev.data.u64 = EV_BALLOON_CONN + slot;
+		ev.data.u64 = EV_BALLOON_CONN + (uint64_t)slot;
 		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
 			free(c->held);
 			free(c);
@@ -675,8 +735,11 @@ void balloon_accept(struct daemon *d)
 			continue;
 		}
 		d->balloons[slot] = c;
-		len = sizeof(peer);
+		d->nr_balloon_conns++;
+		vc->balloon_session = true;
 	}
+	if (errno == EMFILE || errno == ENFILE)
+		pause_listen(d, -errno);
 }
 
 int balloon_open(struct daemon *d)
@@ -687,8 +750,22 @@ int balloon_open(struct daemon *d)
 	};
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_BALLOON_LISTEN };
 	struct epoll_event pace = { .events = EPOLLIN, .data.u64 = EV_BALLOON_PACE };
+	struct rlimit files;
 	int fd;
 
+	/*
+	 * A connection per guest: take all the file descriptors the daemon
+	 * may have (systemd's soft limit is 1024, its hard one far more).
+	 */
+	if (!getrlimit(RLIMIT_NOFILE, &files) && files.rlim_cur < files.rlim_max) {
+		files.rlim_cur = files.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &files))
+			getrlimit(RLIMIT_NOFILE, &files);
+	}
+	if (files.rlim_cur == RLIM_INFINITY || files.rlim_cur > 1000000 + BALLOON_CONNS_FD_RESERVE)
+		files.rlim_cur = 1000000 + BALLOON_CONNS_FD_RESERVE;
+	d->balloon_conns_max = files.rlim_cur > BALLOON_CONNS_FD_RESERVE + 16 ?
+			       (size_t)files.rlim_cur - BALLOON_CONNS_FD_RESERVE : 16;
 	d->balloon_fd = -1;
 	d->balloon_pace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (d->balloon_pace_fd < 0 ||
@@ -723,7 +800,7 @@ void balloon_close(struct daemon *d)
 {
 	size_t i;
 
-	for (i = 0; i < BALLOON_CONNS_MAX; i++)
+	for (i = 0; i < d->nr_balloon_slots; i++)
 		if (d->balloons[i]) {
 			log_info("balloon of VM %u (CID %u): %llu pages stay ballooned while the daemon is away",
 				 d->balloons[i]->vm_id, d->balloons[i]->cid,
@@ -736,6 +813,9 @@ void balloon_close(struct daemon *d)
 	if (d->balloon_pace_fd >= 0)
 		close(d->balloon_pace_fd);
 	d->balloon_pace_fd = -1;
+	free(d->balloons);
+	d->balloons = NULL;
+	d->nr_balloon_slots = 0;
 	free(d->balloon_empty);
 	d->balloon_empty = NULL;
 	d->nr_balloon_empty = 0;

@@ -518,6 +518,8 @@ static int top_member(struct parser *p, const char *key, json_t *v, void *out)
 		return get_uint(p, v, 1, 3600, "seconds", &c->balance_secs);
 	if (!strcmp(key, "sampling"))
 		return members(p, v, "period, pages", sampling_member, c);
+	if (!strcmp(key, "balloon_connections_max"))
+		return get_uint(p, v, 0, 1000000, "connections", &c->balloon_conns_max);
 	if (!strcmp(key, "thresholds")) {
 		err = members(p, v, "high, soft, hard, low", thresholds_member, c);
 		for (s = 1; !err && s < ESXMEM_STATE_NR; s++)
@@ -600,7 +602,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	config_defaults(&c);
-	ret = members(&p, root, "pool, tax, headroom, balance_period, sampling, thresholds, control_socket, vm_defaults, vms",
+	ret = members(&p, root, "pool, tax, headroom, balance_period, sampling, thresholds, control_socket, balloon_connections_max, vm_defaults, vms",
 		      top_member, &c);
 	vms = json_object_get(root, "vms");
 	if (!ret && vms) {

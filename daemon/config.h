@@ -80,6 +80,9 @@ struct config {
 	/* defaults for VMs the file does not name */
 	struct config_vm vm_default;	/* name "" */
 	char control_socket[108];	/* default CONFIG_SOCKET_DEFAULT */
+	/* guests' balloon connections at once; 0 (default): as many as the
+	 * daemon's file limit allows, less what it keeps for itself */
+	unsigned int balloon_conns_max;
 	size_t nr_vms;
 	struct config_vm *vms;
 };

@@ -164,6 +164,12 @@ static json_t *status_json(const struct daemon *d)
 		"sample_secs", (json_int_t)d->conf.sample_secs,
 		"balances", (json_int_t)d->balances,
 		"config", d->conf_path, "vms", vms);
+	/* Scale: guests' balloon connections and the stock balloons driven over QMP. */
+	json_object_set_new(reply, "balloon_connections",
+			    json_pack("{s:I, s:I}", "open", (json_int_t)d->nr_balloon_conns,
+				      "max", (json_int_t)balloon_conns_limit(d)));
+	json_object_set_new(reply, "virtio_balloons",
+			    json_integer((json_int_t)stock_balloons_tracked(d)));
 	return reply;
 }
 

@@ -35,6 +35,10 @@
  *                     shared frames and the high state's free memory),
  *   "tax": 0.75, "balance_secs": 15, "sample_secs": 30,
  *   "balances": N (balances run since the daemon started),
+ *   "balloon_connections": {"open": N, "max": N} (guests' balloon
+ *        connections, and the most the daemon takes at once),
+ *   "virtio_balloons": N (VMs with a stock virtio-balloon and a QMP
+ *        socket the daemon knows of; VMs that are gone are forgotten),
  *   "config": "/etc/esxmem/esxmemd.json",
  *   "vms": [VM, ...]
  * and "vm" adds "vm": VM, where VM is

@@ -326,16 +326,46 @@ static int find_kvm_fd(pid_t pid)
 	return found;
 }
 
-static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm)
+/*
+ * find_kvm_fd() of process @pid, once per balance: a process that holds
+ * many VMs' memory (or many other files) is searched once for all of them.
+ */
+static int kvm_fd_of(const struct daemon *d, pid_t pid)
+{
+	static uint64_t balance = UINT64_MAX;
+	static pid_t last;
+	static int found;
+
+	if (balance != d->balances || last != pid) {
+		balance = d->balances;
+		last = pid;
+		found = find_kvm_fd(pid);
+	}
+	return found;
+}
+
+/* Tries to attach a VM without its KVM VM again after 1, 2, 4... up to this many balances. */
+#define ATTACH_RETRY_MAX	64
+
+/* @c: the VM's record, which paces the retries (NULL: no pacing). */
+static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm, struct vm_cache *c)
 {
 	pid_t pid = vmm_pid(vm);
 	int remote, pidfd, fd, err;
 
-	remote = find_kvm_fd(pid);
+	if (c && d->balances < c->attach_at)
+		return -EAGAIN;
+	remote = kvm_fd_of(d, pid);
 	if (remote < 0) {
-		/* QEMU makes the KVM VM after guest RAM: try next time. */
+		/* QEMU makes the KVM VM after guest RAM: try again, less and less often. */
 		log_debug("VM %s: no single KVM VM in process %d yet (%s)", esxmem_vm_name(vm),
 			  (int)pid, strerror(-remote));
+		if (c) {
+			c->attach_at = d->balances + (c->attach_gap ? c->attach_gap : 1);
+			c->attach_gap = c->attach_gap ? 2 * c->attach_gap : 2;
+			if (c->attach_gap > ATTACH_RETRY_MAX)
+				c->attach_gap = ATTACH_RETRY_MAX;
+		}
 		return remote;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -360,9 +390,12 @@ static int attach_vm(struct daemon *d, struct esxmem_vm_info *vm)
 	return 0;
 }
 
-/* Names, configures and attaches @vm, one of @all[0..@n), as far as it can now. */
+/*
+ * Names, configures and attaches @vm, one of @all[0..@n), as far as it
+ * can now; @c is its record (vm_cache.c).
+ */
 int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
-		struct esxmem_vm_info *const *all, size_t n)
+		struct esxmem_vm_info *const *all, size_t n, struct vm_cache *c)
 {
 	int err = 0;
 
@@ -371,6 +404,6 @@ int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
 	if (!err)
 		err = configure_vm(d, vm);
 	if (!esxmem_vm_kvm_attached(vm) && vmm_pid(vm))
-		attach_vm(d, vm);
+		attach_vm(d, vm, c);
 	return err;
 }

@@ -136,6 +136,8 @@ static int setup(struct daemon *d)
 	if (!err)
 		err = balloon_open(d);
 	if (!err)
+		err = stock_balloons_open(d);
+	if (!err)
 		err = arm_timer(d);
 	if (!err)
 		err = add_fd(d, d->timer_fd, EV_TIMER) ?:
@@ -189,7 +191,7 @@ static bool on_events(struct daemon *d)
 
 static int run(struct daemon *d)
 {
-	struct epoll_event evs[8];
+	struct epoll_event evs[64];
 	uint64_t ticks;
 	int n, i;
 
@@ -199,7 +201,7 @@ static int run(struct daemon *d)
 	while (!d->stop) {
 		bool rebalance = false;
 
-		n = epoll_wait(d->epoll_fd, evs, 8, -1);
+		n = epoll_wait(d->epoll_fd, evs, 64, -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -231,10 +233,16 @@ static int run(struct daemon *d)
 			case EV_BALLOON_PACE:
 				balloon_pace(d);
 				break;
+			case EV_QMP_TIMER:
+				stock_balloon_deadline(d);
+				break;
 			default:
-				if (evs[i].data.u64 >= EV_CONTROL_CLIENT)
+				if (evs[i].data.u64 >= EV_QMP_SESSION)
+					stock_balloon_ready(d, evs[i].data.u64 - EV_QMP_SESSION,
+							    evs[i].events);
+				else if (evs[i].data.u64 >= EV_CONTROL_CLIENT)
 					control_ready(d, evs[i].data.u64 - EV_CONTROL_CLIENT);
-				else if (evs[i].data.u64 - EV_BALLOON_CONN < BALLOON_CONNS_MAX &&
+				else if (evs[i].data.u64 - EV_BALLOON_CONN < d->nr_balloon_slots &&
 				    d->balloons[evs[i].data.u64 - EV_BALLOON_CONN])
 					balloon_readable(d, evs[i].data.u64 - EV_BALLOON_CONN);
 				break;
@@ -259,7 +267,7 @@ int main(int argc, char **argv)
 	};
 	struct daemon d = { .epoll_fd = -1, .timer_fd = -1, .signal_fd = -1,
 			    .control_fd = -1, .control_timer_fd = -1, .balloon_fd = -1,
-			    .balloon_pace_fd = -1 };
+			    .balloon_pace_fd = -1, .qmp_timer_fd = -1 };
 	bool check = false, debug = false;
 	char err[512];
 	int opt, ret;
@@ -317,6 +325,7 @@ int main(int argc, char **argv)
 	free(d.rho);
 	overrides_clear(&d);
 	reclaim_forget_failures(&d);
+	vm_cache_free(&d);
 	stock_balloons_free(&d);
 	esxmem_events_close(d.events);
 	module_watch_close(&d);

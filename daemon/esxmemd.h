@@ -16,12 +16,15 @@
 #include "libesxmem.h"
 #include "config.h"
 
-#define BALLOON_CONNS_MAX	256
 /* epoll tags: fixed sources, then one per balloon connection. */
 enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
-       EV_BALLOON_PACE, EV_CONTROL_TIMER, EV_MODULE, EV_BALLOON_CONN = 1000 };
-/* Control clients' tags: above any balloon connection's. */
+       EV_BALLOON_PACE, EV_CONTROL_TIMER, EV_MODULE, EV_QMP_TIMER,
+       EV_BALLOON_CONN = 1000 };
+/* Control clients' tags, then QMP sessions': above any balloon connection's. */
 #define EV_CONTROL_CLIENT	(UINT64_C(1) << 32)
+#define EV_QMP_SESSION		(UINT64_C(2) << 32)
+/* File descriptors kept for everything but balloon connections. */
+#define BALLOON_CONNS_FD_RESERVE	256
 
 /* Control clients connected at once; a client's time to ask and take the reply. */
 #define CONTROL_CLIENTS_MAX	16
@@ -30,6 +33,45 @@ enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
 struct balloon_conn;
 struct control_client;
 struct nl_sock;
+struct qmp_session;
+
+/*
+ * virtio_balloon.c: a VM's stock virtio-balloon, driven over QMP, for
+ * guests without esxballoon.
+ */
+struct stock_balloon {
+	bool tracked;			/* seen with a QMP socket: counted in status */
+	uint64_t sent;			/* the last value asked for, bytes */
+	int last_err;			/* logged once until it changes */
+	struct qmp_session *session;	/* in flight, or NULL */
+	/* What the last session that went through saw: no change, no session. */
+	bool settled;			/* the balloon was where it was asked to be */
+	uint64_t seen_size, seen_target, seen_consumed;
+	unsigned int seen_state;
+	double seen_give;
+	/* After failures, the balance of the next try, further each time. */
+	uint64_t retry_at;
+	unsigned int failures;
+};
+
+/* vm_cache.c: what the daemon keeps of each VM between balances, by id. */
+struct vm_cache {
+	uint32_t id;
+	uint32_t pid;			/* the owner process the identity is from */
+	size_t index;			/* in d->vms, when listed */
+	bool listed;			/* in the last balance's list */
+	bool in_new;			/* vm_cache_update()'s own mark */
+	/* From the owner's command line, read once per owner process. */
+	bool identity_read;
+	int cid_err;			/* 0: @cid is the guest's CID */
+	uint32_t cid;
+	char qmp_path[108];		/* "" unless a virtio-balloon and a QMP socket */
+	/* KVM attachment: the balance of the next try, and the gap to the one after. */
+	uint64_t attach_at;
+	unsigned int attach_gap;
+	bool balloon_session;		/* esxballoon is connected (balloon.c) */
+	struct stock_balloon stock;
+};
 
 /* Runtime changes from "esxmemctl set", until reload or restart. */
 struct vm_override {
@@ -63,15 +105,26 @@ struct daemon {
 	uint64_t balances;
 	struct vm_override *overrides;
 	size_t nr_overrides;
-	struct stock_balloon *stock;	/* by VM, those seen with QMP */
-	size_t nr_stock;
+	struct vm_cache **vm_cache;	/* a hash table by id (vm_cache.c) */
+	size_t vm_cache_cap;
+	/* QMP sessions in flight, and the VMs waiting for one (virtio_balloon.c). */
+	struct qmp_session **qmp_sessions;
+	size_t nr_qmp_slots;
+	size_t nr_qmp_sessions;
+	uint32_t *qmp_queue;
+	size_t qmp_queue_len, qmp_queue_head, qmp_queue_cap;
+	int qmp_timer_fd;		/* the earliest session's deadline */
 	uint32_t *swap_failed;		/* VMs whose swap file failed */
 	size_t nr_swap_failed;
 	uint32_t *min_refused;		/* VMs whose min admission refused */
 	size_t nr_min_refused;
 	int balloon_fd;
 	int balloon_pace_fd;		/* a timerfd: paused connections resume */
-	struct balloon_conn *balloons[BALLOON_CONNS_MAX];
+	struct balloon_conn **balloons;	/* by slot; grows up to balloon_conns_max */
+	size_t nr_balloon_slots;
+	size_t nr_balloon_conns;
+	size_t balloon_conns_max;	/* configured, or from the file limit */
+	bool balloon_listen_paused;	/* out of file descriptors: see balloon.c */
 	struct balloon_empty *balloon_empty;	/* by VM: see balloon.c */
 	size_t nr_balloon_empty;
 	/* In the high state, the part of what balloons should hold that they
@@ -84,7 +137,7 @@ struct daemon {
 /* discover.c: names VMs, applies their settings, attaches them to KVM. */
 const struct config_vm *vm_settings(const struct daemon *d, const char *name);
 int discover_vm(struct daemon *d, struct esxmem_vm_info *vm,
-		struct esxmem_vm_info *const *all, size_t n);
+		struct esxmem_vm_info *const *all, size_t n, struct vm_cache *c);
 int vm_name_from_cmdline(const char *cmdline, size_t len, char *name,
 			 size_t size);
 int vm_cid_from_cmdline(const char *cmdline, size_t len, uint32_t *cid);
@@ -126,15 +179,23 @@ uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, u
 uint64_t balloon_empty_pages(const struct daemon *d, const struct esxmem_vm_info *vm);
 void balloon_forget_gone(struct daemon *d);
 bool balloon_has_session(const struct daemon *d, uint32_t vm_id);
+size_t balloon_conns_limit(const struct daemon *d);
+void balloon_listen_resume(struct daemon *d);
 
 /* virtio_balloon.c: QEMU's stock balloon over QMP, for guests without esxballoon. */
-struct stock_balloon {
-	uint32_t vm_id;
-	uint64_t sent;			/* the last value asked for, bytes */
-	int last_err;			/* logged once until it changes */
-};
+int stock_balloons_open(struct daemon *d);
 void stock_balloons(struct daemon *d);
+void stock_balloon_ready(struct daemon *d, size_t slot, uint32_t events);
+void stock_balloon_deadline(struct daemon *d);
+void stock_balloon_forget(struct daemon *d, struct vm_cache *c);
+size_t stock_balloons_tracked(const struct daemon *d);
 void stock_balloons_free(struct daemon *d);
+
+/* vm_cache.c */
+int vm_cache_update(struct daemon *d, struct esxmem_vm_info *const *vms, size_t n);
+struct vm_cache *vm_cache_find(const struct daemon *d, uint32_t id);
+int vm_index(const struct daemon *d, uint32_t id);
+void vm_cache_free(struct daemon *d);
 
 /* reclaim.c: the module's compression and swapping, per VM and state. */
 void reclaim_apply(struct daemon *d, struct esxmem_vm_info *vm);

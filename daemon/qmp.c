@@ -145,13 +145,11 @@ static int wait_fd(struct qmp *q, short events)
 	return n ? 0 : -ETIMEDOUT;
 }
 
-/* The next line from QEMU as JSON (a new reference) in *@out. */
-static int read_message(struct qmp *q, json_t **out)
+int qmp_take_message(struct qmp *q, json_t **out)
 {
 	json_error_t jerr;
 	char *nl;
 	ssize_t n;
-	int err;
 
 	for (;;) {
 		nl = memchr(q->buf, '\n', q->have);
@@ -165,17 +163,26 @@ static int read_message(struct qmp *q, json_t **out)
 		}
 		if (q->have == sizeof(q->buf))
 			return -EPROTO;		/* a line longer than any reply */
-		err = wait_fd(q, POLLIN);
-		if (err)
-			return err;
 		n = recv(q->fd, q->buf + q->have, sizeof(q->buf) - q->have, MSG_DONTWAIT);
 		if (n == 0)
 			return -ECONNRESET;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if (n > 0)
-			q->have += (size_t)n;
+		if (n < 0)
+			return errno == EINTR ? -EAGAIN : -errno;
+		q->have += (size_t)n;
 	}
+}
+
+/* The next line from QEMU as JSON (a new reference) in *@out. */
+static int read_message(struct qmp *q, json_t **out)
+{
+	int err;
+
+	while ((err = qmp_take_message(q, out)) == -EAGAIN) {
+		err = wait_fd(q, POLLIN);
+		if (err)
+			return err;
+	}
+	return err;
 }
 
 static int send_all(struct qmp *q, const char *s, size_t len)
@@ -199,62 +206,97 @@ static int send_all(struct qmp *q, const char *s, size_t len)
 	return 0;
 }
 
-int qmp_call(struct qmp *q, const char *execute, json_t *args, json_t **ret)
+char *qmp_command(const char *execute, json_t *args)
 {
-	json_t *cmd, *msg = NULL;
-	char *text;
-	int err;
+	json_t *cmd;
+	char *text, *line;
+	size_t len;
 
 	cmd = args ? json_pack("{s:s, s:o}", "execute", execute, "arguments", args) :
 		     json_pack("{s:s}", "execute", execute);
 	if (!cmd)
-		return -ENOMEM;
+		return NULL;
 	text = json_dumps(cmd, JSON_COMPACT);
 	json_decref(cmd);
 	if (!text)
+		return NULL;
+	len = strlen(text);
+	line = realloc(text, len + 2);
+	if (!line) {
+		free(text);
+		return NULL;
+	}
+	memcpy(line + len, "\n", 2);
+	return line;
+}
+
+int qmp_reply(json_t *msg, json_t **ret)
+{
+	if (json_object_get(msg, "return")) {
+		if (ret)
+			*ret = json_incref(json_object_get(msg, "return"));
+		return 0;
+	}
+	if (json_object_get(msg, "error"))
+		return -EREMOTEIO;
+	return json_object_get(msg, "event") ? -EAGAIN : -EPROTO;
+}
+
+int qmp_call(struct qmp *q, const char *execute, json_t *args, json_t **ret)
+{
+	json_t *msg = NULL;
+	char *text = qmp_command(execute, args);
+	int err;
+
+	if (!text)
 		return -ENOMEM;
 	err = send_all(q, text, strlen(text));
-	if (!err)
-		err = send_all(q, "\n", 1);
 	free(text);
 	while (!err) {
 		err = read_message(q, &msg);
 		if (err)
 			break;
-		if (json_object_get(msg, "return")) {
-			if (ret)
-				*ret = json_incref(json_object_get(msg, "return"));
-			json_decref(msg);
-			return 0;
-		}
-		if (json_object_get(msg, "error"))
-			err = -EREMOTEIO;
-		else if (!json_object_get(msg, "event"))
-			err = -EPROTO;
+		err = qmp_reply(msg, ret);
 		json_decref(msg);
+		if (err == -EAGAIN)
+			err = 0;	/* an event on the way */
+		else
+			return err;
 	}
 	return err;
 }
 
-int qmp_open(struct qmp *q, const char *path, int timeout_ms)
+int qmp_connect(struct qmp *q, const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	json_t *greeting = NULL;
 	int err;
 
 	q->have = 0;
-	q->deadline = now() + timeout_ms / 1000.0;
+	q->fd = -1;
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(addr.sun_path, path);
 	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (q->fd < 0)
 		return -errno;
+	/* A unix socket connects at once, or fails (EAGAIN: its backlog is full). */
 	if (connect(q->fd, (struct sockaddr *)&addr, sizeof(addr))) {
 		err = -errno;
 		qmp_close(q);
 		return err;
 	}
+	return 0;
+}
+
+int qmp_open(struct qmp *q, const char *path, int timeout_ms)
+{
+	json_t *greeting = NULL;
+	int err;
+
+	q->deadline = now() + timeout_ms / 1000.0;
+	err = qmp_connect(q, path);
+	if (err)
+		return err;
 	err = read_message(q, &greeting);
 	if (!err && !json_object_get(greeting, "QMP"))
 		err = -EPROTO;
@@ -285,17 +327,23 @@ void qmp_close(struct qmp *q)
 	q->fd = -1;
 }
 
+int qmp_balloon_actual_of(json_t *ret, uint64_t *bytes)
+{
+	json_t *actual = json_object_get(ret, "actual");
+
+	if (!json_is_integer(actual) || json_integer_value(actual) <= 0)
+		return -EPROTO;
+	*bytes = (uint64_t)json_integer_value(actual);
+	return 0;
+}
+
 int qmp_balloon_actual(struct qmp *q, uint64_t *bytes)
 {
-	json_t *ret = NULL, *actual;
+	json_t *ret = NULL;
 	int err = qmp_call(q, "query-balloon", NULL, &ret);
 
-	if (err)
-		return err;
-	actual = json_object_get(ret, "actual");
-	err = json_is_integer(actual) && json_integer_value(actual) > 0 ? 0 : -EPROTO;
 	if (!err)
-		*bytes = (uint64_t)json_integer_value(actual);
+		err = qmp_balloon_actual_of(ret, bytes);
 	json_decref(ret);
 	return err;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * A QMP client (QEMU Machine Protocol) that never blocks the daemon for
- * long: every session has a deadline, and a peer that sends garbage,
- * closes early or does not answer in time ends it with an error.
+ * A QMP client (QEMU Machine Protocol). The daemon drives its sessions
+ * from its event loop with the non-blocking calls (qmp_connect(),
+ * qmp_command(), qmp_take_message(), qmp_reply()), so that a QEMU that
+ * does not answer holds up nothing else; the blocking ones (qmp_open(),
+ * qmp_call()) bound every session by a deadline, for tools and tests.
  */
 #ifndef ESXMEMD_QMP_H
 #define ESXMEMD_QMP_H
@@ -35,7 +37,34 @@ int qmp_socket_path(const char *cmdline, size_t len, char *path, size_t size);
 bool qmp_has_virtio_balloon(const char *cmdline, size_t len);
 
 /*
- * Connects to @path, reads the greeting and negotiates capabilities, all
+ * Non-blocking: connects to @path (a unix socket connects at once or
+ * fails: -EAGAIN when its backlog is full, as with a QEMU that never
+ * accepts). The greeting is the first message to take.
+ */
+int qmp_connect(struct qmp *q, const char *path);
+
+/* The command line to send for @execute with @args (its reference is taken); free() it. */
+char *qmp_command(const char *execute, json_t *args);
+
+/*
+ * Non-blocking: the next message QEMU sent, as a JSON object (a new
+ * reference) in *@out: 0, -EAGAIN when no whole line is there yet,
+ * -ECONNRESET when QEMU closed, -EPROTO when it is not QMP.
+ */
+int qmp_take_message(struct qmp *q, json_t **out);
+
+/*
+ * What message @msg says about the command sent: 0 with its "return"
+ * value in *@ret (a new reference, when @ret is not NULL), -EREMOTEIO for
+ * an error, -EAGAIN for an event (a reply is still to come), -EPROTO.
+ */
+int qmp_reply(json_t *msg, json_t **ret);
+
+/* The "actual" size in a reply to query-balloon. 0 or -EPROTO. */
+int qmp_balloon_actual_of(json_t *ret, uint64_t *bytes);
+
+/*
+ * Blocking: connects to @path, reads the greeting and negotiates capabilities, all
  * within @timeout_ms (which also bounds the calls that follow).
  * 0 or -errno: -ETIMEDOUT, -EPROTO (not QMP), -ECONNRESET (closed).
  */

@@ -245,6 +245,42 @@ START_TEST(session_error_reply)
 }
 END_TEST
 
+/* The non-blocking steps: a line in pieces, an event before the reply, an error. */
+START_TEST(nonblocking_steps)
+{
+	int sv[2];
+	struct qmp q = { .fd = -1 };
+	json_t *msg = NULL, *ret = NULL;
+	uint64_t actual = 0;
+	char *line;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	q.fd = sv[0];
+	ck_assert_int_eq(qmp_take_message(&q, &msg), -EAGAIN);
+	ck_assert_int_eq(write(sv[1], "{\"event\": \"BALLOON_CHANGE\"}\n{\"return\": {\"act", 44), 44);
+	ck_assert_int_eq(qmp_take_message(&q, &msg), 0);
+	ck_assert_int_eq(qmp_reply(msg, &ret), -EAGAIN);
+	json_decref(msg);
+	ck_assert_int_eq(qmp_take_message(&q, &msg), -EAGAIN);
+	ck_assert_int_eq(write(sv[1], "ual\": 4096}}\n{\"error\": {}}\n", 27), 27);
+	ck_assert_int_eq(qmp_take_message(&q, &msg), 0);
+	ck_assert_int_eq(qmp_reply(msg, &ret), 0);
+	ck_assert_int_eq(qmp_balloon_actual_of(ret, &actual), 0);
+	ck_assert_uint_eq(actual, 4096);
+	json_decref(ret);
+	json_decref(msg);
+	ck_assert_int_eq(qmp_take_message(&q, &msg), 0);
+	ck_assert_int_eq(qmp_reply(msg, NULL), -EREMOTEIO);
+	json_decref(msg);
+	line = qmp_command("balloon", json_pack("{s:I}", "value", (json_int_t)8192));
+	ck_assert_str_eq(line, "{\"execute\":\"balloon\",\"arguments\":{\"value\":8192}}\n");
+	free(line);
+	close(sv[1]);
+	ck_assert_int_eq(qmp_take_message(&q, &msg), -ECONNRESET);
+	qmp_close(&q);
+}
+END_TEST
+
 Suite *qmp_suite(void)
 {
 	Suite *s = suite_create("qmp");
@@ -257,6 +293,7 @@ Suite *qmp_suite(void)
 	tcase_add_test(tc, session_good);
 	tcase_add_test(tc, session_hostile);
 	tcase_add_test(tc, session_error_reply);
+	tcase_add_test(tc, nonblocking_steps);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * esxmemd with a thousand VMs (tests/vm/scale_host.h): esxmem objects
+ * without guests, 100 of them with a stock virtio-balloon behind a fake
+ * QMP monitor, 10 of which never answer, and one whose vsock device gives
+ * it the test host's own CID, whose balloon a scripted guest speaks for,
+ * asking its target every 20 ms. A balance every second.
+ *
+ * Once every answering monitor has been driven, over MEASURE_SECS:
+ *  - the daemon's CPU time (utime + stime) per balance period, and the
+ *    part of it in the kernel (stime: mostly the module's dump of every
+ *    VM, which each balance reads);
+ *  - the worst time a reply to the guest's balloon took.
+ * Goals: under 50 ms of CPU per balance, no reply later than 100 ms.
+ *
+ * Output: "bench: esxmemd_scale_<figure> <value> <unit>".
+ */
+#include "scale_host.h"
+#include "vmtest.h"
+
+#define CONF		"/tmp/esxmemd-bench-scale.json"
+#define LOG		"/tmp/esxmemd-bench-scale.log"
+#define SOCK		"/tmp/esxmemd-bench-scale.sock"
+#define VMS		1000
+#define STOCK		100
+#define SILENT		10
+#define PLAIN		(VMS - STOCK - 1)
+#define WAIT_SECS	300.0
+#define MEASURE_SECS	20.0
+
+static void qmp_paths(int i, char *path, char *cmds)
+{
+	snprintf(path, 64, "/tmp/bench-scale-%d.qmp", i);
+	snprintf(cmds, 64, "/tmp/bench-scale-%d.cmds", i);
+}
+
+/* How many answering monitors got their balloon command. */
+static int answering_driven(void)
+{
+	char path[64], cmds[64];
+	int i, n = 0;
+
+	for (i = SILENT; i < STOCK; i++) {
+		qmp_paths(i, path, cmds);
+		n += esx_file_has(cmds, "\nballoon\n");
+	}
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	static pid_t qemus[STOCK + 1];
+	char path[64], cmds[64];
+	double t0, driven, cpu0, cpu1, sys0 = 0, sys1 = 0, worst, per_balance;
+	long long b0, b1;
+	uint64_t target;
+	int *plain, fd, i, n;
+	pid_t d;
+
+	sh_fake_qemu_main(argc, argv);
+	REQUIRE_OK(esx_load_vsock(true));
+	{
+		FILE *f = fopen(CONF, "w");
+
+		REQUIRE(f, "create " CONF);
+		fputs("{\"pool\": {\"size\": \"64M\"}, \"balance_period\": 1,\n"
+		      " \"control_socket\": \"" SOCK "\",\n"
+		      " \"vm_defaults\": {\"reclaim\": {\"swap\": false}}}\n", f);
+		fclose(f);
+	}
+	for (i = 0; i < STOCK; i++) {
+		qmp_paths(i, path, cmds);
+		unlink(cmds);
+		qemus[i] = sh_fake_qemu(i < SILENT ? SH_QMP_SILENT : SH_QMP_ANSWER, path, cmds, 0);
+		REQUIRE(qemus[i] > 0, "fork");
+	}
+	qemus[STOCK] = sh_fake_qemu(SH_QMP_NONE, NULL, NULL, 1);
+	REQUIRE(qemus[STOCK] > 0, "fork");
+	plain = sh_open_objects(PLAIN);
+	REQUIRE(plain, "open %d esxmem objects", PLAIN);
+	for (i = 0; i < STOCK; i++) {
+		qmp_paths(i, path, cmds);
+		REQUIRE(ESX_WAIT_FOR(access(path, F_OK) == 0, WAIT_SECS),
+			"fake QEMU %d listens at %s", i, path);
+	}
+
+	d = esx_start_esxmemd(CONF, LOG, false);
+	REQUIRE(d > 0, "fork");
+	t0 = esx_now();
+	REQUIRE(SH_WAIT_SLOW(sh_status_num(SOCK, "balances") >= 2, WAIT_SECS),
+		"the daemon balances");
+	printf("esxmemd_scale: 2 balances %.1f s after the daemon started\n", esx_now() - t0);
+	/* Polled slowly: the test host has two CPUs for the daemon, 100 QEMUs and this. */
+	while ((n = answering_driven()) < STOCK - SILENT && esx_now() < t0 + WAIT_SECS)
+		usleep(500 * 1000);
+	driven = esx_now() - t0;
+	if (n < STOCK - SILENT)
+		esx_show_tail(LOG, "esxmemd's log", 4000);
+	REQUIRE(n == STOCK - SILENT, "every answering monitor gets a balloon command: %d of %d in %.0f s, %lld balances",
+		n, STOCK - SILENT, driven, sh_status_num(SOCK, "balances"));
+	printf("esxmemd_scale: %d monitors driven in %.1f s, %lld balances\n", n, driven,
+	       sh_status_num(SOCK, "balances"));
+
+	fd = bg_connect(10);
+	REQUIRE(fd >= 0, "connect to the daemon's balloon port: %s", strerror(errno));
+	REQUIRE(bg_greet(fd, SH_VM_PAGES, &target) == ESXBALLOON_MSG_TARGET,
+		"the guest's balloon is served");
+	b0 = sh_status_num(SOCK, "balances");
+	cpu0 = sh_cpu_secs(d, &sys0);
+	worst = sh_worst_reply(fd, esx_now() + MEASURE_SECS, 20);
+	cpu1 = sh_cpu_secs(d, &sys1);
+	b1 = sh_status_num(SOCK, "balances");
+	close(fd);
+	REQUIRE(worst >= 0, "every balloon request gets a reply");
+	REQUIRE(b1 > b0 && cpu0 >= 0 && cpu1 >= cpu0, "balances %lld..%lld, CPU %.2f..%.2f s",
+		b0, b1, cpu0, cpu1);
+	per_balance = (cpu1 - cpu0) / (double)(b1 - b0);
+
+	printf("bench: esxmemd_scale_vms %d VMs\n", VMS);
+	printf("bench: esxmemd_scale_first_drive %.2f s\n", driven);
+	printf("bench: esxmemd_scale_cpu_per_balance %.1f ms\n", per_balance * 1e3);
+	printf("bench: esxmemd_scale_cpu_kernel_per_balance %.1f ms\n",
+	       (sys1 - sys0) / (double)(b1 - b0) * 1e3);
+	printf("bench: esxmemd_scale_worst_reply %.1f ms\n", worst * 1e3);
+	printf("bench: esxmemd_scale_balances %lld count\n", b1 - b0);
+	if (per_balance >= 0.050 || worst >= 0.100)
+		printf("esxmemd_scale: goals missed: %.1f ms CPU per balance (goal < 50), worst reply %.1f ms (goal < 100)\n",
+		       per_balance * 1e3, worst * 1e3);
+
+	kill(d, SIGTERM);
+	waitpid(d, NULL, 0);
+	for (i = 0; i <= STOCK; i++) {
+		kill(qemus[i], SIGKILL);
+		waitpid(qemus[i], NULL, 0);
+	}
+	for (i = 0; i < PLAIN; i++)
+		close(plain[i]);
+	free(plain);
+	return vmtest_failures ? 1 : 0;
+}
