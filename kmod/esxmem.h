@@ -21,6 +21,9 @@
  *   vm->kvm_lock			the KVM link
  *     a VMM's mmap_lock		walking its mappings
  *   esxmem_pool_config_lock		the pool's configuration
+ *   vm->numa.lock			a VM's NUMA policy (spinlock): a leaf,
+ *					held over nothing, taken under any
+ *					of the above and mmap_lock (mbind)
  *
  * A VMM's mmap_lock is special: faults arrive holding it (read), and may
  * take everything from vm->zero_sem down, but never sleep for memory,
