@@ -21,12 +21,15 @@
  *  - copy-on-write: frames the scanner shares and the copies a write
  *    breaks off them stay on the bound node;
  *  - pages coming back from the compression cache and from swap stay on
- *    the bound node.
+ *    the bound node;
+ *  - QEMU with host-nodes=1,policy=bind on its memory backend, its vCPU on
+ *    node 0's CPU: the guest's RAM is on node 1 (QEMU's numa_maps).
  */
 #include <linux/mempolicy.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "esxtest.h"
 #include "vmtest.h"
@@ -322,6 +325,80 @@ static void paged_in(void)
 	close(swapfd);
 }
 
+static bool qemu_running(pid_t pid)
+{
+	return waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+/*
+ * Pages of the mapping of /dev/esxmem that QEMU's numa_maps shows with
+ * policy @policy, on nodes 0 and 1 into @on; false if there is no such
+ * mapping.
+ */
+static bool qemu_nodes(pid_t pid, const char *policy, unsigned long on[2])
+{
+	char path[64], line[1024];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/numa_maps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *n0, *n1;
+
+		if (!strstr(line, "file=" ESXMEM_DEVICE_PATH) || !strstr(line, policy))
+			continue;
+		found = true;
+		n0 = strstr(line, " N0=");
+		n1 = strstr(line, " N1=");
+		on[0] = n0 ? strtoul(n0 + 4, NULL, 10) : 0;
+		on[1] = n1 ? strtoul(n1 + 4, NULL, 10) : 0;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * A Linux guest under QEMU whose memory backend has host-nodes=1 and
+ * policy=bind, its vCPU on node 0's CPU: guest RAM is on node 1.
+ */
+static void qemu_backend(void)
+{
+	static const char *const extra[] = {
+		"-object",
+		"memory-backend-file,id=ram0,size=256M,mem-path=" ESXMEM_DEVICE_PATH
+		",share=on,host-nodes=1,policy=bind",
+		"-machine", "memory-backend=ram0", NULL,
+	};
+	const char *console = "/tmp/numa-guest.log";
+	unsigned long on[2] = { 0, 0 };
+	pid_t pid;
+
+	on_cpu(0);
+	pid = esx_start_guest(256, "guest.work=memtest-hold", NULL, console, extra);
+	REQUIRE(pid > 0, "fork: %s", strerror(errno));
+	if (!ESX_WAIT_FOR(esx_file_has(console, "GUEST-HOLD") ||
+			  esx_file_has(console, "GUEST-MEMTEST-FAIL") || !qemu_running(pid),
+			  300) ||
+	    !esx_file_has(console, "GUEST-HOLD")) {
+		esx_show_tail(console, "the guest's console", 2000);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		REQUIRE(false, "the guest did not finish its memory test");
+	}
+	CHECK(qemu_nodes(pid, "bind:1", on), "QEMU has no mapping of %s bound to node 1",
+	      ESXMEM_DEVICE_PATH);
+	printf("qemu: host-nodes=1,policy=bind: %lu guest pages on node 0, %lu on node 1\n",
+	       on[0], on[1]);
+	CHECK(on[0] == 0 && on[1] >= 64 * 256,
+	      "guest RAM of a backend bound to node 1: %lu pages on node 0, %lu on node 1",
+	      on[0], on[1]);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 	char online[32];
@@ -350,6 +427,7 @@ int main(void)
 	ranges();
 	copy_on_write();
 	paged_in();
+	qemu_backend();
 
 	esxmem_close(nl);
 	return vmtest_done("esxmem_numa");
