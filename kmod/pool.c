@@ -192,9 +192,10 @@ bool esxmem_pool_charge_beyond(unsigned long pages, unsigned long beyond)
 
 /*
  * A machine page for page @index of @vm, charged to the pool, on the node
- * the object's memory policy asks for there (numa.c). Not movable: the page is off
- * the LRU and has no migration callbacks, so it must not sit in a movable
- * pageblock where it would defeat compaction and memory hot-unplug.
+ * the object's memory policy asks for there (numa.c). Not movable: the
+ * page is off the LRU and has no migration callbacks, so it must not sit
+ * in a movable pageblock where it would defeat compaction and memory
+ * hot-unplug.
  */
 static struct page *alloc_page_charged(struct esxmem_vm *vm, pgoff_t index,
 				       bool zero, bool wait)
