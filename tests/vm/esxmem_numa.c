@@ -23,7 +23,8 @@
  *  - pages coming back from the compression cache and from swap stay on
  *    the bound node;
  *  - QEMU with host-nodes=1,policy=bind on its memory backend, its vCPU on
- *    node 0's CPU: the guest's RAM is on node 1 (QEMU's numa_maps).
+ *    node 0's CPU: the guest's RAM is on node 1 (asked of move_pages(2)
+ *    for QEMU's mapping).
  */
 #include <linux/mempolicy.h>
 #include <sched.h>
@@ -330,34 +331,97 @@ static bool qemu_running(pid_t pid)
 	return waitpid(pid, NULL, WNOHANG) == 0;
 }
 
+/* The frame that page @addr maps, 0 if none, from a pagemap fd. */
+static uint64_t frame_of(int pagemap, uintptr_t addr)
+{
+	uint64_t e = 0;
+
+	REQUIRE(pread(pagemap, &e, sizeof(e), (off_t)(addr / ESX_PAGE * sizeof(e))) ==
+		sizeof(e), "read pagemap: %s", strerror(errno));
+	return e >> 63 ? e & ((1ULL << 55) - 1) : 0;
+}
+
+static int open_pagemap(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	REQUIRE(fd >= 0, "open %s: %s", path, strerror(errno));
+	return fd;
+}
+
 /*
- * Pages of the mapping of /dev/esxmem that QEMU's numa_maps shows with
- * policy @policy, on nodes 0 and 1 into @on; false if there is no such
- * mapping.
+ * What a read of a never-written page maps: the kernel's zero page, or
+ * since 6.10 esxmem's own zero frame. One page for the whole host, wherever
+ * it is, and no guest data: not counted as guest RAM below.
+ */
+static uint64_t zero_frame(void)
+{
+	int fd = esx_open();
+	char *map = esx_map(fd, 1, 0);
+	int pagemap = open_pagemap(getpid());
+	uint64_t pfn;
+
+	REQUIRE(map, "mmap");
+	(void)*(volatile char *)map;
+	pfn = frame_of(pagemap, (uintptr_t)map);
+	close(pagemap);
+	munmap(map, ESX_PAGE);
+	close(fd);
+	return pfn;
+}
+
+/*
+ * The pages of guest data in QEMU's mapping of /dev/esxmem, which
+ * numa_maps shows with policy @policy, by node into @on; false if there is
+ * no such mapping.
  */
 static bool qemu_nodes(pid_t pid, const char *policy, unsigned long on[2])
 {
+	uint64_t zero = zero_frame();
+	uintptr_t start = 0, end = 0, a;
 	char path[64], line[1024];
-	bool found = false;
+	int pagemap;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/numa_maps", (int)pid);
 	f = fopen(path, "r");
-	if (!f)
+	REQUIRE(f, "open %s: %s", path, strerror(errno));
+	while (!start && fgets(line, sizeof(line), f))
+		if (strstr(line, "file=" ESXMEM_DEVICE_PATH) && strstr(line, policy))
+			start = strtoull(line, NULL, 16);
+	fclose(f);
+	if (!start)
 		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *n0, *n1;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	REQUIRE(f, "open %s: %s", path, strerror(errno));
+	while (!end && fgets(line, sizeof(line), f)) {
+		char *dash;
 
-		if (!strstr(line, "file=" ESXMEM_DEVICE_PATH) || !strstr(line, policy))
-			continue;
-		found = true;
-		n0 = strstr(line, " N0=");
-		n1 = strstr(line, " N1=");
-		on[0] = n0 ? strtoul(n0 + 4, NULL, 10) : 0;
-		on[1] = n1 ? strtoul(n1 + 4, NULL, 10) : 0;
+		if (strtoull(line, &dash, 16) == start && *dash == '-')
+			end = strtoull(dash + 1, NULL, 16);
 	}
 	fclose(f);
-	return found;
+	REQUIRE(end > start, "no end of QEMU's mapping at %#lx", (unsigned long)start);
+
+	pagemap = open_pagemap(pid);
+	for (a = start; a < end; a += ESX_PAGE) {
+		void *addr = (void *)a;
+		int node = -1;
+		uint64_t pfn = frame_of(pagemap, a);
+
+		if (!pfn || pfn == zero)
+			continue;
+		REQUIRE(!syscall(SYS_move_pages, pid, 1, &addr, NULL, &node, 0),
+			"move_pages: %s", strerror(errno));
+		if (node == 0 || node == 1)
+			on[node]++;
+	}
+	close(pagemap);
+	return true;
 }
 
 /*
