@@ -54,10 +54,11 @@
  *            a range wins. Pages already allocated stay where they are:
  *            esxmem's pages are off the LRU, and MPOL_MF_MOVE moves none
  *            of them. A frame shared by pages of objects with different
- *            policies follows the policy of one of them. Offsets without
- *            a policy follow the allocating task's policy (numactl
- *            --membind on the VMM), or the local node for the module's own
- *            threads.
+ *            policies follows the policy of one of them; the zero page
+ *            that reads of never-written pages map is one page for the
+ *            whole host, wherever it is. Offsets without a policy follow
+ *            the allocating task's policy (numactl --membind on the VMM),
+ *            or the local node for the module's own threads.
  *            get_mempolicy(MPOL_F_ADDR) and /proc/PID/numa_maps show the
  *            policy set through the mapping they look at, not the
  *            object's.
