@@ -85,4 +85,9 @@ static inline int esxmem_page_mapcount(struct page *page)
 #define fd_file(f)	((f).file)
 #endif
 
+/* 6.9: MPOL_WEIGHTED_INTERLEAVE, interleaving with node weights. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#define ESXMEM_HAVE_MPOL_WEIGHTED_INTERLEAVE
+#endif
+
 #endif

@@ -21,6 +21,9 @@
  *   vm->kvm_lock			the KVM link
  *     a VMM's mmap_lock		walking its mappings
  *   esxmem_pool_config_lock		the pool's configuration
+ *   vm->numa.lock			a VM's NUMA policy (spinlock): a leaf,
+ *					held over nothing, taken under any
+ *					of the above and mmap_lock (mbind)
  *
  * A VMM's mmap_lock is special: faults arrive holding it (read), and may
  * take everything from vm->zero_sem down, but never sleep for memory,
@@ -91,14 +94,42 @@ int esxmem_pool_configure(const struct esxmem_pool_config *c);
 void esxmem_pool_uncharge(unsigned long pages);
 bool esxmem_pool_charge_beyond(unsigned long pages, unsigned long beyond);
 struct esxmem_vm;
-struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero);
-struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, bool zero);
+/* A page for page @index of @vm, on the node its memory policy asks for. */
+struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, pgoff_t index,
+				  bool zero);
+struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, pgoff_t index,
+					 bool zero);
 /*
  * Gives back a page of the pool that no pmap entry names and no page table
  * maps any more, dropping the caller's (the pmap's) reference. A page that
  * someone else still holds stays charged until its last holder lets go.
  */
 void esxmem_vm_free_page(struct page *page);
+
+/* numa.c: an object's NUMA memory policy, by page offset. */
+struct esxmem_numa {
+	spinlock_t lock;		/* the ranges */
+	struct list_head ranges;	/* disjoint, by offset */
+};
+
+struct mempolicy;
+#ifdef CONFIG_NUMA
+void esxmem_numa_init(struct esxmem_numa *numa);
+void esxmem_numa_destroy(struct esxmem_numa *numa);
+int esxmem_numa_set(struct esxmem_numa *numa, pgoff_t start, pgoff_t end,
+		    const struct mempolicy *pol);
+struct page *esxmem_numa_alloc(struct esxmem_numa *numa, pgoff_t index,
+			       gfp_t gfp, unsigned int order);
+#else
+static inline void esxmem_numa_init(struct esxmem_numa *numa) {}
+static inline void esxmem_numa_destroy(struct esxmem_numa *numa) {}
+static inline struct page *esxmem_numa_alloc(struct esxmem_numa *numa,
+					     pgoff_t index, gfp_t gfp,
+					     unsigned int order)
+{
+	return alloc_pages(gfp, order);
+}
+#endif
 
 /* held.c: freed pages that someone else still holds. */
 bool esxmem_held_put(struct page *page);
@@ -235,6 +266,7 @@ struct esxmem_vm {
 	struct esxmem_vm_scan scan;
 	struct esxmem_vm_sample sample;
 	struct esxmem_vm_reclaim reclaim;
+	struct esxmem_numa numa;
 	struct rcu_head rcu;
 };
 

@@ -185,12 +185,12 @@ static bool collect_sigbus(struct esxmem_vm *vm, pgoff_t index)
 static vm_fault_t fault_alloc(struct vm_fault *vmf, struct esxmem_vm *vm,
 			      struct file **fpin, struct page **page)
 {
-	struct page *p = esxmem_vm_alloc_page_nowait(vm, true);
+	struct page *p = esxmem_vm_alloc_page_nowait(vm, vmf->pgoff, true);
 
 	if (IS_ERR(p) && PTR_ERR(p) == -EAGAIN) {
 		if (fault_may_sleep(vmf, fpin) == SLEEP_NOWAIT)
 			return VM_FAULT_RETRY;
-		p = esxmem_vm_alloc_page(vm, true);
+		p = esxmem_vm_alloc_page(vm, vmf->pgoff, true);
 	}
 	if (IS_ERR(p))
 		return VM_FAULT_SIGBUS;
@@ -482,7 +482,7 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 int esxmem_vm_unshare_page(struct esxmem_vm *vm, pgoff_t index,
 			   struct page *frame)
 {
-	struct page *copy = esxmem_vm_alloc_page(vm, false);
+	struct page *copy = esxmem_vm_alloc_page(vm, index, false);
 
 	if (IS_ERR(copy))
 		return PTR_ERR(copy);
@@ -509,7 +509,7 @@ static vm_fault_t mkwrite_via_fault(struct esxmem_vm *vm, pgoff_t index)
  */
 static vm_fault_t zero_mkwrite(struct vm_fault *vmf, struct esxmem_vm *vm)
 {
-	struct page *copy = esxmem_vm_alloc_page_nowait(vm, false);
+	struct page *copy = esxmem_vm_alloc_page_nowait(vm, vmf->pgoff, false);
 
 	if (IS_ERR(copy))
 		return mkwrite_via_fault(vm, vmf->pgoff);
@@ -552,7 +552,7 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 	spin_unlock(&vm->lock);
 	if (claim_frame(vm, index, page))
 		return VM_FAULT_LOCKED;
-	copy = esxmem_vm_alloc_page_nowait(vm, false);
+	copy = esxmem_vm_alloc_page_nowait(vm, index, false);
 	if (IS_ERR(copy)) {
 		unlock_page(page);
 		return mkwrite_via_fault(vm, index);
@@ -584,12 +584,32 @@ static void esxmem_vma_close(struct vm_area_struct *vma)
 	atomic_inc(&vma_to_vm(vma)->mappings_gen);
 }
 
+#ifdef CONFIG_NUMA
+/*
+ * mbind() on a mapping: the policy goes to the object, for the pages the
+ * VMA maps (mbind() has split the VMA to the range), where every mapping
+ * and every path that allocates for the object finds it (numa.c). There is
+ * no .get_policy: the kernel's get_vma_policy() would drop the references
+ * of what it returned with the kernel's own mpol_put(), into the kernel's
+ * policy cache, which a module cannot allocate from. get_mempolicy() and
+ * numa_maps show the policy set through the mapping they look at.
+ */
+static int esxmem_set_policy(struct vm_area_struct *vma, struct mempolicy *pol)
+{
+	return esxmem_numa_set(&vma_to_vm(vma)->numa, vma->vm_pgoff,
+			       vma->vm_pgoff + vma_pages(vma), pol);
+}
+#endif
+
 static const struct vm_operations_struct esxmem_vm_ops = {
 	.open = esxmem_vma_open,
 	.close = esxmem_vma_close,
 	.fault = esxmem_fault,
 	.page_mkwrite = esxmem_page_mkwrite,
 	.pfn_mkwrite = esxmem_pfn_mkwrite,
+#ifdef CONFIG_NUMA
+	.set_policy = esxmem_set_policy,
+#endif
 };
 
 bool esxmem_vma_is_ours(const struct vm_area_struct *vma)
@@ -635,7 +655,7 @@ static int make_resident(struct esxmem_vm *vm, pgoff_t index)
 			break;
 		}
 		if (!fresh) {
-			fresh = esxmem_vm_alloc_page(vm, true);
+			fresh = esxmem_vm_alloc_page(vm, index, true);
 			if (IS_ERR(fresh))
 				return PTR_ERR(fresh);
 		}

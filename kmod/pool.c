@@ -191,12 +191,14 @@ bool esxmem_pool_charge_beyond(unsigned long pages, unsigned long beyond)
 }
 
 /*
- * A machine page for @vm, charged to the pool. Not movable: the page is off
- * the LRU and has no migration callbacks, so it must not sit in a movable
- * pageblock where it would defeat compaction and memory hot-unplug.
+ * A machine page for page @index of @vm, charged to the pool, on the node
+ * the object's memory policy asks for there (numa.c). Not movable: the
+ * page is off the LRU and has no migration callbacks, so it must not sit
+ * in a movable pageblock where it would defeat compaction and memory
+ * hot-unplug.
  */
-static struct page *alloc_page_charged(struct esxmem_vm *vm, bool zero,
-				       bool wait)
+static struct page *alloc_page_charged(struct esxmem_vm *vm, pgoff_t index,
+				       bool zero, bool wait)
 {
 	gfp_t gfp = GFP_HIGHUSER | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
 	struct page *page;
@@ -205,7 +207,8 @@ static struct page *alloc_page_charged(struct esxmem_vm *vm, bool zero,
 	err = pool_charge(vm, wait);
 	if (err)
 		return ERR_PTR(err);
-	page = alloc_page(zero ? gfp | __GFP_ZERO : gfp);
+	page = esxmem_numa_alloc(&vm->numa, index,
+				 zero ? gfp | __GFP_ZERO : gfp, 0);
 	if (unlikely(!page)) {
 		esxmem_pool_uncharge(1);
 		atomic_long_inc(&esxmem_pool.alloc_failures);
@@ -215,15 +218,17 @@ static struct page *alloc_page_charged(struct esxmem_vm *vm, bool zero,
 	return page;
 }
 
-struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, bool zero)
+struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, pgoff_t index,
+				  bool zero)
 {
-	return alloc_page_charged(vm, zero, true);
+	return alloc_page_charged(vm, index, zero, true);
 }
 
 /* The same without waiting for the pool: -EAGAIN when it would. */
-struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, bool zero)
+struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, pgoff_t index,
+					 bool zero)
 {
-	return alloc_page_charged(vm, zero, false);
+	return alloc_page_charged(vm, index, zero, false);
 }
 
 void esxmem_vm_free_page(struct page *page)

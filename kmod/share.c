@@ -524,11 +524,12 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 		}
 		/*
 		 * The shared data goes to a page of its own, where the page
-		 * allocator puts it: had one of the pages become the frame,
+		 * allocator puts it (on a node @vm's memory policy allows
+		 * at @index): had one of the pages become the frame,
 		 * a VM could choose where another VM's data lives (and steer
 		 * it onto memory it has templated for Rowhammer).
 		 */
-		frame = esxmem_vm_alloc_page_nowait(vm, false);
+		frame = esxmem_vm_alloc_page_nowait(vm, index, false);
 		if (IS_ERR(frame)) {
 			frame = NULL;
 			ret = HINT_BUSY;

@@ -230,6 +230,7 @@ struct esxmem_vm *esxmem_vm_create(struct inode *inode)
 	mutex_init(&vm->kvm_lock);
 	mutex_init(&vm->balloon_lock);
 	esxmem_reclaim_init_vm(vm);
+	esxmem_numa_init(&vm->numa);
 	/* Nothing owed (fault.c): long enough ago whatever jiffies is. */
 	vm->sigbus_owed_last = jiffies - 2 * HZ;
 	vm->owner_pid = task_tgid_nr(current);
@@ -272,6 +273,7 @@ void esxmem_vm_destroy(struct esxmem_vm *vm)
 	esxmem_sample_forget_vm(vm);
 	esxmem_reclaim_forget_vm(vm);
 	esxmem_vm_free_all(vm);
+	esxmem_numa_destroy(&vm->numa);
 	/* The frame table's counters may still look it up under RCU. */
 	kfree_rcu(vm, rcu);
 }

@@ -39,6 +39,29 @@
  *            an fd open for writing (EBADF otherwise).
  * close():   when the last reference (fd, mapping or, for esxmemfs, a link)
  *            goes, every page returns to the machine-memory pool.
+ * mbind():   sets the NUMA memory policy of the object's pages that the
+ *            range maps, for every mapping of the object (QEMU's host-nodes
+ *            and policy on a memory backend do this). Every page allocated
+ *            for those offsets afterwards, by a fault through any mapping,
+ *            a copy-on-write copy, a shared frame the scanner makes from
+ *            them, or a page coming back from the compression cache or
+ *            swap, goes where the policy says: MPOL_BIND to its nodes,
+ *            nearest first; MPOL_PREFERRED and MPOL_PREFERRED_MANY to its
+ *            nodes first; MPOL_INTERLEAVE round-robin by page offset in the
+ *            object (so all mappings agree; MPOL_WEIGHTED_INTERLEAVE is
+ *            treated the same); MPOL_LOCAL to the allocating CPU's node;
+ *            MPOL_DEFAULT removes the range's policy. The last mbind() of
+ *            a range wins. Pages already allocated stay where they are:
+ *            esxmem's pages are off the LRU, and MPOL_MF_MOVE moves none
+ *            of them. A frame shared by pages of objects with different
+ *            policies follows the policy of one of them; the zero page
+ *            that reads of never-written pages map is one page for the
+ *            whole host, wherever it is. Offsets without a policy follow
+ *            the allocating task's policy (numactl --membind on the VMM),
+ *            or the local node for the module's own threads.
+ *            get_mempolicy(MPOL_F_ADDR) and /proc/PID/numa_maps show the
+ *            policy set through the mapping they look at, not the
+ *            object's.
  *
  * When the pool is exhausted, a fault waits (killably, for at most
  * /sys/kernel/mm/esxmem/fault_wait_ms) for memory to be freed; if none is

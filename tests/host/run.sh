@@ -20,6 +20,11 @@
 # The verdict fails by default: every test must report "ok" on the second
 # serial port, the runner must report "end", QEMU must finish before the
 # timeout, and the console must show no kernel warning, BUG or oops.
+#
+# A test whose source has a line "testhost: numa" runs in a test host of
+# its own with two NUMA nodes (QEMU -numa), each with one CPU and half the
+# memory; every other test runs in the usual one-node host. ESXTEST_NUMA=1
+# gives the shell the two-node host.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 : "${BUILD:=$top/build}" "${KVER:=$("$top/tools/kver.sh")}"
@@ -48,9 +53,6 @@ kernel=$KROOT/boot/vmlinuz-$KVER
 qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 missing: install qemu-system-x86 (make deps)"
 "$top/tests/host/mkinitramfs.sh" || die "could not build the initramfs"
 
-out=$ESXTEST_OUT/run-$mode
-rm -rf "$out"
-mkdir -p "$out"
 mem=${ESXTEST_MEM:-4096}
 # Per-test and whole-run limits, in seconds.
 test_timeout=${ESXTEST_TEST_TIMEOUT:-600}
@@ -65,88 +67,151 @@ if [ $mode = soak ]; then
 	run_timeout=${ESXTEST_TIMEOUT:-$((test_timeout + 600))}
 fi
 
-append="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic"
-# Linux 6.12 builds the jitter entropy source in, and its start-up test
-# times the CPU in a loop that under emulation on a busy machine ran for
-# 22 s without yielding: a soft lockup before any test. The test host has
-# virtio-rng for entropy.
-append="$append initcall_blacklist=jent_mod_init"
-append="$append esxtest.mode=$mode esxtest.timeout=$test_timeout"
-[ -n "$only" ] && append="$append esxtest.only=$only"
-[ $mode = soak ] && append="$append esxtest.soak_secs=$soak_secs"
+# Two NUMA nodes, each with one CPU and half the memory. The CPUs sit in
+# sockets of their own: the kernel warns about a package that spans nodes.
+numa_smp=2,sockets=2,cores=1,threads=1
+numa_args="-object memory-backend-ram,id=node0mem,size=$((mem / 2))M
+	-object memory-backend-ram,id=node1mem,size=$((mem - mem / 2))M
+	-numa node,nodeid=0,cpus=0,memdev=node0mem
+	-numa node,nodeid=1,cpus=1,memdev=node1mem"
 
-set -- -machine q35 -accel tcg -cpu qemu64,+svm,+npt -smp 2 -m "$mem" \
-	-kernel "$kernel" -initrd "$ESXTEST_OUT/initrd.cpio" -no-reboot \
-	-display none -device virtio-rng-pci \
-	-d cpu_reset,guest_errors -D "$out/qemu.log"
-
-if [ $mode = shell ]; then
-	exec "$qemu" "$@" -append "$append" -serial mon:stdio -serial null
-fi
-
-start=$(date +%s)
-timeout -s KILL "$run_timeout" "$qemu" "$@" -append "$append" \
-	-serial "file:$out/console.log" -serial "file:$out/results.log" \
-	2> "$out/qemu.stderr" &
-qpid=$!
-# Show results as they arrive.
-touch "$out/results.log" "$out/console.log"
-if [ $mode = demo ]; then
-	report=${DEMO_REPORT:-$BUILD/demo-report}
-	rm -rf "$report"
-	mkdir -p "$report"
-	# The live view: what the scenarios say, as they say it.
-	tail -n +1 -f --pid=$qpid "$out/console.log" | sed -u -n 's/^demo: //p' &
-fi
-# The serial port ends lines with CR LF; the report's files want LF.
-tail -n +1 -f --pid=$qpid "$out/results.log" | sed -u 's/\r$//' | while read -r verdict name rest; do
-	case $verdict in
-	ok) echo "testhost: ok   $name ${rest}" ;;
-	fail) echo "testhost: FAIL $name ${rest}" ;;
-	bench:) echo "bench: $name $rest" ;;
-	soak:) echo "soak: $name $rest" ;;
-	data:) echo "$rest" >> "$report/$name" ;;
-	summary:) echo "$name $rest" >> "$report/summary.txt" ;;
+# The tests that need the two-node host, comma-separated.
+numa_tests=$(grep -l 'testhost: numa$' "$top"/tests/vm/*.c "$top"/tests/vm/*.sh 2>/dev/null |
+	sed 's|.*/||; s|\.[a-z]*$||' | paste -s -d , -)
+is_numa_test() {
+	case ",$numa_tests," in
+	*",$1,"*) return 0 ;;
 	esac
-done
-wait $qpid
-qrc=$?
-secs=$(( $(date +%s) - start ))
+	return 1
+}
 
-passed=$(grep -c '^ok ' "$out/results.log")
-failed=$(grep -c '^fail ' "$out/results.log")
-# Why the run failed goes last, next to the verdict, where a log's tail
-# shows it; the console sections come first.
-: > "$out/reasons"
-if ! grep -q '^end' "$out/results.log"; then
-	if [ $qrc -eq 137 ]; then
-		echo "FAIL no end report: QEMU killed (SIGKILL) after ${secs}s: the ${run_timeout}s limit, or the host's OOM killer" >> "$out/reasons"
-	else
-		echo "FAIL no end report: QEMU exited with $qrc after ${secs}s (panic, WARN or crash)" >> "$out/reasons"
+passed_total=0
+failed_total=0
+
+# boot DIR NUMA ONLY SKIP: one test host, two-node if NUMA is 1, running
+# the tests in ONLY (all if empty) but those in SKIP (comma-separated);
+# adds its verdicts to the totals.
+boot() {
+	out=$1 numa=$2 boot_only=$3 boot_skip=$4
+	rm -rf "$out"
+	mkdir -p "$out"
+	append="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic"
+	# Linux 6.12 builds the jitter entropy source in, and its start-up
+	# test times the CPU in a loop that under emulation on a busy machine
+	# ran for 22 s without yielding: a soft lockup before any test. The
+	# test host has virtio-rng for entropy.
+	append="$append initcall_blacklist=jent_mod_init"
+	append="$append esxtest.mode=$mode esxtest.timeout=$test_timeout"
+	[ -n "$boot_only" ] && append="$append esxtest.only=$boot_only"
+	[ -n "$boot_skip" ] && append="$append esxtest.skip=$boot_skip"
+	[ $mode = soak ] && append="$append esxtest.soak_secs=$soak_secs"
+	smp=2 extra=
+	[ "$numa" = 1 ] && smp=$numa_smp extra=$numa_args
+
+	# $extra splits into words on purpose.
+	# shellcheck disable=SC2086
+	set -- -machine q35 -accel tcg -cpu qemu64,+svm,+npt -smp "$smp" -m "$mem" \
+		-kernel "$kernel" -initrd "$ESXTEST_OUT/initrd.cpio" -no-reboot \
+		-display none -device virtio-rng-pci \
+		-d cpu_reset,guest_errors -D "$out/qemu.log" $extra
+
+	if [ $mode = shell ]; then
+		exec "$qemu" "$@" -append "$append" -serial mon:stdio -serial null
 	fi
-	# A triple fault resets the machine, which -no-reboot turns into a
-	# silent exit: only QEMU's own log tells.
-	grep -h -m 3 -i 'triple fault' "$out/qemu.log" >> "$out/reasons" 2>/dev/null
-	tail -n 5 "$out/qemu.stderr" | sed 's/^/qemu: /' >> "$out/reasons"
-	failed=$((failed + 1))
-fi
-if grep -nE 'WARNING:|BUG:|Oops|Kernel panic|general protection|UBSAN:|Call Trace:|soft lockup|blocked for more than|Busy inodes' \
-	"$out/console.log" > "$out/kernel-bad.log"; then
-	echo "FAIL kernel log shows trouble:" >> "$out/reasons"
-	head -n 20 "$out/kernel-bad.log" | sed 's/^/  /' >> "$out/reasons"
-	failed=$((failed + 1))
-fi
 
-if [ "$failed" -gt 0 ]; then
-	for t in $(awk '$1 == "fail" { print $2 }' "$out/results.log"); do
-		echo "---- console of $t ----"
-		awk -v t="$t" '/^=== (RUN|BENCH) / { show = ($3 == t) } show' "$out/console.log" | tail -n 60
+	start=$(date +%s)
+	timeout -s KILL "$run_timeout" "$qemu" "$@" -append "$append" \
+		-serial "file:$out/console.log" -serial "file:$out/results.log" \
+		2> "$out/qemu.stderr" &
+	qpid=$!
+	# Show results as they arrive.
+	touch "$out/results.log" "$out/console.log"
+	if [ $mode = demo ]; then
+		report=${DEMO_REPORT:-$BUILD/demo-report}
+		rm -rf "$report"
+		mkdir -p "$report"
+		# The live view: what the scenarios say, as they say it.
+		tail -n +1 -f --pid=$qpid "$out/console.log" | sed -u -n 's/^demo: //p' &
+	fi
+	# The serial port ends lines with CR LF; the report's files want LF.
+	tail -n +1 -f --pid=$qpid "$out/results.log" | sed -u 's/\r$//' | while read -r verdict name rest; do
+		case $verdict in
+		ok) echo "testhost: ok   $name ${rest}" ;;
+		fail) echo "testhost: FAIL $name ${rest}" ;;
+		bench:) echo "bench: $name $rest" ;;
+		soak:) echo "soak: $name $rest" ;;
+		data:) echo "$rest" >> "$report/$name" ;;
+		summary:) echo "$name $rest" >> "$report/summary.txt" ;;
+		esac
 	done
-	echo "---- console tail ($out/console.log) ----"
-	tail -n 40 "$out/console.log"
-	echo "----"
-	sed 's/^/testhost: /' "$out/reasons"
-fi
-echo "testhost: ${secs}s, log in $out/console.log"
-echo "testhost: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+	wait $qpid
+	qrc=$?
+	secs=$(( $(date +%s) - start ))
+
+	passed=$(grep -c '^ok ' "$out/results.log")
+	failed=$(grep -c '^fail ' "$out/results.log")
+	# Why the run failed goes last, next to the verdict, where a log's tail
+	# shows it; the console sections come first.
+	: > "$out/reasons"
+	if ! grep -q '^end' "$out/results.log"; then
+		if [ $qrc -eq 137 ]; then
+			echo "FAIL no end report: QEMU killed (SIGKILL) after ${secs}s: the ${run_timeout}s limit, or the host's OOM killer" >> "$out/reasons"
+		else
+			echo "FAIL no end report: QEMU exited with $qrc after ${secs}s (panic, WARN or crash)" >> "$out/reasons"
+		fi
+		# A triple fault resets the machine, which -no-reboot turns into a
+		# silent exit: only QEMU's own log tells.
+		grep -h -m 3 -i 'triple fault' "$out/qemu.log" >> "$out/reasons" 2>/dev/null
+		tail -n 5 "$out/qemu.stderr" | sed 's/^/qemu: /' >> "$out/reasons"
+		failed=$((failed + 1))
+	fi
+	if grep -nE 'WARNING:|BUG:|Oops|Kernel panic|general protection|UBSAN:|Call Trace:|soft lockup|blocked for more than|Busy inodes' \
+		"$out/console.log" > "$out/kernel-bad.log"; then
+		echo "FAIL kernel log shows trouble:" >> "$out/reasons"
+		head -n 20 "$out/kernel-bad.log" | sed 's/^/  /' >> "$out/reasons"
+		failed=$((failed + 1))
+	fi
+
+	if [ "$failed" -gt 0 ]; then
+		for t in $(awk '$1 == "fail" { print $2 }' "$out/results.log"); do
+			echo "---- console of $t ----"
+			awk -v t="$t" '/^=== (RUN|BENCH) / { show = ($3 == t) } show' "$out/console.log" | tail -n 60
+		done
+		echo "---- console tail ($out/console.log) ----"
+		tail -n 40 "$out/console.log"
+		echo "----"
+		sed 's/^/testhost: /' "$out/reasons"
+	fi
+	echo "testhost: ${secs}s, log in $out/console.log"
+	passed_total=$((passed_total + passed))
+	failed_total=$((failed_total + failed))
+}
+
+# Which tests each host runs: the two-node host only those that ask for it.
+numa_only=
+plain_only=
+for t in $(echo "$only" | tr , ' '); do
+	if is_numa_test "$t"; then
+		numa_only=$numa_only${numa_only:+,}$t
+	else
+		plain_only=$plain_only${plain_only:+,}$t
+	fi
+done
+runs=$ESXTEST_OUT/run-$mode
+case $mode in
+shell)
+	boot "$runs" "${ESXTEST_NUMA:-0}" "" "" ;;
+run)
+	if [ -z "$only" ]; then
+		boot "$runs" 0 "" "$numa_tests"
+		[ -n "$numa_tests" ] && boot "$runs-numa" 1 "$numa_tests" ""
+	else
+		[ -n "$plain_only" ] && boot "$runs" 0 "$plain_only" ""
+		[ -n "$numa_only" ] && boot "$runs-numa" 1 "$numa_only" ""
+	fi
+	;;
+*)
+	boot "$runs" 0 "$only" "" ;;
+esac
+echo "testhost: $passed_total passed, $failed_total failed"
+[ "$failed_total" -eq 0 ]
