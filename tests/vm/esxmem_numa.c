@@ -295,10 +295,10 @@ static void paged_in(void)
 	REQUIRE_OK(esx_sysfs_write("reclaim/enabled", "1"));
 
 	esx_set_reclaim(nl, id, 0, PAGES);
-	CHECK(ESX_WAIT_FOR(esx_vm_info(nl, id).state_pages[ESXMEM_PAGE_COMPRESSED] == PAGES,
+	CHECK(ESX_WAIT_FOR(esx_vm_state_pages(nl, id, ESXMEM_PAGE_COMPRESSED) == PAGES,
 			   WAIT_SECS),
 	      "%llu of %u pages compressed",
-	      (unsigned long long)esx_vm_info(nl, id).state_pages[ESXMEM_PAGE_COMPRESSED], PAGES);
+	      (unsigned long long)esx_vm_state_pages(nl, id, ESXMEM_PAGE_COMPRESSED), PAGES);
 	esx_set_reclaim(nl, id, ESXMEM_NO_TARGET, PAGES);
 	CHECK(bad_pages(map, 7, 0, PAGES) == 0, "pages read back after decompression");
 	bad = off_node(map, 0, PAGES, 1, "decompressed");
@@ -311,10 +311,10 @@ static void paged_in(void)
 		"swap file: %s", strerror(errno));
 	REQUIRE_OK(esxmem_vm_set_swap(nl, id, swapfd));
 	esx_set_reclaim(nl, id, 0, 0);
-	CHECK(ESX_WAIT_FOR(esx_vm_info(nl, id).state_pages[ESXMEM_PAGE_SWAPPED] == PAGES,
+	CHECK(ESX_WAIT_FOR(esx_vm_state_pages(nl, id, ESXMEM_PAGE_SWAPPED) == PAGES,
 			   WAIT_SECS),
 	      "%llu of %u pages swapped",
-	      (unsigned long long)esx_vm_info(nl, id).state_pages[ESXMEM_PAGE_SWAPPED], PAGES);
+	      (unsigned long long)esx_vm_state_pages(nl, id, ESXMEM_PAGE_SWAPPED), PAGES);
 	esx_set_reclaim(nl, id, ESXMEM_NO_TARGET, 0);
 	CHECK(bad_pages(map, 7, 0, PAGES) == 0, "pages read back after swap-in");
 	bad = off_node(map, 0, PAGES, 1, "swapped in");

@@ -24,6 +24,17 @@ static inline struct esxmem_vm_info *esx_vm_info(struct esxmem *nl, uint32_t id)
 	return vi;
 }
 
+/* How many of VM @id's pages are in @state now. */
+static inline uint64_t esx_vm_state_pages(struct esxmem *nl, uint32_t id,
+					  enum esxmem_page_state state)
+{
+	struct esxmem_vm_info *vi = esx_vm_info(nl, id);
+	uint64_t n = esxmem_vm_state_pages(vi, state);
+
+	esxmem_vm_info_free(vi);
+	return n;
+}
+
 /* VM @id's swap target and compression cache limit. */
 static inline void esx_set_reclaim(struct esxmem *nl, uint32_t id, uint64_t target,
 				   uint64_t compress_max)
