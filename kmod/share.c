@@ -319,18 +319,50 @@ int esxmem_share_unmerge_all(bool all)
 	return err;
 }
 
-/* Every hint of @vm goes, before its id may be reused. */
+static bool forget_hint(struct esxmem_vm *vm, pgoff_t index, u64 key);
+
+/*
+ * Every hint of @vm goes, before its id may be reused. Called as the VM is
+ * torn down, when no mapping, fault or scanner turn reaches its pages.
+ */
 void esxmem_share_forget_vm(struct esxmem_vm *vm)
 {
-	unsigned long pos = 0;
+	unsigned long pos = 0, i;
+	esxmem_pte_t e;
+	u64 key;
 
 	/*
-	 * A whole-table walk: faults never wait for share.lock (see
-	 * esxmem_share_put()), and the walk yields the CPU as it goes.
+	 * The hints of pages the VM still holds are found by their keys: a
+	 * private page keeps the key it was hinted under (scan_page()). So a
+	 * thousand VMs go without a thousand walks of a table sized for all
+	 * of them; the pmap is walked anyway when the VM is freed.
 	 */
 	mutex_lock(&esxmem_share.lock);
-	while (frames.slot && pos <= frames.mask) {
-		esxmem_frames_purge_vm_step(&frames, vm->id, &pos, 4096);
+	for (i = 0; vm->pmap && i < vm->npages &&
+	     atomic_long_read(&vm->scan.hints); i++) {
+		if (!(i % 4096)) {
+			mutex_unlock(&esxmem_share.lock);
+			cond_resched();
+			mutex_lock(&esxmem_share.lock);
+		}
+		e = vm->pmap[i];
+		if (esxmem_pte_state(e) != ESXMEM_PAGE_PRIVATE)
+			continue;
+		key = page_private(pfn_to_page(esxmem_pte_payload(e)));
+		if (key && frames.slot)
+			forget_hint(vm, i, key);
+	}
+	/*
+	 * Hints of pages that went since (a hole, the balloon, a write
+	 * that replaced a page) take a whole-table walk: faults never wait
+	 * for share.lock (see esxmem_share_put()), and the walk yields the
+	 * CPU as it goes.
+	 */
+	while (frames.slot && pos <= frames.mask &&
+	       atomic_long_read(&vm->scan.hints)) {
+		atomic_long_sub(esxmem_frames_purge_vm_step(&frames, vm->id,
+							    &pos, 4096),
+				&vm->scan.hints);
 		cond_resched();
 	}
 	mutex_unlock(&esxmem_share.lock);
@@ -624,16 +656,23 @@ out:
  */
 static void drop_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
 {
+	lockdep_assert_held(&esxmem_share.lock);
+	if (frames.slot && forget_hint(vm, index, key))
+		atomic_long_inc(&esxmem_share.hints_dropped);
+}
+
+/* Takes out the hint of @index of @vm under @key, if there; whether it was. */
+static bool forget_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
+{
 	long pos;
 
 	lockdep_assert_held(&esxmem_share.lock);
-	pos = frames.slot ? esxmem_frames_find(&frames, key) : -1;
-
-	if (pos >= 0 && frames.slot[pos].val == esxmem_frame_hint_val(vm->id, index)) {
-		esxmem_frames_delete(&frames, pos);
-		atomic_long_dec(&vm->scan.hints);
-		atomic_long_inc(&esxmem_share.hints_dropped);
-	}
+	pos = esxmem_frames_find(&frames, key);
+	if (pos < 0 || frames.slot[pos].val != esxmem_frame_hint_val(vm->id, index))
+		return false;
+	esxmem_frames_delete(&frames, pos);
+	atomic_long_dec(&vm->scan.hints);
+	return true;
 }
 
 /*
@@ -827,12 +866,24 @@ static u64 cpu_wait(struct scanner_state *st, unsigned int percent, u64 now)
 }
 
 /*
- * The advisor's pages due of @vm, 0 until it holds a batch (or all its
- * pages, if fewer): its bucket fills at npages / @secs pages a second and
- * holds a second's worth, two batches at least. When none are due, *@wait
- * drops to the time until they are. Only this thread touches vm->scan; the
- * VM may be on its way out (the caller holds RCU), and is not touched
- * beyond.
+ * Entries of @vm a turn is worth: as many as hold SCAN_BATCH pages with
+ * data, going by how full the VM is, within SCAN_TURN_VISITS and its size.
+ * A sparse VM takes fewer, longer turns.
+ */
+static unsigned long turn_visits(struct esxmem_vm *vm, unsigned long npages)
+{
+	unsigned long data = READ_ONCE(vm->state_pages[ESXMEM_PAGE_PRIVATE]);
+	u64 visits = (u64)SCAN_BATCH * npages / max(data, 1UL);
+
+	return min3(visits, (u64)SCAN_TURN_VISITS, (u64)npages);
+}
+
+/*
+ * The advisor's entries due of @vm, 0 until it holds a turn's worth: its
+ * bucket fills at npages / @secs entries a second and holds a second's
+ * worth, two turns at least. When none are due, *@wait drops to the time
+ * until they are. Only this thread touches vm->scan; the VM may be on its
+ * way out (the caller holds RCU), and is not touched beyond.
  */
 static unsigned long advisor_due(struct esxmem_vm *vm, unsigned int secs,
 				 u64 now, u64 *wait)
@@ -849,7 +900,7 @@ static unsigned long advisor_due(struct esxmem_vm *vm, unsigned int secs,
 		return 0;
 	/* At most 2^30 pages and a second: no overflow. */
 	npages = vm->npages;
-	want = (s64)min_t(unsigned long, SCAN_BATCH, npages) * NSEC_PER_SEC;
+	want = (s64)turn_visits(vm, npages) * NSEC_PER_SEC;
 	depth = max_t(s64, 2 * want, (s64)npages * SCAN_DEPTH_NS / secs);
 	s->tokens = min_t(s64, s->tokens + (s64)(npages * dt / secs), depth);
 	if (s->tokens >= want)
