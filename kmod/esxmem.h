@@ -30,6 +30,9 @@
  * family runs with parallel_ops) or a lock that faults or reclaim take.
  * Threads that work on a VM without esxmem_vms_lock hold it by its inode,
  * with esxmem_vm_grab() (fs.c): an unmount waits for such holds to end.
+ * The sharing scanner only looks at a VM's bucket under RCU (VMs are freed
+ * after a grace period) to see whether its turn is due, and holds it for
+ * the turn itself.
  */
 #ifndef _ESXMEM_H
 #define _ESXMEM_H
