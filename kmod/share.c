@@ -28,7 +28,8 @@
  * The scan-time advisor (share/pages_per_sec 0, the default) gives every VM
  * the rate that visits each of its pages once per share/scan_time_secs, as
  * ESX's Mem.ShareScanTime does: a VM's bucket fills at npages / scan_time
- * pages a second, and the VM takes a turn once it holds a batch. So the
+ * pages a second, and the VM takes a turn once it holds a turn's worth (as
+ * many entries as hold SCAN_BATCH pages with data, at its density). So the
  * rates of N VMs add up, a large VM is not slowed by many small ones, and
  * no VM waits on another's backlog: every round visits each VM that is due.
  * The thread's own CPU time (what share/scan_cpu_us shows) is charged to a
@@ -55,7 +56,7 @@
 #include "esxmem.h"
 #include "frames.h"
 
-#define SCAN_BATCH		64	/* pages of one VM per turn */
+#define SCAN_BATCH		64	/* pages with data of one VM per turn */
 /* Empty entries cost a read: a turn steps over this many at most. */
 #define SCAN_TURN_VISITS	(16 * SCAN_BATCH)
 #define SCAN_BURST_NS		(50 * NSEC_PER_MSEC)	/* rate bucket depth */
