@@ -33,6 +33,9 @@
  * family runs with parallel_ops) or a lock that faults or reclaim take.
  * Threads that work on a VM without esxmem_vms_lock hold it by its inode,
  * with esxmem_vm_grab() (fs.c): an unmount waits for such holds to end.
+ * The sharing scanner only looks at a VM's bucket under RCU (VMs are freed
+ * after a grace period) to see whether its turn is due, and holds it for
+ * the turn itself.
  */
 #ifndef _ESXMEM_H
 #define _ESXMEM_H
@@ -147,7 +150,7 @@ struct esxmem_vm_scan {
 	/* Only the scanner thread touches these. */
 	unsigned long npages;		/* size the pass was planned for */
 	u64 start, step, k;		/* page k of a pass: start + k * step */
-	s64 tokens;			/* the per-VM rate's bucket */
+	s64 tokens;			/* the VM's bucket: advisor or fixed */
 	u64 stamp;
 	/* Statistics. */
 	atomic_long_t pages_scanned;
@@ -292,6 +295,8 @@ unsigned long esxmem_vm_total_pages(void);
 unsigned long esxmem_vm_sum_state(enum esxmem_page_state state);
 struct esxmem_vm *esxmem_vm_next(u32 *id);
 struct esxmem_vm *esxmem_vm_next_held(u32 *id);
+/* Under rcu_read_lock(), as esxmem_vm_lookup_rcu(). */
+struct esxmem_vm *esxmem_vm_next_rcu(u32 *id);
 int esxmem_vm_fix_size(struct esxmem_vm *vm, unsigned long npages,
 		       bool exact);
 void *esxmem_table_alloc(size_t n, size_t size);
@@ -344,13 +349,16 @@ struct esxmem_share {
 	struct mutex lock;		/* the frame table, frame counts */
 	struct mutex run_lock;		/* held while the scanner works */
 	wait_queue_head_t wait;		/* the scanner's */
-	/* Knobs (sysfs). */
+	/* Knobs (sysfs), read without a lock. */
 	bool enabled;
 	bool isolate_vms;		/* every VM its own sharing domain */
-	unsigned int pages_per_sec;
+	unsigned int scan_time_secs;	/* the advisor's time for a VM's pass */
+	unsigned int max_cpu_percent;	/* its cap, of one CPU */
+	unsigned int pages_per_sec;	/* fixed rates if non-zero */
 	unsigned int vm_pages_per_sec;
 	/* Statistics. */
 	unsigned long table_bytes;
+	atomic64_t cpu_capped_ns;	/* time the cap held the scanner */
 	atomic_long_t sharing;		/* pmap entries on shared frames */
 	atomic_long_t pages_scanned;
 	atomic_long_t full_scans;
@@ -364,6 +372,7 @@ struct esxmem_share {
 };
 
 #define ESXMEM_SCAN_RATE_MAX	10000000	/* pages a second */
+#define ESXMEM_SCAN_TIME_MAX	86400		/* seconds: a day */
 
 extern struct esxmem_share esxmem_share;
 int esxmem_share_init(void);

@@ -3,7 +3,8 @@
  * Content-based page sharing, the ESX way (Waldspurger, OSDI 2002, §4).
  *
  * A kernel thread visits the private pages of every VM in a random order,
- * round robin across VMs and within global and per-VM rates. For each page:
+ * round robin across VMs, at the rates the scan-time advisor sets (below) or
+ * at fixed global and per-VM rates. For each page:
  *
  *  - all zeros: it becomes a zero page, mapped as the kernel's zero page;
  *  - else its content hash, salted with the VM's sharing domain, is looked
@@ -23,6 +24,22 @@
  * A shared frame's machine page holds its key in page->index and its
  * domain and sharer count in page->private: these pages are never in the
  * page cache, so the fields are ours. Lock order: see esxmem.h.
+ *
+ * The scan-time advisor (share/pages_per_sec 0, the default) gives every VM
+ * the rate that visits each of its pages once per share/scan_time_secs, as
+ * ESX's Mem.ShareScanTime does: a VM's bucket fills at npages / scan_time
+ * pages a second, and the VM takes a turn once it holds a turn's worth (as
+ * many entries as hold SCAN_BATCH pages with data, at its density). So the
+ * rates of N VMs add up, a large VM is not slowed by many small ones, and
+ * no VM waits on another's backlog: every round visits each VM that is due.
+ * The thread's own CPU time (what share/scan_cpu_us shows) is charged to a
+ * budget that fills at share/max_cpu_percent of one CPU; while it is spent
+ * the thread sleeps, and VMs' buckets, which hold at most a second's
+ * worth, overflow alike: under the cap every VM slows in proportion, none
+ * starves. KSM's advisor measures a pass's CPU cost to set pages_to_scan;
+ * charging the time itself keeps the cap exact whatever a page costs.
+ * A fixed share/pages_per_sec (and share/vm_pages_per_sec) sets the rates
+ * instead, with no cap, as before the advisor.
  */
 #include <linux/freezer.h>
 #include <linux/gcd.h>
@@ -39,9 +56,14 @@
 #include "esxmem.h"
 #include "frames.h"
 
-#define SCAN_BATCH		64	/* pages of one VM per turn */
+#define SCAN_BATCH		64	/* pages with data of one VM per turn */
+/* Empty entries cost a read: a turn steps over this many at most. */
+#define SCAN_TURN_VISITS	(16 * SCAN_BATCH)
 #define SCAN_BURST_NS		(50 * NSEC_PER_MSEC)	/* rate bucket depth */
 #define SCAN_IDLE_MS		10	/* wait when no VM may scan */
+#define SCAN_DEPTH_NS		NSEC_PER_SEC	/* advisor: a VM's bucket */
+#define SCAN_WAIT_MAX_NS	NSEC_PER_SEC	/* longest nap of the advisor */
+#define CPU_BURST_NS		(100 * NSEC_PER_MSEC)	/* the cap's window */
 #define DOMAIN_ALONE		(1U << 31)
 #define COUNT_MASK		0xffffffffUL
 
@@ -50,7 +72,8 @@ struct esxmem_share esxmem_share = {
 	.run_lock = __MUTEX_INITIALIZER(esxmem_share.run_lock),
 	.wait = __WAIT_QUEUE_HEAD_INITIALIZER(esxmem_share.wait),
 	.enabled = true,
-	.pages_per_sec = 20000,
+	.scan_time_secs = 3600,
+	.max_cpu_percent = 10,
 	.vm_pages_per_sec = 5000,
 };
 
@@ -297,18 +320,50 @@ int esxmem_share_unmerge_all(bool all)
 	return err;
 }
 
-/* Every hint of @vm goes, before its id may be reused. */
+static bool forget_hint(struct esxmem_vm *vm, pgoff_t index, u64 key);
+
+/*
+ * Every hint of @vm goes, before its id may be reused. Called as the VM is
+ * torn down, when no mapping, fault or scanner turn reaches its pages.
+ */
 void esxmem_share_forget_vm(struct esxmem_vm *vm)
 {
-	unsigned long pos = 0;
+	unsigned long pos = 0, i;
+	esxmem_pte_t e;
+	u64 key;
 
 	/*
-	 * A whole-table walk: faults never wait for share.lock (see
-	 * esxmem_share_put()), and the walk yields the CPU as it goes.
+	 * The hints of pages the VM still holds are found by their keys: a
+	 * private page keeps the key it was hinted under (scan_page()). So a
+	 * thousand VMs go without a thousand walks of a table sized for all
+	 * of them; the pmap is walked anyway when the VM is freed.
 	 */
 	mutex_lock(&esxmem_share.lock);
-	while (frames.slot && pos <= frames.mask) {
-		esxmem_frames_purge_vm_step(&frames, vm->id, &pos, 4096);
+	for (i = 0; vm->pmap && i < vm->npages &&
+	     atomic_long_read(&vm->scan.hints); i++) {
+		if (!(i % 4096)) {
+			mutex_unlock(&esxmem_share.lock);
+			cond_resched();
+			mutex_lock(&esxmem_share.lock);
+		}
+		e = vm->pmap[i];
+		if (esxmem_pte_state(e) != ESXMEM_PAGE_PRIVATE)
+			continue;
+		key = page_private(pfn_to_page(esxmem_pte_payload(e)));
+		if (key && frames.slot)
+			forget_hint(vm, i, key);
+	}
+	/*
+	 * Hints of pages that went since (a hole, the balloon, a write
+	 * that replaced a page) take a whole-table walk: faults never wait
+	 * for share.lock (see esxmem_share_put()), and the walk yields the
+	 * CPU as it goes.
+	 */
+	while (frames.slot && pos <= frames.mask &&
+	       atomic_long_read(&vm->scan.hints)) {
+		atomic_long_sub(esxmem_frames_purge_vm_step(&frames, vm->id,
+							    &pos, 4096),
+				&vm->scan.hints);
 		cond_resched();
 	}
 	mutex_unlock(&esxmem_share.lock);
@@ -603,16 +658,23 @@ out:
  */
 static void drop_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
 {
+	lockdep_assert_held(&esxmem_share.lock);
+	if (frames.slot && forget_hint(vm, index, key))
+		atomic_long_inc(&esxmem_share.hints_dropped);
+}
+
+/* Takes out the hint of @index of @vm under @key, if there; whether it was. */
+static bool forget_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
+{
 	long pos;
 
 	lockdep_assert_held(&esxmem_share.lock);
-	pos = frames.slot ? esxmem_frames_find(&frames, key) : -1;
-
-	if (pos >= 0 && frames.slot[pos].val == esxmem_frame_hint_val(vm->id, index)) {
-		esxmem_frames_delete(&frames, pos);
-		atomic_long_dec(&vm->scan.hints);
-		atomic_long_inc(&esxmem_share.hints_dropped);
-	}
+	pos = esxmem_frames_find(&frames, key);
+	if (pos < 0 || frames.slot[pos].val != esxmem_frame_hint_val(vm->id, index))
+		return false;
+	esxmem_frames_delete(&frames, pos);
+	atomic_long_dec(&vm->scan.hints);
+	return true;
 }
 
 /*
@@ -624,7 +686,7 @@ static void drop_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
  * do not crowd the table with hints that go stale; and a page that did
  * change takes its old hint out of the table.
  */
-static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
+static bool scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 {
 	struct esxmem_vm *held = NULL;
 	enum hint_result r;
@@ -633,9 +695,16 @@ static void scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 	u64 key, last_key, val;
 	long pos;
 
+	/*
+	 * Most entries of a large sparse object hold nothing: a read tells,
+	 * without the lock. Whatever the entry becomes meanwhile waits for
+	 * the next pass.
+	 */
+	if (esxmem_pte_state(READ_ONCE(vm->pmap[index])) != ESXMEM_PAGE_PRIVATE)
+		return false;
 	page = esxmem_vm_get_private(vm, index);
 	if (!page)
-		return;
+		return false;
 	/* A page being faulted in is in use: no time to share it. */
 	if (!trylock_page(page))
 		goto put;
@@ -689,6 +758,7 @@ put:
 		atomic_long_inc(&esxmem_share.merges);
 		esxmem_vm_free_page(page);
 	}
+	return true;
 }
 
 /* ---- the scanner -------------------------------------------------------- */
@@ -703,11 +773,14 @@ static void start_pass(struct esxmem_vm_scan *s, unsigned long n)
 	s->k = 0;
 }
 
-/* Scans up to @n pages of @vm; returns how many it visited. */
+/*
+ * Visits up to @n entries of @vm, stopping after SCAN_BATCH pages that held
+ * data; returns how many it visited.
+ */
 static unsigned long scan_vm(struct esxmem_vm *vm, unsigned long n)
 {
 	struct esxmem_vm_scan *s = &vm->scan;
-	unsigned long npages, i;
+	unsigned long npages, i, pages = 0;
 	u64 t0 = local_clock();
 	u32 domain;
 
@@ -721,14 +794,16 @@ static unsigned long scan_vm(struct esxmem_vm *vm, unsigned long n)
 		start_pass(s, npages);
 	}
 	domain = share_domain(vm);
-	for (i = 0; i < n; i++) {
-		scan_page(vm, (s->start + s->k * s->step) % npages, domain);
+	for (i = 0; i < n && pages < SCAN_BATCH; i++) {
+		pages += scan_page(vm, (s->start + s->k * s->step) % npages,
+				   domain);
 		if (++s->k == npages) {
 			atomic_long_inc(&s->full_scans);
 			atomic_long_inc(&esxmem_share.full_scans);
 			start_pass(s, npages);
 		}
 	}
+	n = i;
 	atomic_long_add(n, &s->pages_scanned);
 	atomic_long_add(n, &esxmem_share.pages_scanned);
 	atomic64_add(local_clock() - t0, &s->scan_ns);
@@ -753,19 +828,214 @@ static void scanner_sleep(u64 ns)
 				     max(nsecs_to_jiffies(ns), 1UL));
 }
 
+/* What the scanner thread keeps between its turns. */
+struct scanner_state {
+	u32 next_id;		/* the VM whose turn comes next */
+	bool worked;		/* in this round */
+	/* Fixed rates: the global bucket. */
+	s64 tokens;
+	u64 stamp;
+	/* The advisor: the CPU budget, and the nap before a VM is due. */
+	s64 cpu_budget;		/* ns of CPU the cap allows now */
+	u64 cpu_stamp;
+	u64 cpu_seen;		/* the thread's runtime at the last charge */
+	u64 wait;
+};
+
+/*
+ * Charges the CPU the thread used since the last call to the budget, which
+ * fills at @percent of one CPU; 0 if some is left, else how long to wait.
+ * The runtime is the scheduler's, as share/scan_cpu_us shows it.
+ */
+static u64 cpu_wait(struct scanner_state *st, unsigned int percent, u64 now)
+{
+	u64 ran = READ_ONCE(current->se.sum_exec_runtime);
+	u64 dt = min_t(u64, now - st->cpu_stamp, NSEC_PER_SEC);
+
+	st->cpu_stamp = now;
+	st->cpu_budget += dt * percent / 100 - (ran - st->cpu_seen);
+	st->cpu_seen = ran;
+	/*
+	 * A window's worth saved up at most; and a debt of a second at most,
+	 * so that a long frame-table resize does not stop scanning for
+	 * minutes.
+	 */
+	st->cpu_budget = clamp_t(s64, st->cpu_budget, -(s64)NSEC_PER_SEC,
+				 CPU_BURST_NS * percent / 100);
+	if (st->cpu_budget >= 0)
+		return 0;
+	return (u64)-st->cpu_budget * 100 / percent;
+}
+
+/*
+ * Entries of @vm a turn is worth: as many as hold SCAN_BATCH pages with
+ * data, going by how full the VM is, within SCAN_TURN_VISITS and its size.
+ * A sparse VM takes fewer, longer turns.
+ */
+static unsigned long turn_visits(struct esxmem_vm *vm, unsigned long npages)
+{
+	unsigned long data = READ_ONCE(vm->state_pages[ESXMEM_PAGE_PRIVATE]);
+	u64 visits = (u64)SCAN_BATCH * npages / max(data, 1UL);
+
+	return min3(visits, (u64)SCAN_TURN_VISITS, (u64)npages);
+}
+
+/*
+ * The advisor's entries due of @vm, 0 until it holds a turn's worth: its
+ * bucket fills at npages / @secs entries a second and holds a second's
+ * worth, two turns at least. When none are due, *@wait drops to the time
+ * until they are. Only this thread touches vm->scan; the VM may be on its
+ * way out (the caller holds RCU), and is not touched beyond.
+ */
+static unsigned long advisor_due(struct esxmem_vm *vm, unsigned int secs,
+				 u64 now, u64 *wait)
+{
+	struct esxmem_vm_scan *s = &vm->scan;
+	u64 dt = min_t(u64, now - s->stamp, NSEC_PER_SEC);
+	unsigned long npages;
+	s64 want, depth;
+
+	s->stamp = now;
+	/* Pairs with the release in esxmem_vm_fix_size(). */
+	if (!smp_load_acquire(&vm->pmap) ||
+	    (READ_ONCE(vm->flags) & ESXMEM_VM_F_NO_SHARING))
+		return 0;
+	/* At most 2^30 pages and a second: no overflow. */
+	npages = vm->npages;
+	want = (s64)turn_visits(vm, npages) * NSEC_PER_SEC;
+	depth = max_t(s64, 2 * want, (s64)npages * SCAN_DEPTH_NS / secs);
+	s->tokens = min_t(s64, s->tokens + (s64)(npages * dt / secs), depth);
+	if (s->tokens >= want)
+		return min_t(u64, s->tokens / NSEC_PER_SEC, SCAN_TURN_VISITS);
+	*wait = min_t(u64, *wait, (u64)(want - s->tokens) * secs / npages);
+	return 0;
+}
+
+/*
+ * The next VM from st->next_id on whose turn it is, held, and in *@n its
+ * pages due; NULL at the end of a round. VMs that are not due are passed
+ * over under RCU, without holding them.
+ */
+static struct esxmem_vm *advisor_next(struct scanner_state *st,
+				      unsigned int secs, u64 now,
+				      unsigned long *n)
+{
+	struct esxmem_vm *vm;
+
+	rcu_read_lock();
+	while ((vm = esxmem_vm_next_rcu(&st->next_id))) {
+		*n = advisor_due(vm, secs, now, &st->wait);
+		if (*n && esxmem_vm_grab(vm))
+			break;
+		if (st->next_id == U32_MAX) {
+			vm = NULL;
+			break;
+		}
+		st->next_id++;
+	}
+	rcu_read_unlock();
+	return vm;
+}
+
+/* Scans @n pages of @vm, unless sharing was stopped; how many it did. */
+static unsigned long scan_turn(struct esxmem_vm *vm, unsigned long n)
+{
+	mutex_lock(&esxmem_share.run_lock);
+	if (!READ_ONCE(esxmem_share.enabled))
+		n = 0;
+	if (n)
+		n = scan_vm(vm, n);
+	mutex_unlock(&esxmem_share.run_lock);
+	return n;
+}
+
+/* One turn under the scan-time advisor. */
+static void advisor_step(struct scanner_state *st, u64 now)
+{
+	unsigned int percent = READ_ONCE(esxmem_share.max_cpu_percent);
+	unsigned int secs = READ_ONCE(esxmem_share.scan_time_secs);
+	struct esxmem_vm *vm;
+	unsigned long n;
+	u64 wait;
+
+	wait = cpu_wait(st, percent, now);
+	if (wait) {
+		scanner_sleep(wait);
+		atomic64_add(local_clock() - now, &esxmem_share.cpu_capped_ns);
+		return;
+	}
+	vm = advisor_next(st, secs, now, &n);
+	if (!vm) {
+		/* A round ended: wait for the first VM due, if none was. */
+		if (!st->worked)
+			scanner_sleep(st->wait);
+		st->next_id = 0;
+		st->worked = false;
+		st->wait = SCAN_WAIT_MAX_NS;
+		return;
+	}
+	st->next_id++;
+	n = scan_turn(vm, n);
+	vm->scan.tokens -= (s64)n * NSEC_PER_SEC;
+	/* The next round comes at once and looks again. */
+	if (n)
+		st->worked = true;
+	esxmem_vm_put(vm);
+}
+
+/* One turn at the fixed rates of pages_per_sec and vm_pages_per_sec. */
+static void fixed_step(struct scanner_state *st, unsigned int rate, u64 now)
+{
+	struct esxmem_vm *vm;
+	unsigned long n;
+
+	/* No cap at fixed rates: the advisor starts from a clean budget. */
+	st->cpu_stamp = now;
+	st->cpu_seen = READ_ONCE(current->se.sum_exec_runtime);
+	st->cpu_budget = 0;
+	n = bucket_fill(&st->tokens, &st->stamp, rate, now);
+	if (!n) {
+		/* Until one page's worth of tokens has come in. */
+		scanner_sleep((NSEC_PER_SEC - st->tokens) / rate);
+		return;
+	}
+	vm = esxmem_vm_next_held(&st->next_id);
+	if (!vm) {
+		/* A round ended; if no VM could scan, wait a little. */
+		if (!st->worked)
+			scanner_sleep(SCAN_IDLE_MS * NSEC_PER_MSEC);
+		st->next_id = 0;
+		st->worked = false;
+		return;
+	}
+	st->next_id++;
+
+	n = min3(n, bucket_fill(&vm->scan.tokens, &vm->scan.stamp,
+				READ_ONCE(esxmem_share.vm_pages_per_sec),
+				now),
+		 (unsigned long)SCAN_BATCH);
+	n = scan_turn(vm, n);
+	if (n) {
+		st->tokens -= (s64)n * NSEC_PER_SEC;
+		vm->scan.tokens -= (s64)n * NSEC_PER_SEC;
+		st->worked = true;
+	}
+	esxmem_vm_put(vm);
+}
+
 static int scanner_main(void *unused)
 {
-	u64 stamp = local_clock(), now;
-	bool worked = false;
-	u32 next_id = 0;
-	s64 tokens = 0;
+	struct scanner_state st = {
+		.stamp = local_clock(),
+		.cpu_stamp = local_clock(),
+		.cpu_seen = current->se.sum_exec_runtime,
+		.wait = SCAN_WAIT_MAX_NS,
+	};
 
 	set_freezable();
 	set_user_nice(current, MAX_NICE);
 	while (!kthread_should_stop()) {
 		unsigned int rate = READ_ONCE(esxmem_share.pages_per_sec);
-		struct esxmem_vm *vm;
-		unsigned long n;
 
 		/* Dead frames go back to the pool, scanning or not. */
 		reap_dead_frames();
@@ -774,45 +1044,15 @@ static int scanner_main(void *unused)
 					     READ_ONCE(esxmem_share.enabled) ||
 					     frames_dead() ||
 					     kthread_should_stop());
-			stamp = local_clock();
+			st.stamp = local_clock();
 			continue;
 		}
 		frames_resize();
 
-		now = local_clock();
-		n = bucket_fill(&tokens, &stamp, rate, now);
-		if (!n) {
-			/* Until one page's worth of tokens has come in. */
-			scanner_sleep((NSEC_PER_SEC - tokens) / rate);
-			continue;
-		}
-		vm = esxmem_vm_next_held(&next_id);
-		if (!vm) {
-			/* A round ended; if no VM could scan, wait a little. */
-			if (!worked)
-				scanner_sleep(SCAN_IDLE_MS * NSEC_PER_MSEC);
-			next_id = 0;
-			worked = false;
-			continue;
-		}
-		next_id++;
-
-		n = min3(n, bucket_fill(&vm->scan.tokens, &vm->scan.stamp,
-					READ_ONCE(esxmem_share.vm_pages_per_sec),
-					now),
-			 (unsigned long)SCAN_BATCH);
-		mutex_lock(&esxmem_share.run_lock);
-		if (!READ_ONCE(esxmem_share.enabled))
-			n = 0;
-		if (n)
-			n = scan_vm(vm, n);
-		mutex_unlock(&esxmem_share.run_lock);
-		if (n) {
-			tokens -= (s64)n * NSEC_PER_SEC;
-			vm->scan.tokens -= (s64)n * NSEC_PER_SEC;
-			worked |= n > 0;
-		}
-		esxmem_vm_put(vm);
+		if (rate)
+			fixed_step(&st, rate, local_clock());
+		else
+			advisor_step(&st, local_clock());
 		cond_resched();
 	}
 	return 0;

@@ -145,6 +145,8 @@ COUNTER_ATTR(hints_evicted, atomic_long_read(&esxmem_share.hints_evicted));
 COUNTER_ATTR(collisions, atomic_long_read(&esxmem_share.collisions));
 COUNTER_ATTR(table_full, atomic_long_read(&esxmem_share.table_full));
 COUNTER_ATTR(scan_cpu_us, esxmem_share_cpu_ns() / NSEC_PER_USEC);
+COUNTER_ATTR(cpu_capped_us,
+	     atomic64_read(&esxmem_share.cpu_capped_ns) / NSEC_PER_USEC);
 COUNTER_ATTR(guest_pages, esxmem_vm_total_pages());
 COUNTER_ATTR(metadata_bytes, esxmem_vm_total_pages() * sizeof(esxmem_pte_t) +
 			     READ_ONCE(esxmem_share.table_bytes));
@@ -217,7 +219,12 @@ static ssize_t isolate_vms_store(struct kobject *kobj,
 
 static struct kobj_attribute isolate_vms_attr = __ATTR_RW_MODE(isolate_vms, 0644);
 
-THREAD_KNOB(pages_per_sec, esxmem_share.pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,
+THREAD_KNOB(scan_time_secs, esxmem_share.scan_time_secs, 1, ESXMEM_SCAN_TIME_MAX,
+	    esxmem_share_kick);
+THREAD_KNOB(max_cpu_percent, esxmem_share.max_cpu_percent, 1, 100,
+	    esxmem_share_kick);
+/* 0: the advisor sets the rates. */
+THREAD_KNOB(pages_per_sec, esxmem_share.pages_per_sec, 0, ESXMEM_SCAN_RATE_MAX,
 	    esxmem_share_kick);
 THREAD_KNOB(vm_pages_per_sec, esxmem_share.vm_pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,
 	    esxmem_share_kick);
@@ -225,6 +232,8 @@ THREAD_KNOB(vm_pages_per_sec, esxmem_share.vm_pages_per_sec, 1, ESXMEM_SCAN_RATE
 static struct attribute *share_attrs[] = {
 	&enabled_attr.attr,
 	&isolate_vms_attr.attr,
+	&scan_time_secs_attr.attr,
+	&max_cpu_percent_attr.attr,
 	&pages_per_sec_attr.attr,
 	&vm_pages_per_sec_attr.attr,
 	&pages_shared_attr.attr,
@@ -241,6 +250,7 @@ static struct attribute *share_attrs[] = {
 	&collisions_attr.attr,
 	&table_full_attr.attr,
 	&scan_cpu_us_attr.attr,
+	&cpu_capped_us_attr.attr,
 	&guest_pages_attr.attr,
 	&metadata_bytes_attr.attr,
 	NULL,

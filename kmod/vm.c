@@ -62,6 +62,18 @@ struct esxmem_vm *esxmem_vm_next(u32 *id)
 	return vm;
 }
 
+/* esxmem_vm_next() under rcu_read_lock(); the VM may be on its way out. */
+struct esxmem_vm *esxmem_vm_next_rcu(u32 *id)
+{
+	unsigned long index = *id;
+	struct esxmem_vm *vm;
+
+	vm = xa_find(&esxmem_vms, &index, U32_MAX, XA_PRESENT);
+	if (vm)
+		*id = index;
+	return vm;
+}
+
 /*
  * The VM with the lowest id >= *id that is not on its way out, held
  * (esxmem_vm_put() when done), or NULL: for walking every VM without

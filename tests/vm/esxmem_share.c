@@ -320,7 +320,7 @@ int main(void)
 	esx_sysfs_string("share/vm_pages_per_sec", vm_rate, sizeof(vm_rate));
 	REQUIRE_OK(esx_sysfs_write("share/pages_per_sec", "10000000"));
 	REQUIRE_OK(esx_sysfs_write("share/vm_pages_per_sec", "10000000"));
-	CHECK(esx_sysfs_write("share/pages_per_sec", "0") == -EINVAL &&
+	CHECK(esx_sysfs_write("share/pages_per_sec", "10000001") == -EINVAL &&
 	      esx_sysfs_write("share/isolate_vms", "2") == -EINVAL &&
 	      esx_sysfs_write("share/enabled", "x") == -EINVAL &&
 	      esx_sysfs_long("share/pages_per_sec") == 10000000, "bad knob writes refused");
