@@ -348,24 +348,6 @@ static int guest_round(enum backend b, int round)
 	return 0;
 }
 
-/*
- * An idle KVM VM held for the whole run, so that the guest rounds' VM
- * creation and destruction do not patch kernel text each time (KVM flips
- * the scheduler's preempt-notifier static key when the number of VMs goes
- * 0 <-> 1), which the test host's emulator (QEMU 7.2 TCG) does not always
- * survive. -1 if there is no KVM.
- */
-static int hold_kvm_vm(void)
-{
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
-
-	if (kvm < 0)
-		return -1;
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	close(kvm);
-	return vm;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -410,7 +392,7 @@ int main(void)
 	int round, k, m, kvm_vm;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	kvm_vm = hold_kvm_vm();
+	kvm_vm = esx_hold_kvm_vm();
 	note_thp();
 	for (round = 0; round < ROUNDS; round++) {
 		for (k = 0; k < NR_BACKENDS; k++)

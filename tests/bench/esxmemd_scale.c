@@ -28,29 +28,11 @@
 #define WAIT_SECS	300.0
 #define MEASURE_SECS	20.0
 
-static void qmp_paths(int i, char *path, char *cmds)
-{
-	snprintf(path, 64, "/tmp/bench-scale-%d.qmp", i);
-	snprintf(cmds, 64, "/tmp/bench-scale-%d.cmds", i);
-}
-
-/* How many answering monitors got their balloon command. */
-static int answering_driven(void)
-{
-	char path[64], cmds[64];
-	int i, n = 0;
-
-	for (i = SILENT; i < STOCK; i++) {
-		qmp_paths(i, path, cmds);
-		n += esx_file_has(cmds, "\nballoon\n");
-	}
-	return n;
-}
+#define PREFIX		"bench-scale"
 
 int main(int argc, char **argv)
 {
 	static pid_t qemus[STOCK + 1];
-	char path[64], cmds[64];
 	double t0, driven, cpu0, cpu1, sys0 = 0, sys1 = 0, worst, per_balance;
 	long long b0, b1;
 	uint64_t target;
@@ -59,30 +41,7 @@ int main(int argc, char **argv)
 
 	sh_fake_qemu_main(argc, argv);
 	REQUIRE_OK(esx_load_vsock(true));
-	{
-		FILE *f = fopen(CONF, "w");
-
-		REQUIRE(f, "create " CONF);
-		fputs("{\"pool\": {\"size\": \"64M\"}, \"balance_period\": 1,\n"
-		      " \"control_socket\": \"" SOCK "\",\n"
-		      " \"vm_defaults\": {\"reclaim\": {\"swap\": false}}}\n", f);
-		fclose(f);
-	}
-	for (i = 0; i < STOCK; i++) {
-		qmp_paths(i, path, cmds);
-		unlink(cmds);
-		qemus[i] = sh_fake_qemu(i < SILENT ? SH_QMP_SILENT : SH_QMP_ANSWER, path, cmds, 0);
-		REQUIRE(qemus[i] > 0, "fork");
-	}
-	qemus[STOCK] = sh_fake_qemu(SH_QMP_NONE, NULL, NULL, 1);
-	REQUIRE(qemus[STOCK] > 0, "fork");
-	plain = sh_open_objects(PLAIN);
-	REQUIRE(plain, "open %d esxmem objects", PLAIN);
-	for (i = 0; i < STOCK; i++) {
-		qmp_paths(i, path, cmds);
-		REQUIRE(ESX_WAIT_FOR(access(path, F_OK) == 0, WAIT_SECS),
-			"fake QEMU %d listens at %s", i, path);
-	}
+	plain = sh_host_start(PREFIX, CONF, SOCK, qemus, STOCK, SILENT, PLAIN);
 
 	d = esx_start_esxmemd(CONF, LOG, false);
 	REQUIRE(d > 0, "fork");
@@ -91,7 +50,7 @@ int main(int argc, char **argv)
 		"the daemon balances");
 	printf("esxmemd_scale: 2 balances %.1f s after the daemon started\n", esx_now() - t0);
 	/* Polled slowly: the test host has two CPUs for the daemon, 100 QEMUs and this. */
-	while ((n = answering_driven()) < STOCK - SILENT && esx_now() < t0 + WAIT_SECS)
+	while ((n = sh_balloon_commands(PREFIX, SILENT, STOCK)) < STOCK - SILENT && esx_now() < t0 + WAIT_SECS)
 		usleep(500 * 1000);
 	driven = esx_now() - t0;
 	if (n < STOCK - SILENT)

@@ -137,18 +137,6 @@ static void cleanup(void)
 	rmdir(workdir);
 }
 
-/* See qemu_guest.c: an idle KVM VM held so that QEMU's VMs patch no text. */
-static int hold_kvm_vm(void)
-{
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
-
-	REQUIRE(kvm >= 0, "open /dev/kvm: %s", strerror(errno));
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	REQUIRE(vm >= 0, "KVM_CREATE_VM: %s", strerror(errno));
-	close(kvm);
-	return vm;
-}
-
 /* How often @text is in the console of @q (its first 256 KiB). */
 static int console_count(const struct qemu *q, const char *text)
 {
@@ -594,7 +582,8 @@ int main(void)
 	atexit(cleanup);
 	REQUIRE(mount("esxmem", fsdir, "esxmem", 0, NULL) == 0, "mount -t esxmem: %s",
 		strerror(errno));
-	kvm_vm = hold_kvm_vm();
+	kvm_vm = esx_hold_kvm_vm();
+	REQUIRE(kvm_vm >= 0, "hold a KVM VM: %s", strerror(-kvm_vm));
 	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		esx_sysfs_string(knobs[i], knobs_saved[i], sizeof(knobs_saved[i]));
 	atexit(restore_knobs);

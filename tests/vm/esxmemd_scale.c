@@ -34,24 +34,7 @@
 
 static pid_t qemus[STOCK + 1];
 
-static void qmp_paths(int i, char *path, char *cmds)
-{
-	snprintf(path, 64, "/tmp/scale-%d.qmp", i);
-	snprintf(cmds, 64, "/tmp/scale-%d.cmds", i);
-}
-
-static bool all_answering_got_balloon(void)
-{
-	char path[64], cmds[64];
-	int i;
-
-	for (i = SILENT; i < STOCK; i++) {
-		qmp_paths(i, path, cmds);
-		if (!esx_file_has(cmds, "\nballoon\n"))
-			return false;
-	}
-	return true;
-}
+#define PREFIX		"scale"
 
 int main(int argc, char **argv)
 {
@@ -64,29 +47,7 @@ int main(int argc, char **argv)
 
 	sh_fake_qemu_main(argc, argv);
 	REQUIRE_OK(esx_load_vsock(true));
-	{
-		FILE *f = fopen(CONF, "w");
-
-		REQUIRE(f, "create " CONF);
-		fputs("{\"pool\": {\"size\": \"64M\"}, \"balance_period\": 1,\n"
-		      " \"control_socket\": \"" SOCK "\",\n"
-		      " \"vm_defaults\": {\"reclaim\": {\"swap\": false}}}\n", f);
-		fclose(f);
-	}
-	for (i = 0; i < STOCK; i++) {
-		qmp_paths(i, path, cmds);
-		unlink(cmds);
-		qemus[i] = sh_fake_qemu(i < SILENT ? SH_QMP_SILENT : SH_QMP_ANSWER, path, cmds, 0);
-		REQUIRE(qemus[i] > 0, "fork");
-	}
-	qemus[STOCK] = sh_fake_qemu(SH_QMP_NONE, NULL, NULL, 1);
-	REQUIRE(qemus[STOCK] > 0, "fork");
-	plain = sh_open_objects(PLAIN);
-	REQUIRE(plain, "open %d esxmem objects", PLAIN);
-	for (i = 0; i < STOCK; i++) {
-		qmp_paths(i, path, cmds);
-		REQUIRE(WAIT_FOR(access(path, F_OK) == 0), "fake QEMU %d listens at %s", i, path);
-	}
+	plain = sh_host_start(PREFIX, CONF, SOCK, qemus, STOCK, SILENT, PLAIN);
 
 	d = esx_start_esxmemd(CONF, LOG, false);
 	REQUIRE(d > 0, "fork");
@@ -94,13 +55,13 @@ int main(int argc, char **argv)
 	REQUIRE(WAIT_FOR(sh_status_num(SOCK, "balances") >= 2), "the daemon balances");
 
 	/* Every monitor that answers is driven; the hung ones stop nothing. */
-	CHECK(WAIT_FOR(all_answering_got_balloon()),
+	CHECK(WAIT_FOR(sh_balloon_commands(PREFIX, SILENT, STOCK) == STOCK - SILENT),
 	      "every answering monitor gets a balloon command");
 	took = esx_now() - t0;
 	printf("esxmemd_scale: %d answering monitors got balloon commands %.2f s after the daemon started\n",
 	       STOCK - SILENT, took);
 	for (i = 0; i < SILENT; i++) {
-		qmp_paths(i, path, cmds);
+		sh_qmp_paths(PREFIX, i, path, cmds);
 		CHECK(access(cmds, F_OK) != 0, "a hung monitor sent nothing: %s", cmds);
 	}
 

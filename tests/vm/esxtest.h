@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -29,6 +30,28 @@ static inline double esx_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * An idle KVM VM, held while a test or bench runs QEMU guests: KVM patches
+ * kernel text (the scheduler's preempt-notifier static key) whenever the
+ * number of VMs goes from 0 to 1 or back, and the test host's emulator
+ * (QEMU 7.2 TCG) now and then keeps executing the breakpoint of such a
+ * patch after it is gone, and then spins for ever. With a VM held, QEMU's
+ * own VM creation and exit, in the busiest moments, patch nothing. The VM
+ * fd, or -errno.
+ */
+static inline int esx_hold_kvm_vm(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
+
+	if (kvm < 0)
+		return -errno;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		vm = -errno;
+	close(kvm);
+	return vm;
 }
 
 /* Polls @cond until it holds or @secs pass; whether it held. */

@@ -124,25 +124,6 @@ static void cleanup(void)
 	}
 }
 
-/*
- * An idle KVM VM, held for the whole test. KVM patches kernel text (the
- * preempt-notifier static key in the scheduler) whenever the number of
- * VMs goes from 0 to 1 or back. The test host's emulator (QEMU 7.2 TCG)
- * now and then keeps executing the breakpoint of such a patch after it
- * is gone, and the test host then spins for ever. Holding a VM means that
- * QEMU's own VM creation and exit, in the busiest moments, patch nothing.
- */
-static int hold_kvm_vm(void)
-{
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
-
-	REQUIRE(kvm >= 0, "open /dev/kvm: %s", strerror(errno));
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	REQUIRE(vm >= 0, "KVM_CREATE_VM: %s", strerror(errno));
-	close(kvm);
-	return vm;
-}
-
 static pid_t start_qemu(void)
 {
 	pid_t pid = esx_start_guest(GUEST_MIB, "guest.work=memtest-hold", ESXMEM_DEVICE_PATH,
@@ -274,7 +255,8 @@ int main(void)
 	REQUIRE(mkdtemp(workdir), "mkdtemp: %s", strerror(errno));
 	snprintf(console_path, sizeof(console_path), "%s/console", workdir);
 	atexit(cleanup);
-	kvm_vm = hold_kvm_vm();
+	kvm_vm = esx_hold_kvm_vm();
+	REQUIRE(kvm_vm >= 0, "hold a KVM VM: %s", strerror(-kvm_vm));
 	esx_sysfs_string("share/pages_per_sec", saved_rate, sizeof(saved_rate));
 	esx_sysfs_string("share/vm_pages_per_sec", saved_vm_rate, sizeof(saved_vm_rate));
 	esx_sysfs_string("share/enabled", saved_enabled, sizeof(saved_enabled));

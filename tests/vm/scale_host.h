@@ -36,6 +36,7 @@
 
 #include "esxtest.h"
 #include "balloon_guest.h"
+#include "vmtest.h"
 
 #define SH_VM_PAGES	256
 enum sh_qmp { SH_QMP_NONE, SH_QMP_ANSWER, SH_QMP_SILENT };
@@ -167,6 +168,67 @@ static inline pid_t sh_fake_qemu(enum sh_qmp qmp, const char *path, const char *
 			usleep(250 * 1000);				\
 		_ok;							\
 	})
+
+/*
+ * The monitor socket of fake QEMU @i of a host whose files are named
+ * after @prefix, and the file its commands go to.
+ */
+static inline void sh_qmp_paths(const char *prefix, int i, char *path, char *cmds)
+{
+	snprintf(path, 64, "/tmp/%s-%d.qmp", prefix, i);
+	snprintf(cmds, 64, "/tmp/%s-%d.cmds", prefix, i);
+}
+
+/*
+ * A host for the daemon to balance: @stock fake QEMUs with stock
+ * balloons (the first @silent of them never answer) in @qemus[0..stock),
+ * one with a vsock device of guest CID 1 for a scripted guest in
+ * @qemus[stock], and @plain bare objects; the daemon's configuration in
+ * @conf, its control socket at @sock. Returns the bare objects' fds once
+ * every monitor listens.
+ */
+static inline int *sh_host_start(const char *prefix, const char *conf, const char *sock,
+				 pid_t *qemus, int stock, int silent, int plain)
+{
+	char path[64], cmds[64];
+	FILE *f = fopen(conf, "w");
+	int *fds, i;
+
+	REQUIRE(f, "create %s", conf);
+	fprintf(f, "{\"pool\": {\"size\": \"64M\"}, \"balance_period\": 1,\n"
+		" \"control_socket\": \"%s\",\n"
+		" \"vm_defaults\": {\"reclaim\": {\"swap\": false}}}\n", sock);
+	fclose(f);
+	for (i = 0; i < stock; i++) {
+		sh_qmp_paths(prefix, i, path, cmds);
+		unlink(cmds);
+		qemus[i] = sh_fake_qemu(i < silent ? SH_QMP_SILENT : SH_QMP_ANSWER, path, cmds, 0);
+		REQUIRE(qemus[i] > 0, "fork");
+	}
+	qemus[stock] = sh_fake_qemu(SH_QMP_NONE, NULL, NULL, 1);
+	REQUIRE(qemus[stock] > 0, "fork");
+	fds = sh_open_objects((size_t)plain);
+	REQUIRE(fds, "open %d esxmem objects", plain);
+	for (i = 0; i < stock; i++) {
+		sh_qmp_paths(prefix, i, path, cmds);
+		REQUIRE(SH_WAIT_SLOW(access(path, F_OK) == 0, 300.0),
+			"fake QEMU %d listens at %s", i, path);
+	}
+	return fds;
+}
+
+/* How many of fake QEMUs [@from, @to) got a balloon command. */
+static inline int sh_balloon_commands(const char *prefix, int from, int to)
+{
+	char path[64], cmds[64];
+	int i, n = 0;
+
+	for (i = from; i < to; i++) {
+		sh_qmp_paths(prefix, i, path, cmds);
+		n += esx_file_has(cmds, "\nballoon\n");
+	}
+	return n;
+}
 
 /* The daemon's status over the control socket @sock, or NULL. */
 static inline json_t *sh_status(const char *sock)
