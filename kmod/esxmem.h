@@ -110,9 +110,11 @@ struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, pgoff_t index,
 void esxmem_vm_free_page(struct page *page);
 
 /* numa.c: an object's NUMA memory policy, by page offset. */
+#define ESXMEM_NUMA_RANGES_MAX	64	/* policy ranges of one object */
 struct esxmem_numa {
 	spinlock_t lock;		/* the ranges */
 	struct list_head ranges;	/* disjoint, by offset */
+	unsigned int nr_ranges;
 };
 
 struct mempolicy;
@@ -349,6 +351,7 @@ struct esxmem_share {
 	struct mutex lock;		/* the frame table, frame counts */
 	struct mutex run_lock;		/* held while the scanner works */
 	wait_queue_head_t wait;		/* the scanner's */
+	atomic_t kicks;			/* ends the scanner's naps */
 	/* Knobs (sysfs), read without a lock. */
 	bool enabled;
 	bool isolate_vms;		/* every VM its own sharing domain */

@@ -17,6 +17,7 @@
  * mm/mempolicy.c does for that mode. Everything takes an order, so that
  * large pages follow the same policy.
  */
+#include <linux/cpuset.h>
 #include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/mempolicy.h>
@@ -47,6 +48,7 @@ void esxmem_numa_init(struct esxmem_numa *numa)
 {
 	spin_lock_init(&numa->lock);
 	INIT_LIST_HEAD(&numa->ranges);
+	numa->nr_ranges = 0;
 }
 
 void esxmem_numa_destroy(struct esxmem_numa *numa)
@@ -56,17 +58,23 @@ void esxmem_numa_destroy(struct esxmem_numa *numa)
 	list_for_each_entry_safe(r, next, &numa->ranges, link)
 		kfree(r);
 	INIT_LIST_HEAD(&numa->ranges);
+	numa->nr_ranges = 0;
 }
 
 static struct esxmem_numa_range *range_alloc(void)
 {
-	return kmalloc(sizeof(struct esxmem_numa_range), GFP_KERNEL_ACCOUNT);
+	struct esxmem_numa_range *r;
+
+	return kmalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 }
 
 /*
  * Sets the policy of pages [start, end) of the object to @pol, or removes
  * it when @pol is NULL (mbind() with MPOL_DEFAULT). The object keeps a copy:
- * @pol stays the caller's. 0 or -ENOMEM, which changes nothing.
+ * @pol stays the caller's. 0, or -ENOMEM or -ENOSPC (the object has
+ * ESXMEM_NUMA_RANGES_MAX ranges already), which change nothing: a VMM that
+ * mbind()s piece by piece must not grow a list that every allocation
+ * searches under a spinlock.
  */
 int esxmem_numa_set(struct esxmem_numa *numa, pgoff_t start, pgoff_t end,
 		    const struct mempolicy *pol)
@@ -95,6 +103,12 @@ int esxmem_numa_set(struct esxmem_numa *numa, pgoff_t start, pgoff_t end,
 	}
 
 	spin_lock(&numa->lock);
+	if (numa->nr_ranges + 2 > ESXMEM_NUMA_RANGES_MAX) {
+		spin_unlock(&numa->lock);
+		kfree(tail);
+		kfree(fresh);
+		return -ENOSPC;
+	}
 	pos = &numa->ranges;
 	list_for_each_entry_safe(r, next, &numa->ranges, link) {
 		if (r->end <= start) {
@@ -108,6 +122,7 @@ int esxmem_numa_set(struct esxmem_numa *numa, pgoff_t start, pgoff_t end,
 			*tail = *r;
 			tail->start = end;
 			list_add(&tail->link, &r->link);
+			numa->nr_ranges++;
 			tail = NULL;
 			r->end = start;
 			pos = &r->link;
@@ -121,10 +136,13 @@ int esxmem_numa_set(struct esxmem_numa *numa, pgoff_t start, pgoff_t end,
 			break;
 		} else {
 			list_move(&r->link, &gone);
+			numa->nr_ranges--;
 		}
 	}
-	if (fresh)
+	if (fresh) {
 		list_add(&fresh->link, pos);
+		numa->nr_ranges++;
+	}
 	spin_unlock(&numa->lock);
 
 	kfree(tail);
@@ -178,6 +196,19 @@ static int interleave_node(const struct esxmem_numa_rule *rule,
 	return nid;
 }
 
+/*
+ * The nodes of @rule, or NULL (any) when none of them is in the allocating
+ * task's cpuset any more: the object keeps the nodes mbind() gave, which
+ * a cpuset change since (virsh numatune --live) does not rebind, and a
+ * mask outside the cpuset would fail every allocation. The kernel drops
+ * such a mask the same way (policy_nodemask()).
+ */
+static nodemask_t *allowed_nodes(struct esxmem_numa_rule *rule)
+{
+	return nodes_intersects(rule->nodes, cpuset_current_mems_allowed) ?
+	       &rule->nodes : NULL;
+}
+
 /* The node to start from: a node gone offline since is no choice. */
 static int usable_node(int nid)
 {
@@ -204,14 +235,15 @@ struct page *esxmem_numa_alloc(struct esxmem_numa *numa, pgoff_t index,
 		/* Any node of the set, the nearest first. */
 		nid = rule.home_node != NUMA_NO_NODE ? rule.home_node :
 		      numa_node_id();
-		return __alloc_pages(gfp, order, usable_node(nid), &rule.nodes);
+		return __alloc_pages(gfp, order, usable_node(nid),
+				     allowed_nodes(&rule));
 	case MPOL_PREFERRED_MANY:
 		/* The set if it has memory free now, else anywhere. */
 		nid = rule.home_node != NUMA_NO_NODE ? rule.home_node :
 		      numa_node_id();
 		page = __alloc_pages((gfp | __GFP_NOWARN) &
 				     ~(__GFP_DIRECT_RECLAIM | __GFP_NOFAIL),
-				     order, usable_node(nid), &rule.nodes);
+				     order, usable_node(nid), allowed_nodes(&rule));
 		return page ?: __alloc_pages(gfp, order, usable_node(nid), NULL);
 	case MPOL_PREFERRED:
 		/* Its node first, falling back as the zonelist goes. */

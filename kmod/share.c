@@ -64,6 +64,7 @@
 #define SCAN_DEPTH_NS		NSEC_PER_SEC	/* advisor: a VM's bucket */
 #define SCAN_WAIT_MAX_NS	NSEC_PER_SEC	/* longest nap of the advisor */
 #define CPU_BURST_NS		(100 * NSEC_PER_MSEC)	/* the cap's window */
+#define CPU_NAP_MAX_NS		NSEC_PER_SEC		/* the longest nap the cap asks */
 #define DOMAIN_ALONE		(1U << 31)
 #define COUNT_MASK		0xffffffffUL
 
@@ -341,7 +342,7 @@ void esxmem_share_forget_vm(struct esxmem_vm *vm)
 	mutex_lock(&esxmem_share.lock);
 	for (i = 0; vm->pmap && i < vm->npages &&
 	     atomic_long_read(&vm->scan.hints); i++) {
-		if (!(i % 4096)) {
+		if (i && !(i % 4096)) {
 			mutex_unlock(&esxmem_share.lock);
 			cond_resched();
 			mutex_lock(&esxmem_share.lock);
@@ -712,6 +713,16 @@ static bool scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 		goto unlock;
 
 	if (page_is_zero(page)) {
+		/*
+		 * A hint under the page's old content goes with it, or the
+		 * VM's teardown would have to look for it in the whole table.
+		 */
+		last_key = page_private(page);
+		if (last_key) {
+			mutex_lock(&esxmem_share.lock);
+			drop_hint(vm, index, last_key);
+			mutex_unlock(&esxmem_share.lock);
+		}
 		freed = merge_zero(vm, index, page);
 		goto unlock;
 	}
@@ -822,9 +833,14 @@ static unsigned long bucket_fill(s64 *tokens, u64 *stamp, unsigned int rate,
 	return *tokens > 0 ? *tokens / NSEC_PER_SEC : 0;
 }
 
+/* Sleeps @ns, or until a knob changes or the thread is to stop. */
 static void scanner_sleep(u64 ns)
 {
-	wait_event_freezable_timeout(esxmem_share.wait, kthread_should_stop(),
+	int kicks = atomic_read(&esxmem_share.kicks);
+
+	wait_event_freezable_timeout(esxmem_share.wait,
+				     kthread_should_stop() ||
+				     atomic_read(&esxmem_share.kicks) != kicks,
 				     max(nsecs_to_jiffies(ns), 1UL));
 }
 
@@ -844,13 +860,16 @@ struct scanner_state {
 
 /*
  * Charges the CPU the thread used since the last call to the budget, which
- * fills at @percent of one CPU; 0 if some is left, else how long to wait.
- * The runtime is the scheduler's, as share/scan_cpu_us shows it.
+ * fills at @percent of one CPU; 0 if some is left, else how long to wait,
+ * at most a second (the caller calls again after it). The runtime is the
+ * scheduler's, as share/scan_cpu_us shows it; it moves at ticks and
+ * context switches, so a turn may overrun the cap by a tick.
  */
 static u64 cpu_wait(struct scanner_state *st, unsigned int percent, u64 now)
 {
 	u64 ran = READ_ONCE(current->se.sum_exec_runtime);
-	u64 dt = min_t(u64, now - st->cpu_stamp, NSEC_PER_SEC);
+	/* Longer than any nap, or a nap would refill less than it waited. */
+	u64 dt = min_t(u64, now - st->cpu_stamp, CPU_NAP_MAX_NS * 4);
 
 	st->cpu_stamp = now;
 	st->cpu_budget += dt * percent / 100 - (ran - st->cpu_seen);
@@ -864,7 +883,7 @@ static u64 cpu_wait(struct scanner_state *st, unsigned int percent, u64 now)
 				 CPU_BURST_NS * percent / 100);
 	if (st->cpu_budget >= 0)
 		return 0;
-	return (u64)-st->cpu_budget * 100 / percent;
+	return min_t(u64, (u64)-st->cpu_budget * 100 / percent, CPU_NAP_MAX_NS);
 }
 
 /*
@@ -1073,6 +1092,7 @@ void esxmem_share_set_enabled(bool on)
 /* Wakes the scanner after a knob changed. */
 void esxmem_share_kick(void)
 {
+	atomic_inc(&esxmem_share.kicks);
 	wake_up_all(&esxmem_share.wait);
 }
 

@@ -51,7 +51,17 @@
  *            object (so all mappings agree; MPOL_WEIGHTED_INTERLEAVE is
  *            treated the same); MPOL_LOCAL to the allocating CPU's node;
  *            MPOL_DEFAULT removes the range's policy. The last mbind() of
- *            a range wins. Pages already allocated stay where they are:
+ *            a range wins, with the kernel's own exceptions: mbind() skips
+ *            a mapping that already has an equal policy (so repeating,
+ *            through mapping A, a policy that mapping B has changed since
+ *            changes nothing; set another one first), and a mapping merged
+ *            with a neighbour of the same policy passes on the policy for
+ *            the whole merged range. An object holds at most 64 policy
+ *            ranges; mbind() beyond that fails with ENOSPC and changes
+ *            nothing. A node set that no longer meets the VMM's cpuset
+ *            (a cpuset changed since the mbind()) is ignored, as the
+ *            kernel ignores such a policy, rather than failing every
+ *            allocation. Pages already allocated stay where they are:
  *            esxmem's pages are off the LRU, and MPOL_MF_MOVE moves none
  *            of them. A frame shared by pages of objects with different
  *            policies follows the policy of one of them; the zero page

@@ -13,15 +13,20 @@
  *
  * Parameters (in /sys/module/esxtest_copypark/parameters): pfn and pid arm
  * it (pfn 0 disarms), release ends a park, parks and locked_copies are
- * read-only. Unload it only once no copier is parked.
+ * read-only. Unloading it releases a parked copier and waits for it.
  */
+#include <linux/atomic.h>
 #include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/page-flags.h>
+#include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 
 #define PARK_LIMIT_MS	60000
 
@@ -34,30 +39,48 @@ MODULE_PARM_DESC(pid, "the process whose copies park");
 static bool release;
 module_param(release, bool, 0644);
 MODULE_PARM_DESC(release, "set to end a park");
-static unsigned int parks;
-module_param(parks, uint, 0444);
+static atomic_t parks_count = ATOMIC_INIT(0);
+static atomic_t locked_count = ATOMIC_INIT(0);
+/* Copiers sent to parked_copy_page() and not out of it yet: module text. */
+static atomic_t inside = ATOMIC_INIT(0);
+
+static int get_count(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(kp->arg));
+}
+
+static const struct kernel_param_ops count_ops = { .get = get_count };
+module_param_cb(parks, &count_ops, &parks_count, 0444);
 MODULE_PARM_DESC(parks, "copies parked so far");
-static unsigned int locked_copies;
-module_param(locked_copies, uint, 0444);
+module_param_cb(locked_copies, &count_ops, &locked_count, 0444);
 MODULE_PARM_DESC(locked_copies, "copies of pfn made with the page locked");
+
+/*
+ * Whether the copier may sleep here: not under a spinlock or with
+ * interrupts off, and not inside an RCU read-side section either, which
+ * preemptible RCU (Debian's kernels) does not show in preempt_count.
+ */
+static bool may_park(void)
+{
+	return in_task() && current->mm && preemptible() && !rcu_preempt_depth();
+}
 
 /* In place of copy_page(), for the copies the probe picks. */
 static void parked_copy_page(void *to, void *from)
 {
+	/* Someone holds the page's lock: the copier, in esxmem's paths. */
 	bool locked = PageLocked(virt_to_page(from));
-	unsigned int ms;
+	unsigned long until = jiffies + msecs_to_jiffies(PARK_LIMIT_MS);
 
 	memcpy(to, from, PAGE_SIZE);
 	if (locked) {
-		WRITE_ONCE(locked_copies, locked_copies + 1);
-		return;
+		atomic_inc(&locked_count);
+	} else if (may_park()) {
+		atomic_inc(&parks_count);
+		while (!READ_ONCE(release) && time_before(jiffies, until))
+			msleep(10);
 	}
-	/* Under a spinlock there is no sleeping: such a copy goes on. */
-	if (!preemptible())
-		return;
-	WRITE_ONCE(parks, parks + 1);
-	for (ms = 0; ms < PARK_LIMIT_MS && !READ_ONCE(release); ms += 10)
-		msleep(10);
+	atomic_dec(&inside);
 }
 
 static int copy_page_pre(struct kprobe *p, struct pt_regs *regs)
@@ -69,6 +92,7 @@ static int copy_page_pre(struct kprobe *p, struct pt_regs *regs)
 	    page_to_pfn(virt_to_page((void *)from)) != want)
 		return 0;
 	/* Changing the ip and returning 1 skips the probed instruction. */
+	atomic_inc(&inside);
 	regs->ip = (unsigned long)parked_copy_page;
 	return 1;
 }
@@ -92,7 +116,11 @@ static int __init copypark_init(void)
 
 static void __exit copypark_exit(void)
 {
+	WRITE_ONCE(release, true);
 	unregister_kprobe(&copy_page_probe);
+	/* No copier may still run this module's text once it is freed. */
+	while (atomic_read(&inside))
+		msleep(10);
 }
 
 module_init(copypark_init);
