@@ -20,14 +20,6 @@
 #define PAGES		(2 * PAIRS)
 #define WAIT_SECS	120.0
 
-static char saved_rate[32], saved_vm_rate[32];
-
-static void restore_rates(void)
-{
-	esx_sysfs_write("share/pages_per_sec", saved_rate);
-	esx_sysfs_write("share/vm_pages_per_sec", saved_vm_rate);
-}
-
 /* Fills a page with bytes that name pair @pair and @tag. */
 static void fill(unsigned char *p, unsigned int pair, unsigned char tag)
 {
@@ -53,11 +45,7 @@ int main(void)
 
 	esx_background_off();
 	used0 = esx_pool_settled(60);
-	esx_sysfs_string("share/pages_per_sec", saved_rate, sizeof(saved_rate));
-	esx_sysfs_string("share/vm_pages_per_sec", saved_vm_rate, sizeof(saved_vm_rate));
-	atexit(restore_rates);
-	REQUIRE_OK(esx_sysfs_write("share/pages_per_sec", "100000"));
-	REQUIRE_OK(esx_sysfs_write("share/vm_pages_per_sec", "100000"));
+	esx_share_rate("100000");
 
 	fd = esx_open();
 	map = esx_map(fd, PAGES, 0);

@@ -32,16 +32,9 @@
 #define PARK_PARAM	"/sys/module/" PARK_NAME "/parameters/"
 #define WORD		0x5757575757575757ULL
 
-static char saved_rate[32], saved_vm_rate[32];
 static pid_t child;
 static bool reaped;
 static int go[2] = { -1, -1 };
-
-static void restore_rates(void)
-{
-	esx_sysfs_write("share/pages_per_sec", saved_rate);
-	esx_sysfs_write("share/vm_pages_per_sec", saved_vm_rate);
-}
 
 static int park_write(const char *name, unsigned long value)
 {
@@ -138,11 +131,7 @@ int main(void)
 	uint64_t frame;
 
 	esx_background_off();
-	esx_sysfs_string("share/pages_per_sec", saved_rate, sizeof(saved_rate));
-	esx_sysfs_string("share/vm_pages_per_sec", saved_vm_rate, sizeof(saved_vm_rate));
-	atexit(restore_rates);
-	REQUIRE_OK(esx_sysfs_write("share/pages_per_sec", "100000"));
-	REQUIRE_OK(esx_sysfs_write("share/vm_pages_per_sec", "100000"));
+	esx_share_rate("100000");
 	REQUIRE_OK(esx_load_module(PARK_MODULE, ""));
 	atexit(park_off);
 

@@ -482,6 +482,7 @@ int main(void)
 	atexit(restore);
 	/* Pages stay mapped and private unless a step asks otherwise. */
 	esx_background_off();
+	esx_share_rate("10000000");
 	REQUIRE_OK(esxmem_open(&nl));
 
 	bound(0, 1, 0);

@@ -33,17 +33,10 @@
 /* No write is called slow below this, whatever the walks take. */
 #define SLOW_WRITE_SECS	0.100
 
-static char saved_rate[32], saved_vm_rate[32];
 static unsigned char *busy;
 static atomic_uint written;
 static atomic_bool stop;
 static double slowest, slowest_at;
-
-static void restore_rates(void)
-{
-	esx_sysfs_write("share/pages_per_sec", saved_rate);
-	esx_sysfs_write("share/vm_pages_per_sec", saved_vm_rate);
-}
 
 static long table_bytes(void)
 {
@@ -89,11 +82,7 @@ int main(void)
 
 	esx_background_off();
 	used0 = esx_pool_settled(60);
-	esx_sysfs_string("share/pages_per_sec", saved_rate, sizeof(saved_rate));
-	esx_sysfs_string("share/vm_pages_per_sec", saved_vm_rate, sizeof(saved_vm_rate));
-	atexit(restore_rates);
-	REQUIRE_OK(esx_sysfs_write("share/pages_per_sec", "10000000"));
-	REQUIRE_OK(esx_sysfs_write("share/vm_pages_per_sec", "10000000"));
+	esx_share_rate("10000000");
 
 	busy_fd = esx_open();
 	busy = esx_map(busy_fd, BUSY_PAGES, 0);

@@ -53,7 +53,7 @@
 #define NR_CHUNKS	(OBJ_PAGES / CHUNK_PAGES)
 #define POOL_MIB	700UL		/* the pool above what is in use */
 #define WAIT_MS		120000L		/* fault_wait_ms during the run */
-#define RUN_SECS	70.0		/* random fills and checks until then */
+#define RUN_SECS	40.0		/* random fills and checks until then */
 #define MIN_RANDOM_SECS	10.0		/* ... but for at least this long */
 #define STALL_SECS	30.0		/* no progress for so long: show why */
 #define END_SECS	400.0		/* a worker still running then is hung */

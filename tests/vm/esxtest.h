@@ -190,6 +190,40 @@ static inline void esx_background_off(void)
 	}
 }
 
+static char esx_rate_saved[2][16];
+static pid_t esx_rate_pid;
+
+static inline void esx_share_rate_restore(void)
+{
+	if (getpid() != esx_rate_pid)
+		return;
+	if (esx_sysfs_write("share/pages_per_sec", esx_rate_saved[0]) ||
+	    esx_sysfs_write("share/vm_pages_per_sec", esx_rate_saved[1]))
+		fprintf(stderr, "could not restore share/pages_per_sec and vm_pages_per_sec\n");
+}
+
+/*
+ * Has the sharing scanner go at the fixed rate of @rate pages a second,
+ * per VM as well, until the test exits: tests that wait for merges cannot
+ * wait for the scan-time advisor's default pass of an hour.
+ */
+static inline void esx_share_rate(const char *rate)
+{
+	if (!esx_rate_pid) {
+		esx_sysfs_string("share/pages_per_sec", esx_rate_saved[0],
+				 sizeof(esx_rate_saved[0]));
+		esx_sysfs_string("share/vm_pages_per_sec", esx_rate_saved[1],
+				 sizeof(esx_rate_saved[1]));
+		esx_rate_pid = getpid();
+		atexit(esx_share_rate_restore);
+	}
+	if (esx_sysfs_write("share/pages_per_sec", rate) ||
+	    esx_sysfs_write("share/vm_pages_per_sec", rate)) {
+		fprintf(stderr, "cannot set the sharing scanner's rate to %s pages/s\n", rate);
+		exit(1);
+	}
+}
+
 /*
  * The pool's used pages once they have held still for half a second (at
  * most @secs): a test's baseline, taken after what the test before it freed
