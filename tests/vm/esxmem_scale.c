@@ -13,6 +13,11 @@
  *    than CAP_PERCENT of a CPU can do): the scanner's CPU stays within
  *    CAP_PERCENT, the cap is seen to hold it (share/cpu_capped_us), and
  *    the VM is still scanned;
+ *  - nap: at max_cpu_percent 1, a VM of NAP_VM_PAGES makes the scanner
+ *    grow its frame table, CPU that leaves it in debt (about half a
+ *    second); the nap that pays for it ends when share/max_cpu_percent
+ *    is raised to 100, and scanning resumes within NAP_LIMIT_SECS (paid
+ *    off at 1%, the debt would take a hundred times as long);
  *  - 1,000 VMs of 64 MiB in one sharing domain, each with COMMON pages
  *    that every VM holds alike and UNIQUE pages of its own, scanned with a
  *    target of SCALE_SECS: every VM makes two passes and gets all its
@@ -37,6 +42,8 @@
 #define RATE_TOLERANCE		0.2
 #define CAP_PERCENT		2
 #define CAP_WINDOW		10.0
+#define NAP_VM_PAGES		(32u << 20)	/* 128 GiB: a 256 MiB frame table */
+#define NAP_LIMIT_SECS		5.0
 #define VMS			1000
 #define COMMON			8
 #define UNIQUE			8
@@ -166,6 +173,60 @@ static void rate_and_cap(void)
 	CHECK(capped > CAP_WINDOW * 1e6 / 2, "the cap held the scanner back only %.1f s of %.0f",
 	      capped / 1e6, CAP_WINDOW);
 	CHECK(rate > 0 && rate < VM_PAGES, "%.0f pages/s under the cap", rate);
+	close(fd);
+	REQUIRE_OK(esx_sysfs_write("share/max_cpu_percent", "10"));
+}
+
+/* The sharing frame table's size: the metadata less the VMs' page maps. */
+static long frame_table_bytes(void)
+{
+	return esx_sysfs_long("share/metadata_bytes") -
+	       esx_sysfs_long("share/guest_pages") * (long)sizeof(uint64_t);
+}
+
+static void knob_ends_nap(void)
+{
+	uint64_t bytes = (uint64_t)NAP_VM_PAGES * ESX_PAGE, scanned;
+	long table0, capped0;
+	double cpu0, debt, t0, resumed = -1;
+	int fd, big;
+
+	REQUIRE_OK(esx_sysfs_write("share/scan_time_secs", "1"));
+	REQUIRE_OK(esx_sysfs_write("share/max_cpu_percent", "1"));
+	fd = distinct_vm();
+	REQUIRE(ESX_WAIT_FOR(esx_stats(fd).pages_scanned >= 2 * 64, 60),
+		"the scanner visits the VM at 1%%: %llu pages scanned",
+		(unsigned long long)esx_stats(fd).pages_scanned);
+
+	table0 = frame_table_bytes();
+	capped0 = esx_sysfs_long("share/cpu_capped_us");
+	cpu0 = scan_cpu();
+	big = esx_open();
+	REQUIRE(!ioctl(big, ESXMEM_IOC_SET_SIZE, &bytes), "a VM of %u pages: %s",
+		NAP_VM_PAGES, strerror(errno));
+	/* The table is grown by the scanner, which naps for it right after. */
+	REQUIRE(ESX_WAIT_FOR(frame_table_bytes() != table0, 60),
+		"the frame table stays at %ld bytes for a VM of %u pages", table0, NAP_VM_PAGES);
+	scanned = esx_stats(fd).pages_scanned;
+	debt = scan_cpu() - cpu0;
+	t0 = esx_now();
+	REQUIRE_OK(esx_sysfs_write("share/max_cpu_percent", "100"));
+	if (ESX_WAIT_FOR(esx_stats(fd).pages_scanned != scanned, 3 * NAP_LIMIT_SECS))
+		resumed = esx_now() - t0;
+	printf("scale: nap: frame table %ld -> %ld bytes for %.2f s of scanner CPU, "
+	       "held back %.1f s at 1%%; scanning resumed %.2f s after max_cpu_percent 100 "
+	       "(-1: not in %.0f s)\n", table0, frame_table_bytes(), debt,
+	       (esx_sysfs_long("share/cpu_capped_us") - capped0) / 1e6, resumed,
+	       3 * NAP_LIMIT_SECS);
+	/* Under 50 ms of debt, even a nap at 1% would end within the limit. */
+	CHECK(debt > NAP_LIMIT_SECS / 100,
+	      "the table grew for only %.3f s of scanner CPU: no long nap to end; make "
+	      "NAP_VM_PAGES larger", debt);
+	CHECK(resumed >= 0 && resumed < NAP_LIMIT_SECS,
+	      "scanning resumed %.2f s after max_cpu_percent went from 1 to 100, limit %.0f s "
+	      "(-1: not in %.0f s): a nap outlived the knob change", resumed, NAP_LIMIT_SECS,
+	      3 * NAP_LIMIT_SECS);
+	close(big);
 	close(fd);
 	REQUIRE_OK(esx_sysfs_write("share/max_cpu_percent", "10"));
 }
@@ -304,6 +365,7 @@ int main(void)
 
 	knobs_checked();
 	rate_and_cap();
+	knob_ends_nap();
 	thousand_vms();
 
 	esxmem_close(nl);
