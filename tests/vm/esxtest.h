@@ -246,14 +246,16 @@ static inline long esx_pool_settled(double secs)
 }
 
 /*
- * Whether the pool's used pages come back to @used0 within @secs: pages a
- * test freed may go back a moment later (frames the sharing scanner
- * frees, pages a pipe held), and the next test's baseline must not see
- * them go.
+ * Whether the pool's used pages come back to @used0, or below, within
+ * @secs: pages a test freed may go back a moment later (frames the sharing
+ * scanner frees, pages a pipe held), and the next test's baseline must not
+ * see them go. Below: what an earlier test left went back after this one
+ * took its baseline (it once did, by 3 pages), which is no leak of this
+ * test's.
  */
 static inline bool esx_pool_back(long used0, double secs)
 {
-	return ESX_WAIT_FOR(esx_sysfs_long("used_pages") == used0, secs);
+	return ESX_WAIT_FOR(esx_sysfs_long("used_pages") <= used0, secs);
 }
 
 static inline int esx_punch(int fd, off_t offset, off_t len)
