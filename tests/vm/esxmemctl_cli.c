@@ -195,6 +195,8 @@ int main(void)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 1);
+		/* A test that dies takes its guest along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
 		      "--touch", "10", "--name", "guest=w1", (char *)NULL);
 		_exit(127);

@@ -243,6 +243,8 @@ int main(void)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 1);
+		/* A test that dies takes its guest along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
 		      "--touch", "10", "--name", "guest=b1", "--device",
 		      "vhost-vsock-pci,guest-cid=1", (char *)NULL);

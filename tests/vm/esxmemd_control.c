@@ -75,7 +75,8 @@ static int control_connect(const char *text)
 		"connect to the control socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	REQUIRE(send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text),
+	/* Nothing to send: a client the daemon refuses at once gets EPIPE. */
+	REQUIRE(!*text || send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text),
 		"send a request to the control socket: %s", strerror(errno));
 	return fd;
 }
@@ -204,6 +205,8 @@ int main(void)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 1);
+		/* A test that dies takes its guest along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
 		      "--touch", "10", "--name", "guest=c1", "--device",
 		      "vhost-vsock-pci,guest-cid=1", (char *)NULL);

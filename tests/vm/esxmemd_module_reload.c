@@ -122,6 +122,8 @@ static pid_t start_guest(void)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 1);
+		/* A test that dies takes its guest along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "1000",
 		      "--touch", "10", "--name", "guest=r1", (char *)NULL);
 		_exit(127);

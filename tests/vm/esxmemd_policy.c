@@ -76,6 +76,8 @@ static pid_t start_guest(const char *name, const char *pct)
 	if (!pid) {
 		dup2(pipefd[1], 1);
 		close(pipefd[0]);
+		/* A test that dies takes its guest along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
 		      "--touch", pct, "--name", spec, (char *)NULL);
 		_exit(127);

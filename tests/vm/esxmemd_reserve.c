@@ -68,6 +68,8 @@ int main(void)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 1);
+		/* A test that dies takes its guest along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "65536",
 		      "--touch", "0", "--name", "guest=s1", (char *)NULL);
 		_exit(127);
@@ -113,6 +115,8 @@ int main(void)
 			int null = open("/dev/null", O_WRONLY);
 
 			dup2(null, 1);
+			/* A test that dies takes its guest along. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "256",
 			      "--overhead", "256", "--touch", "0", "--name", "guest=o1", (char *)NULL);
 			_exit(127);

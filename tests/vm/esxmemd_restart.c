@@ -176,6 +176,8 @@ int main(void)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, 1);
+		/* A test that dies takes its guest along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "300000",
 		      "--touch", "0", "--name", "guest=r1", "--device",
 		      "vhost-vsock-pci,id=vsock0,guest-cid=1", (char *)NULL);
