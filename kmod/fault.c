@@ -838,9 +838,14 @@ static pgoff_t free_part_of_large(struct esxmem_vm *vm, pgoff_t base,
 {
 	pgoff_t i, stop = min_t(pgoff_t, end, base + ESXMEM_LARGE_PAGES);
 	struct page *page;
+	int tries;
 
-	if (!esxmem_large_break(vm, start))
-		return start;
+	/* The scanner or a fault may hold it for a moment. */
+	for (tries = 0; tries < 3; tries++) {
+		if (!esxmem_large_break(vm, start))
+			return start;
+		schedule_timeout_uninterruptible(1);
+	}
 	page = esxmem_vm_get_private(vm, start);
 	if (!page)
 		return start;
@@ -963,8 +968,12 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 		}
 		spin_unlock(&vm->lock);
 
-		unmap_mapping_range(vm->mapping, (loff_t)start << PAGE_SHIFT,
-				    (loff_t)(next - start) << PAGE_SHIFT, 0);
+		/* A length of 0 would unmap to the end of the file. */
+		if (next > start)
+			unmap_mapping_range(vm->mapping,
+					    (loff_t)start << PAGE_SHIFT,
+					    (loff_t)(next - start) << PAGE_SHIFT,
+					    0);
 		for (k = 0; k < n; k++) {
 			unlock_page(pages[k]);
 			put_page(pages[k]);

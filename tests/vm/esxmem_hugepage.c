@@ -24,6 +24,8 @@
 #include "esxtest.h"
 #include "vmtest.h"
 
+#include <libesxmem/libesxmem.h>
+
 #define LARGE		512UL			/* pages in a large page */
 #define OBJ_PAGES	(16 * LARGE)		/* 32 MiB */
 #define WAIT_SECS	120.0
@@ -141,8 +143,8 @@ static void test_backing(void)
 	CHECK(used1 - esx_sysfs_long("used_pages") == 60,
 	      "the hole's 10 pages and the 50 zero pieces went back: %ld", used1 - esx_sysfs_long("used_pages"));
 	st = esx_stats(fd);
-	CHECK(st.state_pages[ESXMEM_PAGE_ZERO] == 50, "zero pieces are in the zero state: %llu",
-	      (unsigned long long)st.state_pages[ESXMEM_PAGE_ZERO]);
+	CHECK(st.state_pages[ESXMEM_PAGE_ZERO] == 50, "zero pieces are in the zero state: %llu (break failures %ld)",
+	      (unsigned long long)st.state_pages[ESXMEM_PAGE_ZERO], esx_sysfs_long("large_page_break_failures"));
 	CHECK(bad_pages(p, 3 * LARGE, 0, 1) == 0 && bad_pages(p + 4 * LARGE * ESX_PAGE, OBJ_PAGES - 4 * LARGE, 4 * LARGE, 1) == 0,
 	      "the other large pages keep their bytes");
 
@@ -231,6 +233,14 @@ static void test_zero(void)
 	CHECK(esx_pool_back(used0, WAIT_SECS), "closing returns every page");
 }
 
+/* Puts the object of @fd in sharing domain @domain. */
+static void set_domain(struct esxmem *nl, int fd, uint32_t domain)
+{
+	struct esxmem_vm_settings s = { .set = ESXMEM_VM_SET_DOMAIN, .domain = domain };
+
+	REQUIRE_OK(esxmem_vm_set(nl, esx_stats(fd).id, &s));
+}
+
 /* Two VMs with the same data in their first 2 MiB: shared once broken. */
 static void test_share(void)
 {
@@ -238,6 +248,11 @@ static void test_share(void)
 	long merges0 = esx_sysfs_long("share/merges");
 	int a = esx_open(), b = esx_open();
 	uint8_t *pa = map_at(a, 2 * LARGE, 0), *pb = map_at(b, 2 * LARGE, 0);
+	struct esxmem *nl;
+
+	REQUIRE_OK(esxmem_open(&nl));
+	set_domain(nl, a, 77);
+	set_domain(nl, b, 77);
 
 	fill(pa, 2 * LARGE, 0, 4);
 	fill(pb, LARGE, 0, 4);		/* the same as a's */
@@ -266,6 +281,7 @@ static void test_share(void)
 	CHECK(pa[3] == (uint8_t)word(4, 0) && pb[3] == 0x77, "copy-on-write keeps a's byte");
 
 	REQUIRE_OK(esx_sysfs_write("share/enabled", "0"));
+	esxmem_close(nl);
 	munmap(pa, 2 * LARGE * ESX_PAGE);
 	munmap(pb, 2 * LARGE * ESX_PAGE);
 	close(a);

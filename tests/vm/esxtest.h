@@ -338,7 +338,7 @@ static inline pid_t esx_start_guest(unsigned int mib, const char *append,
 	snprintf(size, sizeof(size), "%u", mib);
 	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 %s", append);
 	snprintf(memory, sizeof(memory),
-		 "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=on", mib,
+		 "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=on,align=2M", mib,
 		 mem_path ? mem_path : "");
 	if (mem_path) {
 		argv[n++] = "-object";
