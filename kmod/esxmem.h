@@ -162,7 +162,7 @@ void esxmem_held_scan(void);
 void esxmem_held_exit(void);
 
 /* zero.c: what reads of pages that hold no data map. */
-vm_fault_t esxmem_zero_insert(struct vm_fault *vmf);
+vm_fault_t esxmem_zero_insert(struct vm_fault *vmf, bool large_fits);
 struct page *esxmem_zero_large_page(pgoff_t offset);
 bool esxmem_zero_is_frame(struct page *page);
 void esxmem_zero_barrier(void);
@@ -403,7 +403,7 @@ void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
 int esxmem_vm_unshare_page(struct esxmem_vm *vm, pgoff_t index,
 			   struct page *frame);
-void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end);
+int esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end);
 bool esxmem_vm_isolate_page(struct esxmem_vm *vm, pgoff_t index,
 			    struct page *page);
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);

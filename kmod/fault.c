@@ -128,7 +128,7 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 			esxmem_vm_set_pte(vm, index,
 				esxmem_pte_make(ESXMEM_PAGE_ZERO, 0, 0));
 		spin_unlock(&vm->lock);
-		ret = esxmem_zero_insert(vmf);
+		ret = esxmem_zero_insert(vmf, esxmem_large_fits(vmf, vm));
 		/*
 		 * Freeing (a hole, a balloon) takes the entry out of the zero
 		 * state without zero_sem and unmaps it afterwards: a mapping
@@ -828,50 +828,39 @@ static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
 
 /*
  * A hole over part of the large page at @base: it is broken first, so that
- * the rest stays. When it cannot be broken (someone holds it, or no small
- * pages can be had), the pieces in [start, end) are zeroed in place
- * instead: the hole reads as zeros all the same, it only frees nothing.
- * Where the caller goes on from.
+ * the rest stays. Where the caller goes on from: @start once broken, or
+ * past the large page, with *@err set, when it cannot be broken: someone
+ * holds it (-EBUSY: a pin, I/O in flight, which may write any piece, so
+ * no piece is copied away from them nor zeroed under them) or no small
+ * pages can be had (-ENOMEM). The large page then stays as it was.
  */
 static pgoff_t free_part_of_large(struct esxmem_vm *vm, pgoff_t base,
-				  pgoff_t start, pgoff_t end)
+				  pgoff_t start, int *err)
 {
-	pgoff_t i, stop = min_t(pgoff_t, end, base + ESXMEM_LARGE_PAGES);
-	struct page *page;
-	int tries;
+	int tries, ret = 0;
 
 	/* The scanner or a fault may hold it for a moment. */
 	for (tries = 0; tries < 3; tries++) {
-		if (!esxmem_large_break(vm, start))
+		ret = esxmem_large_break(vm, start);
+		if (!ret)
 			return start;
 		schedule_timeout_uninterruptible(1);
 	}
-	page = esxmem_vm_get_private(vm, start);
-	if (!page)
-		return start;
-	lock_page(page);
-	spin_lock(&vm->lock);
-	/* Broken or freed meanwhile: look again. */
-	if (!esxmem_pte_private(vm->pmap[start], page) ||
-	    !esxmem_page_is_large(page))
-		stop = start;
-	spin_unlock(&vm->lock);
-	/* The pieces' entries change only with the large page locked. */
-	for (i = start; i < stop; i++)
-		clear_highpage(nth_page(page, i - start));
-	unlock_page(page);
-	put_page(page);
-	return stop;
+	*err = ret;
+	return base + ESXMEM_LARGE_PAGES;
 }
 
 /*
  * Frees the pages [start, end). Machine pages are taken from the pmap in
  * batches, locked in index order, unmapped together and then released. A
  * large page goes alone and whole, or is broken first when the range
- * covers only part of it.
+ * covers only part of it. 0, or the error of a large page that could not
+ * be broken (free_part_of_large()): the rest of the range is freed.
  */
-void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
+int esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 {
+	int err = 0;
+
 	esxmem_pte_t old[FREE_BATCH], gone[FREE_BATCH];
 	struct page *pages[FREE_BATCH];
 	pgoff_t where[FREE_BATCH];
@@ -957,11 +946,12 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 					esxmem_vm_set_pte(vm, where[k] + i, 0);
 				/* Drop the pmap's reference below. */
 				freed |= 1UL << k;
-			} else if (esxmem_pte_has_pfn(old[k])) {
+			} else if (esxmem_pte_has_pfn(old[k]) || span > 1) {
 				/*
-				 * Merged onto a shared frame, or replaced, while
-				 * we waited for the page lock: the hole holds
-				 * for what the entry is now. This batch once more.
+				 * Merged onto a shared frame, or replaced, or a
+				 * large page broken, while we waited for the
+				 * page lock: the hole holds for what the entries
+				 * are now. This batch once more.
 				 */
 				again = true;
 			}
@@ -986,10 +976,11 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 		if (again)
 			next = start;
 		else if (large_part != ULONG_MAX)
-			next = free_part_of_large(vm, large_part, next, end);
+			next = free_part_of_large(vm, large_part, next, &err);
 		cond_resched();
 	}
 	mutex_unlock(&vm->reclaim.lock);
+	return err;
 }
 
 /* Frees [offset, offset + len) of @vm, zeroing partial pages in place. */
@@ -1023,8 +1014,7 @@ int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len)
 		err = zero_partial(vm, last, 0, offset_in_page(end));
 	if (err)
 		return err;
-	esxmem_vm_free_range(vm, first, last);
-	return 0;
+	return esxmem_vm_free_range(vm, first, last);
 }
 
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len)

@@ -64,18 +64,15 @@ bool esxmem_large_fits(struct vm_fault *vmf, struct esxmem_vm *vm)
 }
 
 /* Whether every entry of the range at @base holds no data. */
-static bool range_empty(struct esxmem_vm *vm, pgoff_t base, bool *had_zero)
+static bool range_empty(struct esxmem_vm *vm, pgoff_t base)
 {
 	unsigned long i;
 
-	*had_zero = false;
 	for (i = 0; i < ESXMEM_LARGE_PAGES; i++) {
 		enum esxmem_page_state s =
 			esxmem_pte_state(READ_ONCE(vm->pmap[base + i]));
 
-		if (s == ESXMEM_PAGE_ZERO)
-			*had_zero = true;
-		else if (s != ESXMEM_PAGE_UNBACKED)
+		if (s != ESXMEM_PAGE_ZERO && s != ESXMEM_PAGE_UNBACKED)
 			return false;
 	}
 	return true;
@@ -92,10 +89,10 @@ vm_fault_t esxmem_large_fault_write(struct vm_fault *vmf,
 {
 	pgoff_t base = esxmem_large_base(vmf->pgoff);
 	struct folio *folio;
-	bool had_zero, empty;
+	bool empty;
 	unsigned long i;
 
-	if (!esxmem_large_fits(vmf, vm) || !range_empty(vm, base, &had_zero))
+	if (!esxmem_large_fits(vmf, vm) || !range_empty(vm, base))
 		return 0;
 	folio = esxmem_vm_alloc_large(vm, base);
 	if (!folio) {
@@ -105,7 +102,7 @@ vm_fault_t esxmem_large_fault_write(struct vm_fault *vmf,
 	/* Leaving the zero state: see esxmem_vm.zero_sem. */
 	down_write(&vm->zero_sem);
 	spin_lock(&vm->lock);
-	empty = range_empty(vm, base, &had_zero);
+	empty = range_empty(vm, base);
 	if (empty) {
 		/* What finish_fault() checks against the file's size. */
 		folio->index = base;
@@ -121,7 +118,11 @@ vm_fault_t esxmem_large_fault_write(struct vm_fault *vmf,
 		__folio_set_locked(folio);
 	}
 	spin_unlock(&vm->lock);
-	if (empty && had_zero)
+	/*
+	 * Even with no entry zero now: one freed from the zero state a moment
+	 * ago may still show a zero mapping until its hole's unmap.
+	 */
+	if (empty)
 		esxmem_zero_left(vm, base, ESXMEM_LARGE_PAGES);
 	up_write(&vm->zero_sem);
 	if (!empty) {

@@ -172,11 +172,13 @@ static int store_page(struct esxmem_vm *vm, struct page *page,
 
 /*
  * Pages out the large page that @piece, referenced and locked, is part of,
- * whole: all-zero pieces go to the zero state, the others to the cache or
- * the swap file, and the large page goes back to the pool. Reclaim takes
- * large pages whole rather than break them: breaking needs small pages
- * first, which is what memory is short of. Unlocks and drops @piece.
- * The pages paged out, or page_out()'s errors.
+ * whole: every piece goes to the cache or the swap file, as a small page
+ * would, and the large page goes back to the pool. Reclaim takes large
+ * pages whole rather than break them: breaking needs small pages first,
+ * which is what memory is short of. Only when some piece cannot go (it
+ * does not compress and there is no swap, or no room) is the large page
+ * broken, so that the pieces that can go go one by one on the next picks.
+ * Unlocks and drops @piece. The pages paged out, or page_out()'s errors.
  */
 static long page_out_large(struct esxmem_vm *vm, pgoff_t index,
 			   struct page *piece)
@@ -187,13 +189,17 @@ static long page_out_large(struct esxmem_vm *vm, pgoff_t index,
 	unsigned long i, j;
 	long err;
 
-	unmap_mapping_range(vm->mapping, (loff_t)base << PAGE_SHIFT, PMD_SIZE,
-			    0);
+	/* A pinned page first, before its mappings go, as page_out() does. */
+	if (!folio_maybe_dma_pinned(folio))
+		unmap_mapping_range(vm->mapping, (loff_t)base << PAGE_SHIFT,
+				    PMD_SIZE, 0);
 	if (folio_mapped(folio) || folio_maybe_dma_pinned(folio) ||
 	    folio_ref_count(folio) != 2) {
+		/* Every piece: each would take the whole page down again. */
 		spin_lock(&vm->lock);
 		for (i = 0; i < ESXMEM_LARGE_PAGES; i++)
-			if (esxmem_pte_maps(vm->pmap[base + i], piece))
+			if (esxmem_pte_maps(vm->pmap[base + i],
+					    folio_page(folio, i)))
 				esxmem_vm_set_pte(vm, base + i,
 						  vm->pmap[base + i] |
 						  ESXMEM_PTE_HELD);
@@ -207,13 +213,7 @@ static long page_out_large(struct esxmem_vm *vm, pgoff_t index,
 	if (!out)
 		goto unlock;
 	for (i = 0; i < ESXMEM_LARGE_PAGES; i++) {
-		struct page *page = folio_page(folio, i);
-		void *p = kmap_local_page(page);
-		bool zero = !memchr_inv(p, 0, PAGE_SIZE);
-
-		kunmap_local(p);
-		out[i] = esxmem_pte_make(ESXMEM_PAGE_ZERO, 0, 0);
-		err = zero ? 0 : store_page(vm, page, &out[i]);
+		err = store_page(vm, folio_page(folio, i), &out[i]);
 		if (err) {
 			for (j = 0; j < i; j++)
 				esxmem_reclaim_drop(vm, out[j]);
@@ -240,6 +240,9 @@ unlock:
 	kvfree(out);
 	folio_unlock(folio);
 	folio_put(folio);
+	if ((err == -E2BIG || err == -ENOSPC || err == -ENOMEM) &&
+	    !esxmem_large_break(vm, index))
+		return -EAGAIN;
 	return err;
 }
 

@@ -94,13 +94,17 @@ static struct page *zero_frame(struct zero_frames *z)
 /*
  * Maps the zero mapping at @vmf's address, read-only as every first map:
  * the kernel's zero page, or VM_FAULT_LOCKED and a small zero frame in
- * vmf->page for the caller to check the entry against (see above).
+ * vmf->page for the caller to check the entry against (see above). Where a
+ * large zero frame may be mapped (@large_fits), never the kernel's zero
+ * page: vmf_insert_mixed() walks to the PMD before it takes any lock, and
+ * would write its PTE into a large zero frame that another fault mapped
+ * there meanwhile; finish_fault() sees such a PMD under its lock.
  */
-vm_fault_t esxmem_zero_insert(struct vm_fault *vmf)
+vm_fault_t esxmem_zero_insert(struct vm_fault *vmf, bool large_fits)
 {
 	struct page *page;
 
-	if (ESXMEM_KERNEL_ZERO_PAGE_SHARED)
+	if (ESXMEM_KERNEL_ZERO_PAGE_SHARED && !large_fits)
 		return vmf_insert_mixed(vmf->vma, vmf->address,
 					pfn_to_pfn_t(my_zero_pfn(vmf->address)));
 	page = zero_frame(&zero_small);
