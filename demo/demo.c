@@ -16,7 +16,7 @@
 static const char *const saved_knobs[] = {
 	"pool_pages", "state_high_permille", "state_soft_permille",
 	"state_hard_permille", "state_low_permille", "share/enabled",
-	"share/scan_time_secs", "share/max_cpu_percent",
+	"share/scan_time_secs", "share/max_cpu_percent", "share/break_large",
 	"sample/period_secs", "sample/pages",
 };
 static char saved_values[sizeof(saved_knobs) / sizeof(saved_knobs[0])][32];
@@ -78,7 +78,7 @@ void demo_begin(const char *conf)
 	start_time = esx_now();
 	main_pid = getpid();
 	for (i = 0; i < sizeof(saved_knobs) / sizeof(saved_knobs[0]); i++)
-		esx_sysfs_string(saved_knobs[i], saved_values[i], sizeof(saved_values[i]));
+		esx_sysfs_choice(saved_knobs[i], saved_values[i], sizeof(saved_values[i]));
 	atexit(demo_end);
 	REQUIRE_OK(esx_sysfs_write("share/enabled", "1"));
 	/*
@@ -86,6 +86,8 @@ void demo_begin(const char *conf)
 	 * 15 s, and the emulated test host's scanner may take what that costs.
 	 */
 	REQUIRE_OK(esx_sysfs_write("share/scan_time_secs", "15"));
+	/* Guests share in the high state too, large pages broken for it. */
+	REQUIRE_OK(esx_sysfs_write("share/break_large", "always"));
 	REQUIRE_OK(esx_sysfs_write("share/max_cpu_percent", "100"));
 	REQUIRE_OK(esx_load_vsock(false));
 	REQUIRE(!mkdir(DEMO_RAMDIR, 0700) || errno == EEXIST, "mkdir " DEMO_RAMDIR);

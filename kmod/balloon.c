@@ -154,12 +154,30 @@ static int hold(struct esxmem_vm *vm, struct balloon_frame *f, unsigned int n,
 	spin_lock(&vm->lock);
 	for (i = 0; i < n; i++) {
 		e = vm->pmap[f[i].index];
-		if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
-			f[i].page = pfn_to_page(esxmem_pte_payload(e));
-			get_page(f[i].page);
+		if (esxmem_pte_state(e) != ESXMEM_PAGE_PRIVATE)
+			continue;
+		f[i].page = pfn_to_page(esxmem_pte_payload(e));
+		/*
+		 * A piece of a large page backed since break_large_pages():
+		 * in use, as the guest wrote it; not to be locked twice.
+		 */
+		if (esxmem_page_is_large(f[i].page)) {
+			f[i].page = NULL;
+			if (!err || f[i].pos < *bad)
+				*bad = f[i].pos;
+			err = -EBUSY;
+			continue;
 		}
+		get_page(f[i].page);
 	}
 	spin_unlock(&vm->lock);
+	if (err) {
+		for (i = 0; i < n; i++)
+			if (f[i].page)
+				put_page(f[i].page);
+		mutex_unlock(&vm->reclaim.lock);
+		return err;
+	}
 
 	for (i = 0; i < n; i++)
 		if (f[i].page)
@@ -233,7 +251,7 @@ unlock:
 			break;
 		case ESXMEM_PAGE_ZERO:
 			/* The zero frame may still be mapped there. */
-			esxmem_vm_unmap_page(vm, f[i].index);
+			esxmem_zero_left(vm, f[i].index, 1);
 			break;
 		default:
 			break;
@@ -245,6 +263,33 @@ unlock:
 		if (f[i].shared)
 			hold_shared(vm, f[i].index);
 	return err;
+}
+
+/*
+ * The large pages that back frames @f[0..n) are broken first: the balloon
+ * takes 4 KiB pages, and the rest of each large page stays with the guest.
+ * -EBUSY, *@bad the first such frame, when one cannot be broken.
+ */
+static int break_large_pages(struct esxmem_vm *vm,
+			     const struct balloon_frame *f, unsigned int n,
+			     unsigned int *bad)
+{
+	unsigned int i;
+	esxmem_pte_t e;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		e = READ_ONCE(vm->pmap[f[i].index]);
+		if (!esxmem_pte_has_pfn(e) ||
+		    !esxmem_page_is_large(pfn_to_page(esxmem_pte_payload(e))))
+			continue;
+		err = esxmem_large_break(vm, f[i].index);
+		if (err) {
+			*bad = f[i].pos;
+			return -EBUSY;
+		}
+	}
+	return 0;
 }
 
 /* The balloon gives frames back: their entries are no longer ballooned. */
@@ -286,7 +331,7 @@ int esxmem_vm_balloon(struct esxmem_vm *vm, const u64 *gfns, unsigned int n,
 	else if (esxmem_kvm_has_assigned_device(vm))
 		err = -EOPNOTSUPP;
 	else
-		err = hold(vm, f, n, bad);
+		err = break_large_pages(vm, f, n, bad) ?: hold(vm, f, n, bad);
 	kfree(f);
 unlock:
 	mutex_unlock(&vm->balloon_lock);

@@ -80,6 +80,15 @@ static inline int esxmem_page_mapcount(struct page *page)
 #endif
 }
 
+/* 6.6: ->huge_fault() takes the mapping's order, not its size's name. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#define ESXMEM_HUGE_FAULT_ARG		unsigned int order
+#define ESXMEM_HUGE_FAULT_IS_PMD	(order == PMD_SHIFT - PAGE_SHIFT)
+#else
+#define ESXMEM_HUGE_FAULT_ARG		enum page_entry_size pe_size
+#define ESXMEM_HUGE_FAULT_IS_PMD	(pe_size == PE_SIZE_PMD)
+#endif
+
 /* 6.12: struct fd is one word, its file read with fd_file(). */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
 #define fd_file(f)	((f).file)

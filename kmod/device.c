@@ -5,6 +5,8 @@
  * unmapping pages of one VM never walks another's mappings.
  */
 #include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/huge_mm.h>
 #include <linux/miscdevice.h>
 
 #include "esxmem.h"
@@ -34,6 +36,8 @@ static const struct file_operations esxmem_dev_fops = {
 	.open = esxmem_dev_open,
 	.release = esxmem_dev_release,
 	.mmap = esxmem_mmap,
+	/* Aligned for large pages: see large.c. */
+	.get_unmapped_area = thp_get_unmapped_area,
 	.unlocked_ioctl = esxmem_vm_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,

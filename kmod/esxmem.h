@@ -13,7 +13,10 @@
  *     vm->balloon_lock			one balloon request a VM
  *       vm->zero_sem			leaving the zero state
  *         vm->reclaim.lock		page-outs, page-ins, their slots
- *           page lock			a machine page's pmap entry
+ *           page lock			a machine page's pmap entry; a
+ *					large page's, all its pieces'
+ *					(large.c); a zero frame's, its
+ *					mappings' (zero.c)
  *             esxmem_share.lock	the frame table, frame counts
  *             zstore.lock		the compression store
  *               vm->lock		pmap entries (spinlock)
@@ -97,6 +100,17 @@ int esxmem_pool_configure(const struct esxmem_pool_config *c);
 void esxmem_pool_uncharge(unsigned long pages);
 bool esxmem_pool_charge_beyond(unsigned long pages, unsigned long beyond);
 struct esxmem_vm;
+
+/*
+ * Large pages (large.c): 2 MiB folios that back an aligned 2 MiB of guest
+ * RAM whole, so that the VMM, and through it KVM, map it with one PMD.
+ */
+#define ESXMEM_LARGE_ORDER	(PMD_SHIFT - PAGE_SHIFT)
+#define ESXMEM_LARGE_PAGES	(1UL << ESXMEM_LARGE_ORDER)
+
+struct folio *esxmem_vm_alloc_large(struct esxmem_vm *vm, pgoff_t base);
+struct page *esxmem_vm_alloc_page_breaking(struct esxmem_vm *vm,
+					   pgoff_t index);
 /* A page for page @index of @vm, on the node its memory policy asks for. */
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, pgoff_t index,
 				  bool zero);
@@ -132,7 +146,12 @@ static inline struct page *esxmem_numa_alloc(struct esxmem_numa *numa,
 					     pgoff_t index, gfp_t gfp,
 					     unsigned int order)
 {
-	return alloc_pages(gfp, order);
+	struct folio *folio;
+
+	if (!order)
+		return alloc_pages(gfp, 0);
+	folio = folio_alloc(gfp, order);
+	return folio ? &folio->page : NULL;
 }
 #endif
 
@@ -143,9 +162,52 @@ void esxmem_held_scan(void);
 void esxmem_held_exit(void);
 
 /* zero.c: what reads of pages that hold no data map. */
-vm_fault_t esxmem_zero_insert(struct vm_fault *vmf);
+vm_fault_t esxmem_zero_insert(struct vm_fault *vmf, bool large_fits);
+struct page *esxmem_zero_large_page(pgoff_t offset);
 bool esxmem_zero_is_frame(struct page *page);
+void esxmem_zero_barrier(void);
 void esxmem_zero_exit(void);
+
+/* large.c: guest RAM in large pages; the knobs and counters. */
+enum esxmem_break_large {
+	ESXMEM_BREAK_PRESSURE,		/* in the soft state and below */
+	ESXMEM_BREAK_ALWAYS,
+	ESXMEM_BREAK_NEVER,
+};
+
+struct esxmem_large {
+	/* Knobs (sysfs), read without a lock. */
+	bool enabled;			/* back new guest RAM with them */
+	enum esxmem_break_large break_for_sharing;
+	/* Statistics. */
+	atomic_long_t in_use;		/* large pages backing guest RAM */
+	atomic_long_t allocs;
+	atomic_long_t fallbacks;	/* small pages where one could be */
+	atomic_long_t breaks;
+	atomic_long_t break_failures;	/* held by someone, or no memory */
+};
+
+extern struct esxmem_large esxmem_large;
+
+static inline pgoff_t esxmem_large_base(pgoff_t index)
+{
+	return index & ~(ESXMEM_LARGE_PAGES - 1);
+}
+
+/* Whether @page is a piece of a large page. */
+static inline bool esxmem_page_is_large(struct page *page)
+{
+	return PageCompound(page);
+}
+
+bool esxmem_large_fits(struct vm_fault *vmf, struct esxmem_vm *vm);
+vm_fault_t esxmem_large_fault_write(struct vm_fault *vmf,
+				    struct esxmem_vm *vm);
+void esxmem_large_touched(struct esxmem_vm *vm, pgoff_t base);
+int esxmem_large_break(struct esxmem_vm *vm, pgoff_t index);
+bool esxmem_large_break_for_sharing(void);
+void esxmem_zero_left(struct esxmem_vm *vm, pgoff_t start,
+		      unsigned long pages);
 
 /* share.c: what the page-sharing scanner keeps per VM. */
 struct esxmem_vm_scan {
@@ -341,7 +403,7 @@ void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
 int esxmem_vm_unshare_page(struct esxmem_vm *vm, pgoff_t index,
 			   struct page *frame);
-void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end);
+int esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end);
 bool esxmem_vm_isolate_page(struct esxmem_vm *vm, pgoff_t index,
 			    struct page *page);
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);

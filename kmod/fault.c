@@ -56,6 +56,9 @@ void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index)
 bool esxmem_vm_isolate_page(struct esxmem_vm *vm, pgoff_t index,
 			    struct page *page)
 {
+	/* A piece of a large page is never freed or shared alone (large.c). */
+	if (esxmem_page_is_large(page))
+		return false;
 	esxmem_vm_unmap_page(vm, index);
 	return !page_mapped(page) && page_count(page) == 2;
 }
@@ -66,6 +69,47 @@ static bool is_free_state(enum esxmem_page_state s)
 	       s == ESXMEM_PAGE_ZERO;
 }
 
+/*
+ * A read of a 2 MiB range that holds no data anywhere, which the VMA can
+ * map whole: a large zero frame over it, its piece returned locked in
+ * vmf->page. The frame is locked before the entries are looked at: see
+ * zero.c. 0 when that does not apply.
+ */
+static vm_fault_t map_zero_large(struct vm_fault *vmf, struct esxmem_vm *vm)
+{
+	pgoff_t base = esxmem_large_base(vmf->pgoff);
+	struct page *page;
+	bool empty = true;
+	unsigned long i;
+
+	if (!esxmem_large_fits(vmf, vm) || !pmd_none(*vmf->pmd))
+		return 0;
+	page = esxmem_zero_large_page(vmf->pgoff - base);
+	if (!page)
+		return 0;
+	lock_page(page);
+	spin_lock(&vm->lock);
+	for (i = 0; i < ESXMEM_LARGE_PAGES && empty; i++) {
+		enum esxmem_page_state s = esxmem_pte_state(vm->pmap[base + i]);
+
+		empty = s == ESXMEM_PAGE_UNBACKED || s == ESXMEM_PAGE_ZERO;
+	}
+	for (i = 0; i < ESXMEM_LARGE_PAGES && empty; i++)
+		if (esxmem_pte_state(vm->pmap[base + i]) != ESXMEM_PAGE_ZERO)
+			esxmem_vm_set_pte(vm, base + i,
+				esxmem_pte_make(ESXMEM_PAGE_ZERO, 0,
+						vm->pmap[base + i] &
+						ESXMEM_PTE_SAMPLED));
+	spin_unlock(&vm->lock);
+	if (!empty) {
+		unlock_page(page);
+		put_page(page);
+		return 0;
+	}
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
 /* A read of memory that holds no data maps the kernel's zero page. */
 static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 			   pgoff_t index)
@@ -73,6 +117,10 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 	vm_fault_t ret = VM_FAULT_NOPAGE;
 	bool left;
 
+	ret = map_zero_large(vmf, vm);
+	if (ret)
+		return ret;
+	ret = VM_FAULT_NOPAGE;
 	down_read(&vm->zero_sem);
 	spin_lock(&vm->lock);
 	if (is_free_state(esxmem_pte_state(vm->pmap[index]))) {
@@ -80,7 +128,7 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 			esxmem_vm_set_pte(vm, index,
 				esxmem_pte_make(ESXMEM_PAGE_ZERO, 0, 0));
 		spin_unlock(&vm->lock);
-		ret = esxmem_zero_insert(vmf);
+		ret = esxmem_zero_insert(vmf, esxmem_large_fits(vmf, vm));
 		/*
 		 * Freeing (a hole, a balloon) takes the entry out of the zero
 		 * state without zero_sem and unmaps it afterwards: a mapping
@@ -89,8 +137,15 @@ static vm_fault_t map_zero(struct vm_fault *vmf, struct esxmem_vm *vm,
 		spin_lock(&vm->lock);
 		left = esxmem_pte_state(vm->pmap[index]) != ESXMEM_PAGE_ZERO;
 		spin_unlock(&vm->lock);
-		if (left)
+		if (left && (ret & VM_FAULT_LOCKED)) {
+			/* A frame to map, not mapped yet: map nothing. */
+			unlock_page(vmf->page);
+			put_page(vmf->page);
+			vmf->page = NULL;
+			ret = VM_FAULT_NOPAGE;
+		} else if (left) {
 			esxmem_vm_unmap_page(vm, index);
+		}
 	} else {
 		/* Backed meanwhile: the access faults again and finds it. */
 		spin_unlock(&vm->lock);
@@ -271,6 +326,9 @@ again:
 		vm->pmap[index] = e;
 		esxmem_sample_touched(vm);
 	}
+	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE &&
+	    esxmem_page_is_large(pfn_to_page(esxmem_pte_payload(e))))
+		esxmem_large_touched(vm, esxmem_large_base(index));
 	switch (esxmem_pte_state(e)) {
 	case ESXMEM_PAGE_PRIVATE:
 	case ESXMEM_PAGE_SHARED:
@@ -327,6 +385,11 @@ again:
 		}
 		if (!fresh) {
 			spin_unlock(&vm->lock);
+			if (!zero_locked && !fpin) {
+				ret = esxmem_large_fault_write(vmf, vm);
+				if (ret)
+					break;
+			}
 			ret = fault_alloc(vmf, vm, &fpin, &fresh);
 			if (ret)
 				break;
@@ -347,7 +410,7 @@ again:
 		spin_unlock(&vm->lock);
 		/* Other mappings may still show the zero page here. */
 		if (esxmem_pte_state(e) == ESXMEM_PAGE_ZERO)
-			esxmem_vm_unmap_page(vm, index);
+			esxmem_zero_left(vm, index, 1);
 		get_page(fresh);
 		vmf->page = fresh;
 		fresh = NULL;
@@ -456,11 +519,13 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 		copy = NULL;
 	}
 	spin_unlock(&vm->lock);
-	esxmem_vm_unmap_page(vm, index);
-	if (from_zero)
+	if (from_zero) {
+		esxmem_zero_left(vm, index, 1);
 		up_write(&vm->zero_sem);
-	else
+	} else {
+		esxmem_vm_unmap_page(vm, index);
 		unlock_page(old);
+	}
 
 	if (copy) {
 		/* Someone else changed the entry first; theirs stands. */
@@ -571,6 +636,27 @@ static vm_fault_t esxmem_pfn_mkwrite(struct vm_fault *vmf)
 	return zero_mkwrite(vmf, vm);
 }
 
+/*
+ * A write to a large page or a large zero frame that a PMD maps read-only
+ * (every first mapping is): the PMD goes, and the write comes back through
+ * .fault and .page_mkwrite, which mark the pages or give the range a
+ * large page of its own, and map it again, writable. Without this the
+ * kernel would split the PMD and map 4 KiB pages from then on.
+ */
+static vm_fault_t esxmem_huge_fault(struct vm_fault *vmf,
+				    ESXMEM_HUGE_FAULT_ARG)
+{
+	struct esxmem_vm *vm = vma_to_vm(vmf->vma);
+
+	if (!ESXMEM_HUGE_FAULT_IS_PMD || !(vmf->flags & FAULT_FLAG_WRITE) ||
+	    pmd_none(*vmf->pmd))
+		return VM_FAULT_FALLBACK;
+	unmap_mapping_range(vm->mapping,
+			    (loff_t)esxmem_large_base(vmf->pgoff) << PAGE_SHIFT,
+			    PMD_SIZE, 0);
+	return VM_FAULT_NOPAGE;
+}
+
 /* The KVM link's slot map depends on the VMM's mappings: see kvm.c. */
 static void esxmem_vma_open(struct vm_area_struct *vma)
 {
@@ -605,6 +691,7 @@ static const struct vm_operations_struct esxmem_vm_ops = {
 	.open = esxmem_vma_open,
 	.close = esxmem_vma_close,
 	.fault = esxmem_fault,
+	.huge_fault = esxmem_huge_fault,
 	.page_mkwrite = esxmem_page_mkwrite,
 	.pfn_mkwrite = esxmem_pfn_mkwrite,
 #ifdef CONFIG_NUMA
@@ -630,7 +717,11 @@ int esxmem_mmap(struct file *file, struct vm_area_struct *vma)
 	err = esxmem_vm_fix_size(vm, end, false);
 	if (err)
 		return err;
-	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND);
+	/*
+	 * Not VM_MIXEDMAP: the kernel would take the PMDs of large pages for
+	 * special ones, which hold no reference (vma_is_special_huge()).
+	 */
+	vm_flags_set(vma, VM_DONTEXPAND);
 	vma->vm_ops = &esxmem_vm_ops;
 	esxmem_vma_open(vma);
 	return 0;
@@ -736,29 +827,79 @@ static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
 #define FREE_BATCH 32
 
 /*
- * Frees the pages [start, end). Machine pages are taken from the pmap in
- * batches, locked in index order, unmapped together and then released.
+ * A hole over part of the large page at @base: it is broken first, so that
+ * the rest stays. Where the caller goes on from: @start once broken, or
+ * past the large page, with *@err set, when it cannot be broken: someone
+ * holds it (-EBUSY: a pin, I/O in flight, which may write any piece, so
+ * no piece is copied away from them nor zeroed under them) or no small
+ * pages can be had (-ENOMEM). The large page then stays as it was.
  */
-void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
+static pgoff_t free_part_of_large(struct esxmem_vm *vm, pgoff_t base,
+				  pgoff_t start, int *err)
 {
+	int tries, ret = 0;
+
+	/* The scanner or a fault may hold it for a moment. */
+	for (tries = 0; tries < 3; tries++) {
+		ret = esxmem_large_break(vm, start);
+		if (!ret)
+			return start;
+		schedule_timeout_uninterruptible(1);
+	}
+	*err = ret;
+	return base + ESXMEM_LARGE_PAGES;
+}
+
+/*
+ * Frees the pages [start, end). Machine pages are taken from the pmap in
+ * batches, locked in index order, unmapped together and then released. A
+ * large page goes alone and whole, or is broken first when the range
+ * covers only part of it. 0, or the error of a large page that could not
+ * be broken (free_part_of_large()): the rest of the range is freed.
+ */
+int esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
+{
+	int err = 0;
+
 	esxmem_pte_t old[FREE_BATCH], gone[FREE_BATCH];
 	struct page *pages[FREE_BATCH];
 	pgoff_t where[FREE_BATCH];
-	unsigned long freed;
-	pgoff_t i, next;
+	pgoff_t i, next, large_part;
+	unsigned long freed, span;
 	int n, k, ngone;
-	bool again;
+	bool again, had_zero;
 
 	/* Swapped and compressed entries change only under it. */
 	mutex_lock(&vm->reclaim.lock);
 	for (; start < end; start = next) {
 		n = 0;
 		ngone = 0;
+		span = 1;
+		large_part = ULONG_MAX;
+		had_zero = false;
 		spin_lock(&vm->lock);
 		for (i = start; i < end && n < FREE_BATCH && ngone < FREE_BATCH;
 		     i++) {
 			esxmem_pte_t e = vm->pmap[i];
 
+			if (esxmem_pte_has_pfn(e) &&
+			    esxmem_page_is_large(pfn_to_page(esxmem_pte_payload(e)))) {
+				pgoff_t base = esxmem_large_base(i);
+
+				if (n || ngone)
+					break;
+				if (i != base ||
+				    base + ESXMEM_LARGE_PAGES > end) {
+					large_part = base;
+					break;
+				}
+				pages[n] = pfn_to_page(esxmem_pte_payload(e));
+				get_page(pages[n]);
+				where[n++] = i;
+				span = ESXMEM_LARGE_PAGES;
+				i += ESXMEM_LARGE_PAGES;
+				break;
+			}
 			/*
 			 * A shared frame goes alone: other VMs lock frames
 			 * in their own index order, and it may sit at several
@@ -780,11 +921,16 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 				gone[ngone++] = e;
 				esxmem_vm_set_pte(vm, i, 0);
 			} else if (esxmem_pte_state(e) != ESXMEM_PAGE_UNBACKED) {
+				if (esxmem_pte_state(e) == ESXMEM_PAGE_ZERO)
+					had_zero = true;
 				esxmem_vm_set_pte(vm, i, 0);
 			}
 		}
 		next = i;
 		spin_unlock(&vm->lock);
+		/* Before the unmap below: see zero.c. */
+		if (had_zero)
+			esxmem_zero_barrier();
 		for (k = 0; k < ngone; k++)
 			esxmem_reclaim_drop(vm, gone[k]);
 
@@ -796,33 +942,45 @@ void esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 		for (k = 0; k < n; k++) {
 			old[k] = vm->pmap[where[k]];
 			if (esxmem_pte_maps(old[k], pages[k])) {
-				esxmem_vm_set_pte(vm, where[k], 0);
+				for (i = 0; i < span; i++)
+					esxmem_vm_set_pte(vm, where[k] + i, 0);
 				/* Drop the pmap's reference below. */
 				freed |= 1UL << k;
-			} else if (esxmem_pte_has_pfn(old[k])) {
+			} else if (esxmem_pte_has_pfn(old[k]) || span > 1) {
 				/*
-				 * Merged onto a shared frame, or replaced, while
-				 * we waited for the page lock: the hole holds
-				 * for what the entry is now. This batch once more.
+				 * Merged onto a shared frame, or replaced, or a
+				 * large page broken, while we waited for the
+				 * page lock: the hole holds for what the entries
+				 * are now. This batch once more.
 				 */
 				again = true;
 			}
 		}
 		spin_unlock(&vm->lock);
 
-		unmap_mapping_range(vm->mapping, (loff_t)start << PAGE_SHIFT,
-				    (loff_t)(next - start) << PAGE_SHIFT, 0);
+		/* A length of 0 would unmap to the end of the file. */
+		if (next > start)
+			unmap_mapping_range(vm->mapping,
+					    (loff_t)start << PAGE_SHIFT,
+					    (loff_t)(next - start) << PAGE_SHIFT,
+					    0);
 		for (k = 0; k < n; k++) {
 			unlock_page(pages[k]);
 			put_page(pages[k]);
-			if (freed & (1UL << k))
-				esxmem_vm_release(old[k]);
+			if (!(freed & (1UL << k)))
+				continue;
+			esxmem_vm_release(old[k]);
+			if (span > 1)
+				atomic_long_dec(&esxmem_large.in_use);
 		}
 		if (again)
 			next = start;
+		else if (large_part != ULONG_MAX)
+			next = free_part_of_large(vm, large_part, next, &err);
 		cond_resched();
 	}
 	mutex_unlock(&vm->reclaim.lock);
+	return err;
 }
 
 /* Frees [offset, offset + len) of @vm, zeroing partial pages in place. */
@@ -856,8 +1014,7 @@ int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len)
 		err = zero_partial(vm, last, 0, offset_in_page(end));
 	if (err)
 		return err;
-	esxmem_vm_free_range(vm, first, last);
-	return 0;
+	return esxmem_vm_free_range(vm, first, last);
 }
 
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len)

@@ -17,11 +17,13 @@
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/huge_mm.h>
 #include <linux/mount.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/types.h>
 #include <linux/falloc.h>
+#include <linux/mm.h>
 
 #include "esxmem.h"
 
@@ -82,6 +84,8 @@ static const struct file_operations esxmemfs_file_fops = {
 	.owner = THIS_MODULE,
 	.open = esxmemfs_open,
 	.mmap = esxmem_mmap,
+	/* Aligned for large pages: see large.c. */
+	.get_unmapped_area = thp_get_unmapped_area,
 	.fallocate = esxmem_fallocate,
 	.unlocked_ioctl = esxmem_vm_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

@@ -59,7 +59,7 @@ bool esxmem_held_put(struct page *page)
 	spin_lock(&held_lock);
 	list_add_tail(&page->lru, &held_pages);
 	spin_unlock(&held_lock);
-	atomic_long_inc(&held_count);
+	atomic_long_add(folio_nr_pages(page_folio(page)), &held_count);
 	return false;
 }
 
@@ -91,8 +91,8 @@ void esxmem_held_scan(void)
 	list_for_each_entry_safe(page, next, &scan, lru) {
 		if (page_count(page) == 1) {
 			list_del(&page->lru);
+			freed += folio_nr_pages(page_folio(page));
 			put_page(page);
-			freed++;
 		}
 		if (!(++seen % 4096))
 			cond_resched();
@@ -113,8 +113,8 @@ void esxmem_held_exit(void)
 
 	list_for_each_entry_safe(page, next, &held_pages, lru) {
 		list_del(&page->lru);
+		left += folio_nr_pages(page_folio(page));
 		put_page(page);
-		left++;
 	}
 	atomic_long_set(&held_count, 0);
 	if (left)

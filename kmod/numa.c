@@ -217,6 +217,21 @@ static int usable_node(int nid)
 }
 
 /*
+ * 2^@order pages from @nid on, within @nodes if set: a small page, or a
+ * large folio prepared as the page cache prepares its own.
+ */
+static struct page *pages_from(gfp_t gfp, unsigned int order, int nid,
+			       nodemask_t *nodes)
+{
+	struct folio *folio;
+
+	if (!order)
+		return __alloc_pages(gfp, 0, nid, nodes);
+	folio = __folio_alloc(gfp, order, nid, nodes);
+	return folio ? &folio->page : NULL;
+}
+
+/*
  * 2^@order pages for page @index of the object (aligned to the order), on
  * the node its policy asks for, as mm/mempolicy.c allocates for each mode.
  */
@@ -224,41 +239,47 @@ struct page *esxmem_numa_alloc(struct esxmem_numa *numa, pgoff_t index,
 			       gfp_t gfp, unsigned int order)
 {
 	struct esxmem_numa_rule rule;
+	struct folio *folio;
 	struct page *page;
 	int nid;
 
-	if (!rule_at(numa, index, &rule))
-		return alloc_pages(gfp, order);
+	if (!rule_at(numa, index, &rule)) {
+		/* The allocating task's own policy, as for anonymous memory. */
+		if (!order)
+			return alloc_pages(gfp, 0);
+		folio = folio_alloc(gfp, order);
+		return folio ? &folio->page : NULL;
+	}
 
 	switch (rule.mode) {
 	case MPOL_BIND:
 		/* Any node of the set, the nearest first. */
 		nid = rule.home_node != NUMA_NO_NODE ? rule.home_node :
 		      numa_node_id();
-		return __alloc_pages(gfp, order, usable_node(nid),
+		return pages_from(gfp, order, usable_node(nid),
 				     allowed_nodes(&rule));
 	case MPOL_PREFERRED_MANY:
 		/* The set if it has memory free now, else anywhere. */
 		nid = rule.home_node != NUMA_NO_NODE ? rule.home_node :
 		      numa_node_id();
-		page = __alloc_pages((gfp | __GFP_NOWARN) &
+		page = pages_from((gfp | __GFP_NOWARN) &
 				     ~(__GFP_DIRECT_RECLAIM | __GFP_NOFAIL),
 				     order, usable_node(nid), allowed_nodes(&rule));
-		return page ?: __alloc_pages(gfp, order, usable_node(nid), NULL);
+		return page ?: pages_from(gfp, order, usable_node(nid), NULL);
 	case MPOL_PREFERRED:
 		/* Its node first, falling back as the zonelist goes. */
 		nid = first_node(rule.nodes);
-		return __alloc_pages(gfp, order, usable_node(nid), NULL);
+		return pages_from(gfp, order, usable_node(nid), NULL);
 	case MPOL_INTERLEAVE:
 #ifdef ESXMEM_HAVE_MPOL_WEIGHTED_INTERLEAVE
 	/* Node weights are the kernel's own: plain interleaving here. */
 	case MPOL_WEIGHTED_INTERLEAVE:
 #endif
 		nid = interleave_node(&rule, index >> order);
-		return __alloc_pages(gfp, order, usable_node(nid), NULL);
+		return pages_from(gfp, order, usable_node(nid), NULL);
 	default:
 		/* MPOL_LOCAL */
-		return __alloc_pages(gfp, order, numa_node_id(), NULL);
+		return pages_from(gfp, order, numa_node_id(), NULL);
 	}
 }
 

@@ -99,15 +99,21 @@ int esxmem_pool_configure(const struct esxmem_pool_config *c)
 	return 0;
 }
 
-static bool pool_try_charge(void)
+static bool pool_try_charge_pages(unsigned long pages)
 {
 	long used = atomic_long_read(&esxmem_pool.used);
 
 	do {
-		if (used >= (long)READ_ONCE(esxmem_pool.pages))
+		if (used + (long)pages > (long)READ_ONCE(esxmem_pool.pages))
 			return false;
-	} while (!atomic_long_try_cmpxchg(&esxmem_pool.used, &used, used + 1));
+	} while (!atomic_long_try_cmpxchg(&esxmem_pool.used, &used,
+					  used + pages));
 	return true;
+}
+
+static bool pool_try_charge(void)
+{
+	return pool_try_charge_pages(1);
 }
 
 /*
@@ -218,6 +224,55 @@ static struct page *alloc_page_charged(struct esxmem_vm *vm, pgoff_t index,
 	return page;
 }
 
+/*
+ * A zeroed large page (ESXMEM_LARGE_ORDER) for the aligned range at @base
+ * of @vm, charged to the pool, or NULL. Only while memory is plentiful
+ * (the high state, nobody held back) and only if the host has one free
+ * at once: a fault never waits or compacts for a large page, it takes
+ * small pages instead. The folio is prepared as the page cache prepares
+ * its large folios, which the kernel's PMD mapping code expects.
+ */
+struct folio *esxmem_vm_alloc_large(struct esxmem_vm *vm, pgoff_t base)
+{
+	gfp_t gfp = (GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN |
+		     __GFP_NOMEMALLOC) & ~__GFP_DIRECT_RECLAIM;
+	struct page *page;
+
+	if (READ_ONCE(esxmem_pool.state) != ESXMEM_STATE_HIGH ||
+	    esxmem_reclaim_holds_back(vm) ||
+	    !pool_try_charge_pages(ESXMEM_LARGE_PAGES))
+		return NULL;
+	page = esxmem_numa_alloc(&vm->numa, base, gfp, ESXMEM_LARGE_ORDER);
+	if (!page) {
+		esxmem_pool_uncharge(ESXMEM_LARGE_PAGES);
+		return NULL;
+	}
+	pool_update_state();
+	return page_folio(page);
+}
+
+/*
+ * A small page for breaking a large one (large.c): the pool may go up to
+ * one large page beyond its size meanwhile, as the large page goes back
+ * once its pieces are copied. Never waits.
+ */
+struct page *esxmem_vm_alloc_page_breaking(struct esxmem_vm *vm,
+					   pgoff_t index)
+{
+	struct page *page;
+
+	if (!esxmem_pool_charge_beyond(1, ESXMEM_LARGE_PAGES))
+		return ERR_PTR(-ENOMEM);
+	page = esxmem_numa_alloc(&vm->numa, index,
+				 GFP_HIGHUSER | __GFP_NOWARN |
+				 __GFP_RETRY_MAYFAIL, 0);
+	if (!page) {
+		esxmem_pool_uncharge(1);
+		return ERR_PTR(-ENOMEM);
+	}
+	return page;
+}
+
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, pgoff_t index,
 				  bool zero)
 {
@@ -233,6 +288,8 @@ struct page *esxmem_vm_alloc_page_nowait(struct esxmem_vm *vm, pgoff_t index,
 
 void esxmem_vm_free_page(struct page *page)
 {
+	unsigned long pages = folio_nr_pages(page_folio(page));
+
 	if (esxmem_held_put(page))
-		esxmem_pool_uncharge(1);
+		esxmem_pool_uncharge(pages);
 }

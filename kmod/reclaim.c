@@ -121,48 +121,18 @@ void esxmem_reclaim_drop(struct esxmem_vm *vm, esxmem_pte_t e)
 /* ---- page-out and page-in ---------------------------------------------- */
 
 /*
- * Compresses or swaps out the private page at @index. 0 on success;
- * -EAGAIN or -EBUSY to try another page (-EAGAIN also when the swap file's
- * filesystem is frozen: another page may compress); -E2BIG when it did not
- * compress and there is no swap; -ENOSPC when there is no room left;
- * -ENOMEM when the compression store may not grow and there is no swap; or
- * the swap file's error. The page stays as it was on any error.
+ * Puts the data of @page, locked and unmapped, in the compression cache or,
+ * when it does not compress or the cache is full, in the swap file: the
+ * entry that finds it again in *@outp. The errors are page_out()'s.
  */
-static int page_out(struct esxmem_vm *vm, pgoff_t index)
+static int store_page(struct esxmem_vm *vm, struct page *page,
+		      esxmem_pte_t *outp)
 {
 	struct esxmem_vm_reclaim *r = &vm->reclaim;
 	unsigned long handle;
-	esxmem_pte_t e, out;
-	struct page *page;
+	esxmem_pte_t out;
 	long slot;
 	int err;
-
-	lockdep_assert_held(&r->lock);
-	page = esxmem_vm_get_private(vm, index);
-	if (!page)
-		return -EAGAIN;
-	/* A page being faulted in is in use. */
-	err = -EAGAIN;
-	if (!trylock_page(page))
-		goto put;
-	e = READ_ONCE(vm->pmap[index]);
-	if (!esxmem_pte_private(e, page) || (e & ESXMEM_PTE_HELD))
-		goto unlock;
-	/*
-	 * A held page first, before its mappings go: unmapping it would only
-	 * make the VMM fault it back for nothing.
-	 */
-	err = -EBUSY;
-	if (esxmem_page_held(page, 1) ||
-	    !esxmem_vm_isolate_page(vm, index, page)) {
-		spin_lock(&vm->lock);
-		if (esxmem_pte_private(vm->pmap[index], page))
-			esxmem_vm_set_pte(vm, index,
-					  vm->pmap[index] | ESXMEM_PTE_HELD);
-		spin_unlock(&vm->lock);
-		atomic64_inc(&r->skipped);
-		goto unlock;
-	}
 
 	slot = zslot_get(vm);
 	err = slot < 0 ? slot : esxmem_zstore_put(page, &handle);
@@ -194,8 +164,136 @@ static int page_out(struct esxmem_vm *vm, pgoff_t index)
 			}
 		}
 		if (err)
-			goto unlock;
+			return err;
 	}
+	*outp = out;
+	return 0;
+}
+
+/*
+ * Pages out the large page that @piece, referenced and locked, is part of,
+ * whole: every piece goes to the cache or the swap file, as a small page
+ * would, and the large page goes back to the pool. Reclaim takes large
+ * pages whole rather than break them: breaking needs small pages first,
+ * which is what memory is short of. Only when some piece cannot go (it
+ * does not compress and there is no swap, or no room) is the large page
+ * broken, so that the pieces that can go go one by one on the next picks.
+ * Unlocks and drops @piece. The pages paged out, or page_out()'s errors.
+ */
+static long page_out_large(struct esxmem_vm *vm, pgoff_t index,
+			   struct page *piece)
+{
+	struct folio *folio = page_folio(piece);
+	pgoff_t base = esxmem_large_base(index);
+	esxmem_pte_t *out = NULL;
+	unsigned long i, j;
+	long err;
+
+	/* A pinned page first, before its mappings go, as page_out() does. */
+	if (!folio_maybe_dma_pinned(folio))
+		unmap_mapping_range(vm->mapping, (loff_t)base << PAGE_SHIFT,
+				    PMD_SIZE, 0);
+	if (folio_mapped(folio) || folio_maybe_dma_pinned(folio) ||
+	    folio_ref_count(folio) != 2) {
+		/* Every piece: each would take the whole page down again. */
+		spin_lock(&vm->lock);
+		for (i = 0; i < ESXMEM_LARGE_PAGES; i++)
+			if (esxmem_pte_maps(vm->pmap[base + i],
+					    folio_page(folio, i)))
+				esxmem_vm_set_pte(vm, base + i,
+						  vm->pmap[base + i] |
+						  ESXMEM_PTE_HELD);
+		spin_unlock(&vm->lock);
+		atomic64_inc(&vm->reclaim.skipped);
+		err = -EBUSY;
+		goto unlock;
+	}
+	out = kvmalloc_array(ESXMEM_LARGE_PAGES, sizeof(*out), GFP_KERNEL);
+	err = -EAGAIN;
+	if (!out)
+		goto unlock;
+	for (i = 0; i < ESXMEM_LARGE_PAGES; i++) {
+		err = store_page(vm, folio_page(folio, i), &out[i]);
+		if (err) {
+			for (j = 0; j < i; j++)
+				esxmem_reclaim_drop(vm, out[j]);
+			goto unlock;
+		}
+		cond_resched();
+	}
+	spin_lock(&vm->lock);
+	for (i = 0; i < ESXMEM_LARGE_PAGES; i++) {
+		/* The idle sampler's mark stays: a touch still counts. */
+		esxmem_vm_set_pte(vm, base + i,
+				  out[i] | (vm->pmap[base + i] &
+					    ESXMEM_PTE_SAMPLED));
+	}
+	spin_unlock(&vm->lock);
+	folio_unlock(folio);
+	folio_put(folio);
+	/* The pmap's reference: the large page goes back to the pool. */
+	esxmem_vm_free_page(&folio->page);
+	atomic_long_dec(&esxmem_large.in_use);
+	kvfree(out);
+	return ESXMEM_LARGE_PAGES;
+unlock:
+	kvfree(out);
+	folio_unlock(folio);
+	folio_put(folio);
+	if ((err == -E2BIG || err == -ENOSPC || err == -ENOMEM) &&
+	    !esxmem_large_break(vm, index))
+		return -EAGAIN;
+	return err;
+}
+
+/*
+ * Compresses or swaps out the private page at @index, or the large page it
+ * is part of. The pages paged out on success;
+ * -EAGAIN or -EBUSY to try another page (-EAGAIN also when the swap file's
+ * filesystem is frozen: another page may compress); -E2BIG when it did not
+ * compress and there is no swap; -ENOSPC when there is no room left;
+ * -ENOMEM when the compression store may not grow and there is no swap; or
+ * the swap file's error. The page stays as it was on any error.
+ */
+static long page_out(struct esxmem_vm *vm, pgoff_t index)
+{
+	struct esxmem_vm_reclaim *r = &vm->reclaim;
+	esxmem_pte_t e, out;
+	struct page *page;
+	int err;
+
+	lockdep_assert_held(&r->lock);
+	page = esxmem_vm_get_private(vm, index);
+	if (!page)
+		return -EAGAIN;
+	/* A page being faulted in is in use. */
+	err = -EAGAIN;
+	if (!trylock_page(page))
+		goto put;
+	e = READ_ONCE(vm->pmap[index]);
+	if (!esxmem_pte_private(e, page) || (e & ESXMEM_PTE_HELD))
+		goto unlock;
+	if (esxmem_page_is_large(page))
+		return page_out_large(vm, index, page);
+	/*
+	 * A held page first, before its mappings go: unmapping it would only
+	 * make the VMM fault it back for nothing.
+	 */
+	err = -EBUSY;
+	if (esxmem_page_held(page, 1) ||
+	    !esxmem_vm_isolate_page(vm, index, page)) {
+		spin_lock(&vm->lock);
+		if (esxmem_pte_private(vm->pmap[index], page))
+			esxmem_vm_set_pte(vm, index,
+					  vm->pmap[index] | ESXMEM_PTE_HELD);
+		spin_unlock(&vm->lock);
+		atomic64_inc(&r->skipped);
+		goto unlock;
+	}
+
+	err = store_page(vm, page, &out);
+	if (err)
+		goto unlock;
 	spin_lock(&vm->lock);
 	e = vm->pmap[index];
 	/* The idle sampler's mark stays: a touch still counts. */
@@ -205,7 +303,7 @@ static int page_out(struct esxmem_vm *vm, pgoff_t index)
 	put_page(page);
 	/* The pmap's reference: the machine page goes back to the pool. */
 	esxmem_vm_free_page(page);
-	return 0;
+	return 1;
 unlock:
 	unlock_page(page);
 put:
@@ -334,8 +432,7 @@ static long pick(struct esxmem_vm *vm)
 static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 {
 	unsigned long done = 0, tries = 0;
-	long index;
-	int err;
+	long index, err;
 
 	/* Pairs with the release in esxmem_vm_fix_size(). */
 	if (!smp_load_acquire(&vm->pmap) || !want)
@@ -348,8 +445,8 @@ static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 		if (index < 0)
 			break;
 		err = page_out(vm, index);
-		if (!err)
-			done++;
+		if (err > 0)
+			done += err;
 		else if (err != -EAGAIN && err != -EBUSY && err != -E2BIG)
 			break;		/* nowhere to put pages */
 	}

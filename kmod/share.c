@@ -690,12 +690,13 @@ static bool forget_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
 static bool scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 {
 	struct esxmem_vm *held = NULL;
+	bool freed = false, broken = false;
 	enum hint_result r;
 	struct page *page;
-	bool freed = false;
 	u64 key, last_key, val;
 	long pos;
 
+again:
 	/*
 	 * Most entries of a large sparse object hold nothing: a read tells,
 	 * without the lock. Whatever the entry becomes meanwhile waits for
@@ -711,6 +712,21 @@ static bool scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 		goto put;
 	if (!esxmem_pte_private(vm->pmap[index], page))
 		goto unlock;
+	/*
+	 * A piece of a large page is hashed, and may be a hint, but shares
+	 * nothing while the page stands (esxmem_vm_isolate_page() refuses
+	 * it); when share/break_large says so, the page is broken first and
+	 * the visit goes on with the piece's own small page.
+	 */
+	if (esxmem_page_is_large(page) && !broken &&
+	    esxmem_large_break_for_sharing()) {
+		unlock_page(page);
+		put_page(page);
+		broken = true;
+		if (esxmem_large_break(vm, index))
+			return true;
+		goto again;
+	}
 
 	if (page_is_zero(page)) {
 		/*
@@ -739,6 +755,11 @@ static bool scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 		/* Only a page that kept its content since the last visit. */
 		if (frames.slot && last_key == key)
 			set_hint(vm, index, key, 0);
+		goto unlock;
+	}
+	if (esxmem_page_is_large(page)) {
+		/* Nothing merges with a piece of a large page: see above. */
+		mutex_unlock(&esxmem_share.lock);
 		goto unlock;
 	}
 	val = frames.slot[pos].val;

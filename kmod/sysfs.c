@@ -33,6 +33,43 @@ COUNTER_ATTR(fault_wait_timeouts,
 COUNTER_ATTR(alloc_failures, atomic_long_read(&esxmem_pool.alloc_failures));
 COUNTER_ATTR(state_changes, atomic_long_read(&esxmem_pool.state_changes));
 COUNTER_ATTR(held_pages, esxmem_held_pages());
+COUNTER_ATTR(large_pages_in_use, atomic_long_read(&esxmem_large.in_use));
+COUNTER_ATTR(large_page_allocs, atomic_long_read(&esxmem_large.allocs));
+COUNTER_ATTR(large_page_fallbacks, atomic_long_read(&esxmem_large.fallbacks));
+COUNTER_ATTR(large_page_breaks, atomic_long_read(&esxmem_large.breaks));
+COUNTER_ATTR(large_page_break_failures,
+	     atomic_long_read(&esxmem_large.break_failures));
+
+static ssize_t choice_show(char *buf, const char *const *names,
+			   unsigned int n, unsigned int cur);
+static int choice_parse(const char *buf, const char *const *names,
+			unsigned int n);
+
+static const char *const large_pages_names[] = { "never", "always" };
+
+static ssize_t large_pages_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	return choice_show(buf, large_pages_names,
+			   ARRAY_SIZE(large_pages_names),
+			   READ_ONCE(esxmem_large.enabled));
+}
+
+/* New guest RAM only: large pages in place stay until broken or freed. */
+static ssize_t large_pages_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	int v = choice_parse(buf, large_pages_names,
+			     ARRAY_SIZE(large_pages_names));
+
+	if (v < 0)
+		return v;
+	WRITE_ONCE(esxmem_large.enabled, v);
+	return count;
+}
+
+static struct kobj_attribute large_pages_attr = __ATTR_RW_MODE(large_pages, 0644);
 
 static ssize_t state_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
@@ -219,6 +256,60 @@ static ssize_t isolate_vms_store(struct kobject *kobj,
 
 static struct kobj_attribute isolate_vms_attr = __ATTR_RW_MODE(isolate_vms, 0644);
 
+/*
+ * A choice among names, shown as transparent_hugepage/enabled shows its
+ * own: every name, the one in force in brackets.
+ */
+static ssize_t choice_show(char *buf, const char *const *names,
+			   unsigned int n, unsigned int cur)
+{
+	int len = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		len += sysfs_emit_at(buf, len, i == cur ? "%s[%s]" : "%s%s",
+				     i ? " " : "", names[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static int choice_parse(const char *buf, const char *const *names,
+			unsigned int n)
+{
+	int i = __sysfs_match_string(names, n, buf);
+
+	return i < 0 ? -EINVAL : i;
+}
+
+static const char *const break_large_names[] = {
+	[ESXMEM_BREAK_PRESSURE] = "pressure",
+	[ESXMEM_BREAK_ALWAYS] = "always",
+	[ESXMEM_BREAK_NEVER] = "never",
+};
+
+static ssize_t break_large_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	return choice_show(buf, break_large_names,
+			   ARRAY_SIZE(break_large_names),
+			   READ_ONCE(esxmem_large.break_for_sharing));
+}
+
+static ssize_t break_large_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	int v = choice_parse(buf, break_large_names,
+			     ARRAY_SIZE(break_large_names));
+
+	if (v < 0)
+		return v;
+	WRITE_ONCE(esxmem_large.break_for_sharing, v);
+	esxmem_share_kick();
+	return count;
+}
+
+static struct kobj_attribute break_large_attr = __ATTR_RW_MODE(break_large, 0644);
+
 THREAD_KNOB(scan_time_secs, esxmem_share.scan_time_secs, 1, ESXMEM_SCAN_TIME_MAX,
 	    esxmem_share_kick);
 THREAD_KNOB(max_cpu_percent, esxmem_share.max_cpu_percent, 1, 100,
@@ -232,6 +323,7 @@ THREAD_KNOB(vm_pages_per_sec, esxmem_share.vm_pages_per_sec, 1, ESXMEM_SCAN_RATE
 static struct attribute *share_attrs[] = {
 	&enabled_attr.attr,
 	&isolate_vms_attr.attr,
+	&break_large_attr.attr,
 	&scan_time_secs_attr.attr,
 	&max_cpu_percent_attr.attr,
 	&pages_per_sec_attr.attr,
@@ -422,6 +514,12 @@ static struct attribute *esxmem_attrs[] = {
 	&alloc_failures_attr.attr,
 	&state_changes_attr.attr,
 	&held_pages_attr.attr,
+	&large_pages_attr.attr,
+	&large_pages_in_use_attr.attr,
+	&large_page_allocs_attr.attr,
+	&large_page_fallbacks_attr.attr,
+	&large_page_breaks_attr.attr,
+	&large_page_break_failures_attr.attr,
 	NULL,
 };
 

@@ -213,9 +213,18 @@ static void esxmem_vm_free_all(struct esxmem_vm *vm)
 		if (esxmem_pte_state(e) == ESXMEM_PAGE_SHARED) {
 			esxmem_share_put(pfn_to_page(esxmem_pte_payload(e)));
 		} else if (esxmem_pte_has_pfn(e)) {
+			struct page *page = pfn_to_page(esxmem_pte_payload(e));
+			unsigned long pages = 1;
+
+			/* A large page once, whole: its first piece is first. */
+			if (esxmem_page_is_large(page)) {
+				pages = ESXMEM_LARGE_PAGES;
+				i += ESXMEM_LARGE_PAGES - 1;
+				atomic_long_dec(&esxmem_large.in_use);
+			}
 			/* One still held stays charged until it is let go. */
-			if (esxmem_held_put(pfn_to_page(esxmem_pte_payload(e))))
-				freed++;
+			if (esxmem_held_put(page))
+				freed += pages;
 		}
 		if (!(i % 4096))
 			cond_resched();

@@ -36,7 +36,11 @@
  *            either end are zeroed in place); the next touch reads zeros.
  *            Other fallocate() modes fail with EOPNOTSUPP. (The VFS refuses
  *            fallocate() on character devices, hence the ioctl.) Both need
- *            an fd open for writing (EBADF otherwise).
+ *            an fd open for writing (EBADF otherwise). A range over part of
+ *            a 2 MiB large page breaks it into 4 KiB pages first; when it
+ *            cannot (someone holds it: a pipe, O_DIRECT, a pin), that part
+ *            stays as it was, the rest of the range is freed, and the call
+ *            fails with EBUSY: try again once the holder is done.
  * close():   when the last reference (fd, mapping or, for esxmemfs, a link)
  *            goes, every page returns to the machine-memory pool.
  * mbind():   sets the NUMA memory policy of the object's pages that the
@@ -96,7 +100,8 @@
  * ESXMEM_IOC_PUNCH_HOLE (struct esxmem_range, in; fd open for writing)
  *     Frees the pages of [offset, offset + length), clamped to the size.
  *     Errors: EBADF (fd not open for writing), EINVAL (negative or
- *     overflowing range).
+ *     overflowing range), EBUSY and ENOMEM (part of a held large page,
+ *     or no pages to break one into, as for fallocate() above).
  *
  * == Generic netlink family "esxmem" ==
  *

@@ -401,6 +401,11 @@ int main(void)
 
 	REQUIRE_OK(esxmem_open(&nl));
 	esx_background_off();
+	/*
+	 * Held 4 KiB pages and their neighbours: a held piece holds its whole
+	 * large page, which esxmem_hugepage tests.
+	 */
+	esx_large_pages("never");
 	used0 = used_pages();
 	free0 = memfree_kib();
 

@@ -202,7 +202,7 @@ static void start_qemu(struct qemu *q, bool incoming)
 	extra[5] = qmp_arg;
 	if (q->esxmem)
 		snprintf(ram, sizeof(ram),
-			 "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=on",
+			 "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=on,align=2M",
 			 GUEST_MIB, q->esxmemfs ? fsdir : ESXMEM_DEVICE_PATH);
 	else
 		snprintf(ram, sizeof(ram), "memory-backend-ram,id=ram0,size=%uM", GUEST_MIB);

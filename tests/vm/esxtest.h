@@ -128,6 +128,23 @@ static inline void esx_sysfs_string(const char *name, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = 0;
 }
 
+/*
+ * The value of a sysfs file, as it can be written back: for a choice
+ * ("never [always]") the word in brackets.
+ */
+static inline void esx_sysfs_choice(const char *name, char *buf, size_t len)
+{
+	char *open, *end;
+
+	esx_sysfs_string(name, buf, len);
+	open = strchr(buf, '[');
+	end = open ? strchr(open, ']') : NULL;
+	if (end) {
+		*end = 0;
+		memmove(buf, open + 1, strlen(open + 1) + 1);
+	}
+}
+
 /* Writes @value to a sysfs file of esxmem: 0 or -errno. */
 static inline int esx_sysfs_write(const char *name, const char *value)
 {
@@ -190,7 +207,36 @@ static inline void esx_background_off(void)
 	}
 }
 
-static char esx_rate_saved[2][16];
+static char esx_large_saved[16];
+static pid_t esx_large_pid;
+
+static inline void esx_large_pages_restore(void)
+{
+	if (getpid() == esx_large_pid &&
+	    esx_sysfs_write("large_pages", esx_large_saved))
+		fprintf(stderr, "could not restore large_pages\n");
+}
+
+/*
+ * Sets large_pages ("always" or "never") until the test exits, for tests
+ * whose checks are about 4 KiB pages as such: what a held 4 KiB page does
+ * to its neighbours, say. A large page held by someone cannot be broken,
+ * so every page in it stays as it is (esxmem_hugepage tests that).
+ */
+static inline void esx_large_pages(const char *mode)
+{
+	if (!esx_large_pid) {
+		esx_sysfs_choice("large_pages", esx_large_saved, sizeof(esx_large_saved));
+		esx_large_pid = getpid();
+		atexit(esx_large_pages_restore);
+	}
+	if (esx_sysfs_write("large_pages", mode)) {
+		fprintf(stderr, "cannot set large_pages to %s\n", mode);
+		exit(1);
+	}
+}
+
+static char esx_rate_saved[3][16];
 static pid_t esx_rate_pid;
 
 static inline void esx_share_rate_restore(void)
@@ -198,14 +244,17 @@ static inline void esx_share_rate_restore(void)
 	if (getpid() != esx_rate_pid)
 		return;
 	if (esx_sysfs_write("share/pages_per_sec", esx_rate_saved[0]) ||
-	    esx_sysfs_write("share/vm_pages_per_sec", esx_rate_saved[1]))
-		fprintf(stderr, "could not restore share/pages_per_sec and vm_pages_per_sec\n");
+	    esx_sysfs_write("share/vm_pages_per_sec", esx_rate_saved[1]) ||
+	    esx_sysfs_write("share/break_large", esx_rate_saved[2]))
+		fprintf(stderr, "could not restore share/pages_per_sec, vm_pages_per_sec and break_large\n");
 }
 
 /*
  * Has the sharing scanner go at the fixed rate of @rate pages a second,
  * per VM as well, until the test exits: tests that wait for merges cannot
- * wait for the scan-time advisor's default pass of an hour.
+ * wait for the scan-time advisor's default pass of an hour. Large pages
+ * are broken for sharing in any state meanwhile (share/break_large
+ * "always"), as those tests want merges in the high state too.
  */
 static inline void esx_share_rate(const char *rate)
 {
@@ -214,11 +263,14 @@ static inline void esx_share_rate(const char *rate)
 				 sizeof(esx_rate_saved[0]));
 		esx_sysfs_string("share/vm_pages_per_sec", esx_rate_saved[1],
 				 sizeof(esx_rate_saved[1]));
+		esx_sysfs_choice("share/break_large", esx_rate_saved[2],
+				 sizeof(esx_rate_saved[2]));
 		esx_rate_pid = getpid();
 		atexit(esx_share_rate_restore);
 	}
 	if (esx_sysfs_write("share/pages_per_sec", rate) ||
-	    esx_sysfs_write("share/vm_pages_per_sec", rate)) {
+	    esx_sysfs_write("share/vm_pages_per_sec", rate) ||
+	    esx_sysfs_write("share/break_large", "always")) {
 		fprintf(stderr, "cannot set the sharing scanner's rate to %s pages/s\n", rate);
 		exit(1);
 	}
@@ -338,7 +390,7 @@ static inline pid_t esx_start_guest(unsigned int mib, const char *append,
 	snprintf(size, sizeof(size), "%u", mib);
 	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 %s", append);
 	snprintf(memory, sizeof(memory),
-		 "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=on", mib,
+		 "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=on,align=2M", mib,
 		 mem_path ? mem_path : "");
 	if (mem_path) {
 		argv[n++] = "-object";
