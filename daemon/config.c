@@ -507,7 +507,12 @@ int config_parse_listen(const char *s, struct sockaddr_storage *out)
 	size_t hlen;
 	char *end;
 
-	if (s[0] == '[') {
+	if (isdigit((unsigned char)s[0]) && strspn(s, "0123456789") == strlen(s)) {
+		/* A port alone: this host only. */
+		strcpy(host, "127.0.0.1");
+		hlen = strlen(host);
+		port = s;
+	} else if (s[0] == '[') {
 		const char *close = strchr(s, ']');
 
 		if (!close || close[1] != ':')
@@ -560,7 +565,7 @@ static int metrics_member(struct parser *p, const char *key, json_t *v, void *ou
 	if (!strcmp(key, "listen")) {
 		if (!s || len >= sizeof(m->listen) ||
 		    (len && config_parse_listen(s, &m->addr)))
-			return fail(p, "must be \"ADDRESS:PORT\" with a numeric address, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\", a port 1..65535, or \"\" for none");
+			return fail(p, "must be \"ADDRESS:PORT\" with a numeric address, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\", or a port alone for 127.0.0.1; the port 1..65535; or \"\" for none");
 		strcpy(m->listen, s);
 		return 0;
 	}

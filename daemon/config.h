@@ -52,7 +52,7 @@ struct config_reclaim {
 /*
  * Prometheus metrics (daemon/metrics*.c): served over HTTP at "listen", an
  * address and port, "IPV4:PORT" or "[IPV6]:PORT" (numbers: no name is
- * looked up); and written each balance to "textfile", for node_exporter's
+ * looked up), or a port alone for 127.0.0.1; and written each balance to "textfile", for node_exporter's
  * textfile collector. Each is off while empty (the default).
  */
 struct config_metrics {
@@ -141,8 +141,8 @@ int config_check_mins(const struct config *c, uint64_t ram_bytes, const char *fi
 		      char *err, size_t errlen);
 
 /*
- * Parses a metrics listen address, "IPV4:PORT" or "[IPV6]:PORT" with a
- * port 1..65535, into *@out; 0 or -EINVAL.
+ * Parses a metrics listen address, "IPV4:PORT", "[IPV6]:PORT" or "PORT"
+ * (127.0.0.1), with a port 1..65535, into *@out; 0 or -EINVAL.
  */
 int config_parse_listen(const char *s, struct sockaddr_storage *out);
 
