@@ -13,6 +13,7 @@
  * is given; a response still being sent when the next balance publishes
  * its own stays alive until that send is done.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -130,6 +132,7 @@ static struct metrics_http *start(struct daemon *d, const struct config_metrics 
 	struct epoll_event ev = { .events = EPOLLIN };
 	const union MHD_DaemonInfo *info;
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	uint16_t port;
 	int err;
 
 	if (!m) {
@@ -140,12 +143,16 @@ static struct metrics_http *start(struct daemon *d, const struct config_metrics 
 	snprintf(m->listen, sizeof(m->listen), "%s", c->listen);
 	if (c->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	/* The port comes from the address: the 0 here is ignored. */
-	m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, m,
+	/* The address has the port; this one is only for libmicrohttpd's messages. */
+	port = ntohs(c->addr.ss_family == AF_INET6 ?
+		     ((const struct sockaddr_in6 *)&c->addr)->sin6_port :
+		     ((const struct sockaddr_in *)&c->addr)->sin_port);
+	m->mhd = MHD_start_daemon(flags, port, NULL, NULL, on_request, m,
+				  /* First, so that every message of libmicrohttpd's is ours. */
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&c->addr,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)METRICS_CONNECTIONS_MAX,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_CONNECTION_SECS,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_END);
 	if (!m->mhd) {
 		/* libmicrohttpd logged why (e.g. the address is in use). */
