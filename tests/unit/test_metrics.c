@@ -8,6 +8,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <float.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -162,6 +165,90 @@ START_TEST(listen_addresses)
 }
 END_TEST
 
+/* Every metric esxmemd serves (daemon/metrics.c). */
+static const char *const served[] = {
+	"esxmem_vm_size_bytes", "esxmem_vm_min_bytes", "esxmem_vm_max_bytes",
+	"esxmem_vm_shares", "esxmem_vm_target_bytes", "esxmem_vm_granted_bytes",
+	"esxmem_vm_consumed_bytes", "esxmem_vm_active_bytes", "esxmem_vm_active_ratio",
+	"esxmem_vm_shared_bytes", "esxmem_vm_zero_bytes", "esxmem_vm_ballooned_bytes",
+	"esxmem_vm_balloon_target_bytes", "esxmem_vm_compressed_bytes",
+	"esxmem_vm_swapped_bytes", "esxmem_vm_overhead_bytes", "esxmem_vm_pmap_bytes",
+	"esxmem_vm_frame_table_bytes", "esxmem_vm_fault_waits_total",
+	"esxmem_vm_swap_ins_total", "esxmem_vm_decompressions_total",
+	"esxmem_vm_cow_breaks_total", "esxmem_module_loaded", "esxmem_balances_total",
+	"esxmem_idle_tax_ratio", "esxmem_vms", "esxmem_pool_size_bytes",
+	"esxmem_pool_used_bytes", "esxmem_pool_free_bytes", "esxmem_pool_state",
+	"esxmem_pool_free_threshold_bytes", "esxmem_sharing_frames_bytes",
+	"esxmem_sharing_saved_bytes", "esxmem_sharing_scanner_cpu_seconds_total",
+};
+
+/* Each esxmem_* name in the queries under @j: counted in @used by served[]. */
+static void names_in(json_t *j, unsigned int *used, int *unknown)
+{
+	const char *key, *p;
+	json_t *v;
+	size_t i;
+
+	if (json_is_object(j)) {
+		json_object_foreach(j, key, v) {
+			if ((!strcmp(key, "expr") || !strcmp(key, "query") ||
+			     !strcmp(key, "definition")) && json_is_string(v)) {
+				for (p = strstr(json_string_value(v), "esxmem_"); p;
+				     p = strstr(p + 1, "esxmem_")) {
+					size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+					bool found = false;
+
+					for (i = 0; i < sizeof(served) / sizeof(served[0]); i++)
+						if (strlen(served[i]) == len && !strncmp(p, served[i], len)) {
+							used[i]++;
+							found = true;
+						}
+					if (!found) {
+						fprintf(stderr, "dashboard: unknown metric %.*s\n",
+							(int)len, p);
+						(*unknown)++;
+					}
+					p += len - 1;
+				}
+			} else {
+				names_in(v, used, unknown);
+			}
+		}
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			names_in(v, used, unknown);
+	}
+}
+
+/* The Grafana dashboard asks only for metrics esxmemd serves, and shows the demo's plots. */
+START_TEST(dashboard_metrics)
+{
+	static const char *const plotted[] = {
+		"esxmem_vm_consumed_bytes", "esxmem_vm_target_bytes",	/* idle tax */
+		"esxmem_pool_free_bytes", "esxmem_pool_state",		/* pressure */
+		"esxmem_vm_ballooned_bytes", "esxmem_vm_compressed_bytes",
+		"esxmem_vm_swapped_bytes", "esxmem_idle_tax_ratio",
+		"esxmem_sharing_saved_bytes", "esxmem_vm_zero_bytes",	/* sharing */
+	};
+	unsigned int used[sizeof(served) / sizeof(served[0])] = { 0 };
+	json_error_t jerr;
+	json_t *dash = json_load_file("contrib/grafana/esxmem.json", JSON_REJECT_DUPLICATES, &jerr);
+	int unknown = 0;
+	size_t i, k;
+
+	ck_assert_msg(dash, "contrib/grafana/esxmem.json:%d: %s", jerr.line, jerr.text);
+	ck_assert(json_array_size(json_object_get(dash, "panels")) >= 3);
+	names_in(dash, used, &unknown);
+	ck_assert_int_eq(unknown, 0);
+	for (k = 0; k < sizeof(plotted) / sizeof(plotted[0]); k++) {
+		for (i = 0; strcmp(served[i], plotted[k]); i++)
+			;
+		ck_assert_msg(used[i], "the dashboard does not show %s", plotted[k]);
+	}
+	json_decref(dash);
+}
+END_TEST
+
 Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -172,6 +259,7 @@ Suite *metrics_suite(void)
 	tcase_add_test(tc, numbers);
 	tcase_add_test(tc, exposition);
 	tcase_add_test(tc, listen_addresses);
+	tcase_add_test(tc, dashboard_metrics);
 	suite_add_tcase(s, tc);
 	return s;
 }
