@@ -239,8 +239,10 @@ int balance(struct daemon *d)
 	size_t n = 0, i, last = 0;
 	int err;
 
-	if (!d->module_loaded)
+	if (!d->module_loaded) {
+		metrics_publish(d);	/* that the module is away */
 		return -ENODEV;		/* nothing to balance until it is back */
+	}
 	err = esxmem_pool_get(d->h, &pool);
 	if (!err)
 		err = list_vms(d, &vms, &n);
@@ -316,6 +318,7 @@ int balance(struct daemon *d)
 	d->balloon_give = balloon_give(d);
 	balloon_listen_resume(d);
 	stock_balloons(d);
+	metrics_publish(d);
 	return 0;
 }
 

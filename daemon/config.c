@@ -6,6 +6,7 @@
  * a value that parses but is wrong the position comes from a second look
  * at the text: the key path of the value, found key by key in file order.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -497,6 +498,89 @@ static int thresholds_member(struct parser *p, const char *key, json_t *v, void 
 	return -ENOENT;
 }
 
+int config_parse_listen(const char *s, struct sockaddr_storage *out)
+{
+	struct sockaddr_storage ss = { 0 };
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *port;
+	unsigned long n;
+	size_t hlen;
+	char *end;
+
+	if (isdigit((unsigned char)s[0]) && strspn(s, "0123456789") == strlen(s)) {
+		/* A port alone: this host only. */
+		strcpy(host, "127.0.0.1");
+		hlen = strlen(host);
+		port = s;
+	} else if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		hlen = (size_t)(close - s - 1);
+		if (hlen >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, hlen);
+		port = close + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return -EINVAL;
+		hlen = (size_t)(colon - s);
+		memcpy(host, s, hlen);
+		port = colon + 1;
+	}
+	host[hlen] = '\0';
+	if (!isdigit((unsigned char)*port))
+		return -EINVAL;
+	errno = 0;
+	n = strtoul(port, &end, 10);
+	if (errno || *end || n < 1 || n > 65535)
+		return -EINVAL;
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)n);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return -EINVAL;
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)n);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return -EINVAL;
+	}
+	*out = ss;
+	return 0;
+}
+
+static int metrics_member(struct parser *p, const char *key, json_t *v, void *out)
+{
+	struct config_metrics *m = out;
+	const char *s = json_string_value(v);
+	size_t len = s ? strlen(s) : 0;
+
+	if (!strcmp(key, "listen")) {
+		if (!s || len >= sizeof(m->listen) ||
+		    (len && config_parse_listen(s, &m->addr)))
+			return fail(p, "must be \"ADDRESS:PORT\" with a numeric address, e.g. \"127.0.0.1:9464\" or \"[::1]:9464\", or a port alone for 127.0.0.1; the port 1..65535; or \"\" for none");
+		strcpy(m->listen, s);
+		return 0;
+	}
+	if (!strcmp(key, "textfile")) {
+		if (!s || len >= sizeof(m->textfile) ||
+		    (len && (s[0] != '/' || len < 6 || strcmp(s + len - 5, ".prom") ||
+			     s[len - 6] == '/')))
+			return fail(p, "must be an absolute path ending in \".prom\" (node_exporter reads only those), at most %zu bytes, or \"\" for none",
+				    sizeof(m->textfile) - 1);
+		strcpy(m->textfile, s);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 static int top_member(struct parser *p, const char *key, json_t *v, void *out)
 {
 	struct config *c = out;
@@ -538,6 +622,8 @@ static int top_member(struct parser *p, const char *key, json_t *v, void *out)
 		strcpy(c->control_socket, json_string_value(v));
 		return 0;
 	}
+	if (!strcmp(key, "metrics"))
+		return members(p, v, "listen, textfile", metrics_member, &c->metrics);
 	if (!strcmp(key, "vm_defaults")) {
 		err = members(p, v, VM_KEYS, vm_member, &c->vm_default);
 		return err ?: check_vm(p, &c->vm_default);
@@ -602,7 +688,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	config_defaults(&c);
-	ret = members(&p, root, "pool, tax, headroom, balance_period, sampling, thresholds, control_socket, balloon_connections_max, vm_defaults, vms",
+	ret = members(&p, root, "pool, tax, headroom, balance_period, sampling, thresholds, control_socket, balloon_connections_max, metrics, vm_defaults, vms",
 		      top_member, &c);
 	vms = json_object_get(root, "vms");
 	if (!ret && vms) {

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "esxmem.h"		/* the uapi header */
 
@@ -46,6 +47,18 @@ struct config_reclaim {
 	bool swap;			/* default true */
 	uint64_t compress_max_bytes;	/* 0: 10% of the VM's RAM */
 	char swap_dir[256];		/* "" = /var/lib/esxmem/swap */
+};
+
+/*
+ * Prometheus metrics (daemon/metrics*.c): served over HTTP at "listen", an
+ * address and port, "IPV4:PORT" or "[IPV6]:PORT" (numbers: no name is
+ * looked up), or a port alone for 127.0.0.1; and written each balance to "textfile", for node_exporter's
+ * textfile collector. Each is off while empty (the default).
+ */
+struct config_metrics {
+	char listen[64];		/* as written: "127.0.0.1:9464" */
+	struct sockaddr_storage addr;	/* parsed from @listen */
+	char textfile[256];		/* an absolute path ending in ".prom" */
 };
 
 /* Per VM, matched by name (QEMU's -name guest=NAME). */
@@ -83,6 +96,7 @@ struct config {
 	/* guests' balloon connections at once; 0 (default): as many as the
 	 * daemon's file limit allows, less what it keeps for itself */
 	unsigned int balloon_conns_max;
+	struct config_metrics metrics;
 	size_t nr_vms;
 	struct config_vm *vms;
 };
@@ -125,6 +139,12 @@ uint64_t config_avail_bytes(const struct config *c, uint64_t ram_bytes);
  */
 int config_check_mins(const struct config *c, uint64_t ram_bytes, const char *file,
 		      char *err, size_t errlen);
+
+/*
+ * Parses a metrics listen address, "IPV4:PORT", "[IPV6]:PORT" or "PORT"
+ * (127.0.0.1), with a port 1..65535, into *@out; 0 or -EINVAL.
+ */
+int config_parse_listen(const char *s, struct sockaddr_storage *out);
 
 /* Parses a size ("2G", 1073741824); 0 or -EINVAL/-ERANGE. */
 int config_parse_size(const char *s, uint64_t *out);

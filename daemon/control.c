@@ -109,13 +109,29 @@ void control_close(struct daemon *d)
 	d->control_fd = -1;
 }
 
+/* The vSphere-style counters of README.md's table, added to @obj (a VM's). */
+static json_t *with_vm_counters(json_t *obj, const struct esxmem_vm_info *vm)
+{
+	json_t *counters = json_pack("{s:I, s:I, s:I, s:I, s:I}",
+		"granted_pages", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_GRANTED_PAGES),
+		"active_pages", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_ACTIVE_PAGES),
+		"overhead_bytes", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_OVERHEAD_BYTES),
+		"pmap_bytes", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_PMAP_BYTES),
+		"frame_table_bytes", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_FRAME_TABLE_BYTES));
+
+	if (obj && counters)
+		json_object_update(obj, counters);
+	json_decref(counters);
+	return obj;
+}
+
 static json_t *vm_json(const struct daemon *d, size_t i)
 {
 	const struct esxmem_vm_info *vm = d->vms[i];
 	double rho = d->rho ? d->rho[i] : 0;
 	json_t *changes = override_settings(d, esxmem_vm_name(vm));
 
-	return json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I, s:o}",
+	return with_vm_counters(json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I, s:o}",
 		"name", esxmem_vm_name(vm), "id", (json_int_t)esxmem_vm_id(vm),
 		"pid", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID), "attached", esxmem_vm_kvm_attached(vm),
 		"size_pages", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES),
@@ -137,7 +153,7 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 		"active_slow", esxmem_vm_value(vm, ESXMEM_VM_ACTIVE_SLOW_PPM) / 1e6,
 		"active_fast", esxmem_vm_value(vm, ESXMEM_VM_ACTIVE_FAST_PPM) / 1e6,
 		"domain", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_DOMAIN),
-		"runtime_changes", changes ? json_deep_copy(changes) : json_object());
+		"runtime_changes", changes ? json_deep_copy(changes) : json_object()), vm);
 }
 
 static json_t *status_json(const struct daemon *d)

@@ -49,7 +49,10 @@
  *    "swapped_pages": N,
  *    "compressed_pages": N, "active": 0.42, "rho": 1.5e-3,
  *    "active_last": F, "active_slow": F, "active_fast": F,
- *    "domain": N, "runtime_changes": {"min": "1G", ...}}
+ *    "domain": N, "runtime_changes": {"min": "1G", ...},
+ *    "granted_pages": N, "active_pages": N, "overhead_bytes": N,
+ *    "pmap_bytes": N, "frame_table_bytes": N}
+ *   (README.md's table of per-VM counters defines each)
  * "set" and "unset" add "name": "NAME", "persistent": true when the file
  * was changed, "config": "/etc/esxmem/esxmemd.json", "runtime_changes"
  * (NAME's, left), and "vm": VM, or null when NAME does not run.

@@ -76,6 +76,15 @@ int reload_config(struct daemon *d, char *err, size_t errlen)
 		log_err("reload refused, the old configuration stays: %s", err);
 		return ret;
 	}
+	/* A metrics address that cannot be served is refused like a bad value. */
+	ret = metrics_http_reconfigure(d, &fresh);
+	if (ret) {
+		snprintf(err, errlen, "%s: metrics.listen: cannot serve on %s (see the log)",
+			 d->conf_path, fresh.metrics.listen);
+		log_err("reload refused, the old configuration stays: %s", err);
+		config_free(&fresh);
+		return ret;
+	}
 	log_info("configuration reloaded from %s", d->conf_path);
 	use_config(d, &fresh, false);
 	return 0;
@@ -84,6 +93,7 @@ int reload_config(struct daemon *d, char *err, size_t errlen)
 /* Runs on @fresh (taken over) from now on; runtime changes stay with @keep_changes. */
 void use_config(struct daemon *d, struct config *fresh, bool keep_changes)
 {
+	metrics_http_reconfigure(d, fresh);	/* done by reload_config() already */
 	config_free(&d->conf);
 	d->conf = *fresh;
 	if (keep_changes)
@@ -137,6 +147,8 @@ static int setup(struct daemon *d)
 		err = balloon_open(d);
 	if (!err)
 		err = stock_balloons_open(d);
+	if (!err)
+		err = metrics_http_open(d);
 	if (!err)
 		err = arm_timer(d);
 	if (!err)
@@ -236,6 +248,10 @@ static int run(struct daemon *d)
 			case EV_QMP_TIMER:
 				stock_balloon_deadline(d);
 				break;
+			case EV_METRICS:
+			case EV_METRICS_TIMER:
+				metrics_http_ready(d);
+				break;
 			default:
 				if (evs[i].data.u64 >= EV_QMP_SESSION)
 					stock_balloon_ready(d, evs[i].data.u64 - EV_QMP_SESSION,
@@ -319,6 +335,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = run(&d);
 	control_close(&d);
+	metrics_http_close(&d);
 	balloon_close(&d);
 	esxmem_vm_list_free(d.vms, d.nr_vms);
 	esxmem_pool_info_free(d.pool);

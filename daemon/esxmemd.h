@@ -19,7 +19,7 @@
 /* epoll tags: fixed sources, then one per balloon connection. */
 enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
        EV_BALLOON_PACE, EV_CONTROL_TIMER, EV_MODULE, EV_QMP_TIMER,
-       EV_BALLOON_CONN = 1000 };
+       EV_METRICS, EV_METRICS_TIMER, EV_BALLOON_CONN = 1000 };
 /* Control clients' tags, then QMP sessions': above any balloon connection's. */
 #define EV_CONTROL_CLIENT	(UINT64_C(1) << 32)
 #define EV_QMP_SESSION		(UINT64_C(2) << 32)
@@ -32,6 +32,7 @@ enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
 
 struct balloon_conn;
 struct control_client;
+struct metrics_http;
 struct nl_sock;
 struct qmp_session;
 
@@ -131,6 +132,8 @@ struct daemon {
 	 * give back: the free memory above the high threshold over that sum,
 	 * at most 1 (balance.c). */
 	double balloon_give;
+	struct metrics_http *metrics_http;	/* NULL unless metrics.listen */
+	int metrics_textfile_err;	/* the last write's, logged once */
 	bool stop;
 };
 
@@ -228,6 +231,20 @@ void control_close(struct daemon *d);
 void control_accept(struct daemon *d);
 void control_ready(struct daemon *d, size_t slot);
 void control_deadline(struct daemon *d);
+
+/* metrics.c: the figures for Prometheus, rendered and published each balance. */
+char *metrics_render(const struct daemon *d, size_t *len);
+void metrics_publish(struct daemon *d);
+
+/* metrics_http.c: served over HTTP (libmicrohttpd) from the event loop. */
+int metrics_http_open(struct daemon *d);
+void metrics_http_close(struct daemon *d);
+int metrics_http_reconfigure(struct daemon *d, const struct config *fresh);
+void metrics_http_ready(struct daemon *d);
+void metrics_http_serve(struct daemon *d, char *text, size_t len);
+
+/* metrics_textfile.c: written for node_exporter's textfile collector. */
+void metrics_textfile_write(struct daemon *d, const char *text, size_t len);
 
 /* esxmemd.c */
 int reload_config(struct daemon *d, char *err, size_t errlen);

@@ -356,6 +356,7 @@ struct esxmem_vm *esxmem_vm_lookup(u32 id);
 /* Under rcu_read_lock(); the VM may be on its way out. */
 struct esxmem_vm *esxmem_vm_lookup_rcu(u32 id);
 unsigned long esxmem_vm_total_pages(void);
+u64 esxmem_vm_frame_table_bytes(u64 npages);
 unsigned long esxmem_vm_sum_state(enum esxmem_page_state state);
 struct esxmem_vm *esxmem_vm_next(u32 *id);
 struct esxmem_vm *esxmem_vm_next_held(u32 *id);

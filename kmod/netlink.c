@@ -75,6 +75,8 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_COMPRESS_REJECTS]	= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_RECLAIM_SKIPPED]	= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_LOW_WAITS]		= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_PMAP_BYTES]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_FRAME_TABLE_BYTES]	= { .type = NLA_REJECT },
 };
 
 static struct netlink_range_validation sample_secs_range __ro_after_init = {
@@ -248,7 +250,10 @@ static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm)
 	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE, st.active_ppm) ||
 	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SAMPLE_FAULTS, st.sample_faults, ESXMEM_VM_A_PAD) ||
 	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SAMPLE_PERIODS, st.sample_periods, ESXMEM_VM_A_PAD) ||
-	    put_reclaim(skb, vm))
+	    put_reclaim(skb, vm) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_PMAP_BYTES, st.pmap_bytes, ESXMEM_VM_A_PAD) ||
+	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FRAME_TABLE_BYTES,
+			      esxmem_vm_frame_table_bytes(st.size_pages), ESXMEM_VM_A_PAD))
 		return -EMSGSIZE;
 
 	states = nla_nest_start(skb, ESXMEM_VM_A_STATE_PAGES);

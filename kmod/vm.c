@@ -5,6 +5,7 @@
  */
 #include <linux/fs.h>
 #include <linux/ioctl.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -34,6 +35,21 @@ struct esxmem_vm *esxmem_vm_lookup_rcu(u32 id)
 unsigned long esxmem_vm_total_pages(void)
 {
 	return atomic_long_read(&esxmem_total_pages);
+}
+
+/*
+ * The part of the sharing frame table a VM of @npages guest pages stands
+ * for: the table is sized by the guest pages of every object with a size
+ * (share.c), so each VM's part is in proportion to its own.
+ */
+u64 esxmem_vm_frame_table_bytes(u64 npages)
+{
+	u64 total = esxmem_vm_total_pages();
+
+	if (!total || !npages)
+		return 0;
+	return mul_u64_u64_div_u64(READ_ONCE(esxmem_share.table_bytes),
+				   min(npages, total), total);
 }
 
 /* Pages in state @state over every VM. */

@@ -178,6 +178,18 @@ enum esxmem_vm_value {
 	ESXMEM_VM_COMPRESS_REJECTS,	/* pages that did not shrink enough */
 	ESXMEM_VM_RECLAIM_SKIPPED,	/* victims someone else held */
 	ESXMEM_VM_LOW_WAITS,		/* new pages held back in the low state */
+	/*
+	 * vSphere-style figures (README.md, "Per-VM counters", defines each).
+	 * The host memory the module spends on the VM beyond guest pages:
+	 * its pmap and its part of the sharing frame table, in bytes.
+	 */
+	ESXMEM_VM_PMAP_BYTES,
+	ESXMEM_VM_FRAME_TABLE_BYTES,
+	ESXMEM_VM_OVERHEAD_BYTES,	/* PMAP_BYTES + FRAME_TABLE_BYTES */
+	/* Guest pages backed by memory: private, shared and zero pages. */
+	ESXMEM_VM_GRANTED_PAGES,
+	/* The pages idle sampling finds in use: ACTIVE_PPM of SIZE_PAGES. */
+	ESXMEM_VM_ACTIVE_PAGES,
 	/* new ids go here */
 	ESXMEM_VM_NR_VALUES		/* one past the last id this header knows */
 };

@@ -75,6 +75,8 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_COMPRESS_REJECTS]	= POL_U64,
 	[ESXMEM_VM_A_RECLAIM_SKIPPED]	= POL_U64,
 	[ESXMEM_VM_A_LOW_WAITS]		= POL_U64,
+	[ESXMEM_VM_A_PMAP_BYTES]	= POL_U64,
+	[ESXMEM_VM_A_FRAME_TABLE_BYTES]	= POL_U64,
 };
 
 /* The attribute that carries each value of a VM (its width: vm_policy). */
@@ -116,9 +118,12 @@ static const uint8_t vm_value_attr[ESXMEM_VM_NR_VALUES] = {
 	[ESXMEM_VM_COMPRESS_REJECTS]	= ESXMEM_VM_A_COMPRESS_REJECTS,
 	[ESXMEM_VM_RECLAIM_SKIPPED]	= ESXMEM_VM_A_RECLAIM_SKIPPED,
 	[ESXMEM_VM_LOW_WAITS]		= ESXMEM_VM_A_LOW_WAITS,
+	[ESXMEM_VM_PMAP_BYTES]		= ESXMEM_VM_A_PMAP_BYTES,
+	[ESXMEM_VM_FRAME_TABLE_BYTES]	= ESXMEM_VM_A_FRAME_TABLE_BYTES,
+	/* The rest are computed from these: derive_vm_values(). */
 };
-_Static_assert(ESXMEM_VM_NR_VALUES == ESXMEM_VM_LOW_WAITS + 1,
-	       "a VM value without its attribute");
+_Static_assert(ESXMEM_VM_NR_VALUES == ESXMEM_VM_ACTIVE_PAGES + 1,
+	       "a VM value without its attribute or derivation");
 
 /* Inside ESXMEM_VM_A_STATE_PAGES: type = page state + 1, then padding. */
 static const struct nla_policy state_policy[ESXMEM_STATE_PAGES_A_PAD + 1] = {
@@ -620,6 +625,26 @@ static int parse_vm_attrs(const struct nlattr *nest, struct nlattr **tb)
 	return 0;
 }
 
+/*
+ * The values computed from what the module reports (libesxmem.h): sums and
+ * a fraction of the VM's pages, each as README.md's counter table defines
+ * it.
+ */
+static void derive_vm_values(struct esxmem_vm_info *vm)
+{
+	uint64_t *v = vm->values, size = v[ESXMEM_VM_SIZE_PAGES];
+	uint64_t ppm = v[ESXMEM_VM_ACTIVE_PPM];
+
+	v[ESXMEM_VM_OVERHEAD_BYTES] = v[ESXMEM_VM_PMAP_BYTES] + v[ESXMEM_VM_FRAME_TABLE_BYTES];
+	v[ESXMEM_VM_GRANTED_PAGES] = vm->state_pages[ESXMEM_PAGE_PRIVATE] +
+				     vm->state_pages[ESXMEM_PAGE_SHARED] +
+				     vm->state_pages[ESXMEM_PAGE_ZERO];
+	if (ppm > 1000000)
+		ppm = 1000000;
+	/* Without overflow for any size: whole millions, then the rest. */
+	v[ESXMEM_VM_ACTIVE_PAGES] = size / 1000000 * ppm + size % 1000000 * ppm / 1000000;
+}
+
 int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out)
 {
 	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
@@ -651,6 +676,7 @@ int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out)
 		if (err)
 			goto fail;
 	}
+	derive_vm_values(out);
 	return 0;
 
 fail:

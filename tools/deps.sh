@@ -9,7 +9,7 @@ PACKAGES="
 	gcc make libc6-dev pkg-config
 	linux-image-amd64 linux-headers-amd64 kmod
 	qemu-system-x86 busybox-static cpio
-	libnl-3-dev libnl-genl-3-dev libjansson-dev
+	libnl-3-dev libnl-genl-3-dev libjansson-dev libmicrohttpd-dev
 	check libsubunit-dev
 	gnuplot-nox
 	$*

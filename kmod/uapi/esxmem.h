@@ -386,6 +386,16 @@ enum esxmem_vm_attr {
 	ESXMEM_VM_A_COMPRESS_REJECTS,	/* u64, out: did not shrink enough */
 	ESXMEM_VM_A_RECLAIM_SKIPPED,	/* u64, out: victims held elsewhere */
 	ESXMEM_VM_A_LOW_WAITS,		/* u64, out: pages held back in low */
+	/*
+	 * The host memory the module spends on the VM beyond its guest
+	 * pages: its pmap (one entry per guest page, SIZE_PAGES entries
+	 * allocated when the size is fixed) and its part of the sharing
+	 * frame table, which is sized by the guest pages of every VM and
+	 * is apportioned by them: table bytes * SIZE_PAGES / the guest
+	 * pages of all objects with a size (rounded down).
+	 */
+	ESXMEM_VM_A_PMAP_BYTES,		/* u64, out */
+	ESXMEM_VM_A_FRAME_TABLE_BYTES,	/* u64, out */
 	__ESXMEM_VM_A_MAX
 };
 #define ESXMEM_VM_A_MAX (__ESXMEM_VM_A_MAX - 1)

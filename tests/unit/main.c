@@ -15,6 +15,7 @@ static Suite *(*const suites[])(void) = {
 	qmp_suite,
 	config_edit_suite,
 	libesxmem_suite,
+	metrics_suite,
 };
 
 int main(void)

@@ -131,6 +131,36 @@ START_TEST(status_table)
 }
 END_TEST
 
+/* "esxmemctl vm": pages and bytes as sizes, or as they are with --pages. */
+START_TEST(vm_figures)
+{
+	json_t *reply = json_loads("{\"ok\": true, \"vm\": {\"name\": \"web1\","
+				   " \"granted_pages\": 2048, \"overhead_bytes\": 40960,"
+				   " \"pmap_bytes\": 24000, \"shares\": 20}}", 0, NULL);
+	char *text = NULL, err[256];
+	size_t len = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(reply);
+	f = open_memstream(&text, &len);
+	ck_assert_int_eq(ctl_print_vm(f, reply, false, err, sizeof(err)), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, "granted_pages      8M\n"));
+	ck_assert_ptr_nonnull(strstr(text, "overhead_bytes     40K\n"));
+	ck_assert_ptr_nonnull(strstr(text, "pmap_bytes         23K\n"));
+	ck_assert_ptr_nonnull(strstr(text, "shares             20\n"));
+	free(text);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	ck_assert_int_eq(ctl_print_vm(f, reply, true, err, sizeof(err)), 0);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, "granted_pages      2048\n"));
+	ck_assert_ptr_nonnull(strstr(text, "overhead_bytes     40960\n"));
+	free(text);
+	json_decref(reply);
+}
+END_TEST
+
 START_TEST(status_malformed)
 {
 	static const char *const replies[] = {
@@ -359,6 +389,7 @@ Suite *esxmemctl_suite(void)
 	tcase_add_test(tc, set_request_twice_or_empty);
 	tcase_add_test(tc, status_table);
 	tcase_add_test(tc, status_malformed);
+	tcase_add_test(tc, vm_figures);
 	tcase_add_test(tc, status_module_unloaded);
 	tcase_add_test(tc, unset_request);
 	tcase_add_test(tc, unset_request_refused);

@@ -507,6 +507,8 @@ static struct nl_msg *full_vm(void)
 	PUT(nla_put_u64(msg, ESXMEM_VM_A_COMPRESS_REJECTS, 23));
 	PUT(nla_put_u64(msg, ESXMEM_VM_A_RECLAIM_SKIPPED, 24));
 	PUT(nla_put_u64(msg, ESXMEM_VM_A_LOW_WAITS, 0x1900000019ULL));
+	PUT(nla_put_u64(msg, ESXMEM_VM_A_PMAP_BYTES, 0x2000000020ULL));
+	PUT(nla_put_u64(msg, ESXMEM_VM_A_FRAME_TABLE_BYTES, 0x1000000010ULL));
 	sl = nest(msg, ESXMEM_VM_A_SLOTS);
 	for (i = 0; i < ESXMEM_ARRAY_SIZE(slots3); i++)
 		put_slot(msg, &slots3[i]);
@@ -554,6 +556,14 @@ static const uint64_t full_vm_values[ESXMEM_VM_NR_VALUES] = {
 	[ESXMEM_VM_COMPRESS_REJECTS]	= 23,
 	[ESXMEM_VM_RECLAIM_SKIPPED]	= 24,
 	[ESXMEM_VM_LOW_WAITS]		= 0x1900000019ULL,
+	[ESXMEM_VM_PMAP_BYTES]		= 0x2000000020ULL,
+	[ESXMEM_VM_FRAME_TABLE_BYTES]	= 0x1000000010ULL,
+	/* Derived: the sum of the two above. */
+	[ESXMEM_VM_OVERHEAD_BYTES]	= 0x3000000030ULL,
+	/* Private, shared and zero pages: 0xa00000001 + 2 + 3. */
+	[ESXMEM_VM_GRANTED_PAGES]	= 0x1e00000006ULL,
+	/* ACTIVE_PPM 300001 of SIZE_PAGES 0x4000000004, rounded down. */
+	[ESXMEM_VM_ACTIVE_PAGES]	= 0x13333764f2ULL,
 };
 
 /* Through the public getters only, as a program sees it. */

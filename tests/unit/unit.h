@@ -15,5 +15,6 @@ Suite *config_suite(void);
 Suite *esxmemctl_suite(void);
 Suite *qmp_suite(void);
 Suite *config_edit_suite(void);
+Suite *metrics_suite(void);
 
 #endif

@@ -329,6 +329,10 @@ int ctl_print_vm(FILE *f, json_t *reply, bool pages, char *err, size_t errlen)
 			ctl_format_size((uint64_t)json_integer_value(v) *
 					(uint64_t)sysconf(_SC_PAGESIZE), buf, sizeof(buf));
 			fprintf(f, "%-18s %s\n", key, buf);
+		} else if (json_is_integer(v) && klen > 6 && !strcmp(key + klen - 6, "_bytes") &&
+			   !pages) {
+			ctl_format_size((uint64_t)json_integer_value(v), buf, sizeof(buf));
+			fprintf(f, "%-18s %s\n", key, buf);
 		} else if (json_is_integer(v)) {
 			fprintf(f, "%-18s %lld\n", key, (long long)json_integer_value(v));
 		} else if (json_is_real(v)) {
