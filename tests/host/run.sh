@@ -239,7 +239,7 @@ boot() {
 	fi
 	echo "testhost: ${secs}s, log in $out/console.log"
 	[ -n "$reset_during" ] &&
-		echo "testhost: the emulated machine reset (QEMU: Triple fault, no kernel message) during $reset_during; running $reset_during and the tests after it again"
+		echo "testhost: the emulated machine reset (QEMU: Triple fault, no kernel message) during $reset_during; running $reset_during and the tests after it again (this boot's logs move to $out.1)"
 	passed_total=$((passed_total + passed))
 	failed_total=$((failed_total + failed))
 }
