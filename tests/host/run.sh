@@ -25,6 +25,13 @@
 # its own with two NUMA nodes (QEMU -numa), each with one CPU and half the
 # memory; every other test runs in the usual one-node host. ESXTEST_NUMA=1
 # gives the shell the two-node host.
+#
+# A run whose emulated machine resets with neither a kernel message nor an
+# end report, only "Triple fault" in QEMU's log, boots once more for the
+# test it was running and the tests after it (see machine_reset below).
+# ESXTEST_FAKE_RESET="a [b]" makes that happen on purpose, to test it: the
+# first boot resets the machine (a real triple fault, reboot=t) instead of
+# running test a, the boot after it instead of running b.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 : "${BUILD:=$top/build}" "${KVER:=$("$top/tools/kver.sh")}"
@@ -87,6 +94,38 @@ is_numa_test() {
 
 passed_total=0
 failed_total=0
+# The tests whose run ends in a reset, in the order of the boots: the
+# first word is the next boot's.
+fake_reset=${ESXTEST_FAKE_RESET:-}
+# Set once a boot has been run again after a reset: one per run.
+retried=
+# Set by boot: the test during which the machine reset, if it did so with
+# the emulator's signature and may run again.
+reset_during=
+
+# machine_reset DIR QRC: whether the boot logged in DIR ended in the
+# emulated machine's reset alone: QEMU exited by itself (-no-reboot turns
+# the reset into an exit with 0), its log shows a triple fault, and the
+# kernel said nothing (kernel-bad.log is empty: no panic, WARN or lockup).
+# Tests that run KVM guests, under QEMU's TCG emulation of AMD-V, see this
+# now and then. A test's own failure, a timeout or a kernel in trouble is
+# never this.
+machine_reset() {
+	[ "$2" -eq 0 ] && grep -q 'Triple fault' "$1/qemu.log" 2>/dev/null &&
+		[ ! -s "$1/kernel-bad.log" ]
+}
+
+# running_test DIR: the test that had started but not reported when the
+# boot logged in DIR ended, if any.
+running_test() {
+	last=$(sed -n 's/\r$//; s/^=== RUN //p' "$1/console.log" | tail -n 1)
+	[ -n "$last" ] && ! reported "$1" | grep -qx "$last" && echo "$last"
+}
+
+# reported DIR: the tests with a verdict in the boot logged in DIR.
+reported() {
+	tr -d '\r' < "$1/results.log" | awk '$1 == "ok" || $1 == "fail" { print $2 }'
+}
 
 # boot DIR NUMA ONLY SKIP: one test host, two-node if NUMA is 1, running
 # the tests in ONLY (all if empty) but those in SKIP (comma-separated);
@@ -105,6 +144,14 @@ boot() {
 	[ -n "$boot_only" ] && append="$append esxtest.only=$boot_only"
 	[ -n "$boot_skip" ] && append="$append esxtest.skip=$boot_skip"
 	[ $mode = soak ] && append="$append esxtest.soak_secs=$soak_secs"
+	# Words on purpose.
+	# shellcheck disable=SC2086
+	set -- $fake_reset
+	if [ $# -gt 0 ]; then
+		append="$append reboot=t esxtest.fake_reset=$1"
+		shift
+		fake_reset=$*
+	fi
 	smp=2 extra=
 	[ "$numa" = 1 ] && smp=$numa_smp extra=$numa_args
 
@@ -153,7 +200,16 @@ boot() {
 	# Why the run failed goes last, next to the verdict, where a log's tail
 	# shows it; the console sections come first.
 	: > "$out/reasons"
-	if ! grep -q '^end' "$out/results.log"; then
+	kernel_bad=
+	grep -nE 'WARNING:|BUG:|Oops|Kernel panic|general protection|UBSAN:|Call Trace:|soft lockup|blocked for more than|Busy inodes' \
+		"$out/console.log" > "$out/kernel-bad.log" && kernel_bad=1
+	reset_during=
+	if ! grep -q '^end' "$out/results.log" && [ $mode = run ] && [ -z "$retried" ] &&
+		machine_reset "$out" $qrc; then
+		# Not a failure: boot_run runs the test again.
+		reset_during=$(running_test "$out")
+	fi
+	if [ -z "$reset_during" ] && ! grep -q '^end' "$out/results.log"; then
 		if [ $qrc -eq 137 ]; then
 			echo "FAIL no end report: QEMU killed (SIGKILL) after ${secs}s: the ${run_timeout}s limit, or the host's OOM killer" >> "$out/reasons"
 		else
@@ -165,8 +221,7 @@ boot() {
 		tail -n 5 "$out/qemu.stderr" | sed 's/^/qemu: /' >> "$out/reasons"
 		failed=$((failed + 1))
 	fi
-	if grep -nE 'WARNING:|BUG:|Oops|Kernel panic|general protection|UBSAN:|Call Trace:|soft lockup|blocked for more than|Busy inodes' \
-		"$out/console.log" > "$out/kernel-bad.log"; then
+	if [ -n "$kernel_bad" ]; then
 		echo "FAIL kernel log shows trouble:" >> "$out/reasons"
 		head -n 20 "$out/kernel-bad.log" | sed 's/^/  /' >> "$out/reasons"
 		failed=$((failed + 1))
@@ -183,8 +238,27 @@ boot() {
 		sed 's/^/testhost: /' "$out/reasons"
 	fi
 	echo "testhost: ${secs}s, log in $out/console.log"
+	[ -n "$reset_during" ] &&
+		echo "testhost: the emulated machine reset (QEMU: Triple fault, no kernel message) during $reset_during; running $reset_during and the tests after it again (this boot's logs move to $out.1)"
 	passed_total=$((passed_total + passed))
 	failed_total=$((failed_total + failed))
+}
+
+# boot_run DIR NUMA ONLY SKIP: boot, and if the machine reset during a test
+# (machine_reset), boot again, once per run, for that test and those that
+# had not run, skipping those that reported; the first boot's logs go to
+# DIR.1.
+boot_run() {
+	rm -rf "$1.1"
+	boot "$@"
+	[ -n "$reset_during" ] || return 0
+	retried=1
+	mv "$1" "$1.1"
+	retry_skip=$4
+	for t in $(reported "$1.1"); do
+		retry_skip=$retry_skip${retry_skip:+,}$t
+	done
+	boot "$1" "$2" "$3" "$retry_skip"
 }
 
 # Which tests each host runs: the two-node host only those that ask for it.
@@ -203,11 +277,11 @@ shell)
 	boot "$runs" "${ESXTEST_NUMA:-0}" "" "" ;;
 run)
 	if [ -z "$only" ]; then
-		boot "$runs" 0 "" "$numa_tests"
-		[ -n "$numa_tests" ] && boot "$runs-numa" 1 "$numa_tests" ""
+		boot_run "$runs" 0 "" "$numa_tests"
+		[ -n "$numa_tests" ] && boot_run "$runs-numa" 1 "$numa_tests" ""
 	else
-		[ -n "$plain_only" ] && boot "$runs" 0 "$plain_only" ""
-		[ -n "$numa_only" ] && boot "$runs-numa" 1 "$numa_only" ""
+		[ -n "$plain_only" ] && boot_run "$runs" 0 "$plain_only" ""
+		[ -n "$numa_only" ] && boot_run "$runs-numa" 1 "$numa_only" ""
 	fi
 	;;
 *)
