@@ -827,16 +827,19 @@ static int zero_partial(struct esxmem_vm *vm, pgoff_t index,
 #define FREE_BATCH 32
 
 /*
- * A hole over part of the large page at @base: it is broken first, so that
- * the rest stays. Where the caller goes on from: @start once broken, or
- * past the large page, with *@err set, when it cannot be broken: someone
- * holds it (-EBUSY: a pin, I/O in flight, which may write any piece, so
- * no piece is copied away from them nor zeroed under them) or no small
- * pages can be had (-ENOMEM). The large page then stays as it was.
+ * A hole over part of the large page at @base, up to @end: it is broken
+ * first, so that the rest stays. Where the caller goes on from: @start
+ * once broken. When no small pages can be had, the pieces in the hole are
+ * zeroed in place instead: the hole reads as zeros all the same, and frees
+ * nothing. When someone holds the large page (a pin, I/O in flight, which
+ * may write any piece), no piece is copied away from them nor zeroed under
+ * them: it stays as it was, *@err is -EBUSY, and the caller goes on past.
  */
 static pgoff_t free_part_of_large(struct esxmem_vm *vm, pgoff_t base,
-				  pgoff_t start, int *err)
+				  pgoff_t start, pgoff_t end, int *err)
 {
+	pgoff_t i, stop = min_t(pgoff_t, end, base + ESXMEM_LARGE_PAGES);
+	struct page *page;
 	int tries, ret = 0;
 
 	/* The scanner or a fault may hold it for a moment. */
@@ -844,10 +847,30 @@ static pgoff_t free_part_of_large(struct esxmem_vm *vm, pgoff_t base,
 		ret = esxmem_large_break(vm, start);
 		if (!ret)
 			return start;
+		if (ret != -EBUSY)
+			break;
 		schedule_timeout_uninterruptible(1);
 	}
-	*err = ret;
-	return base + ESXMEM_LARGE_PAGES;
+	if (ret == -EBUSY) {
+		*err = ret;
+		return base + ESXMEM_LARGE_PAGES;
+	}
+	page = esxmem_vm_get_private(vm, start);
+	if (!page)
+		return start;
+	lock_page(page);
+	spin_lock(&vm->lock);
+	/* Broken or freed meanwhile: look again. */
+	if (!esxmem_pte_private(vm->pmap[start], page) ||
+	    !esxmem_page_is_large(page))
+		stop = start;
+	spin_unlock(&vm->lock);
+	/* The pieces' entries change only with the large page locked. */
+	for (i = start; i < stop; i++)
+		clear_highpage(nth_page(page, i - start));
+	unlock_page(page);
+	put_page(page);
+	return stop;
 }
 
 /*
@@ -976,7 +999,8 @@ int esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end)
 		if (again)
 			next = start;
 		else if (large_part != ULONG_MAX)
-			next = free_part_of_large(vm, large_part, next, &err);
+			next = free_part_of_large(vm, large_part, next, end,
+						  &err);
 		cond_resched();
 	}
 	mutex_unlock(&vm->reclaim.lock);

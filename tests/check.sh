@@ -98,10 +98,10 @@ testhost() {
 echo "== test host, $KVER: every test"
 testhost "$BUILD/testhost.log" tests/host/run.sh
 
-# On the second kernel, the core: the module, objects, sharing, sampling,
-# reclaim, balloons, KVM's memory-slot hook, a real Linux guest (with
-# esxballoon in it) and the daemon.
-CORE2="esxmem_module esxmem_object esxmem_fs esxmem_zero esxmem_share esxmem_unmerge
+# On the second kernel, the core: the module, objects, large pages,
+# sharing, sampling, reclaim, balloons, KVM's memory-slot hook, a real
+# Linux guest (with esxballoon in it) and the daemon.
+CORE2="esxmem_module esxmem_object esxmem_fs esxmem_zero esxmem_hugepage esxmem_share esxmem_unmerge
 	esxmem_cow_held esxmem_cow_race esxmem_held esxmem_fault_retry esxmem_sample esxmem_reclaim
 	esxmem_balloon kvm_hook kvm_modules netlink_vm esxballoon_guest
 	esxmemd_policy esxmemd_balloon"

@@ -100,8 +100,8 @@
  * ESXMEM_IOC_PUNCH_HOLE (struct esxmem_range, in; fd open for writing)
  *     Frees the pages of [offset, offset + length), clamped to the size.
  *     Errors: EBADF (fd not open for writing), EINVAL (negative or
- *     overflowing range), EBUSY and ENOMEM (part of a held large page,
- *     or no pages to break one into, as for fallocate() above).
+ *     overflowing range), EBUSY (part of a large page someone holds, as
+ *     for fallocate() above).
  *
  * == Generic netlink family "esxmem" ==
  *

@@ -69,11 +69,12 @@ static uint64_t mix(uint64_t x)
 /*
  * Page @i, version @v: even pages compress well (a repeated 16 bytes), odd
  * ones not at all (a random stream). Either way the first words name the
- * page and version.
+ * page and version. No page is all zeros (mix(0) is 0): breaking a large
+ * page puts such a page in the zero state instead of the cache.
  */
 static void fill(uint64_t *p, uint32_t i, uint32_t v)
 {
-	uint64_t seed = mix(((uint64_t)i << 32) | v);
+	uint64_t seed = mix(((uint64_t)i << 32) | v) | 1;
 	size_t w;
 
 	for (w = 0; w < WORDS; w++)

@@ -243,10 +243,18 @@ static inline void esx_share_rate_restore(void)
 {
 	if (getpid() != esx_rate_pid)
 		return;
-	if (esx_sysfs_write("share/pages_per_sec", esx_rate_saved[0]) ||
-	    esx_sysfs_write("share/vm_pages_per_sec", esx_rate_saved[1]) ||
-	    esx_sysfs_write("share/break_large", esx_rate_saved[2]))
-		fprintf(stderr, "could not restore share/pages_per_sec, vm_pages_per_sec and break_large\n");
+	static const char *const names[] = {
+		"share/pages_per_sec", "share/vm_pages_per_sec", "share/break_large",
+	};
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		err = esx_sysfs_write(names[i], esx_rate_saved[i]);
+		if (err)
+			fprintf(stderr, "could not restore %s to %s: %s\n", names[i],
+				esx_rate_saved[i], strerror(-err));
+	}
 }
 
 /*
