@@ -29,8 +29,8 @@ static const struct nla_policy top_policy[ESXMEM_A_MAX + 1] = {
 };
 
 /*
- * ESXMEM_VM_A_KVM_FD is request-only: it is not validated here and a
- * reply that carries it is refused.
+ * ESXMEM_VM_A_KVM_FD and ESXMEM_VM_A_FIELDS are request-only: they are not
+ * validated here and a reply that carries one is refused.
  */
 static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_ID]		= POL_U32,
@@ -359,6 +359,20 @@ int esxmem_msg_vm_dump(int family, struct nl_msg **out)
 		     ESXMEM_A_VM, NULL, NULL, out);
 }
 
+static int fill_fields(struct nl_msg *msg, const void *arg)
+{
+	return nla_put_u32(msg, ESXMEM_VM_A_FIELDS, *(const uint32_t *)arg);
+}
+
+int esxmem_msg_vm_dump_fields(int family, uint32_t fields, struct nl_msg **out)
+{
+	*out = NULL;
+	if (fields & ~(uint32_t)ESXMEM_VM_FIELDS_ALL)
+		return -EINVAL;
+	return build(family, ESXMEM_CMD_GET_VM, NLM_F_REQUEST | NLM_F_DUMP,
+		     ESXMEM_A_VM, fill_fields, &fields, out);
+}
+
 struct vm_set_arg {
 	uint32_t id;
 	const struct esxmem_vm_settings *s;
@@ -615,7 +629,7 @@ static int parse_vm_attrs(const struct nlattr *nest, struct nlattr **tb)
 			   ESXMEM_VM_A_PAD);
 	if (err)
 		return err;
-	if (!tb[ESXMEM_VM_A_ID] || tb[ESXMEM_VM_A_KVM_FD])
+	if (!tb[ESXMEM_VM_A_ID] || tb[ESXMEM_VM_A_KVM_FD] || tb[ESXMEM_VM_A_FIELDS])
 		return -EPROTO;
 	return 0;
 }
@@ -634,6 +648,7 @@ int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out)
 		return err;
 
 	out->id = nla_get_u32(tb[ESXMEM_VM_A_ID]);
+	out->fields = ESXMEM_VM_FIELDS_ALL;	/* the caller knows if it asked for less */
 	if (tb[ESXMEM_VM_A_NAME])	/* NUL-terminated, fits: the policy */
 		memcpy(out->name, nla_data(tb[ESXMEM_VM_A_NAME]),
 		       nla_len(tb[ESXMEM_VM_A_NAME]));
