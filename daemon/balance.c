@@ -163,13 +163,24 @@ static void admit(struct daemon *d, struct esxmem_vm_info **vms, size_t n)
 	d->nr_min_refused = nr;
 }
 
+/*
+ * What a balance reads of every VM, and what the daemon shows of it: the
+ * module leaves out the other counters and the slot maps (which only a
+ * new balloon connection needs, and reads for its VM alone), the cheapest
+ * read of a thousand VMs. A module older than that refuses to choose
+ * (EINVAL): then everything is read.
+ */
+#define BALANCE_FIELDS	(ESXMEM_VM_FIELDS_CONFIG | ESXMEM_VM_FIELDS_USAGE)
+
 static int list_vms(struct daemon *d, struct esxmem_vm_info ***vms, size_t *n)
 {
 	int err, tries = 0;
 
-	do
-		err = esxmem_vm_list(d->h, vms, n);
-	while (err == -EAGAIN && ++tries < LIST_TRIES);
+	do {
+		err = esxmem_vm_list_fields(d->h, BALANCE_FIELDS, vms, n);
+		if (err == -EINVAL)
+			err = esxmem_vm_list(d->h, vms, n);
+	} while (err == -EAGAIN && ++tries < LIST_TRIES);
 	return err;
 }
 
@@ -249,6 +260,8 @@ int balance(struct daemon *d)
 		log_err("cannot read the module's state: %s", esxmem_strerror(err));
 		return err;
 	}
+	/* Before the VMs' records follow the new list: they still index d->vms. */
+	serve_balloons(d);
 	esxmem_pool_info_free(d->pool);
 	d->pool = pool;
 	pool_follow_vmms(d, vms, n);

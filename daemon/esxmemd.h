@@ -231,6 +231,7 @@ void control_deadline(struct daemon *d);
 
 /* esxmemd.c */
 int reload_config(struct daemon *d, char *err, size_t errlen);
+void serve_balloons(struct daemon *d);
 void use_config(struct daemon *d, struct config *fresh, bool keep_changes);
 
 #endif
