@@ -40,6 +40,8 @@
 #include "policy.h"
 
 #define LIST_TRIES	10
+/* Naming and attaching VMs answers guests' balloons every this many VMs. */
+#define SERVE_EVERY	64
 #define SHARE_FRAMES	"/sys/kernel/mm/esxmem/share/pages_shared"
 #define ZPOOL_PAGES	"/sys/kernel/mm/esxmem/reclaim/zpool_pages"
 
@@ -287,12 +289,28 @@ int balance(struct daemon *d)
 		return err;
 	}
 	for (i = 0; i < n; i++)
+		refault[i] = refaults(d, vms[i], &last);
+	/*
+	 * The new list is the daemon's view from here on, as the records
+	 * are: guests' balloons can be answered between VMs. The last
+	 * balance's rho, by the old list's index, goes until this one's.
+	 */
+	esxmem_vm_list_free(d->vms, d->nr_vms);
+	free(d->rho);
+	free(d->refaults);
+	d->vms = vms;
+	d->nr_vms = n;
+	d->rho = NULL;
+	d->refaults = refault;
+	for (i = 0; i < n; i++) {
 		discover_vm(d, vms[i], vms, n, vm_cache_find(d, esxmem_vm_id(vms[i])));
+		if (i % SERVE_EVERY == SERVE_EVERY - 1)
+			serve_balloons(d);
+	}
 	admit(d, vms, n);
 	for (i = 0; i < n; i++) {
 		const struct esxmem_vm_info *vm = vms[i];
 
-		refault[i] = refaults(d, vm, &last);
 		p[i] = (struct policy_vm){
 			.shares = esxmem_vm_value(vm, ESXMEM_VM_SHARES),
 			.min_pages = esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES),
@@ -317,13 +335,7 @@ int balance(struct daemon *d)
 		rho[i] = p[i].rho;
 	}
 	free(p);
-	esxmem_vm_list_free(d->vms, d->nr_vms);
-	free(d->rho);
-	free(d->refaults);
-	d->vms = vms;
-	d->nr_vms = n;
 	d->rho = rho;
-	d->refaults = refault;
 	d->balances++;
 	balloon_forget_gone(d);
 	d->balloon_give = balloon_give(d);
