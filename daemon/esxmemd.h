@@ -46,6 +46,10 @@ struct stock_balloon {
 	struct qmp_session *session;	/* in flight, or NULL */
 	/* What the last session that went through saw: no change, no session. */
 	bool settled;			/* the balloon was where it was asked to be */
+	uint64_t seen_held;		/* what the balloon held, pages */
+	/* Not there and not moving: sessions in a row, and the next one's balance. */
+	unsigned int still;
+	uint64_t recheck_at;
 	uint64_t seen_size, seen_target, seen_consumed;
 	unsigned int seen_state;
 	double seen_give;
