@@ -336,6 +336,40 @@ static int find_kvm_fd(struct daemon *d, pid_t pid)
 }
 
 /*
+ * Whether process @pid has a KVM vCPU mapped (its kvm_run area,
+ * "anon_inode:kvm-vcpu:N" in its maps), or it cannot be told: a VMM runs
+ * a KVM VM through vCPUs, which QEMU makes with the VM. One read of the
+ * maps spares a search of its fds, a readlink() each, in a process with
+ * no KVM VM (a QEMU without KVM, a program holding memory objects), which
+ * is searched again at each retry and may hold thousands of fds.
+ */
+static bool has_kvm_vcpu(pid_t pid)
+{
+	static const char mark[] = "anon_inode:kvm-vcpu";
+	char path[64], buf[8192];
+	size_t have = 0, keep;
+	bool found = false;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	while (!found && (n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		have += (size_t)n;
+		buf[have] = '\0';
+		found = strstr(buf, mark) != NULL;
+		/* The mark may straddle two reads. */
+		keep = have < sizeof(mark) - 1 ? have : sizeof(mark) - 1;
+		memmove(buf, buf + have - keep, keep);
+		have = keep;
+	}
+	close(fd);
+	return found || n < 0;
+}
+
+/*
  * find_kvm_fd() of process @pid, once per balance: a process that holds
  * many VMs' memory (or many other files) is searched once for all of them.
  */
@@ -348,7 +382,7 @@ static int kvm_fd_of(struct daemon *d, pid_t pid)
 	if (balance != d->balances || last != pid) {
 		balance = d->balances;
 		last = pid;
-		found = find_kvm_fd(d, pid);
+		found = has_kvm_vcpu(pid) ? find_kvm_fd(d, pid) : -ENOENT;
 	}
 	return found;
 }
