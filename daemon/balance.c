@@ -40,6 +40,8 @@
 #include "policy.h"
 
 #define LIST_TRIES	10
+/* Naming and attaching VMs answers guests' balloons every this many VMs. */
+#define SERVE_EVERY	64
 #define SHARE_FRAMES	"/sys/kernel/mm/esxmem/share/pages_shared"
 #define ZPOOL_PAGES	"/sys/kernel/mm/esxmem/reclaim/zpool_pages"
 
@@ -163,13 +165,31 @@ static void admit(struct daemon *d, struct esxmem_vm_info **vms, size_t n)
 	d->nr_min_refused = nr;
 }
 
+/*
+ * What a balance reads of every VM, and what the daemon shows of it: the
+ * module leaves out the other counters and the slot maps (which only a
+ * new balloon connection needs, and reads for its VM alone), the cheapest
+ * read of a thousand VMs. A module older than that refuses to choose
+ * (EINVAL): then everything is read.
+ */
+#define BALANCE_FIELDS	(ESXMEM_VM_FIELDS_CONFIG | ESXMEM_VM_FIELDS_USAGE)
+
+/* With metrics on, the counters they show (fault waits, cow breaks) too. */
+static uint32_t balance_fields(const struct daemon *d)
+{
+	return d->conf.metrics.listen[0] || d->conf.metrics.textfile[0] ?
+	       BALANCE_FIELDS | ESXMEM_VM_FIELDS_COUNTERS : BALANCE_FIELDS;
+}
+
 static int list_vms(struct daemon *d, struct esxmem_vm_info ***vms, size_t *n)
 {
 	int err, tries = 0;
 
-	do
-		err = esxmem_vm_list(d->h, vms, n);
-	while (err == -EAGAIN && ++tries < LIST_TRIES);
+	do {
+		err = esxmem_vm_list_fields(d->h, balance_fields(d), vms, n);
+		if (err == -EINVAL)
+			err = esxmem_vm_list(d->h, vms, n);
+	} while (err == -EAGAIN && ++tries < LIST_TRIES);
 	return err;
 }
 
@@ -251,6 +271,8 @@ int balance(struct daemon *d)
 		log_err("cannot read the module's state: %s", esxmem_strerror(err));
 		return err;
 	}
+	/* Before the VMs' records follow the new list: they still index d->vms. */
+	serve_balloons(d);
 	esxmem_pool_info_free(d->pool);
 	d->pool = pool;
 	pool_follow_vmms(d, vms, n);
@@ -276,12 +298,28 @@ int balance(struct daemon *d)
 		return err;
 	}
 	for (i = 0; i < n; i++)
+		refault[i] = refaults(d, vms[i], &last);
+	/*
+	 * The new list is the daemon's view from here on, as the records
+	 * are: guests' balloons can be answered between VMs. The last
+	 * balance's rho, by the old list's index, goes until this one's.
+	 */
+	esxmem_vm_list_free(d->vms, d->nr_vms);
+	free(d->rho);
+	free(d->refaults);
+	d->vms = vms;
+	d->nr_vms = n;
+	d->rho = NULL;
+	d->refaults = refault;
+	for (i = 0; i < n; i++) {
 		discover_vm(d, vms[i], vms, n, vm_cache_find(d, esxmem_vm_id(vms[i])));
+		if (i % SERVE_EVERY == SERVE_EVERY - 1)
+			serve_balloons(d);
+	}
 	admit(d, vms, n);
 	for (i = 0; i < n; i++) {
 		const struct esxmem_vm_info *vm = vms[i];
 
-		refault[i] = refaults(d, vm, &last);
 		p[i] = (struct policy_vm){
 			.shares = esxmem_vm_value(vm, ESXMEM_VM_SHARES),
 			.min_pages = esxmem_vm_value(vm, ESXMEM_VM_MIN_PAGES),
@@ -306,13 +344,7 @@ int balance(struct daemon *d)
 		rho[i] = p[i].rho;
 	}
 	free(p);
-	esxmem_vm_list_free(d->vms, d->nr_vms);
-	free(d->rho);
-	free(d->refaults);
-	d->vms = vms;
-	d->nr_vms = n;
 	d->rho = rho;
-	d->refaults = refault;
 	d->balances++;
 	balloon_forget_gone(d);
 	d->balloon_give = balloon_give(d);

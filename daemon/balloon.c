@@ -704,6 +704,12 @@ void balloon_accept(struct daemon *d)
 		if (c) {
 			uint64_t top = 0;
 
+			/*
+			 * Balances read no slot maps: this VM's, now. If it
+			 * fails, the VM has gone and the next balance drops
+			 * the session.
+			 */
+			esxmem_vm_refresh(d->h, d->vms[v]);
 			for (i = 0; i < esxmem_vm_nr_slots(d->vms[v]); i++) {
 				const struct esxmem_slot_info *s = esxmem_vm_slot(d->vms[v], i);
 

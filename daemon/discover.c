@@ -294,12 +294,19 @@ static int configure_vm(struct daemon *d, struct esxmem_vm_info *vm)
 	return 0;
 }
 
-/* The one "anon_inode:kvm-vm" fd of process @pid, or -ENOENT / -EEXIST. */
-static int find_kvm_fd(pid_t pid)
+/* A process's fds looked at between two answers to guests' balloons. */
+#define FDS_BETWEEN_SERVES	128
+
+/*
+ * The one "anon_inode:kvm-vm" fd of process @pid, or -ENOENT / -EEXIST. A
+ * process may hold thousands of fds, each a readlink() to look at.
+ */
+static int find_kvm_fd(struct daemon *d, pid_t pid)
 {
 	char dir[64], path[64 + sizeof(((struct dirent *)0)->d_name)], target[64];
 	struct dirent *de;
 	int found = -ENOENT;
+	unsigned int seen = 0;
 	ssize_t n;
 	DIR *fds;
 
@@ -310,6 +317,8 @@ static int find_kvm_fd(pid_t pid)
 	while ((de = readdir(fds))) {
 		if (de->d_name[0] == '.')
 			continue;
+		if (++seen % FDS_BETWEEN_SERVES == 0)
+			serve_balloons(d);
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		n = readlink(path, target, sizeof(target) - 1);
 		if (n < 0)
@@ -327,10 +336,44 @@ static int find_kvm_fd(pid_t pid)
 }
 
 /*
+ * Whether process @pid has a KVM vCPU mapped (its kvm_run area,
+ * "anon_inode:kvm-vcpu:N" in its maps), or it cannot be told: a VMM runs
+ * a KVM VM through vCPUs, which QEMU makes with the VM. One read of the
+ * maps spares a search of its fds, a readlink() each, in a process with
+ * no KVM VM (a QEMU without KVM, a program holding memory objects), which
+ * is searched again at each retry and may hold thousands of fds.
+ */
+static bool has_kvm_vcpu(pid_t pid)
+{
+	static const char mark[] = "anon_inode:kvm-vcpu";
+	char path[64], buf[8192];
+	size_t have = 0, keep;
+	bool found = false;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	while (!found && (n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		have += (size_t)n;
+		buf[have] = '\0';
+		found = strstr(buf, mark) != NULL;
+		/* The mark may straddle two reads. */
+		keep = have < sizeof(mark) - 1 ? have : sizeof(mark) - 1;
+		memmove(buf, buf + have - keep, keep);
+		have = keep;
+	}
+	close(fd);
+	return found || n < 0;
+}
+
+/*
  * find_kvm_fd() of process @pid, once per balance: a process that holds
  * many VMs' memory (or many other files) is searched once for all of them.
  */
-static int kvm_fd_of(const struct daemon *d, pid_t pid)
+static int kvm_fd_of(struct daemon *d, pid_t pid)
 {
 	static uint64_t balance = UINT64_MAX;
 	static pid_t last;
@@ -339,7 +382,7 @@ static int kvm_fd_of(const struct daemon *d, pid_t pid)
 	if (balance != d->balances || last != pid) {
 		balance = d->balances;
 		last = pid;
-		found = find_kvm_fd(pid);
+		found = has_kvm_vcpu(pid) ? find_kvm_fd(d, pid) : -ENOENT;
 	}
 	return found;
 }

@@ -201,10 +201,84 @@ static bool on_events(struct daemon *d)
 	return changed;
 }
 
+/* The balloon connection an event is for, if it is one that is open. */
+static bool balloon_event(const struct daemon *d, const struct epoll_event *ev)
+{
+	return ev->data.u64 >= EV_BALLOON_CONN && ev->data.u64 < EV_CONTROL_CLIENT &&
+	       ev->data.u64 - EV_BALLOON_CONN < d->nr_balloon_slots &&
+	       d->balloons[ev->data.u64 - EV_BALLOON_CONN];
+}
+
+/* One ready source of the loop; *@rebalance is set when a balance is due. */
+static void dispatch(struct daemon *d, const struct epoll_event *ev, bool *rebalance)
+{
+	uint64_t ticks;
+
+	switch (ev->data.u64) {
+	case EV_TIMER:
+		if (read(d->timer_fd, &ticks, sizeof(ticks)) > 0)
+			*rebalance = true;
+		break;
+	case EV_SIGNAL:
+		on_signal(d);
+		break;
+	case EV_EVENTS:
+		*rebalance |= on_events(d);
+		break;
+	case EV_CONTROL:
+		control_accept(d);
+		break;
+	case EV_CONTROL_TIMER:
+		control_deadline(d);
+		break;
+	case EV_MODULE:
+		module_watch_readable(d);
+		break;
+	case EV_BALLOON_LISTEN:
+		balloon_accept(d);
+		break;
+	case EV_BALLOON_PACE:
+		balloon_pace(d);
+		break;
+	case EV_QMP_TIMER:
+		stock_balloon_deadline(d);
+		break;
+	case EV_METRICS:
+	case EV_METRICS_TIMER:
+		metrics_http_ready(d);
+		break;
+	default:
+		if (ev->data.u64 >= EV_QMP_SESSION)
+			stock_balloon_ready(d, ev->data.u64 - EV_QMP_SESSION, ev->events);
+		else if (ev->data.u64 >= EV_CONTROL_CLIENT)
+			control_ready(d, ev->data.u64 - EV_CONTROL_CLIENT);
+		else if (balloon_event(d, ev))
+			balloon_readable(d, ev->data.u64 - EV_BALLOON_CONN);
+		break;
+	}
+}
+
+/*
+ * Answers, without waiting, what guests' balloons have asked, and nothing
+ * else: every other source is level-triggered and stays ready for the
+ * loop. For a step that takes long (reading a thousand VMs), so that no
+ * guest's reply waits for all of it.
+ */
+void serve_balloons(struct daemon *d)
+{
+	struct epoll_event evs[256];
+	bool rebalance = false;
+	int n, i;
+
+	n = epoll_wait(d->epoll_fd, evs, 256, 0);
+	for (i = 0; i < n; i++)
+		if (balloon_event(d, &evs[i]))
+			dispatch(d, &evs[i], &rebalance);
+}
+
 static int run(struct daemon *d)
 {
 	struct epoll_event evs[64];
-	uint64_t ticks;
 	int n, i;
 
 	balance(d);
@@ -218,52 +292,8 @@ static int run(struct daemon *d)
 			continue;
 		if (n < 0)
 			return -errno;
-		for (i = 0; i < n; i++) {
-			switch (evs[i].data.u64) {
-			case EV_TIMER:
-				if (read(d->timer_fd, &ticks, sizeof(ticks)) > 0)
-					rebalance = true;
-				break;
-			case EV_SIGNAL:
-				on_signal(d);
-				break;
-			case EV_EVENTS:
-				rebalance |= on_events(d);
-				break;
-			case EV_CONTROL:
-				control_accept(d);
-				break;
-			case EV_CONTROL_TIMER:
-				control_deadline(d);
-				break;
-			case EV_MODULE:
-				module_watch_readable(d);
-				break;
-			case EV_BALLOON_LISTEN:
-				balloon_accept(d);
-				break;
-			case EV_BALLOON_PACE:
-				balloon_pace(d);
-				break;
-			case EV_QMP_TIMER:
-				stock_balloon_deadline(d);
-				break;
-			case EV_METRICS:
-			case EV_METRICS_TIMER:
-				metrics_http_ready(d);
-				break;
-			default:
-				if (evs[i].data.u64 >= EV_QMP_SESSION)
-					stock_balloon_ready(d, evs[i].data.u64 - EV_QMP_SESSION,
-							    evs[i].events);
-				else if (evs[i].data.u64 >= EV_CONTROL_CLIENT)
-					control_ready(d, evs[i].data.u64 - EV_CONTROL_CLIENT);
-				else if (evs[i].data.u64 - EV_BALLOON_CONN < d->nr_balloon_slots &&
-				    d->balloons[evs[i].data.u64 - EV_BALLOON_CONN])
-					balloon_readable(d, evs[i].data.u64 - EV_BALLOON_CONN);
-				break;
-			}
-		}
+		for (i = 0; i < n; i++)
+			dispatch(d, &evs[i], &rebalance);
 		/* A module that went (or came back) unnoticed shows here. */
 		if (rebalance && !d->stop && (!d->module_loaded || balance(d) == -ENOENT))
 			module_check(d);

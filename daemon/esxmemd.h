@@ -47,6 +47,10 @@ struct stock_balloon {
 	struct qmp_session *session;	/* in flight, or NULL */
 	/* What the last session that went through saw: no change, no session. */
 	bool settled;			/* the balloon was where it was asked to be */
+	uint64_t seen_held;		/* what the balloon held, pages */
+	/* Not there and not moving: sessions in a row, and the next one's balance. */
+	unsigned int still;
+	uint64_t recheck_at;
 	uint64_t seen_size, seen_target, seen_consumed;
 	unsigned int seen_state;
 	double seen_give;
@@ -248,6 +252,7 @@ void metrics_textfile_write(struct daemon *d, const char *text, size_t len);
 
 /* esxmemd.c */
 int reload_config(struct daemon *d, char *err, size_t errlen);
+void serve_balloons(struct daemon *d);
 void use_config(struct daemon *d, struct config *fresh, bool keep_changes);
 
 #endif

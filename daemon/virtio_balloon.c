@@ -18,9 +18,14 @@
  * session only when something its balloon depends on changed since the
  * last one that went through (its size, target, what it consumes, the
  * free-memory state) or its balloon was not yet where it was asked to
- * be; a VM whose QEMU failed is tried again after 1, 2, 4, then every
- * QMP_RETRY_MAX balances. At most QMP_SESSIONS_MAX sessions run at once;
- * the other VMs wait in a queue.
+ * be. A balloon that is not there and did not move since the last
+ * session, which had nothing new to ask (its guest is slow to give pages,
+ * or has no driver), is looked at again after 2, 4, then every
+ * QMP_RECHECK_MAX balances, unless what it depends on changes: with a
+ * thousand VMs, sessions every balance with QEMUs whose balloons do not
+ * move were most of what the daemon did. A VM whose QEMU failed is tried
+ * again after 1, 2, 4, then every QMP_RETRY_MAX balances. At most
+ * QMP_SESSIONS_MAX sessions run at once; the other VMs wait in a queue.
  *
  * The socket a command line names is only trusted if whoever made it
  * (SO_PEERCRED) runs as the same user as the QEMU that names it: a QEMU
@@ -44,6 +49,7 @@
 #define QMP_TIMEOUT_MS		1000
 #define QMP_SESSIONS_MAX	64
 #define QMP_RETRY_MAX		8	/* balances */
+#define QMP_RECHECK_MAX		8	/* balances */
 /* The share of its memory a balloon may hold, as esxballoon's default. */
 #define BALLOON_CAP_PERCENT 65
 
@@ -161,6 +167,7 @@ static void session_result(struct daemon *d, struct vm_cache *c, int err)
 static void end_session(struct daemon *d, struct qmp_session *s, int err)
 {
 	struct vm_cache *c = vm_cache_find(d, s->vm_id);
+	bool asked = s->step == QS_SET;
 
 	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s->q.fd, NULL);
 	qmp_close(&s->q);
@@ -178,6 +185,13 @@ static void end_session(struct daemon *d, struct qmp_session *s, int err)
 			sb->seen_state = esxmem_pool_value(d->pool, ESXMEM_POOL_STATE);
 			sb->seen_give = d->balloon_give;
 			sb->settled = s->held == s->want;
+			/* Not there and not moving: 2, 4, 8 balances to the next look. */
+			if (sb->settled || asked || s->held != sb->seen_held)
+				sb->still = 0;
+			else if ((1u << sb->still) < QMP_RECHECK_MAX)
+				sb->still++;
+			sb->recheck_at = sb->still ? d->balances + (1u << sb->still) : 0;
+			sb->seen_held = s->held;
 		}
 	}
 	free(s->out);
@@ -429,7 +443,7 @@ static bool worth_asking(const struct daemon *d, const struct vm_cache *c,
 		return false;			/* still at it */
 	if (sb->last_err)
 		return d->balances >= sb->retry_at;
-	return !sb->settled ||
+	return (!sb->settled && d->balances >= sb->recheck_at) ||
 	       sb->seen_size != esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES) ||
 	       sb->seen_target != esxmem_vm_value(vm, ESXMEM_VM_TARGET_PAGES) ||
 	       sb->seen_consumed != esxmem_vm_value(vm, ESXMEM_VM_CONSUMED_PAGES) ||

@@ -52,6 +52,13 @@ static inline void esxmem_inode_changed_now(struct inode *inode)
 }
 #endif
 
+/* 6.6: a dump's request attributes moved into a struct genl_info. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#define esxmem_genl_dump_attrs(cb)	(genl_info_dump(cb)->attrs)
+#else
+#define esxmem_genl_dump_attrs(cb)	(genl_dumpit_info(cb)->attrs)
+#endif
+
 /*
  * 6.10: the kernel's zero page may no longer be mapped in a shared mapping
  * that may be written; zero.c maps frames of its own there instead.

@@ -77,6 +77,7 @@ static const struct nla_policy vm_policy[ESXMEM_VM_A_MAX + 1] = {
 	[ESXMEM_VM_A_LOW_WAITS]		= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_PMAP_BYTES]	= { .type = NLA_REJECT },
 	[ESXMEM_VM_A_FRAME_TABLE_BYTES]	= { .type = NLA_REJECT },
+	[ESXMEM_VM_A_FIELDS]		= NLA_POLICY_MASK(NLA_U32, ESXMEM_VM_FIELDS_ALL),
 };
 
 static struct netlink_range_validation sample_secs_range __ro_after_init = {
@@ -159,15 +160,24 @@ static struct esxmem_vm *hold_vm(struct genl_info *info, struct nlattr **tb)
 	return vm;
 }
 
+/* A reply being filled, and the groups of attributes it carries. */
+struct vm_reply {
+	struct sk_buff *skb;
+	u32 fields;
+};
+
 /* Under RCU, from esxmem_kvm_report(): must not sleep. */
 static int put_slots(void *ctx, const struct esxmem_slotmap *map, pid_t pid)
 {
+	const struct vm_reply *r = ctx;
 	struct nlattr *slots, *slot;
-	struct sk_buff *skb = ctx;
+	struct sk_buff *skb = r->skb;
 	unsigned int i;
 
 	if (nla_put_u32(skb, ESXMEM_VM_A_KVM_PID, pid))
 		return -EMSGSIZE;
+	if (!(r->fields & ESXMEM_VM_FIELDS_SLOTS))
+		return 0;
 	slots = nla_nest_start(skb, ESXMEM_VM_A_SLOTS);
 	if (!slots)
 		return -EMSGSIZE;
@@ -192,83 +202,112 @@ static int put_counter(struct sk_buff *skb, int type, atomic64_t *v)
 	return nla_put_u64_64bit(skb, type, atomic64_read(v), ESXMEM_VM_A_PAD);
 }
 
-static int put_reclaim(struct sk_buff *skb, struct esxmem_vm *vm)
+static int put_u64(struct sk_buff *skb, int type, u64 v)
+{
+	return nla_put_u64_64bit(skb, type, v, ESXMEM_VM_A_PAD);
+}
+
+/* ESXMEM_VM_FIELDS_CONFIG but KVM_PID, which put_slots() puts. */
+static int put_config(struct sk_buff *skb, struct esxmem_vm *vm,
+		      const struct esxmem_vm_stats *st)
 {
 	struct esxmem_vm_reclaim *r = &vm->reclaim;
 
-	return nla_put_u64_64bit(skb, ESXMEM_VM_A_SWAP_SLOTS, READ_ONCE(r->swap_slots),
-				 ESXMEM_VM_A_PAD) ||
-	       nla_put_u64_64bit(skb, ESXMEM_VM_A_SWAP_TARGET_PAGES,
-				 READ_ONCE(r->swap_target), ESXMEM_VM_A_PAD) ||
-	       nla_put_u64_64bit(skb, ESXMEM_VM_A_COMPRESS_MAX_PAGES,
-				 READ_ONCE(r->compress_max), ESXMEM_VM_A_PAD) ||
+	return nla_put_string(skb, ESXMEM_VM_A_NAME, vm->name) ||
+	       nla_put_u32(skb, ESXMEM_VM_A_OWNER_PID, vm->owner_pid) ||
+	       nla_put_u32(skb, ESXMEM_VM_A_DOMAIN, vm->domain) ||
+	       nla_put_u32(skb, ESXMEM_VM_A_SHARES, vm->shares) ||
+	       nla_put_u32(skb, ESXMEM_VM_A_FLAGS, vm->flags) ||
+	       put_u64(skb, ESXMEM_VM_A_MIN_PAGES, vm->min_pages) ||
+	       put_u64(skb, ESXMEM_VM_A_MAX_PAGES, vm->max_pages) ||
+	       put_u64(skb, ESXMEM_VM_A_TARGET_PAGES, vm->target_pages) ||
+	       put_u64(skb, ESXMEM_VM_A_SIZE_PAGES, st->size_pages) ||
+	       put_u64(skb, ESXMEM_VM_A_SWAP_SLOTS, READ_ONCE(r->swap_slots)) ||
+	       put_u64(skb, ESXMEM_VM_A_SWAP_TARGET_PAGES, READ_ONCE(r->swap_target)) ||
+	       put_u64(skb, ESXMEM_VM_A_COMPRESS_MAX_PAGES, READ_ONCE(r->compress_max));
+}
+
+static int put_usage(struct sk_buff *skb, struct esxmem_vm *vm,
+		     const struct esxmem_vm_stats *st)
+{
+	struct esxmem_vm_reclaim *r = &vm->reclaim;
+	struct nlattr *states;
+	int s;
+
+	if (put_u64(skb, ESXMEM_VM_A_CONSUMED_PAGES, st->consumed_pages) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_LAST, READ_ONCE(vm->sample.last_ppm)) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_SLOW, READ_ONCE(vm->sample.slow_ppm)) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_FAST, READ_ONCE(vm->sample.fast_ppm)) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_PARTIAL, st->active_partial_ppm) ||
+	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE, st->active_ppm) ||
+	    put_counter(skb, ESXMEM_VM_A_SWAP_INS, &r->swap_ins) ||
+	    put_counter(skb, ESXMEM_VM_A_COMPRESS_INS, &r->compress_ins) ||
+	    put_u64(skb, ESXMEM_VM_A_PMAP_BYTES, st->pmap_bytes) ||
+	    put_u64(skb, ESXMEM_VM_A_FRAME_TABLE_BYTES,
+		    esxmem_vm_frame_table_bytes(st->size_pages)))
+		return -EMSGSIZE;
+	states = nla_nest_start(skb, ESXMEM_VM_A_STATE_PAGES);
+	if (!states)
+		return -EMSGSIZE;
+	for (s = 0; s < ESXMEM_PAGE_NR_STATES; s++)
+		if (nla_put_u64_64bit(skb, s + 1, st->state_pages[s],
+				      ESXMEM_STATE_PAGES_A_PAD))
+			return -EMSGSIZE;
+	nla_nest_end(skb, states);
+	return 0;
+}
+
+static int put_counters(struct sk_buff *skb, struct esxmem_vm *vm,
+			const struct esxmem_vm_stats *st)
+{
+	struct esxmem_vm_reclaim *r = &vm->reclaim;
+
+	return nla_put_u32(skb, ESXMEM_VM_A_MAPPINGS, st->mappings) ||
+	       put_u64(skb, ESXMEM_VM_A_FAULTS, st->faults) ||
+	       put_u64(skb, ESXMEM_VM_A_COW_BREAKS, st->cow_breaks) ||
+	       put_u64(skb, ESXMEM_VM_A_FAULT_WAITS, st->fault_waits) ||
+	       put_u64(skb, ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS, st->fault_wait_timeouts) ||
+	       put_u64(skb, ESXMEM_VM_A_PAGES_SCANNED, st->pages_scanned) ||
+	       put_u64(skb, ESXMEM_VM_A_FULL_SCANS, st->full_scans) ||
+	       put_u64(skb, ESXMEM_VM_A_HINTS, st->hints) ||
+	       put_u64(skb, ESXMEM_VM_A_SCAN_NS, st->scan_ns) ||
+	       put_u64(skb, ESXMEM_VM_A_SAMPLE_FAULTS, st->sample_faults) ||
+	       put_u64(skb, ESXMEM_VM_A_SAMPLE_PERIODS, st->sample_periods) ||
 	       put_counter(skb, ESXMEM_VM_A_SWAP_OUTS, &r->swap_outs) ||
-	       put_counter(skb, ESXMEM_VM_A_SWAP_INS, &r->swap_ins) ||
 	       put_counter(skb, ESXMEM_VM_A_SWAP_ERRORS, &r->swap_errors) ||
 	       put_counter(skb, ESXMEM_VM_A_COMPRESS_OUTS, &r->compress_outs) ||
-	       put_counter(skb, ESXMEM_VM_A_COMPRESS_INS, &r->compress_ins) ||
 	       put_counter(skb, ESXMEM_VM_A_COMPRESS_REJECTS, &r->compress_rejects) ||
 	       put_counter(skb, ESXMEM_VM_A_RECLAIM_SKIPPED, &r->skipped) ||
 	       put_counter(skb, ESXMEM_VM_A_LOW_WAITS, &r->low_waits);
 }
 
-static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm)
+/* @vm's attributes of the groups in @fields (enum esxmem_vm_fields). */
+static int put_vm(struct sk_buff *skb, struct esxmem_vm *vm, u32 fields)
 {
+	struct vm_reply r = { .skb = skb, .fields = fields };
 	struct esxmem_vm_stats st;
-	struct nlattr *nest, *states;
-	int s;
+	struct nlattr *nest;
 
-	esxmem_vm_get_stats(vm, &st);
+	if (fields)
+		esxmem_vm_get_stats(vm, &st);
 	nest = nla_nest_start(skb, ESXMEM_A_VM);
-	if (!nest)
+	if (!nest || nla_put_u32(skb, ESXMEM_VM_A_ID, vm->id) ||
+	    ((fields & ESXMEM_VM_FIELDS_CONFIG) && put_config(skb, vm, &st)) ||
+	    ((fields & ESXMEM_VM_FIELDS_USAGE) && put_usage(skb, vm, &st)) ||
+	    ((fields & ESXMEM_VM_FIELDS_COUNTERS) && put_counters(skb, vm, &st)))
 		return -EMSGSIZE;
-	if (nla_put_u32(skb, ESXMEM_VM_A_ID, vm->id) ||
-	    nla_put_string(skb, ESXMEM_VM_A_NAME, vm->name) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_OWNER_PID, vm->owner_pid) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_DOMAIN, vm->domain) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_SHARES, vm->shares) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_FLAGS, vm->flags) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_MIN_PAGES, vm->min_pages, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_MAX_PAGES, vm->max_pages, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_TARGET_PAGES, vm->target_pages, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SIZE_PAGES, st.size_pages, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_CONSUMED_PAGES, st.consumed_pages, ESXMEM_VM_A_PAD) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_MAPPINGS, st.mappings) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FAULTS, st.faults, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_COW_BREAKS, st.cow_breaks, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FAULT_WAITS, st.fault_waits, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FAULT_WAIT_TIMEOUTS, st.fault_wait_timeouts,
-			      ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_PAGES_SCANNED, st.pages_scanned, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FULL_SCANS, st.full_scans, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_HINTS, st.hints, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SCAN_NS, st.scan_ns, ESXMEM_VM_A_PAD) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_LAST, READ_ONCE(vm->sample.last_ppm)) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_SLOW, READ_ONCE(vm->sample.slow_ppm)) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_FAST, READ_ONCE(vm->sample.fast_ppm)) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE_PARTIAL, st.active_partial_ppm) ||
-	    nla_put_u32(skb, ESXMEM_VM_A_ACTIVE, st.active_ppm) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SAMPLE_FAULTS, st.sample_faults, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_SAMPLE_PERIODS, st.sample_periods, ESXMEM_VM_A_PAD) ||
-	    put_reclaim(skb, vm) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_PMAP_BYTES, st.pmap_bytes, ESXMEM_VM_A_PAD) ||
-	    nla_put_u64_64bit(skb, ESXMEM_VM_A_FRAME_TABLE_BYTES,
-			      esxmem_vm_frame_table_bytes(st.size_pages), ESXMEM_VM_A_PAD))
-		return -EMSGSIZE;
-
-	states = nla_nest_start(skb, ESXMEM_VM_A_STATE_PAGES);
-	if (!states)
-		return -EMSGSIZE;
-	for (s = 0; s < ESXMEM_PAGE_NR_STATES; s++)
-		if (nla_put_u64_64bit(skb, s + 1, st.state_pages[s],
-				      ESXMEM_STATE_PAGES_A_PAD))
-			return -EMSGSIZE;
-	nla_nest_end(skb, states);
-
-	if (esxmem_kvm_report(vm, put_slots, skb))
+	if ((fields & (ESXMEM_VM_FIELDS_CONFIG | ESXMEM_VM_FIELDS_SLOTS)) &&
+	    esxmem_kvm_report(vm, put_slots, &r))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
+}
+
+/* The groups of attributes a GET_VM request asks for: all by default. */
+static u32 vm_fields(struct nlattr **tb)
+{
+	return tb[ESXMEM_VM_A_FIELDS] ? nla_get_u32(tb[ESXMEM_VM_A_FIELDS]) :
+					ESXMEM_VM_FIELDS_ALL;
 }
 
 static int esxmem_nl_get_vm(struct sk_buff *skb, struct genl_info *info)
@@ -276,12 +315,14 @@ static int esxmem_nl_get_vm(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
 	struct esxmem_vm *vm;
 	struct sk_buff *msg;
+	u32 fields;
 	void *hdr;
 	int err;
 
 	err = parse_vm(info, tb);
 	if (err)
 		return err;
+	fields = vm_fields(tb);
 	msg = genlmsg_new(VM_MSG_SIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
@@ -290,12 +331,14 @@ static int esxmem_nl_get_vm(struct sk_buff *skb, struct genl_info *info)
 		err = -EMSGSIZE;
 		goto err_free;
 	}
-	/* The slot map current first, outside the registry's lock. */
+	/* With SLOTS, the slot map current first, outside the registry's lock. */
 	vm = hold_vm(info, tb);
-	err = vm ? esxmem_kvm_refresh(vm) : -ENOENT;
+	err = vm ? 0 : -ENOENT;
+	if (!err && (fields & ESXMEM_VM_FIELDS_SLOTS))
+		err = esxmem_kvm_refresh(vm);
 	if (!err) {
 		mutex_lock(&esxmem_vms_lock);
-		err = put_vm(msg, vm);
+		err = put_vm(msg, vm, fields);
 		mutex_unlock(&esxmem_vms_lock);
 	}
 	if (vm)
@@ -310,46 +353,69 @@ err_free:
 	return err;
 }
 
-/* Dumps walk the registry by id; cb->args[0] is the next id to send. */
+/*
+ * One VM's message of a dump, under esxmem_vms_lock; -EMSGSIZE when the
+ * skb is full (nothing of it is left in the skb then).
+ */
+static int dump_vm(struct sk_buff *skb, struct netlink_callback *cb,
+		   struct esxmem_vm *vm)
+{
+	void *hdr;
+	int err;
+
+	lockdep_assert_held(&esxmem_vms_lock);
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &esxmem_genl_family, NLM_F_MULTI, ESXMEM_CMD_GET_VM);
+	if (!hdr)
+		return -EMSGSIZE;
+	genl_dump_check_consistent(cb, hdr);
+	err = put_vm(skb, vm, cb->args[1]);
+	if (err)
+		genlmsg_cancel(skb, hdr);
+	else
+		genlmsg_end(skb, hdr);
+	return err;
+}
+
+/*
+ * Dumps walk the registry by id; cb->args[0] is the next id to send (0
+ * once every VM is sent), cb->args[1] the groups of attributes asked for.
+ * Slot maps are brought up to date outside the registry's lock (see
+ * esxmem.h), so such a dump holds each VM in turn; any other takes the
+ * lock once for as many VMs as fit in the skb.
+ */
 static int esxmem_nl_dump_vms(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct esxmem_vm *vm;
+	bool slots = cb->args[1] & ESXMEM_VM_FIELDS_SLOTS;
+	struct esxmem_vm *vm = NULL;
 	u32 id = cb->args[0];
-	void *hdr = NULL;
 	int err = 0;
 
+	if (!id)
+		return 0;
 	mutex_lock(&esxmem_vms_lock);
 	/* A dump torn by VMs coming or going gets NLM_F_DUMP_INTR. */
 	cb->seq = (u32)esxmem_vms_generation;
-	mutex_unlock(&esxmem_vms_lock);
-	while ((vm = esxmem_vm_next_held(&id))) {
-		/*
-		 * Each VM's slot map current first, outside the registry's
-		 * lock (see esxmem.h); if that fails, the last one is shown.
-		 */
-		esxmem_kvm_refresh(vm);
-		mutex_lock(&esxmem_vms_lock);
-		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-				  &esxmem_genl_family, NLM_F_MULTI, ESXMEM_CMD_GET_VM);
-		if (hdr) {
-			genl_dump_check_consistent(cb, hdr);
-			err = put_vm(skb, vm);
-			if (err)
-				genlmsg_cancel(skb, hdr);
-			else
-				genlmsg_end(skb, hdr);
-		}
-		mutex_unlock(&esxmem_vms_lock);
-		esxmem_vm_put(vm);
-		if (!hdr || err)
+	while (!slots && (vm = esxmem_vm_next(&id))) {
+		err = dump_vm(skb, cb, vm);
+		if (err || id == U32_MAX)
 			break;
-		if (id == U32_MAX) {
-			id = 0;
-			break;
-		}
 		id++;
 	}
-	cb->args[0] = vm ? id : U32_MAX;
+	mutex_unlock(&esxmem_vms_lock);
+	while (slots && (vm = esxmem_vm_next_held(&id))) {
+		/* If bringing the map up to date fails, the last one is shown. */
+		esxmem_kvm_refresh(vm);
+		mutex_lock(&esxmem_vms_lock);
+		err = dump_vm(skb, cb, vm);
+		mutex_unlock(&esxmem_vms_lock);
+		esxmem_vm_put(vm);
+		if (err || id == U32_MAX)
+			break;
+		id++;
+	}
+	/* The VM that did not fit comes first in the next part; 0: no more. */
+	cb->args[0] = err ? id : 0;
 	/* A VM too large for an empty message is an error, not a loop. */
 	if (err == -EMSGSIZE && skb->len)
 		err = 0;
@@ -358,8 +424,20 @@ static int esxmem_nl_dump_vms(struct sk_buff *skb, struct netlink_callback *cb)
 
 static int esxmem_nl_dump_vms_start(struct netlink_callback *cb)
 {
+	struct nlattr **attrs = esxmem_genl_dump_attrs(cb);
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	int err;
+
 	cb->args[0] = 1;
-	return 0;
+	cb->args[1] = ESXMEM_VM_FIELDS_ALL;
+	if (!attrs || !attrs[ESXMEM_A_VM])
+		return 0;
+	/* The core validated the nest against vm_policy already. */
+	err = nla_parse_nested(tb, ESXMEM_VM_A_MAX, attrs[ESXMEM_A_VM], vm_policy,
+			       cb->extack);
+	if (!err)
+		cb->args[1] = vm_fields(tb);
+	return err;
 }
 
 static int set_vm(struct esxmem_vm *vm, struct nlattr **tb,
@@ -379,6 +457,11 @@ static int set_vm(struct esxmem_vm *vm, struct nlattr **tb,
 	if (tb[ESXMEM_VM_A_SWAP_FD]) {
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[ESXMEM_VM_A_SWAP_FD],
 				    "use ESXMEM_CMD_SET_SWAP");
+		return -EINVAL;
+	}
+	if (tb[ESXMEM_VM_A_FIELDS]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[ESXMEM_VM_A_FIELDS],
+				    "only ESXMEM_CMD_GET_VM takes ESXMEM_VM_A_FIELDS");
 		return -EINVAL;
 	}
 	min = tb[ESXMEM_VM_A_MIN_PAGES] ? nla_get_u64(tb[ESXMEM_VM_A_MIN_PAGES]) : vm->min_pages;

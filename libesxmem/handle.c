@@ -23,6 +23,16 @@
 #include "internal.h"
 #include "msg.h"
 
+/*
+ * Replies are read into a buffer this large: the kernel then fills each
+ * part of a dump up to its own limit (32 KiB, against 16 KiB for libnl's
+ * default buffer), and libnl takes each datagram in one read instead of
+ * peeking at its size first, so that listing a thousand VMs takes a few
+ * dozen reads. The largest single reply, a VM with a full slot map, is
+ * below 32 KiB.
+ */
+#define RECV_BUF_BYTES	(64 * 1024)
+
 struct request {
 	uint32_t seq;
 	esxmem_reply_fn fn;
@@ -135,6 +145,11 @@ int esxmem_open_family(const char *family_name, struct esxmem **out)
 	 * checked by on_message().
 	 */
 	nl_socket_disable_auto_ack(h->sk);
+	err = nl_socket_set_msg_buf_size(h->sk, RECV_BUF_BYTES);
+	if (err < 0) {
+		err = esxmem_nl_errno(err);
+		goto fail;
+	}
 	h->cb = nl_cb_alloc(NL_CB_DEFAULT);
 	if (!h->cb) {
 		err = -ENOMEM;

@@ -21,6 +21,7 @@ struct esxmem_slot_info {
 
 struct esxmem_vm_info {
 	uint32_t id;
+	uint32_t fields;			/* the groups read: enum esxmem_vm_fields */
 	char name[ESXMEM_VM_NAME_MAX];
 	bool kvm_attached;
 	uint64_t values[ESXMEM_VM_NR_VALUES];	/* by enum esxmem_vm_value */

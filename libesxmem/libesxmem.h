@@ -205,14 +205,16 @@ bool esxmem_vm_kvm_attached(const struct esxmem_vm_info *vm);
 
 /*
  * Value @what (an enum esxmem_vm_value) of @vm; 0 when @vm is NULL, when
- * the module did not report it, or when this library does not know @what.
+ * the module did not report it, when @vm was read without its group
+ * (esxmem_vm_list_fields()), or when this library does not know @what.
  */
 uint64_t esxmem_vm_value(const struct esxmem_vm_info *vm, unsigned int what);
 
 /*
  * Value @what of @vm into *value. Errors: -EINVAL @vm or @value is NULL;
  * -ERANGE this library does not know @what (the program was built against
- * a newer header than the library's).
+ * a newer header than the library's); -ENODATA @vm was read without the
+ * group of values @what belongs to (esxmem_vm_list_fields()).
  */
 int esxmem_vm_value_get(const struct esxmem_vm_info *vm, unsigned int what,
 			uint64_t *value);
@@ -266,6 +268,26 @@ int esxmem_vm_refresh(struct esxmem *h, struct esxmem_vm_info *vm);
  * torn (the dump had NLM_F_DUMP_INTR set): call again.
  */
 int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info ***vms, size_t *n);
+
+/*
+ * (admin) esxmem_vm_list() reading only the groups of values in @fields,
+ * ESXMEM_VM_FIELDS_* of <linux/esxmem.h> (their comment says which value
+ * is in which group; the id is always read): the way to read every VM
+ * often. The module's reply is that much smaller, and without
+ * ESXMEM_VM_FIELDS_SLOTS it reads every VM as it stands, without first
+ * bringing its KVM slot map up to date (which may wait for the VMM). Of a
+ * group not read, esxmem_vm_value() gives 0 and
+ * esxmem_vm_value_get() -ENODATA; without ESXMEM_VM_FIELDS_CONFIG the name
+ * is "" and esxmem_vm_kvm_attached() false, without
+ * ESXMEM_VM_FIELDS_USAGE every state counts 0 pages, without
+ * ESXMEM_VM_FIELDS_SLOTS the VM has no slots. esxmem_vm_refresh() of such
+ * an object reads all of it. Errors: those of esxmem_vm_list(), and
+ * -EINVAL a bit beyond ESXMEM_VM_FIELDS_ALL, or a module older than
+ * ESXMEM_VM_A_FIELDS, which refuses it (esxmem_errmsg() names it). Since
+ * LIBESXMEM_0.2.
+ */
+int esxmem_vm_list_fields(struct esxmem *h, uint32_t fields,
+			  struct esxmem_vm_info ***vms, size_t *n);
 
 /* Frees an object from esxmem_vm_get(). NULL is allowed. */
 void esxmem_vm_info_free(struct esxmem_vm_info *vm);

@@ -54,6 +54,12 @@ int esxmem_msg_vm_get(int family, uint32_t id, struct nl_msg **out);
 int esxmem_msg_vm_dump(int family, struct nl_msg **out);
 
 /*
+ * ESXMEM_CMD_GET_VM dump of the groups of attributes in @fields:
+ * ESXMEM_A_VM { FIELDS }. -EINVAL: a bit beyond ESXMEM_VM_FIELDS_ALL.
+ */
+int esxmem_msg_vm_dump_fields(int family, uint32_t fields, struct nl_msg **out);
+
+/*
  * ESXMEM_CMD_SET_VM: ESXMEM_A_VM { ID, the fields in s->set }.
  * -EINVAL: s->set is 0 or has unknown bits, or the name has no NUL.
  */
@@ -89,8 +95,9 @@ int esxmem_msg_kvm_detach(int family, uint32_t id, struct nl_msg **out);
 
 /*
  * A GET_VM reply (doit or dump): ESXMEM_A_VM { ID required, the rest
- * optional }, into *out, which it overwrites. Allocates out->slots; free
- * them with esxmem_vm_info_clear().
+ * optional }, into *out, which it overwrites, as a reply of every group of
+ * attributes (out->fields). Allocates out->slots; free them with
+ * esxmem_vm_info_clear().
  */
 int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out);
 

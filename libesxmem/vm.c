@@ -89,6 +89,7 @@ struct list_ctx {
 	struct esxmem_vm_info **vms;
 	size_t n;
 	size_t cap;
+	uint32_t fields;	/* the groups of values asked for */
 };
 
 static int add_vm(const struct nlmsghdr *nlh, void *arg)
@@ -114,22 +115,30 @@ static int add_vm(const struct nlmsghdr *nlh, void *arg)
 		free(vm);
 		return err;
 	}
+	vm->fields = ctx->fields;
 	ctx->vms[ctx->n++] = vm;
 	return 0;
 }
 
-ESXMEM_EXPORT int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info ***vms,
-				 size_t *n)
+/*
+ * Every VM with the values of @fields; with ESXMEM_VM_FIELDS_ALL the
+ * request leaves FIELDS out, which modules older than it take too.
+ */
+static int list_vms(struct esxmem *h, uint32_t fields, struct esxmem_vm_info ***vms,
+		    size_t *n)
 {
-	struct list_ctx ctx = { 0 };
+	struct list_ctx ctx = { .fields = fields };
 	struct nl_msg *msg = NULL;
 	int err;
 
-	if (!h || !vms || !n)
+	if (!vms || !n)
 		return -EINVAL;
 	*vms = NULL;
 	*n = 0;
-	err = esxmem_msg_vm_dump(esxmem_family(h), &msg);
+	if (!h)
+		return -EINVAL;
+	err = fields == ESXMEM_VM_FIELDS_ALL ? esxmem_msg_vm_dump(esxmem_family(h), &msg) :
+	      esxmem_msg_vm_dump_fields(esxmem_family(h), fields, &msg);
 	if (!err)
 		err = esxmem_request(h, msg, add_vm, &ctx);
 	if (err) {
@@ -139,6 +148,18 @@ ESXMEM_EXPORT int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info ***vms,
 	*vms = ctx.vms;
 	*n = ctx.n;
 	return 0;
+}
+
+ESXMEM_EXPORT int esxmem_vm_list(struct esxmem *h, struct esxmem_vm_info ***vms,
+				 size_t *n)
+{
+	return list_vms(h, ESXMEM_VM_FIELDS_ALL, vms, n);
+}
+
+ESXMEM_EXPORT int esxmem_vm_list_fields(struct esxmem *h, uint32_t fields,
+					struct esxmem_vm_info ***vms, size_t *n)
+{
+	return list_vms(h, fields, vms, n);
 }
 
 ESXMEM_EXPORT int esxmem_vm_set(struct esxmem *h, uint32_t id,

@@ -140,12 +140,20 @@
  * nothing is changed then.
  *
  * ESXMEM_CMD_GET_VM (admin)
- *     doit:   in  ESXMEM_A_VM { ID }
+ *     doit:   in  ESXMEM_A_VM { ID, FIELDS }
  *             out ESXMEM_A_VM { every VM attribute below, marked out }
  *             ENOENT if there is no such VM.
- *     dumpit: every VM, one message each. The dump carries the VM list's
+ *     dumpit: in  ESXMEM_A_VM { FIELDS } (the nest may be left out)
+ *             every VM, one message each. The dump carries the VM list's
  *             generation: when VMs come or go during it, a message has
  *             NLM_F_DUMP_INTR set and the caller should list again.
+ *     FIELDS (u32, enum esxmem_vm_fields) picks the groups of attributes
+ *     the reply carries; ID always comes. Without FIELDS, every group.
+ *     A caller that reads every VM often (a policy daemon each balance
+ *     period) asks for what it reads: the reply is smaller, and a dump
+ *     without ESXMEM_VM_FIELDS_SLOTS reads each VM as it stands, without
+ *     first bringing its slot map up to date with its KVM VM (which may
+ *     wait for the VMM's memory map): the cheapest way to read them all.
  * ESXMEM_CMD_SET_VM (admin)
  *     in ESXMEM_A_VM { ID, and any of NAME, DOMAIN, SHARES, MIN_PAGES,
  *     MAX_PAGES, TARGET_PAGES, FLAGS, SWAP_TARGET_PAGES,
@@ -322,6 +330,33 @@ enum esxmem_vm_flag {
 	ESXMEM_VM_F_ALL = ESXMEM_VM_F_NO_SHARING,
 };
 
+/*
+ * Groups of VM attributes, for ESXMEM_VM_A_FIELDS: what a GET_VM reply
+ * carries besides ID.
+ */
+enum esxmem_vm_fields {
+	/* What the VM is and how it is set: NAME, OWNER_PID, DOMAIN, SHARES,
+	 * FLAGS, MIN_PAGES, MAX_PAGES, TARGET_PAGES, SIZE_PAGES, KVM_PID,
+	 * SWAP_SLOTS, SWAP_TARGET_PAGES, COMPRESS_MAX_PAGES.
+	 */
+	ESXMEM_VM_FIELDS_CONFIG		= 1U << 0,
+	/* What it uses, as the allocation policy reads it: CONSUMED_PAGES,
+	 * STATE_PAGES, ACTIVE, ACTIVE_LAST, ACTIVE_SLOW, ACTIVE_FAST,
+	 * ACTIVE_PARTIAL, SWAP_INS, COMPRESS_INS, PMAP_BYTES,
+	 * FRAME_TABLE_BYTES.
+	 */
+	ESXMEM_VM_FIELDS_USAGE		= 1U << 1,
+	/* SLOTS, the slot map brought up to date first (and KVM_PID). */
+	ESXMEM_VM_FIELDS_SLOTS		= 1U << 2,
+	/* Every other counter: MAPPINGS, FAULTS, COW_BREAKS, FAULT_WAITS,
+	 * FAULT_WAIT_TIMEOUTS, PAGES_SCANNED, FULL_SCANS, HINTS, SCAN_NS,
+	 * SAMPLE_FAULTS, SAMPLE_PERIODS, SWAP_OUTS, SWAP_ERRORS,
+	 * COMPRESS_OUTS, COMPRESS_REJECTS, RECLAIM_SKIPPED, LOW_WAITS.
+	 */
+	ESXMEM_VM_FIELDS_COUNTERS	= 1U << 3,
+	ESXMEM_VM_FIELDS_ALL		= (1U << 4) - 1,
+};
+
 enum esxmem_vm_attr {
 	ESXMEM_VM_A_UNSPEC,
 	ESXMEM_VM_A_ID,			/* u32, in/out */
@@ -396,6 +431,9 @@ enum esxmem_vm_attr {
 	 */
 	ESXMEM_VM_A_PMAP_BYTES,		/* u64, out */
 	ESXMEM_VM_A_FRAME_TABLE_BYTES,	/* u64, out */
+	ESXMEM_VM_A_FIELDS,		/* u32, in: GET_VM: the groups of
+					 * attributes to send back, enum
+					 * esxmem_vm_fields; default all */
 	__ESXMEM_VM_A_MAX
 };
 #define ESXMEM_VM_A_MAX (__ESXMEM_VM_A_MAX - 1)

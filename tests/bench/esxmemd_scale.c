@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	double t0, driven, cpu0, cpu1, sys0 = 0, sys1 = 0, worst, per_balance;
 	long long b0, b1;
 	uint64_t target;
-	int *plain, fd, i, n;
+	int *plain, fd, n;
 	pid_t d;
 
 	sh_fake_qemu_main(argc, argv);
@@ -88,12 +88,6 @@ int main(int argc, char **argv)
 
 	kill(d, SIGTERM);
 	waitpid(d, NULL, 0);
-	for (i = 0; i <= STOCK; i++) {
-		kill(qemus[i], SIGKILL);
-		waitpid(qemus[i], NULL, 0);
-	}
-	for (i = 0; i < PLAIN; i++)
-		close(plain[i]);
-	free(plain);
+	sh_host_stop(qemus, STOCK, plain, PLAIN);
 	return vmtest_failures ? 1 : 0;
 }

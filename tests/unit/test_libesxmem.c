@@ -128,6 +128,34 @@ START_TEST(build_vm_dump_has_an_empty_nest)
 }
 END_TEST
 
+START_TEST(build_vm_dump_of_some_fields)
+{
+	static const int want[] = { ESXMEM_VM_A_FIELDS };
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct nl_msg *msg;
+
+	ck_assert_int_eq(esxmem_msg_vm_dump_fields(FAM, ESXMEM_VM_FIELDS_CONFIG |
+						   ESXMEM_VM_FIELDS_USAGE, &msg), 0);
+	expect_attrs(request_nest(msg, ESXMEM_CMD_GET_VM, NLM_F_REQUEST | NLM_F_DUMP,
+				  ESXMEM_A_VM), tb, ESXMEM_VM_A_MAX, want, 1);
+	ck_assert_uint_eq(u32_of(tb[ESXMEM_VM_A_FIELDS]),
+			  ESXMEM_VM_FIELDS_CONFIG | ESXMEM_VM_FIELDS_USAGE);
+	nlmsg_free(msg);
+
+	/* None is a request for ids alone. */
+	ck_assert_int_eq(esxmem_msg_vm_dump_fields(FAM, 0, &msg), 0);
+	expect_attrs(request_nest(msg, ESXMEM_CMD_GET_VM, NLM_F_REQUEST | NLM_F_DUMP,
+				  ESXMEM_A_VM), tb, ESXMEM_VM_A_MAX, want, 1);
+	ck_assert_uint_eq(u32_of(tb[ESXMEM_VM_A_FIELDS]), 0);
+	nlmsg_free(msg);
+
+	msg = (struct nl_msg *)&msg;
+	ck_assert_int_eq(esxmem_msg_vm_dump_fields(FAM, ESXMEM_VM_FIELDS_ALL + 1, &msg), -EINVAL);
+	ck_assert_ptr_null(msg);
+	ck_assert_int_eq(esxmem_msg_vm_dump_fields(FAM, 1u << 31, &msg), -EINVAL);
+}
+END_TEST
+
 START_TEST(build_vm_set_every_field)
 {
 	static const int want[] = {
@@ -683,6 +711,7 @@ START_TEST(parse_vm_minimal)
 	ck_assert_int_eq(esxmem_msg_parse_vm(nlmsg_hdr(msg), &vm), 0);
 	memset(&zero, 0, sizeof(zero));
 	zero.id = 3;
+	zero.fields = ESXMEM_VM_FIELDS_ALL;
 	ck_assert_mem_eq(&vm, &zero, sizeof(vm));	/* not attached, "" */
 	esxmem_vm_info_clear(&vm);
 	nlmsg_free(msg);
@@ -1080,6 +1109,10 @@ static void fill_kvm_fd(struct nl_msg *msg)
 {
 	PUT(nla_put_s32(msg, ESXMEM_VM_A_KVM_FD, 3));
 }
+static void fill_fields(struct nl_msg *msg)
+{
+	PUT(nla_put_u32(msg, ESXMEM_VM_A_FIELDS, ESXMEM_VM_FIELDS_ALL));
+}
 static void fill_garbage_tail(struct nl_msg *msg)
 {
 	void *tail = nlmsg_reserve(msg, 4, NLMSG_ALIGNTO);
@@ -1173,6 +1206,7 @@ START_TEST(malformed_attributes_are_refused)
 		{ "name too long",		fill_name_too_long,	-EBADMSG },
 		{ "attribute type 0",		fill_type_zero,		-EPROTO },
 		{ "request-only KVM_FD",	fill_kvm_fd,		-EPROTO },
+		{ "request-only FIELDS",	fill_fields,		-EPROTO },
 		{ "bytes left over",		fill_garbage_tail,	-EBADMSG },
 		{ "state count as u32",		fill_state_u32,		-EBADMSG },
 		{ "state type 0",		fill_state_type_zero,	-EPROTO },
@@ -1590,6 +1624,9 @@ START_TEST(api_refuses_null)
 	ck_assert_int_eq(esxmem_events_open(NULL), -EINVAL);
 	ck_assert_int_eq(esxmem_vm_get(NULL, 1, &vm), -EINVAL);
 	ck_assert_int_eq(esxmem_vm_list(NULL, &vms, &n), -EINVAL);
+	ck_assert_int_eq(esxmem_vm_list_fields(NULL, ESXMEM_VM_FIELDS_ALL, &vms, &n), -EINVAL);
+	ck_assert_ptr_null(vms);
+	ck_assert_int_eq(esxmem_vm_list_fields(NULL, 0, NULL, &n), -EINVAL);
 	ck_assert_int_eq(esxmem_vm_set(NULL, 1, NULL), -EINVAL);
 	ck_assert_int_eq(esxmem_pool_get(NULL, &pool), -EINVAL);
 	ck_assert_int_eq(esxmem_pool_set(NULL, NULL), -EINVAL);
@@ -1688,6 +1725,50 @@ START_TEST(getters_refuse_ids_they_do_not_know)
 	ck_assert_int_eq(esxmem_event_free_pages(NULL), 0);
 	esxmem_vm_info_free(vm);
 	esxmem_pool_info_free(pool);
+}
+END_TEST
+
+/*
+ * An object read with some groups of values: those read come out, the
+ * others are -ENODATA (and 0), every value in exactly one group but
+ * KVM_PID, which two carry.
+ */
+START_TEST(values_of_groups_not_read_are_missing)
+{
+	static const uint32_t groups[] = {
+		ESXMEM_VM_FIELDS_CONFIG, ESXMEM_VM_FIELDS_USAGE, ESXMEM_VM_FIELDS_SLOTS,
+		ESXMEM_VM_FIELDS_COUNTERS,
+	};
+	struct esxmem_vm_info *vm = full_vm_object();
+	unsigned int what, in;
+	uint64_t value;
+	size_t g;
+
+	ck_assert_uint_eq(vm->fields, ESXMEM_VM_FIELDS_ALL);
+	for (what = 1; what < ESXMEM_VM_NR_VALUES; what++) {
+		for (g = 0, in = 0; g < ESXMEM_ARRAY_SIZE(groups); g++) {
+			vm->fields = groups[g];
+			value = 99;
+			if (!esxmem_vm_value_get(vm, what, &value)) {
+				in++;
+				ck_assert_uint_eq(value, full_vm_values[what]);
+				continue;
+			}
+			ck_assert_int_eq(esxmem_vm_value_get(vm, what, &value), -ENODATA);
+			ck_assert_uint_eq(value, 99);
+			ck_assert_uint_eq(esxmem_vm_value(vm, what), 0);
+		}
+		ck_assert_msg(in == (what == ESXMEM_VM_KVM_PID ? 2 : 1),
+			      "value %u is in %u groups", what, in);
+	}
+	vm->fields = ESXMEM_VM_FIELDS_CONFIG | ESXMEM_VM_FIELDS_USAGE;
+	ck_assert_int_eq(esxmem_vm_value_get(vm, ESXMEM_VM_SHARES, &value), 0);
+	ck_assert_int_eq(esxmem_vm_value_get(vm, ESXMEM_VM_ACTIVE_PPM, &value), 0);
+	ck_assert_int_eq(esxmem_vm_value_get(vm, ESXMEM_VM_FAULTS, &value), -ENODATA);
+	vm->fields = 0;
+	ck_assert_int_eq(esxmem_vm_value_get(vm, ESXMEM_VM_SHARES, &value), -ENODATA);
+	ck_assert_int_eq(esxmem_vm_value_get(vm, ESXMEM_VM_NR_VALUES, &value), -ERANGE);
+	esxmem_vm_info_free(vm);
 }
 END_TEST
 
@@ -2043,6 +2124,7 @@ Suite *libesxmem_suite(void)
 	tc = tcase_create("build");
 	tcase_add_test(tc, build_vm_get);
 	tcase_add_test(tc, build_vm_dump_has_an_empty_nest);
+	tcase_add_test(tc, build_vm_dump_of_some_fields);
 	tcase_add_test(tc, build_vm_set_every_field);
 	tcase_add_test(tc, build_vm_set_swap);
 	tcase_add_test(tc, build_vm_set_sends_only_the_fields_set);
@@ -2097,6 +2179,7 @@ Suite *libesxmem_suite(void)
 
 	tc = tcase_create("abi");
 	tcase_add_test(tc, getters_refuse_ids_they_do_not_know);
+	tcase_add_test(tc, values_of_groups_not_read_are_missing);
 	tcase_add_test(tc, every_pool_value_has_a_getter);
 	tcase_add_test(tc, recorded_settings_show_in_the_getters);
 	tcase_add_test(tc, older_program_reads_this_librarys_objects);

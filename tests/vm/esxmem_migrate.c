@@ -87,8 +87,7 @@ static char workdir[] = "/tmp/esxmem_migrate.XXXXXX";
 static char fsdir[PATH_MAX];		/* an esxmemfs mount */
 static double t_start;
 static const char *const knobs[] = {
-	"share/enabled", "share/pages_per_sec", "share/vm_pages_per_sec",
-	"sample/enabled", "sample/period_secs", "sample/pages",
+	"share/enabled", "sample/enabled", "sample/period_secs", "sample/pages",
 };
 static char knobs_saved[sizeof(knobs) / sizeof(knobs[0])][32];
 
@@ -589,8 +588,7 @@ int main(void)
 	atexit(restore_knobs);
 	/* Sharing waits until after the first migration: see the top. */
 	REQUIRE_OK(esx_sysfs_write("share/enabled", "0"));
-	REQUIRE_OK(esx_sysfs_write("share/pages_per_sec", "10000000"));
-	REQUIRE_OK(esx_sysfs_write("share/vm_pages_per_sec", "10000000"));
+	esx_share_rate("10000000");
 	REQUIRE_OK(esx_sysfs_write("sample/period_secs", "1"));
 	REQUIRE_OK(esx_sysfs_write("sample/pages", "400"));
 	REQUIRE_OK(esx_sysfs_write("sample/enabled", "1"));

@@ -51,21 +51,13 @@ static void restore(void)
 	umount(SWAPDIR);
 }
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
 /*
  * Page @i of object @obj: a repeated 16 bytes (compressible) naming both,
  * so that no two pages anywhere are alike and the scanner shares none.
  */
 static void fill(char *page, uint32_t obj, uint32_t i)
 {
-	uint64_t *w = (uint64_t *)page, seed = mix(((uint64_t)obj << 32) | i);
+	uint64_t *w = (uint64_t *)page, seed = esx_mix(((uint64_t)obj << 32) | i);
 	size_t k;
 
 	for (k = 0; k < WORDS; k++)

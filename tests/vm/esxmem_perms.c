@@ -79,21 +79,13 @@ static void restore(void)
 	umount(EXTDIR);
 }
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
 /* Page @i: a random stream (it does not compress) that names the page. */
 static void fill(uint64_t *p, uint32_t i)
 {
-	uint64_t seed = mix(i + 1);
+	uint64_t seed = esx_mix(i + 1);
 
 	for (size_t w = 0; w < WORDS; w++)
-		p[w] = seed = mix(seed + w);
+		p[w] = seed = esx_mix(seed + w);
 	p[0] = i;
 }
 

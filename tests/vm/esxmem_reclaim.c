@@ -58,27 +58,19 @@ static void restore(void)
 	umount(FULLDIR);
 }
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
 /*
  * Page @i, version @v: even pages compress well (a repeated 16 bytes), odd
  * ones not at all (a random stream). Either way the first words name the
- * page and version. No page is all zeros (mix(0) is 0): breaking a large
+ * page and version. No page is all zeros (esx_mix(0) is 0): breaking a large
  * page puts such a page in the zero state instead of the cache.
  */
 static void fill(uint64_t *p, uint32_t i, uint32_t v)
 {
-	uint64_t seed = mix(((uint64_t)i << 32) | v) | 1;
+	uint64_t seed = esx_mix(((uint64_t)i << 32) | v) | 1;
 	size_t w;
 
 	for (w = 0; w < WORDS; w++)
-		p[w] = (i & 1) ? (seed = mix(seed + w)) : (w & 1 ? seed : i);
+		p[w] = (i & 1) ? (seed = esx_mix(seed + w)) : (w & 1 ? seed : i);
 	p[0] = i;
 	p[1] = v;
 }
@@ -203,7 +195,7 @@ static void test_stress(uint32_t id, char *map)
 	set_reclaim(id, PAGES / 4, PAGES / 8);
 	end = esx_now() + 10;
 	while (esx_now() < end) {
-		uint32_t i = (uint32_t)(mix(ops) % PAGES);
+		uint32_t i = (uint32_t)(esx_mix(ops) % PAGES);
 		uint64_t *p = (uint64_t *)(map + (size_t)i * ESX_PAGE);
 
 		if (!same(p, i, ver[i]))
@@ -382,11 +374,11 @@ static void test_emergency(int swapfd)
 static void fill_sized(uint64_t *p, uint32_t i)
 {
 	size_t words = i < STORE_CLASSES ? (40 + 16 * i) / 8 : WORDS, w;
-	uint64_t seed = mix(0x5eed0000u + i);
+	uint64_t seed = esx_mix(0x5eed0000u + i);
 
 	memset(p, 0, ESX_PAGE);
 	for (w = 0; w < words; w++)
-		p[w] = seed = mix(seed + w);
+		p[w] = seed = esx_mix(seed + w);
 }
 
 static void test_store_beyond(void)

@@ -275,7 +275,7 @@ static void knobs(void)
 
 int main(void)
 {
-	char period[16], pages[16], rate[16], vm_rate[16];
+	char period[16], pages[16];
 
 	REQUIRE_OK(esxmem_open(&nl));
 	/*
@@ -290,10 +290,7 @@ int main(void)
 		pages);
 	REQUIRE_OK(esx_sysfs_write("sample/period_secs", "1"));
 	REQUIRE_OK(esx_sysfs_write("sample/pages", SAMPLES));
-	esx_sysfs_string("share/pages_per_sec", rate, sizeof(rate));
-	esx_sysfs_string("share/vm_pages_per_sec", vm_rate, sizeof(vm_rate));
-	REQUIRE_OK(esx_sysfs_write("share/pages_per_sec", "10000000"));
-	REQUIRE_OK(esx_sysfs_write("share/vm_pages_per_sec", "10000000"));
+	esx_share_rate("10000000");
 
 	knobs();
 	accuracy();
@@ -304,8 +301,6 @@ int main(void)
 	       esx_sysfs_long("sample/cpu_us"));
 	esx_sysfs_write("sample/period_secs", period);
 	esx_sysfs_write("sample/pages", pages);
-	esx_sysfs_write("share/pages_per_sec", rate);
-	esx_sysfs_write("share/vm_pages_per_sec", vm_rate);
 	esxmem_close(nl);
 	return vmtest_done("esxmem_sample");
 }

@@ -106,13 +106,6 @@ int main(int argc, char **argv)
 	waitpid(d, NULL, 0);
 	if (vmtest_failures)
 		esx_show_tail(LOG, "esxmemd's log", 3000);
-	for (i = 0; i <= STOCK; i++)
-		if (qemus[i] > 0) {
-			kill(qemus[i], SIGKILL);
-			waitpid(qemus[i], NULL, 0);
-		}
-	for (i = 0; i < PLAIN; i++)
-		close(plain[i]);
-	free(plain);
+	sh_host_stop(qemus, STOCK, plain, PLAIN);
 	return vmtest_done("esxmemd_scale");
 }

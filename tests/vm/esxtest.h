@@ -513,6 +513,18 @@ static inline bool esx_file_has(const char *path, const char *text)
 }
 
 /* Whether every byte of [p, p+len) is zero. */
+/*
+ * A 64-bit mixer (MurmurHash3's finalizer): distinct inputs give unlike
+ * outputs, for page contents that no two pages share.
+ */
+static inline uint64_t esx_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
 static inline int esx_is_zero(const void *p, size_t len)
 {
 	const uint64_t *q = p;

@@ -217,6 +217,25 @@ static inline int *sh_host_start(const char *prefix, const char *conf, const cha
 	return fds;
 }
 
+/*
+ * Ends what sh_host_start() started: its fake QEMUs, @qemus[0..stock],
+ * but those already ended and set to 0, and its @nr_plain bare objects.
+ */
+static inline void sh_host_stop(pid_t *qemus, int stock, int *plain, int nr_plain)
+{
+	int i;
+
+	for (i = 0; i <= stock; i++)
+		if (qemus[i] > 0) {
+			kill(qemus[i], SIGKILL);
+			waitpid(qemus[i], NULL, 0);
+			qemus[i] = 0;
+		}
+	for (i = 0; i < nr_plain; i++)
+		close(plain[i]);
+	free(plain);
+}
+
 /* How many of fake QEMUs [@from, @to) got a balloon command. */
 static inline int sh_balloon_commands(const char *prefix, int from, int to)
 {
