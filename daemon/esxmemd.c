@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "esxmemd.h"
+#include "libvirt.h"
 #include "log.h"
 
 #define EX_CONFIG	78	/* sysexits.h: systemd does not restart on it */
@@ -94,6 +95,7 @@ void use_config(struct daemon *d, struct config *fresh, bool keep_changes)
 	if (d->module_loaded)
 		apply_pool_settings(d);
 	arm_timer(d);
+	libvirt_reconfigure(d);
 	balance(d);
 }
 
@@ -146,6 +148,8 @@ static int setup(struct daemon *d)
 		      add_fd(d, d->control_fd, EV_CONTROL) ?:
 		      add_fd(d, d->control_timer_fd, EV_CONTROL_TIMER) ?:
 		      add_fd(d, module_watch_fd(d), EV_MODULE);
+	if (!err)
+		libvirt_open(d);
 	return err;
 }
 
@@ -235,6 +239,9 @@ static int run(struct daemon *d)
 				break;
 			case EV_QMP_TIMER:
 				stock_balloon_deadline(d);
+				break;
+			case EV_LIBVIRT:
+				libvirt_ready(d);
 				break;
 			default:
 				if (evs[i].data.u64 >= EV_QMP_SESSION)
@@ -326,6 +333,7 @@ int main(int argc, char **argv)
 	overrides_clear(&d);
 	reclaim_forget_failures(&d);
 	vm_cache_free(&d);
+	libvirt_close(&d);
 	stock_balloons_free(&d);
 	esxmem_events_close(d.events);
 	module_watch_close(&d);
