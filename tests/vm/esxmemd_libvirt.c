@@ -286,21 +286,31 @@ static int64_t status_value(const char *name, const char *key)
 	return v;
 }
 
-/* "virsh dommemstat @name"'s value of @key, in KiB, or -1. */
-static int64_t dommemstat(const char *name, const char *key)
+/*
+ * The number after @key on a line of what "virsh @cmd @name" prints, or
+ * -1: "virsh dommemstat NAME" has lines "actual 131072" (KiB), "virsh
+ * dominfo NAME" lines "Used memory:    131072 KiB".
+ */
+static int64_t virsh_value(const char *cmd, const char *name, const char *key)
 {
-	char line[128], k[64];
+	char line[256];
 	long long v, found = -1;
 	FILE *f;
 
-	if (run(VIRSH "dommemstat %s > /tmp/dommemstat.out 2>&1", name))
+	if (run(VIRSH "%s %s > /tmp/virsh-value.out 2>&1", cmd, name))
 		return -1;
-	f = fopen("/tmp/dommemstat.out", "r");
+	f = fopen("/tmp/virsh-value.out", "r");
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %lld", k, &v) == 2 && !strcmp(k, key))
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = line + strlen(key);
+
+		if (strncmp(line, key, strlen(key)))
+			continue;
+		p += strspn(p, ": \t");
+		if (sscanf(p, "%lld", &v) == 1)
 			found = v;
+	}
 	fclose(f);
 	return found;
 }
@@ -313,7 +323,7 @@ static int64_t dommemstat(const char *name, const char *key)
 static bool stock_balloon_agrees(const struct guest *g, int64_t *actual, int64_t *held)
 {
 	*held = status_value(g->name, "virtio_balloon_pages");
-	*actual = dommemstat(g->name, "actual");
+	*actual = virsh_value("dommemstat", g->name, "actual");
 	return *held > 0 && *actual == (int64_t)(GUEST_PAGES - (uint64_t)*held) * 4;
 }
 
@@ -385,10 +395,18 @@ int main(void)
 	}
 	printf("domains: started, tested their memory and loaded their balloons in %.1f s\n",
 	       esx_now() - t0);
-	/* No stock balloon: libvirt's "actual" is the guest's whole size. */
-	CHECK(dommemstat(guests[0].name, "actual") == (int64_t)GUEST_PAGES * 4,
-	      "lv-esx: dommemstat's actual %lld KiB is its size, %u KiB",
-	      (long long)dommemstat(guests[0].name, "actual"), GUEST_PAGES * 4);
+	/* No stock balloon: libvirt's memory is the guest's whole size, as esxmem's. */
+	for (i = 0; i < 2; i++) {
+		struct esxmem_vm_info *vi = info(guests[i].id);
+		int64_t used = virsh_value("dominfo", guests[i].name, "Used memory");
+
+		CHECK(vi && used == (int64_t)esxmem_vm_value(vi, ESXMEM_VM_SIZE_PAGES) * 4 &&
+		      used == (int64_t)GUEST_PAGES * 4,
+		      "%s: virsh dominfo's used memory %lld KiB is not esxmem's size, %llu pages",
+		      guests[i].name, (long long)used,
+		      vi ? (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SIZE_PAGES) : 0ULL);
+		esxmem_vm_info_free(vi);
+	}
 	for (i = 0; i < 2; i++) {
 		before[i] = info(guests[i].id);
 		REQUIRE(before[i], "VM %s's figures", guests[i].name);
