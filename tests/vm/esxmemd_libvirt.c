@@ -347,10 +347,15 @@ int main(void)
 	REQUIRE_OK(esx_load_vsock(false));
 	REQUIRE_OK(esxmem_open(&nl));
 	used0 = esx_pool_settled(10);
-	REQUIRE(!mkdir(RAMDIR, 0755) || errno == EEXIST, "mkdir " RAMDIR);
+	REQUIRE(!run("mkdir -p " RAMDIR " /etc/libvirt /var/lib/libvirt/qemu /var/cache/libvirt/qemu "
+		     "/var/log/libvirt/qemu /run/libvirt && "
+		     /* libvirtd listens in /run, virsh looks in /var/run: one, as on Debian. */
+		     "{ [ -e /var/run ] || ln -s /run /var/run; }"), "libvirt's directories and " RAMDIR);
 	REQUIRE(!mount("esxmem", RAMDIR, "esxmem", 0, NULL), "mount esxmemfs: %s", strerror(errno));
-	REQUIRE(!run("mkdir -p /etc/libvirt /var/lib/libvirt/qemu /var/cache/libvirt/qemu "
-		     "/var/log/libvirt/qemu /run/libvirt"), "libvirt's directories");
+	/* libvirt's QEMU driver resolves its default user, Debian's libvirt-qemu, at start. */
+	REQUIRE(!run("grep -q ^libvirt-qemu: /etc/passwd || "
+		     "{ echo libvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false >> /etc/passwd && "
+		     "echo libvirt-qemu:x:64055: >> /etc/group; }"), "add the user libvirt-qemu");
 	write_file("/etc/libvirt/qemu.conf", qemu_conf);
 	write_file("/etc/libvirt/libvirtd.conf", libvirtd_conf);
 	write_file(CONF, conf);
