@@ -40,7 +40,7 @@
 #define SOCK		"/tmp/esxmemd-libvirt.sock"
 #define LIBVIRTD_LOG	"/tmp/libvirtd.log"
 #define VIRSH		"virsh -c qemu:///system "
-#define GUEST_MIB	128u
+#define GUEST_MIB	160u
 #define GUEST_PAGES	(GUEST_MIB * 256u)
 #define WAIT_SECS	180.0
 #define GIVE_BACK	4096u		/* pages each balloon must free */
