@@ -154,6 +154,10 @@ copy_libvirt() {
 	copy_elf "$root" /usr/sbin/libvirtd
 	copy_elf "$root" /usr/bin/virsh
 	copy_elf "$root" "$lib/connection-driver/libvirt_driver_qemu.so"
+	# libvirtd probes QEMU's TCG too, which Debian builds as a module.
+	for m in /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-*.so; do
+		[ ! -e "$m" ] || copy_elf "$root" "$m"
+	done
 	mkdir -p "$root/usr/share/libvirt"
 	cp -a /usr/share/libvirt/cpu_map "$root/usr/share/libvirt/"
 }
