@@ -3,6 +3,8 @@
  * esxmemd_libvirt: esxmem the way operators run KVM, through Debian's
  * libvirtd and its QEMU driver, with memory_backing_dir on esxmemfs:
  *
+ *  - esxmemd, started before libvirtd, says libvirt is not reachable, and
+ *    connects once libvirtd is up;
  *  - two domains are defined from XML and started with "virsh start",
  *    both with file-backed shared memory and a vsock device with a fixed
  *    CID: "lv-esx" runs esxballoon.ko (no stock balloon), "lv-virtio"
@@ -360,6 +362,13 @@ int main(void)
 	write_file("/etc/libvirt/libvirtd.conf", libvirtd_conf);
 	write_file(CONF, conf);
 
+	/* A daemon that starts before libvirtd says so, and connects once it is up. */
+	daemon_pid = esx_start_esxmemd(CONF, LOG, true);
+	REQUIRE(daemon_pid > 0, "fork");
+	if (!ESX_WAIT_FOR(esx_file_has(LOG, "libvirt: qemu:///system is not reachable"), 30)) {
+		show_logs();
+		CHECK(0, "esxmemd did not say that libvirt is not reachable");
+	}
 	t0 = esx_now();
 	libvirtd_pid = start_libvirtd();
 	REQUIRE(libvirtd_pid > 0, "fork");
@@ -371,8 +380,11 @@ int main(void)
 	}
 	printf("libvirtd: up (QEMU probed) in %.1f s\n", esx_now() - t0);
 
-	daemon_pid = esx_start_esxmemd(CONF, LOG, true);
-	REQUIRE(daemon_pid > 0, "fork");
+	/* It tries again every 10 s. */
+	if (!ESX_WAIT_FOR(esx_file_has(LOG, "libvirt: connected to qemu:///system"), 60)) {
+		show_logs();
+		CHECK(0, "esxmemd did not connect to libvirtd once it was up");
+	}
 	t0 = esx_now();
 	for (i = 0; i < 2; i++) {
 		struct guest *g = &guests[i];
