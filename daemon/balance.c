@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "esxmemd.h"
+#include "libvirt.h"
 #include "log.h"
 #include "policy.h"
 
@@ -350,6 +351,7 @@ int balance(struct daemon *d)
 	d->balloon_give = balloon_give(d);
 	balloon_listen_resume(d);
 	stock_balloons(d);
+	libvirt_balloons(d);
 	metrics_publish(d);
 	return 0;
 }

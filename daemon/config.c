@@ -52,6 +52,7 @@ void config_defaults(struct config *c)
 	c->vm_default.reclaim.swap = true;
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s",
 		 CONFIG_SOCKET_DEFAULT);
+	snprintf(c->libvirt_uri, sizeof(c->libvirt_uri), "%s", CONFIG_LIBVIRT_URI_DEFAULT);
 }
 
 void config_free(struct config *c)
@@ -624,6 +625,13 @@ static int top_member(struct parser *p, const char *key, json_t *v, void *out)
 	}
 	if (!strcmp(key, "metrics"))
 		return members(p, v, "listen, textfile", metrics_member, &c->metrics);
+	if (!strcmp(key, "libvirt_uri")) {
+		if (!json_is_string(v) || json_string_length(v) >= sizeof(c->libvirt_uri))
+			return fail(p, "must be a libvirt URI such as \"qemu:///system\" of at most %zu bytes, or \"\" for none",
+				    sizeof(c->libvirt_uri) - 1);
+		strcpy(c->libvirt_uri, json_string_value(v));
+		return 0;
+	}
 	if (!strcmp(key, "vm_defaults")) {
 		err = members(p, v, VM_KEYS, vm_member, &c->vm_default);
 		return err ?: check_vm(p, &c->vm_default);
@@ -688,7 +696,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	config_defaults(&c);
-	ret = members(&p, root, "pool, tax, headroom, balance_period, sampling, thresholds, control_socket, balloon_connections_max, metrics, vm_defaults, vms",
+	ret = members(&p, root, "pool, tax, headroom, balance_period, sampling, thresholds, control_socket, balloon_connections_max, metrics, libvirt_uri, vm_defaults, vms",
 		      top_member, &c);
 	vms = json_object_get(root, "vms");
 	if (!ret && vms) {

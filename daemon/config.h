@@ -24,6 +24,7 @@
 
 #define CONFIG_PATH_DEFAULT	"/etc/esxmem/esxmemd.json"
 #define CONFIG_SOCKET_DEFAULT	"/run/esxmemd/control"
+#define CONFIG_LIBVIRT_URI_DEFAULT	"qemu:///system"
 /* host_reserve: a share of RAM, at least the floor; see config_host_reserve(). */
 #define CONFIG_HOST_RESERVE_PERCENT	5
 #define CONFIG_HOST_RESERVE_PERCENT_MAX	50
@@ -97,6 +98,9 @@ struct config {
 	 * daemon's file limit allows, less what it keeps for itself */
 	unsigned int balloon_conns_max;
 	struct config_metrics metrics;
+	/* libvirt, for the stock balloons of its domains: its URI, default
+	 * CONFIG_LIBVIRT_URI_DEFAULT; "" turns it off (libvirt.c) */
+	char libvirt_uri[256];
 	size_t nr_vms;
 	struct config_vm *vms;
 };

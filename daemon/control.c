@@ -129,9 +129,10 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 {
 	const struct esxmem_vm_info *vm = d->vms[i];
 	double rho = d->rho ? d->rho[i] : 0;
-	json_t *changes = override_settings(d, esxmem_vm_name(vm));
+	json_t *changes = override_settings(d, esxmem_vm_name(vm)), *j;
+	const struct vm_cache *c = vm_cache_find(d, esxmem_vm_id(vm));
 
-	return with_vm_counters(json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I, s:o}",
+	j = with_vm_counters(json_pack("{s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f, s:I, s:o}",
 		"name", esxmem_vm_name(vm), "id", (json_int_t)esxmem_vm_id(vm),
 		"pid", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_OWNER_PID), "attached", esxmem_vm_kvm_attached(vm),
 		"size_pages", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_SIZE_PAGES),
@@ -154,6 +155,10 @@ static json_t *vm_json(const struct daemon *d, size_t i)
 		"active_fast", esxmem_vm_value(vm, ESXMEM_VM_ACTIVE_FAST_PPM) / 1e6,
 		"domain", (json_int_t)esxmem_vm_value(vm, ESXMEM_VM_DOMAIN),
 		"runtime_changes", changes ? json_deep_copy(changes) : json_object()), vm);
+	/* A libvirt domain's stock balloon: what it holds, as libvirt last said. */
+	if (j && c && c->libvirt.is == LIBVIRT_DOMAIN)
+		json_object_set_new(j, "virtio_balloon_pages", json_integer((json_int_t)c->libvirt.held));
+	return j;
 }
 
 static json_t *status_json(const struct daemon *d)

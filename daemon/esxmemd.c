@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "esxmemd.h"
+#include "libvirt.h"
 #include "log.h"
 
 #define EX_CONFIG	78	/* sysexits.h: systemd does not restart on it */
@@ -104,6 +105,7 @@ void use_config(struct daemon *d, struct config *fresh, bool keep_changes)
 	if (d->module_loaded)
 		apply_pool_settings(d);
 	arm_timer(d);
+	libvirt_reconfigure(d);
 	balance(d);
 }
 
@@ -158,6 +160,8 @@ static int setup(struct daemon *d)
 		      add_fd(d, d->control_fd, EV_CONTROL) ?:
 		      add_fd(d, d->control_timer_fd, EV_CONTROL_TIMER) ?:
 		      add_fd(d, module_watch_fd(d), EV_MODULE);
+	if (!err)
+		libvirt_open(d);
 	return err;
 }
 
@@ -246,6 +250,9 @@ static void dispatch(struct daemon *d, const struct epoll_event *ev, bool *rebal
 	case EV_METRICS:
 	case EV_METRICS_TIMER:
 		metrics_http_ready(d);
+		break;
+	case EV_LIBVIRT:
+		libvirt_ready(d);
 		break;
 	default:
 		if (ev->data.u64 >= EV_QMP_SESSION)
@@ -373,6 +380,7 @@ int main(int argc, char **argv)
 	overrides_clear(&d);
 	reclaim_forget_failures(&d);
 	vm_cache_free(&d);
+	libvirt_close(&d);
 	stock_balloons_free(&d);
 	esxmem_events_close(d.events);
 	module_watch_close(&d);

@@ -19,7 +19,7 @@
 /* epoll tags: fixed sources, then one per balloon connection. */
 enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
        EV_BALLOON_PACE, EV_CONTROL_TIMER, EV_MODULE, EV_QMP_TIMER,
-       EV_METRICS, EV_METRICS_TIMER, EV_BALLOON_CONN = 1000 };
+       EV_METRICS, EV_METRICS_TIMER, EV_LIBVIRT, EV_BALLOON_CONN = 1000 };
 /* Control clients' tags, then QMP sessions': above any balloon connection's. */
 #define EV_CONTROL_CLIENT	(UINT64_C(1) << 32)
 #define EV_QMP_SESSION		(UINT64_C(2) << 32)
@@ -33,6 +33,7 @@ enum { EV_TIMER, EV_SIGNAL, EV_EVENTS, EV_CONTROL, EV_BALLOON_LISTEN,
 struct balloon_conn;
 struct control_client;
 struct metrics_http;
+struct libvirt_link;
 struct nl_sock;
 struct qmp_session;
 
@@ -59,6 +60,28 @@ struct stock_balloon {
 	unsigned int failures;
 };
 
+/*
+ * libvirt.c: the stock virtio-balloon of a libvirt domain, driven through
+ * libvirt (which keeps the domain's QMP monitor to itself).
+ */
+struct libvirt_balloon {
+	char uuid[37];			/* "-uuid" of the command line, or "" */
+	bool has_balloon;		/* a virtio-balloon on the command line */
+	enum { LIBVIRT_UNKNOWN, LIBVIRT_DOMAIN, LIBVIRT_NOT_DOMAIN } is;
+	bool pending;			/* libvirt's thread has a request of ours */
+	bool period_set;		/* its stats period was asked for */
+	uint64_t held;			/* pages the balloon holds, as last seen */
+	uint64_t sent_kib;		/* the last size asked for, KiB */
+	/* What the last query saw: no change, no query. */
+	bool settled;
+	uint64_t seen_size, seen_target, seen_consumed;
+	unsigned int seen_state;
+	double seen_give;
+	int last_err;			/* logged once until it changes */
+	uint64_t retry_at;		/* after failures, the balance of the next try */
+	unsigned int failures;
+};
+
 /* vm_cache.c: what the daemon keeps of each VM between balances, by id. */
 struct vm_cache {
 	uint32_t id;
@@ -76,6 +99,7 @@ struct vm_cache {
 	unsigned int attach_gap;
 	bool balloon_session;		/* esxballoon is connected (balloon.c) */
 	struct stock_balloon stock;
+	struct libvirt_balloon libvirt;
 };
 
 /* Runtime changes from "esxmemctl set", until reload or restart. */
@@ -119,6 +143,7 @@ struct daemon {
 	uint32_t *qmp_queue;
 	size_t qmp_queue_len, qmp_queue_head, qmp_queue_cap;
 	int qmp_timer_fd;		/* the earliest session's deadline */
+	struct libvirt_link *libvirt;	/* libvirt's thread, or NULL (libvirt.c) */
 	uint32_t *swap_failed;		/* VMs whose swap file failed */
 	size_t nr_swap_failed;
 	uint32_t *min_refused;		/* VMs whose min admission refused */

@@ -20,6 +20,7 @@
 
 #include "esxmemd.h"
 #include "log.h"
+#include "libvirt.h"
 #include "qmp.h"
 
 /* Fibonacci hashing: ids are small and dense, the table a power of two. */
@@ -66,6 +67,7 @@ static void read_identity(struct vm_cache *c)
 	if (read_cmdline((pid_t)c->pid, cmdline, sizeof(cmdline), &len))
 		return;			/* gone or not readable: try next balance */
 	c->cid_err = vm_cid_from_cmdline(cmdline, len, &c->cid);
+	libvirt_identity(c, cmdline, len);
 	c->qmp_path[0] = '\0';
 	if (qmp_has_virtio_balloon(cmdline, len) &&
 	    qmp_socket_path(cmdline, len, c->qmp_path, sizeof(c->qmp_path)))
@@ -81,6 +83,7 @@ static void reset(struct vm_cache *c, uint32_t pid)
 	c->qmp_path[0] = '\0';
 	c->attach_at = 0;
 	c->attach_gap = 0;
+	memset(&c->libvirt, 0, sizeof(c->libvirt));
 }
 
 int vm_cache_update(struct daemon *d, struct esxmem_vm_info *const *vms, size_t n)

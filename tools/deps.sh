@@ -12,6 +12,7 @@ PACKAGES="
 	libnl-3-dev libnl-genl-3-dev libjansson-dev libmicrohttpd-dev
 	check libsubunit-dev
 	gnuplot-nox
+	libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients libvirt-dev
 	$*
 "
 

@@ -140,7 +140,26 @@ build_base() {
 	# carries our balloon driver, so build_tests makes it.
 	cp "${KROOT%/}/boot/vmlinuz-$KVER" "$root/guest/vmlinuz"
 
+	copy_libvirt "$root"
 	make_cpio "$root" "$out/base.cpio"
+}
+
+# Debian's libvirtd with its QEMU driver, and virsh, for the libvirt test
+# (esxmemd_libvirt.sh), which writes the configuration it runs with. No
+# network, storage or security drivers: its domains need none.
+copy_libvirt() {
+	local root=$1 lib=/usr/lib/x86_64-linux-gnu/libvirt
+	[ -x /usr/sbin/libvirtd ] && [ -x /usr/bin/virsh ] ||
+		die "libvirtd or virsh missing: install libvirt-daemon-system and libvirt-clients (make deps)"
+	copy_elf "$root" /usr/sbin/libvirtd
+	copy_elf "$root" /usr/bin/virsh
+	copy_elf "$root" "$lib/connection-driver/libvirt_driver_qemu.so"
+	# libvirtd probes QEMU's TCG too, which Debian builds as a module.
+	for m in /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-*.so; do
+		[ ! -e "$m" ] || copy_elf "$root" "$m"
+	done
+	mkdir -p "$root/usr/share/libvirt"
+	cp -a /usr/share/libvirt/cpu_map "$root/usr/share/libvirt/"
 }
 
 # The nested guest's initramfs: busybox, its init, the virtio and vsock

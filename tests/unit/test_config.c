@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "esxmemd.h"
+#include "libvirt.h"
 #include "unit.h"
 
 /*
@@ -73,6 +74,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(config_host_reserve(&c, 512ULL << 30), (512ULL << 30) / 100 * 5);
 	ck_assert_uint_eq(config_host_reserve(&c, 4ULL << 40), (4ULL << 40) / 100 * 5);
 	ck_assert_str_eq(c.control_socket, CONFIG_SOCKET_DEFAULT);
+	ck_assert_str_eq(c.libvirt_uri, "qemu:///system");
 	ck_assert_int_eq(c.vm_default.shares_level, CONFIG_SHARES_NORMAL);
 	ck_assert(c.vm_default.reclaim.balloon && c.vm_default.reclaim.swap);
 	ck_assert_uint_eq(c.nr_vms, 0);
@@ -100,7 +102,7 @@ START_TEST(full_file)
 		" \"tax\": 0.5, \"balance_period\": 5,\n"
 		" \"sampling\": {\"period\": 10, \"pages\": 400},\n"
 		" \"thresholds\": {\"high\": 100, \"soft\": 50, \"hard\": 30, \"low\": 5},\n"
-		" \"control_socket\": \"/tmp/x.sock\",\n"
+		" \"control_socket\": \"/tmp/x.sock\", \"libvirt_uri\": \"qemu+ssh://h/system\",\n"
 		" \"vm_defaults\": {\"shares\": \"low\", \"max\": \"1G\"},\n"
 		" \"vms\": {\"web1\": {\"shares\": 2000, \"min\": \"512M\", \"max\": \"2G\",\n"
 		"   \"domain\": 3, \"reclaim\": {\"swap\": false, \"compress_max\": \"200M\",\n"
@@ -116,6 +118,7 @@ START_TEST(full_file)
 	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_HIGH], 100);
 	ck_assert_uint_eq(c.state_permille[ESXMEM_STATE_LOW], 5);
 	ck_assert_str_eq(c.control_socket, "/tmp/x.sock");
+	ck_assert_str_eq(c.libvirt_uri, "qemu+ssh://h/system");
 	ck_assert_uint_eq(c.nr_vms, 2);
 	vm = config_vm_find(&c, "web1");
 	ck_assert_str_eq(vm->name, "web1");
@@ -179,6 +182,10 @@ static const struct {
 	{ "{\"vms\": {\"a\": {\"shares\": \"huge\"}}}", "\"huge\" is not a level" },
 	{ "{\"vms\": {\"a\": {\"reclaim\": {\"swap\": 1}}}}", "vms.a.reclaim.swap: must be true or false" },
 	{ "{\"control_socket\": \"relative\"}", "control_socket: must be an absolute path" },
+	{ "{\"libvirt_uri\": false}", "libvirt_uri: must be a libvirt URI" },
+	{ "{\"libvirt_uri\": \"qemu+ssh://" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/system\"}",
+	  "libvirt_uri: must be a libvirt URI such as \"qemu:///system\" of at most 255 bytes" },
 	{ "{\"headroom\": 0}", ":1:2: headroom: 0 is out of range 1..100 percent" },
 	{ "{\"metrics\": {\"listen\": \"localhost:9464\"}}",
 	  ":1:14: metrics.listen: must be \"ADDRESS:PORT\" with a numeric address" },
@@ -323,6 +330,48 @@ START_TEST(host_reserve_and_pool)
 }
 END_TEST
 
+/* libvirt's identity of a VM: its UUID and its stock balloon, as libvirt 9 writes them. */
+START_TEST(libvirt_identity_from_command_lines)
+{
+	static const char domain[] = "/usr/bin/qemu-system-x86_64\0-name\0guest=lv1,debug-threads=on\0"
+		"-uuid\0" "6f1d7e38-55c9-4a5e-9d3f-0c7a2b5e4d10\0"
+		"-device\0{\"driver\":\"virtio-balloon-pci\",\"id\":\"balloon0\",\"bus\":\"pci.0\",\"addr\":\"0x4\"}\0";
+	/* QEMU's own keyval balloon is for QMP (qmp.c), not libvirt's. */
+	static const char keyval[] = "qemu\0-uuid\0" "6f1d7e38-55c9-4a5e-9d3f-0c7a2b5e4d10\0"
+		"-device\0virtio-balloon-pci\0";
+	/* A UUID that is not one, a -uuid with nothing after it, none. */
+	static const char short_uuid[] = "qemu\0-uuid\0" "6f1d7e38\0-device\0{\"driver\":\"virtio-balloon-pci\"}\0";
+	static const char cut[] = "qemu\0-device\0{\"driver\":\"e1000\"}\0-uuid\0";
+	struct vm_cache c;
+
+	memset(&c, 0, sizeof(c));
+	libvirt_identity(&c, domain, sizeof(domain) - 1);
+	ck_assert_str_eq(c.libvirt.uuid, "6f1d7e38-55c9-4a5e-9d3f-0c7a2b5e4d10");
+	ck_assert(c.libvirt.has_balloon);
+	libvirt_identity(&c, keyval, sizeof(keyval) - 1);
+	ck_assert_str_eq(c.libvirt.uuid, "6f1d7e38-55c9-4a5e-9d3f-0c7a2b5e4d10");
+	ck_assert(!c.libvirt.has_balloon);
+	libvirt_identity(&c, short_uuid, sizeof(short_uuid) - 1);
+	ck_assert_str_eq(c.libvirt.uuid, "");
+	ck_assert(c.libvirt.has_balloon);
+	libvirt_identity(&c, cut, sizeof(cut) - 1);
+	ck_assert_str_eq(c.libvirt.uuid, "");
+	ck_assert(!c.libvirt.has_balloon);
+}
+END_TEST
+
+/* "" turns libvirt off. */
+START_TEST(libvirt_off)
+{
+	struct config c;
+	char err[512];
+
+	ck_assert_int_eq(load_text("{\"libvirt_uri\": \"\"}", &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.libvirt_uri, "");
+	config_free(&c);
+}
+END_TEST
+
 START_TEST(cids_from_command_lines)
 {
 	/* QEMU's keyval form, and libvirt 9's JSON one, with its other keys. */
@@ -405,6 +454,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, names_from_command_lines);
 	tcase_add_test(tc, cids_from_command_lines);
+	tcase_add_test(tc, libvirt_identity_from_command_lines);
+	tcase_add_test(tc, libvirt_off);
 	tcase_add_test(tc, host_reserve_and_pool);
 	suite_add_tcase(s, tc);
 	return s;
