@@ -11,6 +11,7 @@
  * exactly how many pages could be saved.
  *
  * Each system runs on its own copy: esxmem objects in one sharing domain,
+ * in 4 KiB pages (large_pages=never, as KSM's memory is MADV_NOHUGEPAGE),
  * and anonymous memory marked MADV_MERGEABLE under KSM. Twice: at an equal
  * scan rate (EQUAL_RATE pages a second: KSM's pages_to_scan per
  * sleep_millisecs, esxmem's pages_per_sec) and at each one's maximum rate.
@@ -826,6 +827,7 @@ static void report_guests(const struct guest_result *g)
 int main(void)
 {
 	char enabled[8], rate[32], vm_rate[32], isolate[8], break_large[64], was[16] = "";
+	char large[64], large_was[16] = "";
 	struct guest_result g[NR_GUEST_SYS] = { 0 };
 	struct run e = { 0 }, k = { 0 };
 	struct esxmem *h;
@@ -851,6 +853,10 @@ int main(void)
 	esx_sysfs_string("share/isolate_vms", isolate, sizeof(isolate));
 	esx_sysfs_string("share/break_large", break_large, sizeof(break_large));
 
+	/* "never [always]": the word in brackets. */
+	esx_sysfs_string("large_pages", large, sizeof(large));
+	sscanf(strchr(large, '[') ? strchr(large, '[') + 1 : large, "%15[a-z]", large_was);
+	esx_sysfs_write("large_pages", "never");
 	for (i = 0; i < 2 && !err; i++) {
 		bool max_rate = i == 1;
 
@@ -858,6 +864,8 @@ int main(void)
 		if (!err)
 			report(max_rate ? "max" : "equal", &e, &k, ach);
 	}
+	/* The guests' RAM in large pages. */
+	esx_sysfs_write("large_pages", "always");
 	printf("sharing: %.1f s for the figures above\n", now() - t0);
 	for (i = 0; i < NR_GUEST_SYS && !err; i++) {
 		t = now();
@@ -873,6 +881,7 @@ int main(void)
 	sscanf(strchr(break_large, '[') ? strchr(break_large, '[') + 1 : break_large,
 	       "%15[a-z]", was);
 	esx_sysfs_write("share/break_large", was);
+	esx_sysfs_write("large_pages", large_was);
 	esx_sysfs_write("share/enabled", enabled);
 	esxmem_close(h);
 	if (kvm_vm >= 0)
