@@ -34,7 +34,9 @@
  * measure both systems are judged alike by. No VGA device, so that KSM
  * too sees little besides guest RAM (QEMU marks all its RAM blocks
  * mergeable, ROMs included). esxmem's saving is its guest pages on shared
- * frames less the frames, plus the zero pages it found; KSM's is
+ * frames less the frames, plus its guest pages that went to the zero state
+ * while it scanned (zero pages it found, and the all-zero pieces of the
+ * large pages it broke, which break without a zero merge); KSM's is
  * pages_sharing. Also, when the guests are up and before any scan: the
  * share of the RAM KVM has mapped for them that it maps with 2 MiB
  * NPT/EPT entries (KVM's pages_2m and pages_4k in debugfs), on esxmem and
@@ -512,11 +514,11 @@ static int join_domain(struct esxmem *h)
 	return found;
 }
 
-/* Pages esxmem saves on the guests: shared less frames, plus zero finds. */
-static long esx_guest_saved(struct esxmem *h, long zero0)
+/* The guests' pages in state @state, over all their objects. */
+static long esx_guest_pages(struct esxmem *h, enum esxmem_page_state state)
 {
 	struct esxmem_vm_info **vms;
-	long shared = 0;
+	long pages = 0;
 	size_t n, i;
 	int g;
 
@@ -525,10 +527,20 @@ static long esx_guest_saved(struct esxmem *h, long zero0)
 	for (i = 0; i < n; i++)
 		for (g = 0; g < GUESTS; g++)
 			if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)qemu[g])
-				shared += (long)esxmem_vm_state_pages(vms[i], ESXMEM_PAGE_SHARED);
+				pages += (long)esxmem_vm_state_pages(vms[i], state);
 	esxmem_vm_list_free(vms, n);
-	return shared - esx_sysfs_long("share/pages_shared") +
-	       esx_sysfs_long("share/zero_merges") - zero0;
+	return pages;
+}
+
+/*
+ * Pages esxmem saves on the guests: shared less frames, plus the pages
+ * that went to the zero state since @zero0 were counted: those the scanner
+ * found, and the all-zero pieces of the large pages it broke.
+ */
+static long esx_guest_saved(struct esxmem *h, long zero0)
+{
+	return esx_guest_pages(h, ESXMEM_PAGE_SHARED) - esx_sysfs_long("share/pages_shared") +
+	       esx_guest_pages(h, ESXMEM_PAGE_ZERO) - zero0;
 }
 
 /*
@@ -645,8 +657,7 @@ static void hold_pool_soft(void)
 static int guests_run(struct esxmem *h, enum guest_sys sys, struct guest_result *r)
 {
 	bool on_esxmem = sys != KSM_THP;
-	long zero0 = esx_sysfs_long("share/zero_merges");
-	long used0 = esx_sysfs_long("used_pages"), free0 = settled_free_pages();
+	long zero0 = 0, used0 = esx_sysfs_long("used_pages"), free0 = settled_free_pages();
 	long breaks0 = esx_sysfs_long("large_page_breaks"), rss, thp;
 	double t0 = now(), t_up = -1, cpu0 = 0;
 	char pool[32];
@@ -697,8 +708,13 @@ static int guests_run(struct esxmem *h, enum guest_sys sys, struct guest_result 
 				kvm_2m_percent(qemu[i], -1, GUEST_MIB * MIB, &p2m, &p4k);
 				r->kvm_2m = p2m < 0 || r->kvm_2m < 0 ? -1 : r->kvm_2m + p2m;
 				r->kvm_4k = p4k < 0 || r->kvm_4k < 0 ? -1 : r->kvm_4k + p4k;
+				/* Huge pages KVM split because the guest ran code in them. */
+				printf("sharing: %s: guest %d: KVM maps %ld 2 MiB and %ld 4 KiB pages, %ld split for execution (nx_huge_pages)\n",
+				       guest_sys_name[sys], i, p2m, p4k,
+				       kvm_vm_stat(qemu[i], -1, "nx_lpage_splits"));
 			}
 			if (on_esxmem) {
+				zero0 = esx_guest_pages(h, ESXMEM_PAGE_ZERO);
 				printf("sharing: %s: %ld large pages in use\n", guest_sys_name[sys],
 				       esx_sysfs_long("large_pages_in_use"));
 				if (sys == ESX_PRESSURE)
@@ -744,6 +760,8 @@ static int guests_run(struct esxmem *h, enum guest_sys sys, struct guest_result 
 		       guest_sys_name[sys], esx_sysfs_long("used_pages") - used0, state,
 		       esx_sysfs_long("large_pages_in_use"),
 		       esx_sysfs_long("large_page_breaks") - breaks0);
+		printf("sharing: %s: %ld zero-state guest pages when up, %ld now\n", guest_sys_name[sys],
+		       zero0, esx_guest_pages(h, ESXMEM_PAGE_ZERO));
 		printf("sharing: %s: %ld frames, %ld sharing, %ld hints, %ld table full, %ld evicted, %ld dropped, %ld stale hints, %ld collisions, %ld zero merges, %ld guest pages\n",
 		       guest_sys_name[sys],
 		       esx_sysfs_long("share/pages_shared"),
@@ -754,7 +772,7 @@ static int guests_run(struct esxmem *h, enum guest_sys sys, struct guest_result 
 		       esx_sysfs_long("share/hints_dropped"),
 		       esx_sysfs_long("share/stale_hints"),
 		       esx_sysfs_long("share/collisions"),
-		       esx_sysfs_long("share/zero_merges") - zero0,
+		       esx_sysfs_long("share/zero_merges"),
 		       esx_sysfs_long("share/guest_pages"));
 	} else {
 		for (i = 0, rss = 0, thp = 0; i < GUESTS; i++) {
