@@ -11,6 +11,7 @@
  * exactly how many pages could be saved.
  *
  * Each system runs on its own copy: esxmem objects in one sharing domain,
+ * in 4 KiB pages (large_pages=never, as KSM's memory is MADV_NOHUGEPAGE),
  * and anonymous memory marked MADV_MERGEABLE under KSM. Twice: at an equal
  * scan rate (EQUAL_RATE pages a second: KSM's pages_to_scan per
  * sleep_millisecs, esxmem's pages_per_sec) and at each one's maximum rate.
@@ -20,20 +21,33 @@
  * over whole passes; esxmem's from share/scan_cpu_us and pages_scanned).
  *
  * Then real guests: GUESTS identical idle Linux guests under QEMU (KVM),
- * once with RAM on /dev/esxmem in one sharing domain and once on anonymous
- * memory with KSM (QEMU marks it mergeable), both scanning at EQUAL_RATE;
- * the memory saved GUEST_SECS after every guest is up, and the host
- * memory the guests take then (MemFree before less MemFree then, QEMU
- * included), the one measure both systems are judged alike by. No VGA
- * device, so that KSM too sees little besides guest RAM (QEMU marks all
- * its RAM blocks mergeable, ROMs included). esxmem's saving is its guest
- * pages on shared frames less the frames, plus the zero pages it found;
- * KSM's is pages_sharing.
+ * with RAM on /dev/esxmem in one sharing domain (align=2M: in large pages
+ * mapped 2 MiB), once for each share/break_large setting (never; always;
+ * pressure, with the pool held in the soft state by lowering pool_pages
+ * once the guests are up, as sharing frees pages), and once on QEMU's own
+ * anonymous memory (memory-backend-ram: transparent huge pages) with KSM
+ * (QEMU marks it mergeable; KSM splits the huge pages it merges). The
+ * scanners start once every guest is up, at EQUAL_RATE; GUEST_SECS later:
+ * the memory saved, the scanner's CPU time over those seconds (esxmem's
+ * share/scan_cpu_us, ksmd's schedstat), and the host memory the guests
+ * take then (MemFree before less MemFree then, QEMU included), the one
+ * measure both systems are judged alike by. No VGA device, so that KSM
+ * too sees little besides guest RAM (QEMU marks all its RAM blocks
+ * mergeable, ROMs included). esxmem's saving is its guest pages on shared
+ * frames less the frames, plus its guest pages that went to the zero state
+ * while it scanned (zero pages it found, and the all-zero pieces of the
+ * large pages it broke, which break without a zero merge); KSM's is
+ * pages_sharing. Also, when the guests are up and before any scan: the
+ * share of their RAM that KVM maps with 2 MiB NPT/EPT entries, and of
+ * what it has mapped for them (KVM's pages_2m and pages_4k in debugfs),
+ * on esxmem and on anonymous THP; and esxmem's sharing metadata per guest page
+ * (share/metadata_bytes / share/guest_pages), at most 16 B.
  *
  * Output: "bench: <name> <value> <unit>" lines, the ratios esxmem / KSM.
  * Exit status 1 if a measurement could not be made.
  */
 #include "esxtest.h"
+#include "kvm_stats.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -500,11 +514,11 @@ static int join_domain(struct esxmem *h)
 	return found;
 }
 
-/* Pages esxmem saves on the guests: shared less frames, plus zero finds. */
-static long esx_guest_saved(struct esxmem *h, long zero0)
+/* The guests' pages in state @state, over all their objects. */
+static long esx_guest_pages(struct esxmem *h, enum esxmem_page_state state)
 {
 	struct esxmem_vm_info **vms;
-	long shared = 0;
+	long pages = 0;
 	size_t n, i;
 	int g;
 
@@ -513,19 +527,33 @@ static long esx_guest_saved(struct esxmem *h, long zero0)
 	for (i = 0; i < n; i++)
 		for (g = 0; g < GUESTS; g++)
 			if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)qemu[g])
-				shared += (long)esxmem_vm_state_pages(vms[i], ESXMEM_PAGE_SHARED);
+				pages += (long)esxmem_vm_state_pages(vms[i], state);
 	esxmem_vm_list_free(vms, n);
-	return shared - esx_sysfs_long("share/pages_shared") +
-	       esx_sysfs_long("share/zero_merges") - zero0;
+	return pages;
 }
 
-/* Resident pages of QEMU @pid's guest RAM mapping (GUEST_MIB in size). */
-static long ram_rss_pages(pid_t pid)
+/*
+ * Pages esxmem saves on the guests: shared less frames, plus the pages
+ * that went to the zero state since @zero0 were counted: those the scanner
+ * found, and the all-zero pieces of the large pages it broke.
+ */
+static long esx_guest_saved(struct esxmem *h, long zero0)
+{
+	return esx_guest_pages(h, ESXMEM_PAGE_SHARED) - esx_sysfs_long("share/pages_shared") +
+	       esx_guest_pages(h, ESXMEM_PAGE_ZERO) - zero0;
+}
+
+/*
+ * Resident pages of QEMU @pid's guest RAM mapping (GUEST_MIB in size), and
+ * in *@thp those of them in transparent huge pages.
+ */
+static long ram_rss_pages(pid_t pid, long *thp)
 {
 	char path[64], line[256];
 	long size_kb = -1, rss = -1, v;
 	FILE *f;
 
+	*thp = -1;
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
 	f = fopen(path, "r");
 	if (!f)
@@ -536,6 +564,9 @@ static long ram_rss_pages(pid_t pid)
 		else if (sscanf(line, "Rss: %ld kB", &v) == 1 &&
 			 size_kb == GUEST_MIB * 1024 && rss < 0)
 			rss = v / 4;
+		else if (sscanf(line, "AnonHugePages: %ld kB", &v) == 1 &&
+			 size_kb == GUEST_MIB * 1024 && *thp < 0)
+			*thp = v / 4;
 	}
 	fclose(f);
 	return rss;
@@ -579,29 +610,74 @@ static long settled_free_pages(void)
 	return cur;
 }
 
-/*
- * Boots the guests, waits GUEST_SECS once all hold; the pages saved, and
- * in *@used the host memory the guests take: how much less is free than
- * before they started. The same measure for both systems, since their own
- * counters do not count alike (KSM's also cover QEMU's ROM blocks).
- */
-static long guests_run(struct esxmem *h, bool on_esxmem, long *used)
-{
-	long saved = -1, zero0 = esx_sysfs_long("share/zero_merges");
-	long used0 = esx_sysfs_long("used_pages"), free0 = settled_free_pages();
-	double t0 = now(), t_up = -1;
-	int i, up;
+/* The systems the real guests run on. */
+enum guest_sys { ESX_NEVER, ESX_ALWAYS, ESX_PRESSURE, KSM_THP, NR_GUEST_SYS };
 
+static const char *const guest_sys_name[NR_GUEST_SYS] = {
+	"esxmem_never", "esxmem_always", "esxmem_pressure", "ksm",
+};
+
+static const char *const break_large_value[] = {
+	[ESX_NEVER] = "never", [ESX_ALWAYS] = "always", [ESX_PRESSURE] = "pressure",
+};
+
+struct guest_result {
+	long saved;		/* pages */
+	long used;		/* host pages the guests take, QEMU included */
+	double cpu_secs;	/* the scanner's, over GUEST_SECS */
+	double meta_per_page;	/* esxmem's sharing metadata, bytes */
+	long kvm_2m, kvm_4k;	/* KVM's mappings when the guests are up */
+};
+
+/* The scanner's CPU time so far, in seconds. */
+static double scanner_cpu(enum guest_sys sys)
+{
+	return sys == KSM_THP ? ksmd_ns() / 1e9 : esx_sysfs_long("share/scan_cpu_us") / 1e6;
+}
+
+/*
+ * Keeps the pool in the soft state while sharing frees pages: pool_pages
+ * lowered so that 3% of it is free, whenever the free share leaves
+ * 2.5% .. 5% (soft lasts from below 4% down to 2%, and ends only above
+ * the high state's 6%).
+ */
+static void hold_pool_soft(void)
+{
+	long used = esx_sysfs_long("used_pages"), pool = esx_sysfs_long("pool_pages");
+	long free_permille = pool > 0 ? (pool - used) * 1000 / pool : 0;
+
+	if (free_permille < 25 || free_permille > 50)
+		esx_sysfs_write_long("pool_pages", used * 1000 / 970);
+}
+
+/*
+ * Boots the guests on @sys, starts its scanner once all hold and waits
+ * GUEST_SECS; fills @r. 0, or -ETIMEDOUT if the guests did not come up.
+ */
+static int guests_run(struct esxmem *h, enum guest_sys sys, struct guest_result *r)
+{
+	bool on_esxmem = sys != KSM_THP;
+	long zero0 = 0, used0 = esx_sysfs_long("used_pages"), free0 = settled_free_pages();
+	long breaks0 = esx_sysfs_long("large_page_breaks"), rss, thp;
+	double t0 = now(), t_up = -1, cpu0 = 0;
+	char pool[32];
+	int i, up, err = -ETIMEDOUT;
+
+	esx_sysfs_string("pool_pages", pool, sizeof(pool));
 	if (on_esxmem) {
+		esx_sysfs_write("share/enabled", "0");
 		esx_sysfs_write_long("share/pages_per_sec", EQUAL_RATE);
 		esx_sysfs_write_long("share/vm_pages_per_sec", EQUAL_RATE);
-		esx_sysfs_write("share/enabled", "1");
+		if (esx_sysfs_write("share/break_large", break_large_value[sys])) {
+			fprintf(stderr, "sharing: cannot set share/break_large to %s\n",
+				break_large_value[sys]);
+			return -EIO;
+		}
 	} else {
 		write_file(KSM "run", 2);
 		write_file(KSM "pages_to_scan", EQUAL_RATE * KSM_SLEEP_MS / 1000);
 		write_file(KSM "sleep_millisecs", KSM_SLEEP_MS);
 		write_file(KSM "use_zero_pages", 0);
-		write_file(KSM "run", 1);
 	}
 	for (i = 0; i < GUESTS; i++) {
 		char path[64];
@@ -611,70 +687,183 @@ static long guests_run(struct esxmem *h, bool on_esxmem, long *used)
 		unlink(path);
 		qemu[i] = start_guest(i, on_esxmem);
 	}
-	while (now() - t0 < BOOT_SECS) {
+	while (now() - t0 < BOOT_SECS || t_up >= 0) {
 		if (on_esxmem)
 			join_domain(h);
-		for (i = 0, up = 0; i < GUESTS; i++)
-			up += guest_holds(i);
-		if (up == GUESTS && t_up < 0) {
+		if (t_up < 0) {
+			for (i = 0, up = 0; i < GUESTS; i++)
+				up += guest_holds(i);
+			if (up < GUESTS) {
+				usleep(100000);
+				continue;
+			}
 			t_up = now();
 			printf("sharing: %d guests on %s up after %.1f s\n", GUESTS,
-			       on_esxmem ? "esxmem" : "anonymous memory", t_up - t0);
-		}
-		if (t_up >= 0 && now() - t_up >= GUEST_SECS) {
-			saved = on_esxmem ? esx_guest_saved(h, zero0) :
-					    read_long(KSM "pages_sharing");
-			*used = free0 - host_free_pages();
-			if (on_esxmem) {
-				printf("sharing: esxmem: pool pages used %ld\n",
-				       esx_sysfs_long("used_pages") - used0);
-			} else {
-				long rss = 0;
+			       guest_sys_name[sys], t_up - t0);
+			/* How KVM maps them, before any scan breaks a page. */
+			r->kvm_2m = r->kvm_4k = 0;
+			for (i = 0; i < GUESTS; i++) {
+				long p2m, p4k;
 
-				for (i = 0; i < GUESTS; i++)
-					rss += ram_rss_pages(qemu[i]);
-				printf("sharing: ksm: guest RAM resident %ld, less merged %ld\n",
-				       rss, rss - saved);
+				kvm_2m_percent(qemu[i], -1, GUEST_MIB * MIB, &p2m, &p4k);
+				r->kvm_2m = p2m < 0 || r->kvm_2m < 0 ? -1 : r->kvm_2m + p2m;
+				r->kvm_4k = p4k < 0 || r->kvm_4k < 0 ? -1 : r->kvm_4k + p4k;
+				/* Huge pages KVM split because the guest ran code in them. */
+				printf("sharing: %s: guest %d: KVM maps %ld 2 MiB and %ld 4 KiB pages, %ld split for execution (nx_huge_pages)\n",
+				       guest_sys_name[sys], i, p2m, p4k,
+				       kvm_vm_stat(qemu[i], -1, "nx_lpage_splits"));
 			}
+			if (on_esxmem) {
+				zero0 = esx_guest_pages(h, ESXMEM_PAGE_ZERO);
+				printf("sharing: %s: %ld large pages in use\n", guest_sys_name[sys],
+				       esx_sysfs_long("large_pages_in_use"));
+				if (sys == ESX_PRESSURE)
+					hold_pool_soft();
+			} else {
+				for (i = 0, rss = 0, thp = 0; i < GUESTS; i++) {
+					long t;
+
+					rss += ram_rss_pages(qemu[i], &t);
+					thp += t;
+				}
+				printf("sharing: ksm: guest RAM resident %ld pages, %ld of them in huge pages\n",
+				       rss, thp);
+			}
+			cpu0 = scanner_cpu(sys);
 			if (on_esxmem)
-				printf("sharing: esxmem: %ld frames, %ld sharing, %ld hints, %ld table full, %ld evicted, %ld dropped, %ld stale hints, %ld collisions, %ld zero merges, %ld guest pages\n",
-				       esx_sysfs_long("share/pages_shared"),
-				       esx_sysfs_long("share/pages_sharing"),
-				       esx_sysfs_long("share/hints"),
-				       esx_sysfs_long("share/table_full"),
-				       esx_sysfs_long("share/hints_evicted"),
-				       esx_sysfs_long("share/hints_dropped"),
-				       esx_sysfs_long("share/stale_hints"),
-				       esx_sysfs_long("share/collisions"),
-				       esx_sysfs_long("share/zero_merges") - zero0,
-				       esx_sysfs_long("share/guest_pages"));
+				esx_sysfs_write("share/enabled", "1");
 			else
-				printf("sharing: ksm: %ld shared, %ld sharing, %ld unshared, %ld volatile\n",
-				       read_long(KSM "pages_shared"), read_long(KSM "pages_sharing"),
-				       read_long(KSM "pages_unshared"), read_long(KSM "pages_volatile"));
-			break;
+				write_file(KSM "run", 1);
+			continue;
 		}
+		if (sys == ESX_PRESSURE)
+			hold_pool_soft();
+		if (now() - t_up >= GUEST_SECS)
+			break;
 		usleep(100000);
 	}
-	if (saved < 0)
+	if (t_up < 0) {
 		fprintf(stderr, "sharing: the guests did not come up in %.0f s\n", BOOT_SECS);
+		goto out;
+	}
+	err = 0;
+	r->cpu_secs = scanner_cpu(sys) - cpu0;
+	r->saved = on_esxmem ? esx_guest_saved(h, zero0) : read_long(KSM "pages_sharing");
+	r->used = free0 - host_free_pages();
+	if (on_esxmem) {
+		char state[16];
+
+		esx_sysfs_string("state", state, sizeof(state));
+		r->meta_per_page = (double)esx_sysfs_long("share/metadata_bytes") /
+				   esx_sysfs_long("share/guest_pages");
+		printf("sharing: %s: pool pages used %ld, state %s, %ld large pages in use, %ld broken\n",
+		       guest_sys_name[sys], esx_sysfs_long("used_pages") - used0, state,
+		       esx_sysfs_long("large_pages_in_use"),
+		       esx_sysfs_long("large_page_breaks") - breaks0);
+		printf("sharing: %s: %ld zero-state guest pages when up, %ld now\n", guest_sys_name[sys],
+		       zero0, esx_guest_pages(h, ESXMEM_PAGE_ZERO));
+		printf("sharing: %s: %ld frames, %ld sharing, %ld hints, %ld table full, %ld evicted, %ld dropped, %ld stale hints, %ld collisions, %ld zero merges, %ld guest pages\n",
+		       guest_sys_name[sys],
+		       esx_sysfs_long("share/pages_shared"),
+		       esx_sysfs_long("share/pages_sharing"),
+		       esx_sysfs_long("share/hints"),
+		       esx_sysfs_long("share/table_full"),
+		       esx_sysfs_long("share/hints_evicted"),
+		       esx_sysfs_long("share/hints_dropped"),
+		       esx_sysfs_long("share/stale_hints"),
+		       esx_sysfs_long("share/collisions"),
+		       esx_sysfs_long("share/zero_merges"),
+		       esx_sysfs_long("share/guest_pages"));
+	} else {
+		for (i = 0, rss = 0, thp = 0; i < GUESTS; i++) {
+			long t;
+
+			rss += ram_rss_pages(qemu[i], &t);
+			thp += t;
+		}
+		printf("sharing: ksm: guest RAM resident %ld, %ld in huge pages, less merged %ld\n",
+		       rss, thp, rss - r->saved);
+		printf("sharing: ksm: %ld shared, %ld sharing, %ld unshared, %ld volatile\n",
+		       read_long(KSM "pages_shared"), read_long(KSM "pages_sharing"),
+		       read_long(KSM "pages_unshared"), read_long(KSM "pages_volatile"));
+	}
+out:
 	stop_guests();
-	if (!on_esxmem)
-		write_file(KSM "run", 2);
-	else
+	if (on_esxmem) {
 		esx_sysfs_write("share/enabled", "0");
-	return saved;
+		esx_sysfs_write("pool_pages", pool);
+	} else {
+		write_file(KSM "run", 2);
+	}
+	return err;
+}
+
+/* Percent of the RAM KVM maps for the guests that it maps with 2 MiB entries. */
+static double mapped_2m_percent(const struct guest_result *r)
+{
+	double all = (double)r->kvm_2m * 512 + r->kvm_4k;
+
+	return all > 0 ? 100.0 * r->kvm_2m * 512 / all : 0;
+}
+
+/* Percent of the guests' RAM that KVM maps with 2 MiB entries. */
+static double ram_2m_percent(const struct guest_result *r)
+{
+	return 100.0 * (double)r->kvm_2m * 2 / (GUESTS * GUEST_MIB);
+}
+
+static void report_guests(const struct guest_result *g)
+{
+	const struct guest_result *k = &g[KSM_THP];
+	int s;
+
+	for (s = 0; s < NR_GUEST_SYS; s++) {
+		const char *n = guest_sys_name[s];
+
+		printf("bench: sharing_guests_%s_saved %ld pages\n", n, g[s].saved);
+		printf("bench: sharing_guests_%s_cpu %.3f s\n", n, g[s].cpu_secs);
+		/* Host memory the guests take, QEMU included: what counts. */
+		printf("bench: sharing_guests_%s_used %ld pages\n", n, g[s].used);
+		if (s == KSM_THP)
+			continue;
+		printf("bench: sharing_guests_%s_saved_ratio %.3f esxmem/ksm\n", n,
+		       k->saved > 0 ? (double)g[s].saved / k->saved : 0);
+		printf("bench: sharing_guests_%s_cpu_ratio %.3f esxmem/ksm\n", n,
+		       k->cpu_secs > 0 ? g[s].cpu_secs / k->cpu_secs : 0);
+		printf("bench: sharing_guests_%s_used_ratio %.3f esxmem/ksm\n", n,
+		       k->used > 0 ? (double)g[s].used / k->used : 0);
+		printf("bench: sharing_guests_%s_metadata %.1f B/page\n", n, g[s].meta_per_page);
+	}
+	/* KVM's mappings, measured on the first esxmem run, before any scan. */
+	if (g[ESX_NEVER].kvm_2m < 0 || k->kvm_2m < 0) {
+		printf("sharing: no KVM statistics in " KVM_DEBUGFS ", no 2 MiB mapping figures\n");
+		return;
+	}
+	printf("sharing: KVM maps the guests' RAM on esxmem with %ld 2 MiB and %ld 4 KiB entries, on anonymous THP with %ld and %ld\n",
+	       g[ESX_NEVER].kvm_2m, g[ESX_NEVER].kvm_4k, k->kvm_2m, k->kvm_4k);
+	/* Of all their RAM, as for the tinyvmm guest (backend.c); */
+	printf("bench: kvm_2m_linux_esxmem %.1f %%\n", ram_2m_percent(&g[ESX_NEVER]));
+	printf("bench: kvm_2m_linux_anon_thp %.1f %%\n", ram_2m_percent(k));
+	printf("bench: kvm_2m_linux_ratio_esxmem_vs_anon_thp %.3f ratio\n",
+	       ram_2m_percent(k) > 0 ? ram_2m_percent(&g[ESX_NEVER]) / ram_2m_percent(k) : 0);
+	/* and of what KVM has mapped of an idle guest, ROMs included. */
+	printf("bench: kvm_2m_linux_esxmem_of_mapped %.1f %%\n", mapped_2m_percent(&g[ESX_NEVER]));
+	printf("bench: kvm_2m_linux_anon_thp_of_mapped %.1f %%\n", mapped_2m_percent(k));
 }
 
 int main(void)
 {
-	char enabled[8], rate[32], vm_rate[32], isolate[8];
+	char enabled[8], rate[32], vm_rate[32], isolate[8], break_large[64], was[16] = "";
+	char large[64], large_was[16] = "";
+	struct guest_result g[NR_GUEST_SYS] = { 0 };
 	struct run e = { 0 }, k = { 0 };
 	struct esxmem *h;
+	double t0 = now(), t;
 	long ach;
-	int err, i;
+	int err, i, kvm_vm;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	kvm_vm = esx_hold_kvm_vm();
 	if (corpus_build())
 		return 1;
 	ach = achievable();
@@ -689,7 +878,12 @@ int main(void)
 	esx_sysfs_string("share/pages_per_sec", rate, sizeof(rate));
 	esx_sysfs_string("share/vm_pages_per_sec", vm_rate, sizeof(vm_rate));
 	esx_sysfs_string("share/isolate_vms", isolate, sizeof(isolate));
+	esx_sysfs_string("share/break_large", break_large, sizeof(break_large));
 
+	/* "never [always]": the word in brackets. */
+	esx_sysfs_string("large_pages", large, sizeof(large));
+	sscanf(strchr(large, '[') ? strchr(large, '[') + 1 : large, "%15[a-z]", large_was);
+	esx_sysfs_write("large_pages", "never");
 	for (i = 0; i < 2 && !err; i++) {
 		bool max_rate = i == 1;
 
@@ -697,30 +891,29 @@ int main(void)
 		if (!err)
 			report(max_rate ? "max" : "equal", &e, &k, ach);
 	}
-	if (!err) {
-		long esx_used = 0, ksm_used = 0;
-		long esx_saved = guests_run(h, true, &esx_used);
-		long ksm_saved = guests_run(h, false, &ksm_used);
-
-		if (esx_saved < 0 || ksm_saved < 0) {
-			err = -ETIMEDOUT;
-		} else {
-			printf("bench: sharing_guests_esxmem_saved %ld pages\n", esx_saved);
-			printf("bench: sharing_guests_ksm_saved %ld pages\n", ksm_saved);
-			printf("bench: sharing_guests_saved_ratio %.3f esxmem/ksm\n",
-			       ksm_saved > 0 ? (double)esx_saved / ksm_saved : 0);
-			/* Host memory the guests take, QEMU included: what counts. */
-			printf("bench: sharing_guests_esxmem_used %ld pages\n", esx_used);
-			printf("bench: sharing_guests_ksm_used %ld pages\n", ksm_used);
-			printf("bench: sharing_guests_used_ratio %.3f esxmem/ksm\n",
-			       ksm_used > 0 ? (double)esx_used / ksm_used : 0);
-		}
+	/* The guests' RAM in large pages. */
+	esx_sysfs_write("large_pages", "always");
+	printf("sharing: %.1f s for the figures above\n", now() - t0);
+	for (i = 0; i < NR_GUEST_SYS && !err; i++) {
+		t = now();
+		err = guests_run(h, (enum guest_sys)i, &g[i]);
+		printf("sharing: %.1f s for the guests on %s\n", now() - t, guest_sys_name[i]);
 	}
+	if (!err)
+		report_guests(g);
 	esx_sysfs_write("share/pages_per_sec", rate);
 	esx_sysfs_write("share/vm_pages_per_sec", vm_rate);
 	esx_sysfs_write("share/isolate_vms", isolate);
+	/* "never always [pressure]": the word in brackets. */
+	sscanf(strchr(break_large, '[') ? strchr(break_large, '[') + 1 : break_large,
+	       "%15[a-z]", was);
+	esx_sysfs_write("share/break_large", was);
+	esx_sysfs_write("large_pages", large_was);
 	esx_sysfs_write("share/enabled", enabled);
 	esxmem_close(h);
+	if (kvm_vm >= 0)
+		close(kvm_vm);
+	printf("sharing: %.1f s in all\n", now() - t0);
 	if (err)
 		fprintf(stderr, "sharing: %s\n", strerror(-err));
 	return err ? 1 : 0;

@@ -65,6 +65,12 @@ mem=${ESXTEST_MEM:-4096}
 test_timeout=${ESXTEST_TEST_TIMEOUT:-600}
 run_timeout=${ESXTEST_TIMEOUT:-1200}
 soak_secs=${SOAK_SECS:-300}
+if [ $mode = bench ]; then
+	# The sharing bench boots four pairs of Linux guests, each taking
+	# minutes under emulation.
+	test_timeout=${ESXTEST_TEST_TIMEOUT:-1800}
+	run_timeout=${ESXTEST_TIMEOUT:-3600}
+fi
 if [ $mode = soak ]; then
 	case $soak_secs in
 	'' | *[!0-9]*) die "SOAK_SECS=$soak_secs: a number of seconds" ;;

@@ -197,6 +197,32 @@ static int set_region(struct vmm *vm, unsigned int slot, uint64_t gpa,
 	return 0;
 }
 
+/*
+ * Anonymous memory for a slot at @gpa, placed at the same offset into a
+ * 2 MiB page as @gpa, as QEMU places guest RAM: KVM maps a guest range
+ * with one 2 MiB entry only where the guest and host addresses agree
+ * modulo 2 MiB and the host backs it with a transparent huge page.
+ */
+static void *map_anonymous_like_gpa(uint64_t gpa, uint64_t size)
+{
+	const uintptr_t huge = 2u << 20;
+	uintptr_t start, end, want;
+	void *p;
+
+	p = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	start = (uintptr_t)p;
+	end = start + size + huge;
+	want = start + ((gpa - start) & (huge - 1));
+	if (want > start)
+		munmap(p, want - start);
+	if (end > want + size)
+		munmap((void *)(want + size), end - (want + size));
+	return (void *)want;
+}
+
 int vmm_add_slot(struct vmm *vm, unsigned int slot, uint64_t gpa,
 		 uint64_t size, int fd, uint64_t offset)
 {
@@ -232,8 +258,7 @@ int vmm_add_slot(struct vmm *vm, unsigned int slot, uint64_t gpa,
 	}
 
 	if (fd < 0)
-		hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		hva = map_anonymous_like_gpa(gpa, size);
 	else
 		hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			   fd, (off_t)offset);
