@@ -177,7 +177,7 @@ static int store_page(struct esxmem_vm *vm, struct page *page,
  * pages whole rather than break them: breaking needs small pages first,
  * which is what memory is short of. Only when some piece cannot go (it
  * does not compress and there is no swap, or no room) is the large page
- * broken, so that the pieces that can go go one by one on the next picks.
+ * broken, so that the pieces that can go are paged out on the next picks.
  * Unlocks and drops @piece. The pages paged out, or page_out()'s errors.
  */
 static long page_out_large(struct esxmem_vm *vm, pgoff_t index,
