@@ -17,6 +17,7 @@ static const char *const saved_knobs[] = {
 	"pool_pages", "state_high_permille", "state_soft_permille",
 	"state_hard_permille", "state_low_permille", "share/enabled",
 	"share/scan_time_secs", "share/max_cpu_percent", "share/break_large",
+	"large_pages",
 	"sample/period_secs", "sample/pages",
 };
 static char saved_values[sizeof(saved_knobs) / sizeof(saved_knobs[0])][32];
