@@ -43,22 +43,6 @@
 #define LIST_TRIES	10
 /* Naming and attaching VMs answers guests' balloons every this many VMs. */
 #define SERVE_EVERY	64
-#define SHARE_FRAMES	"/sys/kernel/mm/esxmem/share/pages_shared"
-#define ZPOOL_PAGES	"/sys/kernel/mm/esxmem/reclaim/zpool_pages"
-
-static uint64_t sysfs_u64(const char *path)
-{
-	unsigned long long v = 0;
-	FILE *f = fopen(path, "re");
-
-	if (f) {
-		if (fscanf(f, "%llu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
-}
-
 static uint64_t high_reserve(const struct esxmem_pool_info *pool)
 {
 	return esxmem_pool_value(pool, ESXMEM_POOL_PAGES) *
@@ -68,7 +52,8 @@ static uint64_t high_reserve(const struct esxmem_pool_info *pool)
 static uint64_t pages_to_hand_out(const struct esxmem_pool_info *pool)
 {
 	return policy_hand_out(esxmem_pool_value(pool, ESXMEM_POOL_PAGES), high_reserve(pool),
-			       sysfs_u64(SHARE_FRAMES), sysfs_u64(ZPOOL_PAGES));
+			       module_sysfs_u64("share/pages_shared"),
+			       module_sysfs_u64("reclaim/zpool_pages"));
 }
 
 static uint64_t demand_pages(const struct daemon *d, const struct esxmem_vm_info *vm)

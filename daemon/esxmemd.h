@@ -240,6 +240,8 @@ void module_watch_close(struct daemon *d);
 int module_watch_fd(const struct daemon *d);
 void module_watch_readable(struct daemon *d);
 void module_check(struct daemon *d);
+/* A counter in /sys/kernel/mm/esxmem/ (@name: "share/pages_shared"); 0 when it cannot be read. */
+uint64_t module_sysfs_u64(const char *name);
 
 /* overrides.c: runtime changes, key by key, over the configuration. */
 int settings_apply(json_t *settings, struct config_vm *c, char *err, size_t errlen);

@@ -19,22 +19,6 @@
 #include "log.h"
 #include "metrics_text.h"
 
-#define SHARE_FRAMES	"/sys/kernel/mm/esxmem/share/pages_shared"
-#define SCAN_CPU_US	"/sys/kernel/mm/esxmem/share/scan_cpu_us"
-
-static uint64_t sysfs_u64(const char *path)
-{
-	unsigned long long v = 0;
-	FILE *f = fopen(path, "re");
-
-	if (f) {
-		if (fscanf(f, "%llu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
-}
-
 /* A figure of a VM, in pages unless its unit says otherwise. */
 enum vm_unit { PAGES, BYTES, COUNT, RATIO_PPM };
 
@@ -151,7 +135,7 @@ static void pool_families(struct prom *p, const struct daemon *d, uint64_t page)
 {
 	uint64_t pool_pages = esxmem_pool_value(d->pool, ESXMEM_POOL_PAGES);
 	uint64_t state = esxmem_pool_value(d->pool, ESXMEM_POOL_STATE);
-	uint64_t frames = sysfs_u64(SHARE_FRAMES), on_frames = 0;
+	uint64_t frames = module_sysfs_u64("share/pages_shared"), on_frames = 0;
 	int64_t free_pages = esxmem_pool_free_pages(d->pool);
 	char labels[32];
 	unsigned int s;
@@ -196,7 +180,7 @@ static void pool_families(struct prom *p, const struct daemon *d, uint64_t page)
 	prom_family(p, "esxmem_sharing_scanner_cpu_seconds_total", "counter",
 		    "CPU time the sharing scanner has spent.");
 	prom_double(p, "esxmem_sharing_scanner_cpu_seconds_total", NULL,
-		    sysfs_u64(SCAN_CPU_US) / 1e6);
+		    module_sysfs_u64("share/scan_cpu_us") / 1e6);
 }
 
 char *metrics_render(const struct daemon *d, size_t *len)

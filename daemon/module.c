@@ -199,3 +199,19 @@ void module_watch_readable(struct daemon *d)
 	if (check)
 		module_check(d);
 }
+
+uint64_t module_sysfs_u64(const char *name)
+{
+	unsigned long long v = 0;
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/esxmem/%s", name);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
