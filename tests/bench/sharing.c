@@ -545,12 +545,14 @@ static long esx_guest_saved(struct esxmem *h, long zero0)
 
 /*
  * Resident pages of QEMU @pid's guest RAM mapping (GUEST_MIB in size), and
- * in *@thp those of them in transparent huge pages.
+ * in *@thp those of them the host maps with PMDs: transparent huge pages
+ * for anonymous memory, esxmem's large pages for its files.
  */
 static long ram_rss_pages(pid_t pid, long *thp)
 {
 	char path[64], line[256];
-	long size_kb = -1, rss = -1, v;
+	long rss = -1, v;
+	bool in_ram = false;
 	FILE *f;
 
 	*thp = -1;
@@ -558,15 +560,20 @@ static long ram_rss_pages(pid_t pid, long *thp)
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
+	/* The first mapping of the guest's RAM size; QEMU has one. */
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Size: %ld kB", &v) == 1)
-			size_kb = v;
-		else if (sscanf(line, "Rss: %ld kB", &v) == 1 &&
-			 size_kb == GUEST_MIB * 1024 && rss < 0)
+		if (sscanf(line, "Size: %ld kB", &v) == 1) {
+			in_ram = v == GUEST_MIB * 1024 && rss < 0;
+			if (in_ram)
+				rss = *thp = 0;
+		} else if (!in_ram) {
+			continue;
+		} else if (sscanf(line, "Rss: %ld kB", &v) == 1) {
 			rss = v / 4;
-		else if (sscanf(line, "AnonHugePages: %ld kB", &v) == 1 &&
-			 size_kb == GUEST_MIB * 1024 && *thp < 0)
-			*thp = v / 4;
+		} else if (sscanf(line, "AnonHugePages: %ld kB", &v) == 1 ||
+			   sscanf(line, "FilePmdMapped: %ld kB", &v) == 1) {
+			*thp += v / 4;
+		}
 	}
 	fclose(f);
 	return rss;
@@ -627,6 +634,7 @@ struct guest_result {
 	double cpu_secs;	/* the scanner's, over GUEST_SECS */
 	double meta_per_page;	/* esxmem's sharing metadata, bytes */
 	long kvm_2m, kvm_4k;	/* KVM's mappings when the guests are up */
+	long ram_rss, ram_pmd;	/* guest RAM resident, and mapped by PMDs */
 };
 
 /* The scanner's CPU time so far, in seconds. */
@@ -712,6 +720,12 @@ static int guests_run(struct esxmem *h, enum guest_sys sys, struct guest_result 
 				printf("sharing: %s: guest %d: KVM maps %ld 2 MiB and %ld 4 KiB pages, %ld split for execution (nx_huge_pages)\n",
 				       guest_sys_name[sys], i, p2m, p4k,
 				       kvm_vm_stat(qemu[i], -1, "nx_lpage_splits"));
+			}
+			for (i = 0, r->ram_rss = 0, r->ram_pmd = 0; i < GUESTS; i++) {
+				long t, pages = ram_rss_pages(qemu[i], &t);
+
+				r->ram_rss += pages > 0 ? pages : 0;
+				r->ram_pmd += t > 0 ? t : 0;
 			}
 			if (on_esxmem) {
 				zero0 = esx_guest_pages(h, ESXMEM_PAGE_ZERO);
@@ -834,6 +848,17 @@ static void report_guests(const struct guest_result *g)
 		       k->used > 0 ? (double)g[s].used / k->used : 0);
 		printf("bench: sharing_guests_%s_metadata %.1f B/page\n", n, g[s].meta_per_page);
 	}
+	/*
+	 * How the host maps the guests' resident RAM, measured as KVM's
+	 * below: with two-dimensional paging (NPT/EPT) this alone decides
+	 * KVM's entry size. The test host's KVM runs with shadow paging
+	 * (npt=0, tests/host/init), where KVM maps 2 MiB only where the
+	 * guest's own page tables do too, which caps pages_2m below it.
+	 */
+	printf("bench: host_pmd_linux_esxmem %.1f %%\n", g[ESX_NEVER].ram_rss > 0 ?
+	       100.0 * g[ESX_NEVER].ram_pmd / g[ESX_NEVER].ram_rss : 0);
+	printf("bench: host_pmd_linux_anon_thp %.1f %%\n", k->ram_rss > 0 ?
+	       100.0 * k->ram_pmd / k->ram_rss : 0);
 	/* KVM's mappings, measured on the first esxmem run, before any scan. */
 	if (g[ESX_NEVER].kvm_2m < 0 || k->kvm_2m < 0) {
 		printf("sharing: no KVM statistics in " KVM_DEBUGFS ", no 2 MiB mapping figures\n");
