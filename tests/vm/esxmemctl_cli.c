@@ -189,18 +189,9 @@ int main(void)
 	REQUIRE_OK(esxmem_open(&nl));
 	esx_sysfs_string("pool_pages", pool0, sizeof(pool0));
 	write_text(CONF, conf);
-	guest = fork();
-	REQUIRE(guest >= 0, "fork");
-	if (!guest) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		/* A test that dies takes its guest along. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
-		      "--touch", "10", "--name", "guest=w1", (char *)NULL);
-		_exit(127);
-	}
+	guest = esx_start_tinyvmm(-1, "--pages", "4000", "--touch", "10", "--name", "guest=w1",
+				  NULL);
+	REQUIRE(guest > 0, "start tinyvmm");
 	d = esx_start_esxmemd(CONF, LOG, false);
 	REQUIRE(WAIT_FOR(w1_is(1000, 0)), "the daemon names w1 and gives it its shares");
 

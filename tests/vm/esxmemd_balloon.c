@@ -237,19 +237,9 @@ int main(void)
 	write_text(CONF, "{\"pool\": {\"size\": \"20M\"}, \"balance_period\": 1,\n"
 		   " \"thresholds\": {\"high\": 999, \"soft\": 998, \"hard\": 20, \"low\": 10},\n"
 		   " \"control_socket\": \"" SOCK "\", \"vms\": {\"b1\": {\"max\": \"1M\"}}}\n");
-	guest = fork();
-	REQUIRE(guest >= 0, "fork");
-	if (!guest) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		/* A test that dies takes its guest along. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
-		      "--touch", "10", "--name", "guest=b1", "--device",
-		      "vhost-vsock-pci,guest-cid=1", (char *)NULL);
-		_exit(127);
-	}
+	guest = esx_start_tinyvmm(-1, "--pages", "4000", "--touch", "10", "--name", "guest=b1",
+				  "--device", "vhost-vsock-pci,guest-cid=1", NULL);
+	REQUIRE(guest > 0, "start tinyvmm");
 	REQUIRE(WAIT_FOR(esxmem_vm_list(nl, &vms, &n) == 0 &&
 			 ({ for (i = 0, vm_id = 0; i < n; i++)
 				if (esxmem_vm_value(vms[i], ESXMEM_VM_OWNER_PID) == (uint32_t)guest)

@@ -199,19 +199,9 @@ int main(void)
 	write_text(CONF, "{\"pool\": {\"size\": \"20M\"}, \"balance_period\": 1,\n"
 		   " \"thresholds\": {\"high\": 999, \"soft\": 998, \"hard\": 20, \"low\": 10},\n"
 		   " \"control_socket\": \"" SOCK "\", \"vms\": {\"c1\": {\"max\": \"1M\"}}}\n");
-	guest = fork();
-	REQUIRE(guest >= 0, "fork");
-	if (!guest) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		/* A test that dies takes its guest along. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
-		      "--touch", "10", "--name", "guest=c1", "--device",
-		      "vhost-vsock-pci,guest-cid=1", (char *)NULL);
-		_exit(127);
-	}
+	guest = esx_start_tinyvmm(-1, "--pages", "4000", "--touch", "10", "--name", "guest=c1",
+				  "--device", "vhost-vsock-pci,guest-cid=1", NULL);
+	REQUIRE(guest > 0, "start tinyvmm");
 	d = esx_start_esxmemd(CONF, LOG, false);
 	REQUIRE(d > 0, "fork");
 	REQUIRE(WAIT_FOR(attached(nl, guest)), "the daemon names and attaches the VM");

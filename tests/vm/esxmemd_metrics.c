@@ -898,19 +898,10 @@ int main(void)
 		char pages[16];
 
 		snprintf(pages, sizeof(pages), "%u", k ? PAGES_B : PAGES_A);
-		pids[k] = fork();
-		REQUIRE(pids[k] >= 0, "fork");
-		if (!pids[k]) {
-			int null = open("/dev/null", O_WRONLY);
-
-			dup2(null, 1);
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			/* A writes half of its pages over and over; B only sits. */
-			execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages",
-			      pages, "--touch", k ? "0" : "50", "--name",
-			      k ? "guest=unused" : "guest=" NAME_A, (char *)NULL);
-			_exit(127);
-		}
+		/* A writes half of its pages over and over; B only sits. */
+		pids[k] = esx_start_tinyvmm(-1, "--pages", pages, "--touch", k ? "0" : "50",
+					    "--name", k ? "guest=unused" : "guest=" NAME_A, NULL);
+		REQUIRE(pids[k] > 0, "start tinyvmm");
 	}
 	/* B's name is set over netlink before the daemon comes: it keeps it. */
 	REQUIRE(WAIT_FOR((vm = vm_by_pid(nl, pids[1])) != NULL), "VM B appears");

@@ -115,19 +115,10 @@ static bool managed(pid_t pid)
 
 static pid_t start_guest(void)
 {
-	pid_t pid = fork();
+	pid_t pid = esx_start_tinyvmm(-1, "--pages", "1000", "--touch", "10", "--name", "guest=r1",
+				      NULL);
 
-	REQUIRE(pid >= 0, "fork");
-	if (!pid) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		/* A test that dies takes its guest along. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "1000",
-		      "--touch", "10", "--name", "guest=r1", (char *)NULL);
-		_exit(127);
-	}
+	REQUIRE(pid > 0, "start tinyvmm");
 	return pid;
 }
 

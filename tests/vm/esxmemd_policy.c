@@ -70,18 +70,10 @@ static pid_t start_guest(const char *name, const char *pct)
 	FILE *out;
 
 	snprintf(spec, sizeof(spec), "guest=%s", name);
-	REQUIRE(pipe(pipefd) == 0, "pipe");
-	pid = fork();
-	REQUIRE(pid >= 0, "fork");
-	if (!pid) {
-		dup2(pipefd[1], 1);
-		close(pipefd[0]);
-		/* A test that dies takes its guest along. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "4000",
-		      "--touch", pct, "--name", spec, (char *)NULL);
-		_exit(127);
-	}
+	/* Close-on-exec: the guest keeps only its stdout, the write end. */
+	REQUIRE(pipe2(pipefd, O_CLOEXEC) == 0, "pipe");
+	pid = esx_start_tinyvmm(pipefd[1], "--pages", "4000", "--touch", pct, "--name", spec, NULL);
+	REQUIRE(pid > 0, "start tinyvmm");
 	close(pipefd[1]);
 	out = fdopen(pipefd[0], "r");
 	REQUIRE(out && fgets(line, sizeof(line), out) && strstr(line, "touching"),

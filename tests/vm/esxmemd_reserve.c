@@ -62,18 +62,9 @@ int main(void)
 	      " \"control_socket\": \"/tmp/esxmemd-reserve.sock\",\n"
 	      " \"vm_defaults\": {\"reclaim\": {\"swap_dir\": \"" SWAPDIR "\"}}}\n", f);
 	fclose(f);
-	guest = fork();
-	REQUIRE(guest >= 0, "fork");
-	if (!guest) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		/* A test that dies takes its guest along. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "65536",
-		      "--touch", "0", "--name", "guest=s1", (char *)NULL);
-		_exit(127);
-	}
+	guest = esx_start_tinyvmm(-1, "--pages", "65536", "--touch", "0", "--name", "guest=s1",
+				  NULL);
+	REQUIRE(guest > 0, "start tinyvmm");
 	d = esx_start_esxmemd(CONF, LOG, true);
 	REQUIRE(d > 0, "fork");
 	CHECK(ESX_WAIT_FOR(swap_slots(nl, guest) > 0, WAIT_SECS),
@@ -109,18 +100,9 @@ int main(void)
 		REQUIRE(d > 0, "fork");
 		REQUIRE(ESX_WAIT_FOR(esx_file_has(LOG2, "running:"), WAIT_SECS), "the daemon runs");
 		before = esx_sysfs_long("pool_pages");
-		guest = fork();
-		REQUIRE(guest >= 0, "fork");
-		if (!guest) {
-			int null = open("/dev/null", O_WRONLY);
-
-			dup2(null, 1);
-			/* A test that dies takes its guest along. */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "256",
-			      "--overhead", "256", "--touch", "0", "--name", "guest=o1", (char *)NULL);
-			_exit(127);
-		}
+		guest = esx_start_tinyvmm(-1, "--pages", "256", "--overhead", "256", "--touch", "0",
+					  "--name", "guest=o1", NULL);
+		REQUIRE(guest > 0, "start tinyvmm");
 		CHECK(ESX_WAIT_FOR(before - esx_sysfs_long("pool_pages") >= (240 << 20) / (long)ESX_PAGE,
 				   WAIT_SECS),
 		      "a VMM's own 256 MiB come out of the pool: %ld pages before, %ld now", before,

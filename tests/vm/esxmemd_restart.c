@@ -170,19 +170,9 @@ int main(void)
 		      " \"vms\": {\"r1\": {\"max\": \"1M\", \"reclaim\": {\"swap\": false}}}}\n", f);
 		fclose(f);
 	}
-	guest = fork();
-	REQUIRE(guest >= 0, "fork");
-	if (!guest) {
-		int null = open("/dev/null", O_WRONLY);
-
-		dup2(null, 1);
-		/* A test that dies takes its guest along. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		execl("/usr/bin/tinyvmm", "tinyvmm", "--fd-path", "/dev/esxmem", "--pages", "300000",
-		      "--touch", "0", "--name", "guest=r1", "--device",
-		      "vhost-vsock-pci,id=vsock0,guest-cid=1", (char *)NULL);
-		_exit(127);
-	}
+	guest = esx_start_tinyvmm(-1, "--pages", "300000", "--touch", "0", "--name", "guest=r1",
+				  "--device", "vhost-vsock-pci,id=vsock0,guest-cid=1", NULL);
+	REQUIRE(guest > 0, "start tinyvmm");
 	{
 		struct esxmem_vm_info **vms;
 		size_t n, i;

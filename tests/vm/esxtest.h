@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -446,6 +447,37 @@ static inline void esx_daemon_knobs_restore(void)
 	for (int round = 0; round < 2; round++)
 		for (i = 0; i < sizeof(esx_daemon_knobs) / sizeof(esx_daemon_knobs[0]); i++)
 			esx_sysfs_write(esx_daemon_knobs[i], esx_daemon_knobs_saved[i]);
+}
+
+#define ESX_TINYVMM_ARGS_MAX 32
+
+/*
+ * Starts a tinyvmm guest on /dev/esxmem with the arguments that follow
+ * (NULL-terminated), its output to @out_fd (-1: none). A test that dies
+ * takes its guest along. The guest's pid, or -1 if fork failed.
+ */
+static inline pid_t esx_start_tinyvmm(int out_fd, ...)
+{
+	const char *argv[ESX_TINYVMM_ARGS_MAX + 4] = { "tinyvmm", "--fd-path", "/dev/esxmem" };
+	int argc = 3;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, out_fd);
+	while (argc < ESX_TINYVMM_ARGS_MAX + 3 && (argv[argc] = va_arg(ap, const char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	pid = fork();
+	if (pid)
+		return pid;
+	if (out_fd < 0)
+		out_fd = open("/dev/null", O_WRONLY);
+	dup2(out_fd, 1);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	execv("/usr/bin/tinyvmm", (char *const *)argv);
+	dprintf(2, "cannot run tinyvmm: %s\n", strerror(errno));
+	_exit(127);
 }
 
 static inline pid_t esx_start_esxmemd(const char *conf, const char *log, bool debug)
