@@ -273,9 +273,10 @@ static void headers(void)
 		const char *n = domains[g].name;
 
 		printf("data: libvirt-%s.csv time (s),%s: consumed (MiB),%s: target (MiB),"
+		       /* Labels with no commas: the CSV's separator. */
 		       "%s: balloon target (MiB),%s: balloon holds%s (MiB),"
 		       "%s: shared and zero pages (MiB),%s: libvirt's current memory (MiB)\n",
-		       n, n, n, n, n, g ? ", by libvirt" : "", n, n);
+		       n, n, n, n, n, g ? " per libvirt" : "", n, n);
 	}
 	printf("data: libvirt-pool.csv time (s),pool: used (MiB),pool: used before the domains (MiB)\n");
 	printf("demo: %6s %-9s %8s %7s %9s %6s %7s %11s\n", "TIME", "DOMAIN", "CONSUMED", "TARGET",
@@ -324,12 +325,12 @@ int main(void)
 		"http://127.0.0.1:%d/metrics: see its log", METRICS_PORT);
 	headers();
 	t0 = esx_now();
+	mark("virsh start");
 	for (g = 0; g < GUESTS; g++) {
 		libvirt_start_domain(&domains[g]);
 		printf("demo: virsh start %s: started (%s balloon, vsock CID %u)\n", domains[g].name,
 		       g ? "stock virtio" : "esxballoon", domains[g].cid);
 	}
-	mark("virsh start");
 
 	/* Up, named after their domains, and lv-virtio's balloon in libvirt's hands. */
 	while (!both_up() || !f[0].managed || !f[1].managed ||
