@@ -377,10 +377,10 @@ int main(void)
 	printf("demo: # curl -s http://127.0.0.1:%d/metrics | grep lv-virtio (some of it)\n",
 	       METRICS_PORT);
 	show_metrics_of("lv-virtio");
-	printf("summary: libvirt esxballoon_mib %.1f\n", balloon_held(&f[0], 0));
-	printf("summary: libvirt virtio_balloon_mib %.1f\n", balloon_held(&f[1], 1));
-	printf("summary: libvirt virtio_actual_mib %.1f\n", f[1].actual);
-	printf("summary: libvirt shared_zero_mib_most %.1f\n", most_shared);
+	printf("summary: libvirt lv_esx_balloon_mib %.1f\n", balloon_held(&f[0], 0));
+	printf("summary: libvirt lv_virtio_balloon_mib %.1f\n", balloon_held(&f[1], 1));
+	printf("summary: libvirt lv_virtio_libvirt_actual_mib %.1f\n", f[1].actual);
+	printf("summary: libvirt most_shared_and_zero_mib %.1f\n", most_shared);
 	printf("summary: libvirt boot_secs %.0f\n", boot_secs);
 	printf("summary: libvirt balloon_secs %.0f\n", squeeze_secs);
 	demo_show_status();
