@@ -22,29 +22,22 @@
  * The setup is the README's, verbatim (qemu.conf, the domain XML), plus
  * what a test host without cgroups, namespaces or a log daemon needs.
  */
-#include <signal.h>
-#include <stdarg.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 
 #include <jansson.h>
 
 #include "esxtest.h"
 #include "vmtest.h"
+#include "libvirt_host.h"
 #include <libesxmem/libesxmem.h>
 
-#define RAMDIR		"/run/esxmem"
 #define CONF		"/tmp/esxmemd-libvirt.json"
 #define LOG		"/tmp/esxmemd-libvirt.log"
 #define SOCK		"/tmp/esxmemd-libvirt.sock"
-#define LIBVIRTD_LOG	"/tmp/libvirtd.log"
-#define VIRSH		"virsh -c qemu:///system "
 #define GUEST_MIB	160u
 #define GUEST_PAGES	(GUEST_MIB * 256u)
-#define WAIT_SECS	180.0
+#define WAIT_SECS	LIBVIRT_WAIT_SECS
 #define GIVE_BACK	4096u		/* pages each balloon must free */
 
 static const char conf[] =
@@ -52,165 +45,46 @@ static const char conf[] =
 	" \"libvirt_uri\": \"qemu:///system\",\n"
 	" \"vm_defaults\": {\"max\": \"32M\", \"reclaim\": {\"swap\": false}}}\n";
 
-/* The README's qemu.conf line, then the test host's own needs. */
-static const char qemu_conf[] =
-	"memory_backing_dir = \"/run/esxmem\"\n"
-	"# The test host: root, no cgroups, namespaces, security driver or virtlogd.\n"
-	"user = \"root\"\n"
-	"group = \"root\"\n"
-	"dynamic_ownership = 0\n"
-	"remember_owner = 0\n"
-	"security_driver = \"none\"\n"
-	"cgroup_controllers = [ ]\n"
-	"namespaces = [ ]\n"
-	"stdio_handler = \"file\"\n";
-
-static const char libvirtd_conf[] =
-	"log_outputs = \"3:file:" LIBVIRTD_LOG "\"\n";
-
-/*
- * The README's domain XML with the test's guest: name, memory, guest
- * kernel, the vsock CID, and the balloon ("none" or "virtio").
- */
-static const char domain_xml[] =
-	"<domain type='kvm'>\n"
-	"  <name>%s</name>\n"
-	"  <memory unit='MiB'>%u</memory>\n"
-	"  <vcpu>1</vcpu>\n"
-	"  <os>\n"
-	"    <type arch='x86_64' machine='pc'>hvm</type>\n"
-	"    <kernel>/guest/vmlinuz</kernel>\n"
-	"    <initrd>/guest/initrd.cpio</initrd>\n"
-	"    <cmdline>console=ttyS0 panic=-1 %s</cmdline>\n"
-	"  </os>\n"
-	"  <cpu mode='host-passthrough'/>\n"
-	"  <memoryBacking>\n"
-	"    <source type='file'/>\n"
-	"    <access mode='shared'/>\n"
-	"  </memoryBacking>\n"
-	"  <on_poweroff>destroy</on_poweroff>\n"
-	"  <on_reboot>destroy</on_reboot>\n"
-	"  <on_crash>destroy</on_crash>\n"
-	"  <devices>\n"
-	"    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
-	"    <controller type='usb' model='none'/>\n"
-	"    <serial type='file'><source path='/tmp/%s.console'/></serial>\n"
-	"    <memballoon model='%s'/>\n"
-	"    <vsock model='virtio'><cid auto='no' address='%u'/></vsock>\n"
-	"  </devices>\n"
-	"</domain>\n";
-
 struct guest {
-	const char *name;
-	const char *work;
-	const char *balloon;
-	unsigned int cid;
-	char console[64];
+	struct libvirt_domain d;
 	uint32_t id;
-	bool started;
 };
 
 static struct guest guests[2] = {
-	{ .name = "lv-esx", .work = "guest.work=reclaim guest.balloon=esx",
-	  .balloon = "none", .cid = 3 },
-	{ .name = "lv-virtio", .work = "guest.work=reclaim guest.balloon=virtio",
-	  .balloon = "virtio", .cid = 4 },
+	{ .d = { .name = "lv-esx", .mib = GUEST_MIB, .work = "guest.work=reclaim guest.balloon=esx",
+		 .balloon = "none", .cid = 3 } },
+	{ .d = { .name = "lv-virtio", .mib = GUEST_MIB,
+		 .work = "guest.work=reclaim guest.balloon=virtio", .balloon = "virtio", .cid = 4 } },
 };
 static struct esxmem *nl;
-static pid_t daemon_pid = -1, libvirtd_pid = -1, main_pid;
+static pid_t daemon_pid = -1, main_pid;
 static char saved_pool[32], saved_share[8], saved_high[8];
-
-/* Runs the shell command made of @fmt; its exit status, -1 if it did not run. */
-static int run(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return st < 0 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	REQUIRE(f && fputs(text, f) >= 0 && !fclose(f), "write %s", path);
-}
 
 static void cleanup(void)
 {
-	size_t i;
-
 	if (getpid() != main_pid)
 		return;
-	for (i = 0; i < 2; i++)
-		if (guests[i].started)
-			run(VIRSH "destroy %s >/dev/null 2>&1", guests[i].name);
 	if (daemon_pid > 0) {
 		kill(daemon_pid, SIGTERM);
 		waitpid(daemon_pid, NULL, 0);
 	}
-	if (libvirtd_pid > 0) {
-		kill(libvirtd_pid, SIGTERM);
-		waitpid(libvirtd_pid, NULL, 0);
-	}
 	esx_sysfs_write("pool_pages", saved_pool);
 	esx_sysfs_write("state_high_permille", saved_high);
 	esx_sysfs_write("share/enabled", saved_share);
-	umount(RAMDIR);
-}
-
-static pid_t start_libvirtd(void)
-{
-	pid_t pid = fork();
-
-	if (!pid) {
-		int fd = open("/tmp/libvirtd.out", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl("/usr/sbin/libvirtd", "libvirtd", (char *)NULL);
-		dprintf(2, "cannot run libvirtd: %s\n", strerror(errno));
-		_exit(127);
-	}
-	return pid;
-}
-
-static bool alive(pid_t pid)
-{
-	return waitpid(pid, NULL, WNOHANG) == 0;
 }
 
 static void show_logs(void)
 {
-	esx_show_tail("/tmp/libvirtd.out", "libvirtd's output", 2048);
-	esx_show_tail(LIBVIRTD_LOG, "libvirtd's log", 4096);
+	libvirt_show_logs();
 	esx_show_tail(LOG, "esxmemd's log", 6144);
-}
-
-static bool domain_defined(struct guest *g)
-{
-	char xml[2048], path[64];
-
-	snprintf(g->console, sizeof(g->console), "/tmp/%s.console", g->name);
-	snprintf(xml, sizeof(xml), domain_xml, g->name, GUEST_MIB, g->work, g->name,
-		 g->balloon, g->cid);
-	snprintf(path, sizeof(path), "/tmp/%s.xml", g->name);
-	write_file(path, xml);
-	return !run(VIRSH "define %s > /tmp/virsh.out 2>&1", path);
 }
 
 static bool console_has(const struct guest *g, const char *text)
 {
-	return esx_file_has(g->console, text);
+	return esx_file_has(g->d.console, text);
 }
 
-/* The module's VM named @g->name, attached to its KVM VM: its id in g->id. */
+/* The module's VM named @g->d.name, attached to its KVM VM: its id in g->id. */
 static bool named_and_attached(struct guest *g)
 {
 	struct esxmem_vm_info **vms = NULL;
@@ -220,7 +94,7 @@ static bool named_and_attached(struct guest *g)
 	if (esxmem_vm_list(nl, &vms, &n))
 		return false;
 	for (i = 0; i < n; i++)
-		if (!strcmp(esxmem_vm_name(vms[i]), g->name) && esxmem_vm_kvm_attached(vms[i])) {
+		if (!strcmp(esxmem_vm_name(vms[i]), g->d.name) && esxmem_vm_kvm_attached(vms[i])) {
 			g->id = esxmem_vm_id(vms[i]);
 			found = true;
 		}
@@ -289,43 +163,14 @@ static int64_t status_value(const char *name, const char *key)
 }
 
 /*
- * The number after @key on a line of what "virsh @cmd @name" prints, or
- * -1: "virsh dommemstat NAME" has lines "actual 131072" (KiB), "virsh
- * dominfo NAME" lines "Used memory:    131072 KiB".
- */
-static int64_t virsh_value(const char *cmd, const char *name, const char *key)
-{
-	char line[256];
-	long long v, found = -1;
-	FILE *f;
-
-	if (run(VIRSH "%s %s > /tmp/virsh-value.out 2>&1", cmd, name))
-		return -1;
-	f = fopen("/tmp/virsh-value.out", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		const char *p = line + strlen(key);
-
-		if (strncmp(line, key, strlen(key)))
-			continue;
-		p += strspn(p, ": \t");
-		if (sscanf(p, "%lld", &v) == 1)
-			found = v;
-	}
-	fclose(f);
-	return found;
-}
-
-/*
  * Whether libvirt and esxmem agree on lv-virtio's stock balloon: libvirt's
  * "actual" is the guest's size less what the daemon says its balloon holds,
  * and that is more than nothing.
  */
 static bool stock_balloon_agrees(const struct guest *g, int64_t *actual, int64_t *held)
 {
-	*held = status_value(g->name, "virtio_balloon_pages");
-	*actual = virsh_value("dommemstat", g->name, "actual");
+	*held = status_value(g->d.name, "virtio_balloon_pages");
+	*actual = libvirt_virsh_value("dommemstat", g->d.name, "actual");
 	return *held > 0 && *actual == (int64_t)(GUEST_PAGES - (uint64_t)*held) * 4;
 }
 
@@ -349,18 +194,8 @@ int main(void)
 	REQUIRE_OK(esx_load_vsock(false));
 	REQUIRE_OK(esxmem_open(&nl));
 	used0 = esx_pool_settled(10);
-	REQUIRE(!run("mkdir -p " RAMDIR " /etc/libvirt /var/lib/libvirt/qemu /var/cache/libvirt/qemu "
-		     "/var/log/libvirt/qemu /run/libvirt && "
-		     /* libvirtd listens in /run, virsh looks in /var/run: one, as on Debian. */
-		     "{ [ -e /var/run ] || ln -s /run /var/run; }"), "libvirt's directories and " RAMDIR);
-	REQUIRE(!mount("esxmem", RAMDIR, "esxmem", 0, NULL), "mount esxmemfs: %s", strerror(errno));
-	/* libvirt's QEMU driver resolves its default user, Debian's libvirt-qemu, at start. */
-	REQUIRE(!run("grep -q ^libvirt-qemu: /etc/passwd || "
-		     "{ echo libvirt-qemu:x:64055:64055::/var/lib/libvirt:/bin/false >> /etc/passwd && "
-		     "echo libvirt-qemu:x:64055: >> /etc/group; }"), "add the user libvirt-qemu");
-	write_file("/etc/libvirt/qemu.conf", qemu_conf);
-	write_file("/etc/libvirt/libvirtd.conf", libvirtd_conf);
-	write_file(CONF, conf);
+	libvirt_setup();
+	libvirt_write_file(CONF, conf);
 
 	/* A daemon that starts before libvirtd says so, and connects once it is up. */
 	daemon_pid = esx_start_esxmemd(CONF, LOG, true);
@@ -370,14 +205,7 @@ int main(void)
 		CHECK(0, "esxmemd did not say that libvirt is not reachable");
 	}
 	t0 = esx_now();
-	libvirtd_pid = start_libvirtd();
-	REQUIRE(libvirtd_pid > 0, "fork");
-	if (!ESX_WAIT_FOR(!run(VIRSH "capabilities > /tmp/virsh.out 2>&1") || !alive(libvirtd_pid),
-			  WAIT_SECS) || !alive(libvirtd_pid)) {
-		esx_show_tail("/tmp/virsh.out", "virsh", 2048);
-		show_logs();
-		REQUIRE(0, "libvirtd did not come up");
-	}
+	libvirt_start_daemon();
 	printf("libvirtd: up (QEMU probed) in %.1f s\n", esx_now() - t0);
 
 	/* It tries again every 10 s. */
@@ -386,28 +214,20 @@ int main(void)
 		CHECK(0, "esxmemd did not connect to libvirtd once it was up");
 	}
 	t0 = esx_now();
-	for (i = 0; i < 2; i++) {
-		struct guest *g = &guests[i];
-
-		if (!domain_defined(g) || run(VIRSH "start %s > /tmp/virsh.out 2>&1", g->name)) {
-			esx_show_tail("/tmp/virsh.out", "virsh", 2048);
-			show_logs();
-			REQUIRE(0, "virsh could not define and start %s", g->name);
-		}
-		g->started = true;
-	}
+	for (i = 0; i < 2; i++)
+		libvirt_start_domain(&guests[i].d);
 	for (i = 0; i < 2; i++) {
 		struct guest *g = &guests[i];
 
 		if (!ESX_WAIT_FOR(console_has(g, "GUEST-HOLD") || console_has(g, "FAIL") ||
 				  console_has(g, "Kernel panic"), WAIT_SECS) ||
 		    !console_has(g, "GUEST-MEMTEST-OK") || !console_has(g, "GUEST-BALLOON-LOADED")) {
-			esx_show_tail(g->console, g->name, 4096);
-			REQUIRE(0, "guest %s did not get to its balloon", g->name);
+			esx_show_tail(g->d.console, g->d.name, 4096);
+			REQUIRE(0, "guest %s did not get to its balloon", g->d.name);
 		}
 		if (!ESX_WAIT_FOR(named_and_attached(g), 60)) {
 			show_logs();
-			REQUIRE(0, "the daemon did not name %s after its domain and attach it", g->name);
+			REQUIRE(0, "the daemon did not name %s after its domain and attach it", g->d.name);
 		}
 	}
 	printf("domains: started, tested their memory and loaded their balloons in %.1f s\n",
@@ -415,22 +235,22 @@ int main(void)
 	/* No stock balloon: libvirt's memory is the guest's whole size, as esxmem's. */
 	for (i = 0; i < 2; i++) {
 		struct esxmem_vm_info *vi = info(guests[i].id);
-		int64_t used = virsh_value("dominfo", guests[i].name, "Used memory");
+		int64_t used = libvirt_virsh_value("dominfo", guests[i].d.name, "Used memory");
 
 		CHECK(vi && used == (int64_t)esxmem_vm_value(vi, ESXMEM_VM_SIZE_PAGES) * 4 &&
 		      used == (int64_t)GUEST_PAGES * 4,
 		      "%s: virsh dominfo's used memory %lld KiB is not esxmem's size, %llu pages",
-		      guests[i].name, (long long)used,
+		      guests[i].d.name, (long long)used,
 		      vi ? (unsigned long long)esxmem_vm_value(vi, ESXMEM_VM_SIZE_PAGES) : 0ULL);
 		esxmem_vm_info_free(vi);
 	}
 	for (i = 0; i < 2; i++) {
 		before[i] = info(guests[i].id);
-		REQUIRE(before[i], "VM %s's figures", guests[i].name);
-		printf("%s: %llu pages consumed\n", guests[i].name,
+		REQUIRE(before[i], "VM %s's figures", guests[i].d.name);
+		printf("%s: %llu pages consumed\n", guests[i].d.name,
 		       (unsigned long long)esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES));
 		CHECK(esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES) > 8192 + GIVE_BACK,
-		      "%s consumes only %llu pages: nothing for its balloon", guests[i].name,
+		      "%s consumes only %llu pages: nothing for its balloon", guests[i].d.name,
 		      (unsigned long long)esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES));
 	}
 
@@ -450,16 +270,16 @@ int main(void)
 	printf("balloons: %u pages back from each guest in %.1f s\n", GIVE_BACK, esx_now() - t0);
 	for (i = 0; i < 2; i++) {
 		after[i] = info(guests[i].id);
-		REQUIRE(after[i], "VM %s's figures", guests[i].name);
+		REQUIRE(after[i], "VM %s's figures", guests[i].d.name);
 		printf("%s: %llu -> %llu pages consumed, %llu ballooned, %llu unbacked\n",
-		       guests[i].name,
+		       guests[i].d.name,
 		       (unsigned long long)esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES),
 		       (unsigned long long)esxmem_vm_value(after[i], ESXMEM_VM_CONSUMED_PAGES),
 		       (unsigned long long)esxmem_vm_state_pages(after[i], ESXMEM_PAGE_BALLOONED),
 		       (unsigned long long)esxmem_vm_state_pages(after[i], ESXMEM_PAGE_UNBACKED));
 		CHECK(!console_has(&guests[i], "Kernel panic") &&
 		      !console_has(&guests[i], "Out of memory"), "%s panicked or ran out of memory",
-		      guests[i].name);
+		      guests[i].d.name);
 	}
 	CHECK(esxmem_vm_state_pages(after[0], ESXMEM_PAGE_BALLOONED) >= GIVE_BACK,
 	      "lv-esx: esxballoon's frames are BALLOONED in the module");
@@ -477,14 +297,12 @@ int main(void)
 	}
 	printf("lv-virtio: dommemstat actual %lld KiB, the balloon holds %lld pages\n",
 	       (long long)actual, (long long)held);
-	CHECK(alive(daemon_pid), "the daemon died");
+	CHECK(waitpid(daemon_pid, NULL, WNOHANG) == 0, "the daemon died");
 
 	/* virsh destroy: the domains' memory goes back to the pool. */
 	REQUIRE_OK(esx_sysfs_write("pool_pages", saved_pool));
 	for (i = 0; i < 2; i++) {
-		CHECK(!run(VIRSH "destroy %s > /tmp/virsh.out 2>&1", guests[i].name),
-		      "virsh destroy %s", guests[i].name);
-		guests[i].started = false;
+		CHECK(libvirt_destroy_domain(&guests[i].d), "virsh destroy %s", guests[i].d.name);
 	}
 	CHECK(ESX_WAIT_FOR(nr_vms() == 0 || (nr_vms() != SIZE_MAX && !named_and_attached(&guests[0]) &&
 					     !named_and_attached(&guests[1])), 60),

@@ -39,6 +39,7 @@
 
 #include "esxtest.h"
 #include "vmtest.h"
+#include "prometheus.h"
 #include <libesxmem/libesxmem.h>
 
 #define DIR_		"/tmp/esxmemd-metrics"
@@ -84,84 +85,6 @@ static void write_text(const char *path, const char *text)
 	fclose(f);
 }
 
-/* The test host's init leaves the loopback interface down. */
-static void loopback_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	REQUIRE(fd >= 0, "socket");
-	strcpy(ifr.ifr_name, "lo");
-	REQUIRE(!ioctl(fd, SIOCGIFFLAGS, &ifr), "SIOCGIFFLAGS lo: %s", strerror(errno));
-	ifr.ifr_flags |= IFF_UP;
-	REQUIRE(!ioctl(fd, SIOCSIFFLAGS, &ifr), "bring lo up: %s", strerror(errno));
-	close(fd);
-}
-
-/* ---- HTTP ----------------------------------------------------------------- */
-
-static int tcp_connect(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { .tv_sec = 20 };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * One HTTP/1.0 request (the server closes after the reply): the status
- * code, or -1; the body, malloc'ed, in *@body.
- */
-static int http(const char *method, const char *path, char **body)
-{
-	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap), *end, req[256];
-	int fd = tcp_connect(PORT), code = -1;
-	ssize_t n;
-
-	*body = NULL;
-	REQUIRE(buf, "malloc");
-	if (fd < 0) {
-		free(buf);
-		return -1;
-	}
-	snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", method, path);
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req))
-		while (len < cap - 1 && (n = recv(fd, buf + len, cap - 1 - len, 0)) > 0)
-			len += (size_t)n;
-	close(fd);
-	buf[len] = '\0';
-	end = strstr(buf, "\r\n\r\n");
-	if (end && sscanf(buf, "HTTP/1.%*d %d", &code) == 1) {
-		*body = strdup(end + 4);
-		REQUIRE(*body, "strdup");
-	}
-	free(buf);
-	return end ? code : -1;
-}
-
-static char *scrape(void)
-{
-	char *body;
-	int code = http("GET", "/metrics", &body);
-
-	if (code != 200) {
-		free(body);
-		return NULL;
-	}
-	return body;
-}
-
 /* Whether the server has closed @fd (EOF or reset), without waiting. */
 static bool closed_by_server(int fd)
 {
@@ -171,175 +94,10 @@ static bool closed_by_server(int fd)
 	return poll(&p, 1, 0) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
 }
 
-/* ---- the exposition format ---------------------------------------------------- */
-
-struct sample {
-	char name[64];
-	char vm[128];			/* the label values, unescaped */
-	char id[16];
-	char state[16];
-	double value;
-};
-
-struct exposition {
-	struct sample *s;
-	size_t n;
-	char families[64][64];		/* with HELP and TYPE, in order */
-	char types[64][16];
-	size_t nr_families;
-};
-
-/* A label value from @p (after the opening quote) into @out; past the closing quote. */
-static const char *label_value(const char *p, char *out, size_t size, bool *bad)
-{
-	size_t n = 0;
-
-	for (; *p && *p != '"'; p++) {
-		char c = *p;
-
-		if (c == '\n') {
-			*bad = true;	/* a raw newline would end the line */
-			return p;
-		}
-		if (c == '\\') {
-			p++;
-			c = *p == 'n' ? '\n' : *p == '\\' ? '\\' : *p == '"' ? '"' : 0;
-			if (!c) {
-				*bad = true;
-				return p;
-			}
-		}
-		if (n + 1 < size)
-			out[n++] = c;
-	}
-	out[n] = '\0';
-	if (*p != '"')
-		*bad = true;
-	return *p ? p + 1 : p;
-}
-
-/* Parses @text, CHECKing its form; false when a line does not parse. */
-static bool parse(const char *text, struct exposition *e)
-{
-	const char *line = text, *nl;
-	char help_of[64] = "";
-	size_t cap = 0;
-
-	memset(e, 0, sizeof(*e));
-	for (; *line; line = nl + 1) {
-		char name[64], rest[64], *end;
-		struct sample *s;
-		const char *p;
-		bool bad = false;
-		size_t k;
-
-		nl = strchr(line, '\n');
-		if (!nl) {
-			CHECK(false, "the text ends without a newline");
-			return false;
-		}
-		if (!strncmp(line, "# HELP ", 7)) {
-			CHECK(sscanf(line + 7, "%63s", help_of) == 1, "a HELP line without a name");
-			continue;
-		}
-		if (!strncmp(line, "# TYPE ", 7)) {
-			if (sscanf(line + 7, "%63s %15s", name, rest) != 2 || strcmp(name, help_of) ||
-			    (strcmp(rest, "gauge") && strcmp(rest, "counter")) ||
-			    e->nr_families == 64) {
-				CHECK(false, "TYPE line %.*s: not after its HELP, or an odd type",
-				      (int)(nl - line), line);
-				return false;
-			}
-			for (k = 0; k < e->nr_families; k++)
-				CHECK(strcmp(e->families[k], name), "family %s twice", name);
-			strcpy(e->families[e->nr_families], name);
-			strcpy(e->types[e->nr_families++], rest);
-			continue;
-		}
-		if (e->n == cap) {
-			cap = cap ? 2 * cap : 256;
-			e->s = realloc(e->s, cap * sizeof(*e->s));
-			REQUIRE(e->s, "realloc");
-		}
-		s = &e->s[e->n];
-		memset(s, 0, sizeof(*s));
-		k = strcspn(line, "{ ");
-		if (k == 0 || k >= sizeof(s->name)) {
-			CHECK(false, "a sample without a name: %.*s", (int)(nl - line), line);
-			return false;
-		}
-		memcpy(s->name, line, k);
-		p = line + k;
-		if (*p == '{') {
-			p++;
-			while (*p != '}' && !bad) {
-				char key[16], *to;
-				size_t kl = strcspn(p, "=");
-
-				if (kl == 0 || kl >= sizeof(key) || p[kl + 1] != '"') {
-					bad = true;
-					break;
-				}
-				memcpy(key, p, kl);
-				key[kl] = '\0';
-				to = !strcmp(key, "name") ? s->vm : !strcmp(key, "id") ? s->id :
-				     !strcmp(key, "state") ? s->state : NULL;
-				if (!to) {
-					bad = true;
-					break;
-				}
-				p = label_value(p + kl + 2, to,
-						to == s->vm ? sizeof(s->vm) :
-						to == s->id ? sizeof(s->id) : sizeof(s->state), &bad);
-				if (*p == ',')
-					p++;
-			}
-			if (bad || *p != '}') {
-				CHECK(false, "labels do not parse: %.*s", (int)(nl - line), line);
-				return false;
-			}
-			p++;
-		}
-		if (*p != ' ') {
-			CHECK(false, "no value: %.*s", (int)(nl - line), line);
-			return false;
-		}
-		s->value = strtod(p + 1, &end);
-		if (end != nl || end == p + 1) {
-			CHECK(false, "the value does not parse: %.*s", (int)(nl - line), line);
-			return false;
-		}
-		/* A sample belongs to the family whose HELP and TYPE came last. */
-		CHECK(e->nr_families && !strcmp(s->name, e->families[e->nr_families - 1]),
-		      "sample %s is not under its family's HELP and TYPE", s->name);
-		e->n++;
-	}
-	return true;
-}
-
-static void free_exposition(struct exposition *e)
-{
-	free(e->s);
-	e->s = NULL;
-}
-
-/* The sample of family @name for VM @id ("" for none) and state @state (""). */
-static const struct sample *find(const struct exposition *e, const char *name,
-				 const char *id, const char *state)
-{
-	size_t i;
-
-	for (i = 0; i < e->n; i++)
-		if (!strcmp(e->s[i].name, name) && !strcmp(e->s[i].id, id) &&
-		    !strcmp(e->s[i].state, state))
-			return &e->s[i];
-	return NULL;
-}
-
-static double value(const struct exposition *e, const char *name, const char *id,
+static double value(const struct prom_exposition *e, const char *name, const char *id,
 		    const char *state)
 {
-	const struct sample *s = find(e, name, id, state);
+	const struct prom_sample *s = prom_find(e, name, id, state);
 
 	CHECK(s, "no sample %s{id=\"%s\",state=\"%s\"}", name, id, state);
 	return s ? s->value : NAN;
@@ -368,7 +126,7 @@ static const char *const host_families[] = {
 static const char *const states[] = { "high", "soft", "hard", "low" };
 
 /* Every family there, with its type by its name; every VM in every VM family once. */
-static void check_form(const struct exposition *e, char ids[2][16], const char *const names[2])
+static void check_form(const struct prom_exposition *e, char ids[2][16], const char *const names[2])
 {
 	size_t f, k, v, count;
 
@@ -381,7 +139,7 @@ static void check_form(const struct exposition *e, char ids[2][16], const char *
 		CHECK(k < e->nr_families && !strcmp(e->types[k], counter ? "counter" : "gauge"),
 		      "family %s: there, typed %s", name, counter ? "counter" : "gauge");
 		for (v = 0; v < 2; v++) {
-			const struct sample *s = find(e, name, ids[v], "");
+			const struct prom_sample *s = prom_find(e, name, ids[v], "");
 
 			CHECK(s && !strcmp(s->vm, names[v]),
 			      "%s of VM %s: one sample, labelled with its name (%s)", name, ids[v],
@@ -475,7 +233,7 @@ static void check_against_status(char ids[2][16])
 		{ "esxmem_vm_pmap_bytes", "pmap_bytes" },
 		{ "esxmem_vm_frame_table_bytes", "frame_table_bytes" },
 	};
-	struct exposition e;
+	struct prom_exposition e;
 	json_t *s1 = NULL, *s2 = NULL, *pool, *vms, *vm = NULL, *th;
 	char *text = NULL;
 	int tries;
@@ -487,14 +245,14 @@ static void check_against_status(char ids[2][16])
 		json_decref(s2);
 		free(text);
 		s1 = status();
-		text = scrape();
+		text = prom_scrape(PORT);
 		s2 = status();
 		REQUIRE(s1 && s2 && text, "status and scrape");
-		REQUIRE(parse(text, &e), "the scrape parses");
+		REQUIRE(prom_parse(text, &e), "the scrape parses");
 		if (jint(s1, "balances") == jint(s2, "balances") &&
 		    value(&e, "esxmem_balances_total", "", "") == jint(s1, "balances"))
 			break;
-		free_exposition(&e);
+		prom_free(&e);
 	}
 	REQUIRE(tries < 20, "a scrape and a status of the same balance");
 	pool = json_object_get(s1, "pool");
@@ -540,7 +298,7 @@ static void check_against_status(char ids[2][16])
 	}
 	printf("esxmemd_metrics: balance %lld: %zu samples agree with esxmemctl status\n",
 	       jint(s1, "balances"), e.n);
-	free_exposition(&e);
+	prom_free(&e);
 	json_decref(s1);
 	json_decref(s2);
 	free(text);
@@ -627,7 +385,7 @@ static void check_against_module(struct esxmem *nl, const pid_t pids[2], char id
 	long cpu0, cpu1, frames0, frames1, pool0, pool1, meta0, meta1;
 	size_t v, k, exact = 0, bounded = 0, moved = 0;
 	double overhead = 0, on_frames = 0;
-	struct exposition e;
+	struct prom_exposition e;
 	long long b0;
 	char *text;
 
@@ -640,8 +398,8 @@ static void check_against_module(struct esxmem *nl, const pid_t pids[2], char id
 	meta0 = esx_sysfs_long("share/metadata_bytes");
 	/* Two balances on: the second began after the readings above. */
 	REQUIRE(WAIT_FOR(balances() >= b0 + 2), "balances go on");
-	text = scrape();
-	REQUIRE(text && parse(text, &e), "a scrape that parses");
+	text = prom_scrape(PORT);
+	REQUIRE(text && prom_parse(text, &e), "a scrape that parses");
 	for (v = 0; v < 2; v++)
 		REQUIRE((after[v] = vm_by_pid(nl, pids[v])), "VM %zu read", v);
 	cpu1 = esx_sysfs_long("share/scan_cpu_us");
@@ -720,7 +478,7 @@ static void check_against_module(struct esxmem *nl, const pid_t pids[2], char id
 	printf("esxmemd_metrics: against the module: %zu figures equal, %zu counters within their readings, %zu moved meanwhile\n",
 	       exact, bounded, moved);
 	CHECK(exact >= 20, "most figures held still long enough to compare exactly");
-	free_exposition(&e);
+	prom_free(&e);
 	free(text);
 }
 
@@ -756,7 +514,7 @@ static void check_textfile(void)
 		free(f2);
 		free(text);
 		f1 = read_file(TEXTFILE);
-		text = scrape();
+		text = prom_scrape(PORT);
 		f2 = read_file(TEXTFILE);
 		REQUIRE(f1 && f2 && text, "read the textfile and scrape");
 		if (!strcmp(f1, f2) && !strcmp(f1, text))
@@ -796,12 +554,12 @@ static void check_silent_clients(void)
 
 	t0 = esx_now();
 	for (k = 0; k < 3; k++)
-		REQUIRE((silent[k] = tcp_connect(PORT)) >= 0, "connect");
-	half = tcp_connect(PORT);
+		REQUIRE((silent[k] = prom_connect(PORT)) >= 0, "connect");
+	half = prom_connect(PORT);
 	REQUIRE(half >= 0 && send(half, "GET /metr", 9, MSG_NOSIGNAL) == 9, "half a request");
 	b0 = balances();
 	t = esx_now();
-	text = scrape();
+	text = prom_scrape(PORT);
 	secs = esx_now() - t;
 	CHECK(text && secs < PROMPT_SECS, "a scrape is served within %.0f s beside silent ones: %.2f s",
 	      PROMPT_SECS, secs);
@@ -858,20 +616,20 @@ static void check_bad_reload(pid_t d)
 	kill(d, SIGHUP);
 	CHECK(WAIT_FOR(esx_file_has(LOG, "metrics.listen: cannot serve on 127.0.0.1:9465")),
 	      "a reload with a busy address is refused");
-	text = scrape();
+	text = prom_scrape(PORT);
 	CHECK(text, "the endpoint is still served on port %d", PORT);
 	free(text);
 	close(busy);
 	conf("127.0.0.1:9464");
 	/* Other paths and methods. */
-	code = http("GET", "/", &text);
+	code = prom_http(PORT, "GET", "/", &text);
 	CHECK(code == 404 && text && strstr(text, "/metrics"), "/ is 404, pointing at /metrics: %d",
 	      code);
 	free(text);
-	code = http("POST", "/metrics", &text);
+	code = prom_http(PORT, "POST", "/metrics", &text);
 	CHECK(code == 405, "POST is 405: %d", code);
 	free(text);
-	code = http("HEAD", "/metrics", &text);
+	code = prom_http(PORT, "HEAD", "/metrics", &text);
 	CHECK(code == 200 && text && !*text, "HEAD is 200 without a body: %d", code);
 	free(text);
 }
@@ -887,7 +645,7 @@ int main(void)
 	int k, st;
 
 	atexit(show_log);
-	loopback_up();
+	prom_loopback_up();
 	REQUIRE_OK(esxmem_open(&nl));
 	esx_sysfs_string("pool_pages", pool0, sizeof(pool0));
 	mkdir(DIR_, 0755);
@@ -921,13 +679,13 @@ int main(void)
 		"VM A writes its pages");
 
 	{
-		struct exposition e;
+		struct prom_exposition e;
 		char *text;
 
-		REQUIRE(WAIT_FOR((text = scrape()) != NULL), "the endpoint serves the metrics");
-		REQUIRE(parse(text, &e), "the metrics parse");
+		REQUIRE(WAIT_FOR((text = prom_scrape(PORT)) != NULL), "the endpoint serves the metrics");
+		REQUIRE(prom_parse(text, &e), "the metrics parse");
 		check_form(&e, ids, names);
-		free_exposition(&e);
+		prom_free(&e);
 		free(text);
 	}
 	check_against_status(ids);
