@@ -171,10 +171,27 @@ uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, u
 	return over;
 }
 
+/*
+ * What @vm's balloons have taken from it: esxballoon's frames less those it
+ * never had, plus what a stock virtio balloon held when last seen, through
+ * libvirt or over QMP (its pages are holes in the module, not frames).
+ */
+uint64_t balloon_taken(const struct daemon *d, const struct esxmem_vm_info *vm)
+{
+	const struct vm_cache *c = vm_cache_find(d, esxmem_vm_id(vm));
+	uint64_t taken = esxmem_vm_state_pages(vm, ESXMEM_PAGE_BALLOONED) -
+			 balloon_empty_pages(d, vm);
+
+	if (c && c->libvirt.is == LIBVIRT_DOMAIN && c->libvirt.has_balloon)
+		taken += c->libvirt.held;
+	else if (c && c->stock.tracked)
+		taken += c->stock.seen_held;
+	return taken;
+}
+
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm)
 {
-	return balloon_want(d, vm, esxmem_vm_state_pages(vm, ESXMEM_PAGE_BALLOONED) -
-				   balloon_empty_pages(d, vm));
+	return balloon_want(d, vm, balloon_taken(d, vm));
 }
 
 bool balloon_has_session(const struct daemon *d, uint32_t vm_id)

@@ -206,6 +206,7 @@ struct balloon_empty {
 	uint32_t vm_id;
 	uint64_t pages;			/* ballooned frames that held no memory */
 };
+uint64_t balloon_taken(const struct daemon *d, const struct esxmem_vm_info *vm);
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm);
 uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t taken);
 uint64_t balloon_empty_pages(const struct daemon *d, const struct esxmem_vm_info *vm);

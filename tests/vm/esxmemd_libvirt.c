@@ -131,18 +131,22 @@ static bool gave_back(uint32_t id, const struct esxmem_vm_info *then)
 	return gave;
 }
 
-/* A value of VM @name in the daemon's status, or -1. */
-static int64_t status_value(const char *name, const char *key)
+/*
+ * Values @keys[0..n) of VM @name in one reply of the daemon's status, in
+ * @vals (-1 for a key the reply lacks); -1 if there was no reply.
+ */
+static int status_values(const char *name, size_t n, const char *const keys[], int64_t vals[])
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX, .sun_path = SOCK };
 	static char buf[65536];
 	char req[128];
-	int64_t v = -1;
-	size_t len = 0;
-	ssize_t n;
+	size_t len = 0, i;
+	ssize_t got;
 	json_t *r, *vm;
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0), reqlen;
 
+	for (i = 0; i < n; i++)
+		vals[i] = -1;
 	reqlen = snprintf(req, sizeof(req), "{\"cmd\":\"vm\",\"name\":\"%s\"}\n", name);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
 	    write(fd, req, (size_t)reqlen) != reqlen) {
@@ -150,15 +154,25 @@ static int64_t status_value(const char *name, const char *key)
 			close(fd);
 		return -1;
 	}
-	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
+	while ((got = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)got;
 	close(fd);
 	buf[len] = '\0';
 	r = json_loads(buf, 0, NULL);
 	vm = json_object_get(r, "vm");
-	if (json_is_integer(json_object_get(vm, key)))
-		v = json_integer_value(json_object_get(vm, key));
+	for (i = 0; i < n; i++)
+		if (json_is_integer(json_object_get(vm, keys[i])))
+			vals[i] = json_integer_value(json_object_get(vm, keys[i]));
 	json_decref(r);
+	return vm ? 0 : -1;
+}
+
+/* A value of VM @name in the daemon's status, or -1. */
+static int64_t status_value(const char *name, const char *key)
+{
+	int64_t v;
+
+	status_values(name, 1, &key, &v);
 	return v;
 }
 
@@ -174,10 +188,26 @@ static bool stock_balloon_agrees(const struct guest *g, int64_t *actual, int64_t
 	return *held > 0 && *actual == (int64_t)(GUEST_PAGES - (uint64_t)*held) * 4;
 }
 
+/*
+ * Whether the daemon's balloon target for lv-virtio counts what its stock
+ * balloon holds: in the soft state the balloons should hold what the VM
+ * has beyond its target, consumed + held - target, from one status reply.
+ */
+static bool stock_balloon_target_counts_held(const struct guest *g, int64_t v[4])
+{
+	static const char *const keys[] = {
+		"balloon_target_pages", "consumed_pages", "virtio_balloon_pages", "target_pages",
+	};
+
+	if (status_values(g->d.name, 4, keys, v) || v[2] <= 0 || v[1] + v[2] <= v[3])
+		return false;
+	return v[0] == v[1] + v[2] - v[3];
+}
+
 int main(void)
 {
 	struct esxmem_vm_info *before[2], *after[2];
-	int64_t actual = -1, held = -1;
+	int64_t actual = -1, held = -1, figures[4];
 	char state[16];
 	long pool, used0;
 	double t0;
@@ -297,6 +327,16 @@ int main(void)
 	}
 	printf("lv-virtio: dommemstat actual %lld KiB, the balloon holds %lld pages\n",
 	       (long long)actual, (long long)held);
+	/* The balloon target the daemon reports counts what the stock balloon holds. */
+	if (!ESX_WAIT_FOR(stock_balloon_target_counts_held(&guests[1], figures), 60)) {
+		show_logs();
+		CHECK(0, "lv-virtio: balloon target %lld pages, not consumed %lld + held %lld - target %lld",
+		      (long long)figures[0], (long long)figures[1], (long long)figures[2],
+		      (long long)figures[3]);
+	}
+	printf("lv-virtio: balloon target %lld pages = consumed %lld + held %lld - target %lld\n",
+	       (long long)figures[0], (long long)figures[1], (long long)figures[2],
+	       (long long)figures[3]);
 	CHECK(waitpid(daemon_pid, NULL, WNOHANG) == 0, "the daemon died");
 
 	/* virsh destroy: the domains' memory goes back to the pool. */
