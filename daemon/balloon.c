@@ -216,15 +216,23 @@ static int vm_of_cid(const struct daemon *d, uint32_t cid)
 /*
  * Reads VM @vm_id's page counts afresh into the daemon's view of it, so
  * that a target answered between balances counts what a LOCK or UNLOCK
- * just changed; false if the module cannot say.
+ * just changed; false if the module cannot say. Its page counts alone:
+ * a whole read would have the module bring the VM's KVM slot map up to
+ * date too, for each LOCK and UNLOCK of an inflating balloon.
  */
 static bool refresh_vm(struct daemon *d, uint32_t vm_id, uint64_t *states)
 {
 	struct esxmem_vm_info *fresh = NULL;
-	int v = find_vm(d, vm_id), state;
+	int v = find_vm(d, vm_id), state, err;
 
-	if (v >= 0 ? esxmem_vm_refresh(d->h, d->vms[v]) :
-		     esxmem_vm_get(d->h, vm_id, &fresh))
+	if (v >= 0) {
+		err = esxmem_vm_refresh_fields(d->h, d->vms[v], ESXMEM_VM_FIELDS_USAGE);
+		if (err == -EINVAL)	/* a module older than ESXMEM_VM_A_FIELDS */
+			err = esxmem_vm_refresh(d->h, d->vms[v]);
+	} else {
+		err = esxmem_vm_get(d->h, vm_id, &fresh);
+	}
+	if (err)
 		return false;
 	for (state = 0; state < ESXMEM_PAGE_NR_STATES; state++)
 		states[state] = esxmem_vm_state_pages(v >= 0 ? d->vms[v] : fresh, state);
