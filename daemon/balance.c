@@ -332,7 +332,6 @@ int balance(struct daemon *d)
 	free(p);
 	d->rho = rho;
 	d->balances++;
-	balloon_forget_gone(d);
 	d->balloon_give = balloon_give(d);
 	balloon_listen_resume(d);
 	stock_balloons(d);

@@ -99,54 +99,27 @@ static int find_vm(const struct daemon *d, uint32_t id)
 	return vm_index(d, id);
 }
 
-/* The frames @vm_id's balloon holds that held no memory when locked. */
-static struct balloon_empty *empty_of(const struct daemon *d, uint32_t vm_id)
-{
-	size_t i;
-
-	for (i = 0; i < d->nr_balloon_empty; i++)
-		if (d->balloon_empty[i].vm_id == vm_id)
-			return &d->balloon_empty[i];
-	return NULL;
-}
-
+/*
+ * The frames @vm's balloon holds that held no memory when locked, kept
+ * with the VM's record (vm_cache.c), which goes with the VM: found by
+ * id, for each VM of a balance and each guest's request.
+ */
 uint64_t balloon_empty_pages(const struct daemon *d, const struct esxmem_vm_info *vm)
 {
-	const struct balloon_empty *e = empty_of(d, esxmem_vm_id(vm));
+	const struct vm_cache *c = vm_cache_find(d, esxmem_vm_id(vm));
 	uint64_t ballooned = esxmem_vm_state_pages(vm, ESXMEM_PAGE_BALLOONED);
 
-	return !e ? 0 : e->pages < ballooned ? e->pages : ballooned;
+	return !c ? 0 : c->balloon_empty < ballooned ? c->balloon_empty : ballooned;
 }
 
 static void add_empty(struct daemon *d, uint32_t vm_id, int64_t pages)
 {
-	struct balloon_empty *e = empty_of(d, vm_id), *more;
+	struct vm_cache *c = vm_cache_find(d, vm_id);
 
-	if (!e && pages <= 0)
-		return;
-	if (!e) {
-		more = realloc(d->balloon_empty, (d->nr_balloon_empty + 1) * sizeof(*more));
-		if (!more)
-			return;		/* counted as memory taken: a larger target */
-		d->balloon_empty = more;
-		e = &d->balloon_empty[d->nr_balloon_empty++];
-		*e = (struct balloon_empty){ .vm_id = vm_id };
-	}
-	e->pages = pages < 0 && (uint64_t)-pages > e->pages ? 0 : e->pages + (uint64_t)pages;
-}
-
-void balloon_forget_gone(struct daemon *d)
-{
-	size_t i, j, kept = 0;
-
-	for (i = 0; i < d->nr_balloon_empty; i++) {
-		for (j = 0; j < d->nr_vms; j++)
-			if (esxmem_vm_id(d->vms[j]) == d->balloon_empty[i].vm_id)
-				break;
-		if (j < d->nr_vms)
-			d->balloon_empty[kept++] = d->balloon_empty[i];
-	}
-	d->nr_balloon_empty = kept;
+	if (!c)
+		return;		/* gone: its record went with it */
+	c->balloon_empty = pages < 0 && (uint64_t)-pages > c->balloon_empty ? 0 :
+			   c->balloon_empty + (uint64_t)pages;
 }
 
 /*
@@ -233,15 +206,23 @@ static int vm_of_cid(const struct daemon *d, uint32_t cid)
 /*
  * Reads VM @vm_id's page counts afresh into the daemon's view of it, so
  * that a target answered between balances counts what a LOCK or UNLOCK
- * just changed; false if the module cannot say.
+ * just changed; false if the module cannot say. Its page counts alone:
+ * a whole read would have the module bring the VM's KVM slot map up to
+ * date too, for each LOCK and UNLOCK of an inflating balloon.
  */
 static bool refresh_vm(struct daemon *d, uint32_t vm_id, uint64_t *states)
 {
 	struct esxmem_vm_info *fresh = NULL;
-	int v = find_vm(d, vm_id), state;
+	int v = find_vm(d, vm_id), state, err;
 
-	if (v >= 0 ? esxmem_vm_refresh(d->h, d->vms[v]) :
-		     esxmem_vm_get(d->h, vm_id, &fresh))
+	if (v >= 0) {
+		err = esxmem_vm_refresh_fields(d->h, d->vms[v], ESXMEM_VM_FIELDS_USAGE);
+		if (err == -EINVAL)	/* a module older than ESXMEM_VM_A_FIELDS */
+			err = esxmem_vm_refresh(d->h, d->vms[v]);
+	} else {
+		err = esxmem_vm_get(d->h, vm_id, &fresh);
+	}
+	if (err)
 		return false;
 	for (state = 0; state < ESXMEM_PAGE_NR_STATES; state++)
 		states[state] = esxmem_vm_state_pages(v >= 0 ? d->vms[v] : fresh, state);
@@ -420,7 +401,7 @@ static void count_empty(struct daemon *d, uint32_t vm_id, const uint64_t *before
 			const uint64_t *after)
 {
 	uint64_t b0 = before[ESXMEM_PAGE_BALLOONED], b1 = after[ESXMEM_PAGE_BALLOONED];
-	const struct balloon_empty *e = empty_of(d, vm_id);
+	const struct vm_cache *c = vm_cache_find(d, vm_id);
 	int64_t empty;
 
 	if (b1 > b0) {
@@ -433,8 +414,9 @@ static void count_empty(struct daemon *d, uint32_t vm_id, const uint64_t *before
 			empty = (int64_t)(b1 - b0);
 		if (empty > 0)
 			add_empty(d, vm_id, empty);
-	} else if (b1 < b0 && e && e->pages) {
-		add_empty(d, vm_id, -(int64_t)((double)e->pages * (double)(b0 - b1) / (double)b0 + 0.5));
+	} else if (b1 < b0 && c && c->balloon_empty) {
+		add_empty(d, vm_id, -(int64_t)((double)c->balloon_empty * (double)(b0 - b1) /
+					      (double)b0 + 0.5));
 	}
 }
 
@@ -839,7 +821,4 @@ void balloon_close(struct daemon *d)
 	free(d->balloons);
 	d->balloons = NULL;
 	d->nr_balloon_slots = 0;
-	free(d->balloon_empty);
-	d->balloon_empty = NULL;
-	d->nr_balloon_empty = 0;
 }

@@ -98,6 +98,7 @@ struct vm_cache {
 	uint64_t attach_at;
 	unsigned int attach_gap;
 	bool balloon_session;		/* esxballoon is connected (balloon.c) */
+	uint64_t balloon_empty;		/* its ballooned frames that held no memory */
 	struct stock_balloon stock;
 	struct libvirt_balloon libvirt;
 };
@@ -155,8 +156,6 @@ struct daemon {
 	size_t nr_balloon_conns;
 	size_t balloon_conns_max;	/* configured, or from the file limit */
 	bool balloon_listen_paused;	/* out of file descriptors: see balloon.c */
-	struct balloon_empty *balloon_empty;	/* by VM: see balloon.c */
-	size_t nr_balloon_empty;
 	/* In the high state, the part of what balloons should hold that they
 	 * give back: the free memory above the high threshold over that sum,
 	 * at most 1 (balance.c). */
@@ -202,15 +201,10 @@ void balloon_close(struct daemon *d);
 void balloon_accept(struct daemon *d);
 void balloon_readable(struct daemon *d, size_t slot);
 void balloon_pace(struct daemon *d);
-struct balloon_empty {
-	uint32_t vm_id;
-	uint64_t pages;			/* ballooned frames that held no memory */
-};
 uint64_t balloon_taken(const struct daemon *d, const struct esxmem_vm_info *vm);
 uint64_t balloon_target(const struct daemon *d, const struct esxmem_vm_info *vm);
 uint64_t balloon_want(const struct daemon *d, const struct esxmem_vm_info *vm, uint64_t taken);
 uint64_t balloon_empty_pages(const struct daemon *d, const struct esxmem_vm_info *vm);
-void balloon_forget_gone(struct daemon *d);
 bool balloon_has_session(const struct daemon *d, uint32_t vm_id);
 size_t balloon_conns_limit(const struct daemon *d);
 void balloon_listen_resume(struct daemon *d);

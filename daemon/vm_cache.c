@@ -4,7 +4,8 @@
  * the VM's id through a hash table: the VM's place in this balance's list,
  * its identity as its VMM's command line gives it (guest CID, QMP socket),
  * read once per VMM process rather than every balance, the pace of its
- * KVM attachment retries, and its stock balloon's state. With a thousand
+ * KVM attachment retries, its stock balloon's state, and the frames its
+ * guest's balloon holds that held no memory (balloon.c). With a thousand
  * VMs, a linear scan per lookup or a /proc read per VM and balance is what
  * a balance would spend its time on.
  *

@@ -11,6 +11,7 @@
 
 #include "info.h"
 #include "internal.h"
+#include "msg.h"
 
 ESXMEM_EXPORT uint32_t esxmem_vm_id(const struct esxmem_vm_info *vm)
 {
@@ -157,6 +158,32 @@ ESXMEM_EXPORT void esxmem_vm_list_free(struct esxmem_vm_info **vms, size_t n)
 	for (i = 0; i < n; i++)
 		esxmem_vm_info_free(vms[i]);
 	free(vms);
+}
+
+void esxmem_vm_info_take(struct esxmem_vm_info *vm, struct esxmem_vm_info *fresh,
+			 uint32_t fields)
+{
+	unsigned int what;
+
+	for (what = 1; what < ESXMEM_VM_NR_VALUES; what++)
+		if (vm_value_fields[what] & fields)
+			vm->values[what] = fresh->values[what];
+	if (fields & ESXMEM_VM_FIELDS_CONFIG)
+		memcpy(vm->name, fresh->name, sizeof(vm->name));
+	/* The module tells the VM attached with either group: KVM_PID. */
+	if (fields & (ESXMEM_VM_FIELDS_CONFIG | ESXMEM_VM_FIELDS_SLOTS))
+		vm->kvm_attached = fresh->kvm_attached;
+	if (fields & ESXMEM_VM_FIELDS_USAGE)
+		memcpy(vm->state_pages, fresh->state_pages, sizeof(vm->state_pages));
+	if (fields & ESXMEM_VM_FIELDS_SLOTS) {
+		free(vm->slots);
+		vm->slots = fresh->slots;
+		vm->nr_slots = fresh->nr_slots;
+		fresh->slots = NULL;
+		fresh->nr_slots = 0;
+	}
+	vm->fields |= fields;
+	esxmem_vm_derive_values(vm);
 }
 
 void esxmem_vm_info_record(struct esxmem_vm_info *vm,

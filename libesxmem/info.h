@@ -46,6 +46,14 @@ struct esxmem_event {
 /* Frees what @vm holds (its slots) and zeroes it; @vm itself stays. */
 void esxmem_vm_info_clear(struct esxmem_vm_info *vm);
 
+/*
+ * Takes into @vm what @fresh, a reply of the groups @fields, holds of
+ * them (its slots included, which @fresh gives up), keeping @vm's other
+ * values.
+ */
+void esxmem_vm_info_take(struct esxmem_vm_info *vm, struct esxmem_vm_info *fresh,
+			 uint32_t fields);
+
 /* Records in @vm the values @s changed (after the kernel accepted them). */
 void esxmem_vm_info_record(struct esxmem_vm_info *vm,
 			   const struct esxmem_vm_settings *s);

@@ -262,6 +262,20 @@ int esxmem_vm_get(struct esxmem *h, uint32_t id, struct esxmem_vm_info **out);
 int esxmem_vm_refresh(struct esxmem *h, struct esxmem_vm_info *vm);
 
 /*
+ * (admin) esxmem_vm_refresh() of only the groups of values in @fields
+ * (ESXMEM_VM_FIELDS_*, as esxmem_vm_list_fields() takes them): @vm keeps
+ * its other values as they were. The cheap way to follow one group of a
+ * VM often, e.g. its page counts (ESXMEM_VM_FIELDS_USAGE): without
+ * ESXMEM_VM_FIELDS_SLOTS the module does not bring the VM's KVM slot map
+ * up to date first (which may wait for the VMM). Errors: those of
+ * esxmem_vm_refresh(), and -EINVAL a bit beyond ESXMEM_VM_FIELDS_ALL, or
+ * a module older than ESXMEM_VM_A_FIELDS, which refuses it; on failure
+ * @vm is unchanged. Since LIBESXMEM_0.3.
+ */
+int esxmem_vm_refresh_fields(struct esxmem *h, struct esxmem_vm_info *vm,
+			     uint32_t fields);
+
+/*
  * (admin) Reads every VM into a new array of *n objects stored in *vms
  * (NULL when there are none), by id. Release it with esxmem_vm_list_free().
  * Errors: -EAGAIN VMs came or went while the list was read, so it may be

@@ -415,6 +415,30 @@ int esxmem_msg_vm_get(int family, uint32_t id, struct nl_msg **out)
 		     ESXMEM_A_VM, fill_id, &id, out);
 }
 
+struct vm_get_arg {
+	uint32_t id;
+	uint32_t fields;
+};
+
+static int fill_id_fields(struct nl_msg *msg, const void *arg)
+{
+	const struct vm_get_arg *a = arg;
+
+	return nla_put_u32(msg, ESXMEM_VM_A_ID, a->id) ?:
+	       nla_put_u32(msg, ESXMEM_VM_A_FIELDS, a->fields);
+}
+
+int esxmem_msg_vm_get_fields(int family, uint32_t id, uint32_t fields, struct nl_msg **out)
+{
+	struct vm_get_arg a = { .id = id, .fields = fields };
+
+	*out = NULL;
+	if (fields & ~(uint32_t)ESXMEM_VM_FIELDS_ALL)
+		return -EINVAL;
+	return build(family, ESXMEM_CMD_GET_VM, NLM_F_REQUEST | NLM_F_ACK,
+		     ESXMEM_A_VM, fill_id_fields, &a, out);
+}
+
 int esxmem_msg_vm_dump(int family, struct nl_msg **out)
 {
 	return build(family, ESXMEM_CMD_GET_VM, NLM_F_REQUEST | NLM_F_DUMP,
@@ -701,7 +725,7 @@ static int parse_vm_attrs(const struct nlattr *nest, struct nlattr **tb)
  * a fraction of the VM's pages, each as README.md's counter table defines
  * it.
  */
-static void derive_vm_values(struct esxmem_vm_info *vm)
+void esxmem_vm_derive_values(struct esxmem_vm_info *vm)
 {
 	uint64_t *v = vm->values, size = v[ESXMEM_VM_SIZE_PAGES];
 	uint64_t ppm = v[ESXMEM_VM_ACTIVE_PPM];
@@ -748,7 +772,7 @@ int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out)
 		if (err)
 			goto fail;
 	}
-	derive_vm_values(out);
+	esxmem_vm_derive_values(out);
 	return 0;
 
 fail:

@@ -50,6 +50,12 @@
 /* ESXMEM_CMD_GET_VM doit: ESXMEM_A_VM { ID }. */
 int esxmem_msg_vm_get(int family, uint32_t id, struct nl_msg **out);
 
+/*
+ * ESXMEM_CMD_GET_VM doit of the groups of attributes in @fields:
+ * ESXMEM_A_VM { ID, FIELDS }. -EINVAL: a bit beyond ESXMEM_VM_FIELDS_ALL.
+ */
+int esxmem_msg_vm_get_fields(int family, uint32_t id, uint32_t fields, struct nl_msg **out);
+
 /* ESXMEM_CMD_GET_VM dump: an empty ESXMEM_A_VM nest. */
 int esxmem_msg_vm_dump(int family, struct nl_msg **out);
 
@@ -100,6 +106,9 @@ int esxmem_msg_kvm_detach(int family, uint32_t id, struct nl_msg **out);
  * esxmem_vm_info_clear().
  */
 int esxmem_msg_parse_vm(const struct nlmsghdr *nlh, struct esxmem_vm_info *out);
+
+/* The values computed from others (sums, active pages), again from @vm's. */
+void esxmem_vm_derive_values(struct esxmem_vm_info *vm);
 
 /* A GET_POOL reply: ESXMEM_A_POOL { all optional }. */
 int esxmem_msg_parse_pool(const struct nlmsghdr *nlh,

@@ -29,15 +29,19 @@ static int get_one(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-/* Reads VM @id into *out, which it overwrites; on failure *out holds nothing. */
-static int read_vm(struct esxmem *h, uint32_t id, struct esxmem_vm_info *out)
+/*
+ * Reads the groups @fields of VM @id into *out, which it overwrites; on
+ * failure *out holds nothing.
+ */
+static int read_vm(struct esxmem *h, uint32_t id, uint32_t fields, struct esxmem_vm_info *out)
 {
 	struct get_ctx ctx = { .out = out };
 	struct nl_msg *msg = NULL;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = esxmem_msg_vm_get(esxmem_family(h), id, &msg);
+	err = fields == ESXMEM_VM_FIELDS_ALL ? esxmem_msg_vm_get(esxmem_family(h), id, &msg) :
+	      esxmem_msg_vm_get_fields(esxmem_family(h), id, fields, &msg);
 	if (!err)
 		err = esxmem_request(h, msg, get_one, &ctx);
 	if (!err && (!ctx.got || out->id != id))
@@ -61,7 +65,7 @@ ESXMEM_EXPORT int esxmem_vm_get(struct esxmem *h, uint32_t id,
 	vm = malloc(sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
-	err = read_vm(h, id, vm);
+	err = read_vm(h, id, ESXMEM_VM_FIELDS_ALL, vm);
 	if (err) {
 		free(vm);
 		return err;
@@ -77,11 +81,29 @@ ESXMEM_EXPORT int esxmem_vm_refresh(struct esxmem *h, struct esxmem_vm_info *vm)
 
 	if (!h || !vm)
 		return -EINVAL;
-	err = read_vm(h, vm->id, &fresh);
+	err = read_vm(h, vm->id, ESXMEM_VM_FIELDS_ALL, &fresh);
 	if (err)
 		return err;
 	esxmem_vm_info_clear(vm);
 	*vm = fresh;
+	return 0;
+}
+
+ESXMEM_EXPORT int esxmem_vm_refresh_fields(struct esxmem *h, struct esxmem_vm_info *vm,
+					   uint32_t fields)
+{
+	struct esxmem_vm_info fresh;
+	int err;
+
+	if (!h || !vm || fields & ~(uint32_t)ESXMEM_VM_FIELDS_ALL)
+		return -EINVAL;
+	if (fields == ESXMEM_VM_FIELDS_ALL)
+		return esxmem_vm_refresh(h, vm);
+	err = read_vm(h, vm->id, fields, &fresh);
+	if (err)
+		return err;
+	esxmem_vm_info_take(vm, &fresh, fields);
+	esxmem_vm_info_clear(&fresh);
 	return 0;
 }
 

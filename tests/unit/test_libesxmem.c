@@ -156,6 +156,26 @@ START_TEST(build_vm_dump_of_some_fields)
 }
 END_TEST
 
+START_TEST(build_vm_get_of_some_fields)
+{
+	static const int want[] = { ESXMEM_VM_A_ID, ESXMEM_VM_A_FIELDS };
+	struct nlattr *tb[ESXMEM_VM_A_MAX + 1];
+	struct nl_msg *msg;
+
+	ck_assert_int_eq(esxmem_msg_vm_get_fields(FAM, 42, ESXMEM_VM_FIELDS_USAGE, &msg), 0);
+	expect_attrs(request_nest(msg, ESXMEM_CMD_GET_VM, NLM_F_REQUEST | NLM_F_ACK,
+				  ESXMEM_A_VM), tb, ESXMEM_VM_A_MAX, want, 2);
+	ck_assert_uint_eq(u32_of(tb[ESXMEM_VM_A_ID]), 42);
+	ck_assert_uint_eq(u32_of(tb[ESXMEM_VM_A_FIELDS]), ESXMEM_VM_FIELDS_USAGE);
+	nlmsg_free(msg);
+
+	msg = (struct nl_msg *)&msg;
+	ck_assert_int_eq(esxmem_msg_vm_get_fields(FAM, 42, ESXMEM_VM_FIELDS_ALL + 1, &msg),
+			 -EINVAL);
+	ck_assert_ptr_null(msg);
+}
+END_TEST
+
 START_TEST(build_vm_set_every_field)
 {
 	static const int want[] = {
@@ -678,6 +698,60 @@ START_TEST(parse_vm_full)
 	check_full_vm(&vm);
 	esxmem_vm_info_clear(&vm);
 	expect_cleared(&vm);
+	nlmsg_free(msg);
+}
+END_TEST
+
+/*
+ * A VM read again in one group (esxmem_vm_refresh_fields()) takes that
+ * group from the reply, the values computed from it too, and keeps the
+ * others.
+ */
+START_TEST(take_one_group_keeps_the_others)
+{
+	struct nl_msg *msg = full_vm();
+	struct esxmem_vm_info vm, fresh;
+	const struct esxmem_slot_info *slots;
+	unsigned int s;
+
+	ck_assert_int_eq(esxmem_msg_parse_vm(nlmsg_hdr(msg), &vm), 0);
+	ck_assert_int_eq(esxmem_msg_parse_vm(nlmsg_hdr(msg), &fresh), 0);
+	slots = esxmem_vm_slot(&vm, 0);
+	/* The reply of USAGE alone: other groups' values absent, states changed. */
+	memset(fresh.values, 0, sizeof(fresh.values));
+	fresh.name[0] = '\0';
+	fresh.kvm_attached = false;
+	fresh.values[ESXMEM_VM_CONSUMED_PAGES] = 5;
+	for (s = 0; s < ESXMEM_PAGE_NR_STATES; s++)
+		fresh.state_pages[s] = s + 1;
+	esxmem_vm_info_take(&vm, &fresh, ESXMEM_VM_FIELDS_USAGE);
+
+	ck_assert_uint_eq(esxmem_vm_value(&vm, ESXMEM_VM_CONSUMED_PAGES), 5);
+	ck_assert_uint_eq(esxmem_vm_value(&vm, ESXMEM_VM_ACTIVE_PPM), 0);
+	for (s = 0; s < ESXMEM_PAGE_NR_STATES; s++)
+		ck_assert_uint_eq(esxmem_vm_state_pages(&vm, s), s + 1);
+	ck_assert_uint_eq(esxmem_vm_value(&vm, ESXMEM_VM_GRANTED_PAGES),
+			  ESXMEM_PAGE_PRIVATE + 1 + ESXMEM_PAGE_SHARED + 1 + ESXMEM_PAGE_ZERO + 1);
+	/* CONFIG, COUNTERS and SLOTS as they were. */
+	ck_assert_str_eq(esxmem_vm_name(&vm), "web-1");
+	ck_assert(esxmem_vm_kvm_attached(&vm));
+	ck_assert_uint_eq(esxmem_vm_value(&vm, ESXMEM_VM_SHARES),
+			  full_vm_values[ESXMEM_VM_SHARES]);
+	ck_assert_uint_eq(esxmem_vm_value(&vm, ESXMEM_VM_SIZE_PAGES),
+			  full_vm_values[ESXMEM_VM_SIZE_PAGES]);
+	ck_assert_uint_eq(esxmem_vm_value(&vm, ESXMEM_VM_FAULTS),
+			  full_vm_values[ESXMEM_VM_FAULTS]);
+	ck_assert_ptr_eq(esxmem_vm_slot(&vm, 0), slots);
+	ck_assert_uint_eq(esxmem_vm_nr_slots(&vm), ESXMEM_ARRAY_SIZE(slots3));
+
+	/* SLOTS: the reply's slot list moves over. */
+	slots = esxmem_vm_slot(&fresh, 0);
+	esxmem_vm_info_take(&vm, &fresh, ESXMEM_VM_FIELDS_SLOTS);
+	ck_assert_ptr_eq(esxmem_vm_slot(&vm, 0), slots);
+	ck_assert_ptr_null(esxmem_vm_slot(&fresh, 0));
+	ck_assert_uint_eq(esxmem_vm_nr_slots(&fresh), 0);
+	esxmem_vm_info_clear(&fresh);
+	esxmem_vm_info_clear(&vm);
 	nlmsg_free(msg);
 }
 END_TEST
@@ -1627,6 +1701,7 @@ START_TEST(api_refuses_null)
 	ck_assert_int_eq(esxmem_vm_list_fields(NULL, ESXMEM_VM_FIELDS_ALL, &vms, &n), -EINVAL);
 	ck_assert_ptr_null(vms);
 	ck_assert_int_eq(esxmem_vm_list_fields(NULL, 0, NULL, &n), -EINVAL);
+	ck_assert_int_eq(esxmem_vm_refresh_fields(NULL, NULL, ESXMEM_VM_FIELDS_USAGE), -EINVAL);
 	ck_assert_int_eq(esxmem_vm_set(NULL, 1, NULL), -EINVAL);
 	ck_assert_int_eq(esxmem_pool_get(NULL, &pool), -EINVAL);
 	ck_assert_int_eq(esxmem_pool_set(NULL, NULL), -EINVAL);
@@ -2125,6 +2200,7 @@ Suite *libesxmem_suite(void)
 	tcase_add_test(tc, build_vm_get);
 	tcase_add_test(tc, build_vm_dump_has_an_empty_nest);
 	tcase_add_test(tc, build_vm_dump_of_some_fields);
+	tcase_add_test(tc, build_vm_get_of_some_fields);
 	tcase_add_test(tc, build_vm_set_every_field);
 	tcase_add_test(tc, build_vm_set_swap);
 	tcase_add_test(tc, build_vm_set_sends_only_the_fields_set);
@@ -2141,6 +2217,7 @@ Suite *libesxmem_suite(void)
 
 	tc = tcase_create("parse");
 	tcase_add_test(tc, parse_vm_full);
+	tcase_add_test(tc, take_one_group_keeps_the_others);
 	tcase_add_test(tc, parse_vm_nests_without_the_nested_flag);
 	tcase_add_test(tc, parse_vm_minimal);
 	tcase_add_test(tc, parse_vm_empty_slot_list);

@@ -71,7 +71,7 @@ int main(int argc, char **argv)
 	REQUIRE(bg_greet(fd, SH_VM_PAGES, &target) == ESXBALLOON_MSG_TARGET,
 		"the guest's balloon is served");
 	b0 = sh_status_num(SOCK, "balances");
-	worst = sh_worst_reply(fd, esx_now() + PROBE_SECS, 20);
+	worst = sh_worst_reply(fd, esx_now() + PROBE_SECS, 20, NULL);
 	b1 = sh_status_num(SOCK, "balances");
 	printf("esxmemd_scale: worst balloon reply %.3f s over %.0f s, %lld balances\n",
 	       worst, PROBE_SECS, b1 - b0);

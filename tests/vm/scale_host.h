@@ -323,14 +323,20 @@ static inline double sh_cpu_secs(pid_t pid, double *sys)
 /*
  * A scripted guest balloon asking its target (GET_TARGET) every @gap_ms
  * on @fd until @until (esx_now()): the worst time a reply took, in
- * seconds, or -1 when one did not come.
+ * seconds, or -1 when one did not come; how many it asked in *@asked
+ * unless NULL.
  */
-static inline double sh_worst_reply(int fd, double until, unsigned int gap_ms)
+static inline double sh_worst_reply(int fd, double until, unsigned int gap_ms,
+				    unsigned int *asked)
 {
 	double worst = 0, t;
 	uint64_t target;
 
+	if (asked)
+		*asked = 0;
 	while (esx_now() < until) {
+		if (asked)
+			(*asked)++;
 		t = esx_now();
 		if (bg_request(fd, ESXBALLOON_MSG_GET_TARGET, NULL, 0, &target) !=
 		    ESXBALLOON_MSG_TARGET)
