@@ -247,15 +247,30 @@ unlock:
 }
 
 /*
+ * Whether the private page of entry @e is a piece of a large page. Read
+ * without a page reference: the pmap's keeps it, or, should the entry
+ * have changed meanwhile, the answer is a hint for pick() and no more.
+ */
+static bool entry_is_large(esxmem_pte_t e)
+{
+	return esxmem_page_is_large(pfn_to_page(esxmem_pte_payload(e)));
+}
+
+/*
  * Compresses or swaps out the private page at @index, or the large page it
- * is part of. The pages paged out on success;
+ * is part of when @need, the pages still asked for, takes a large page;
+ * when it takes less, the large page is broken instead (0), for its pieces
+ * to go one by one, so that reclaim frees what it is asked and no more.
+ * Breaking may take the pool up to one large page beyond its size (pool.c):
+ * when even that cannot be had, the large page goes out whole after all.
+ * The pages paged out on success;
  * -EAGAIN or -EBUSY to try another page (-EAGAIN also when the swap file's
  * filesystem is frozen: another page may compress); -E2BIG when it did not
  * compress and there is no swap; -ENOSPC when there is no room left;
  * -ENOMEM when the compression store may not grow and there is no swap; or
  * the swap file's error. The page stays as it was on any error.
  */
-static long page_out(struct esxmem_vm *vm, pgoff_t index)
+static long page_out(struct esxmem_vm *vm, pgoff_t index, unsigned long need)
 {
 	struct esxmem_vm_reclaim *r = &vm->reclaim;
 	esxmem_pte_t e, out;
@@ -273,6 +288,23 @@ static long page_out(struct esxmem_vm *vm, pgoff_t index)
 	e = READ_ONCE(vm->pmap[index]);
 	if (!esxmem_pte_private(e, page) || (e & ESXMEM_PTE_HELD))
 		goto unlock;
+	if (esxmem_page_is_large(page) && need < ESXMEM_LARGE_PAGES) {
+		unlock_page(page);
+		put_page(page);
+		err = esxmem_large_break(vm, index);
+		/* Held: page_out_large() marks it so, for picks to pass over. */
+		if (err != -ENOMEM && err != -EBUSY)
+			return err;
+		page = esxmem_vm_get_private(vm, index);
+		if (!page)
+			return -EAGAIN;
+		err = -EAGAIN;
+		if (!trylock_page(page))
+			goto put;
+		e = READ_ONCE(vm->pmap[index]);
+		if (!esxmem_pte_private(e, page) || (e & ESXMEM_PTE_HELD))
+			goto unlock;
+	}
 	if (esxmem_page_is_large(page))
 		return page_out_large(vm, index, page);
 	/*
@@ -397,21 +429,32 @@ next:
 	}
 }
 
-/* A private page of @vm at random, or -ENOENT. */
-static long pick(struct esxmem_vm *vm)
+/*
+ * A private page of @vm at random, or -ENOENT. With @small, a small page
+ * if one is found, a piece of a large page only when none is: reclaim
+ * asked for less than a large page.
+ */
+static long pick(struct esxmem_vm *vm, bool small)
 {
 	unsigned long n = vm->npages, start, i, t;
+	long large = -ENOENT;
 
 	for (t = 0; t < PICK_TRIES; t++) {
 		start = get_random_u64() % n;
 		spin_lock(&vm->lock);
 		for (i = 0; i < min_t(unsigned long, PICK_WINDOW, n); i++) {
 			pgoff_t index = (start + i) % n;
+			esxmem_pte_t e = vm->pmap[index];
 
-			if (reclaimable(vm->pmap[index])) {
-				spin_unlock(&vm->lock);
-				return index;
+			if (!reclaimable(e))
+				continue;
+			if (small && entry_is_large(e)) {
+				if (large < 0)
+					large = index;
+				continue;
 			}
+			spin_unlock(&vm->lock);
+			return index;
 		}
 		spin_unlock(&vm->lock);
 	}
@@ -419,20 +462,49 @@ static long pick(struct esxmem_vm *vm)
 	start = get_random_u64() % n;
 	for (i = 0; i < n; i++) {
 		pgoff_t index = (start + i) % n;
+		esxmem_pte_t e = READ_ONCE(vm->pmap[index]);
 
-		if (reclaimable(READ_ONCE(vm->pmap[index])))
-			return index;
+		if (reclaimable(e)) {
+			if (!small || !entry_is_large(e))
+				return index;
+			if (large < 0)
+				large = index;
+		}
 		if (!(i % 4096))
 			cond_resched();
+	}
+	return large;
+}
+
+/*
+ * The first private small page at or after @from in its 2 MiB, or -ENOENT:
+ * after a large page is broken, its pieces go before another large page is
+ * broken.
+ */
+static long pick_near(struct esxmem_vm *vm, pgoff_t from)
+{
+	pgoff_t end = min(esxmem_large_base(from) + ESXMEM_LARGE_PAGES,
+			  vm->npages);
+
+	for (; from < end; from++) {
+		esxmem_pte_t e = READ_ONCE(vm->pmap[from]);
+
+		if (reclaimable(e) && !entry_is_large(e))
+			return from;
 	}
 	return -ENOENT;
 }
 
-/* Pages out up to @want pages of @vm; how many went. */
-static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
+/*
+ * Pages out up to @want pages of @vm, of the @need pages asked of it in
+ * all; how many went. A large page goes out whole only while @need takes
+ * all of it.
+ */
+static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want,
+				unsigned long need)
 {
 	unsigned long done = 0, tries = 0;
-	long index, err;
+	long index, near = -ENOENT, err;
 
 	/* Pairs with the release in esxmem_vm_fix_size(). */
 	if (!smp_load_acquire(&vm->pmap) || !want)
@@ -441,11 +513,20 @@ static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 	if (held_due(vm))
 		clear_held(vm);
 	while (done < want && tries++ < 4 * want + PICK_TRIES) {
-		index = pick(vm);
+		bool small = need - done < ESXMEM_LARGE_PAGES;
+
+		/* The pieces of a large page just broken go first. */
+		index = near >= 0 ? pick_near(vm, near) : -ENOENT;
+		near = index >= 0 && esxmem_large_base(index + 1) ==
+			esxmem_large_base(index) ? index + 1 : -ENOENT;
+		if (index < 0)
+			index = pick(vm, small);
 		if (index < 0)
 			break;
-		err = page_out(vm, index);
-		if (err > 0)
+		err = page_out(vm, index, need - done);
+		if (!err)
+			near = esxmem_large_base(index);
+		else if (err > 0)
 			done += err;
 		else if (err != -EAGAIN && err != -EBUSY && err != -E2BIG)
 			break;		/* nowhere to put pages */
@@ -492,7 +573,7 @@ static unsigned long reclaim_targets(void)
 		excess = target == U64_MAX ? 0 : above(vm, target);
 		if (excess)
 			done += reclaim_vm(vm, min_t(unsigned long, excess,
-						     RECLAIM_BATCH));
+						     RECLAIM_BATCH), excess);
 		esxmem_vm_put(vm);
 		if (kthread_should_stop())
 			break;
@@ -554,7 +635,8 @@ static unsigned long reclaim_emergency(void)
 		vm = emergency_victim();
 		if (!vm)
 			break;
-		done = reclaim_vm(vm, min_t(unsigned long, need, RECLAIM_BATCH));
+		done = reclaim_vm(vm, min_t(unsigned long, need, RECLAIM_BATCH),
+				  need);
 		esxmem_vm_put(vm);
 	}
 	atomic64_add(done, &esxmem_reclaimer.emergency_pages);

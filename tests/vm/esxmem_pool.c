@@ -746,8 +746,6 @@ int main(void)
 	saved = knobs_read();
 	atexit(cleanup);
 	esx_background_off();
-	/* Free pages move one at a time below: a large page would take 512. */
-	esx_large_pages("never");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("pool_pages %ld, used_pages %ld, fault_wait_ms %ld, thresholds %ld/%ld/%ld/%ld\n",
 	       saved.pool_pages, esx_sysfs_long("used_pages"), saved.fault_wait_ms,
