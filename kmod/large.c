@@ -21,8 +21,9 @@
  *    pressure states (share/break_large), and in any state a large page
  *    that is mostly zero (esxmem_large_scan()); the balloon and partial
  *    holes break the pages they touch;
- *  - paged out whole by reclaim (reclaim.c), or freed whole by a hole or
- *    the object's end (fault.c).
+ *  - paged out whole by reclaim (reclaim.c), or broken by it when it is
+ *    asked for less than a large page; or freed whole by a hole or the
+ *    object's end (fault.c).
  * The pmap holds a single reference to the folio, whichever number of
  * pieces name it: code that takes a piece for a small page must not, and
  * esxmem_vm_isolate_page() refuses pieces, so that no path that frees or

@@ -173,9 +173,10 @@ static int store_page(struct esxmem_vm *vm, struct page *page,
 /*
  * Pages out the large page that @piece, referenced and locked, is part of,
  * whole: every piece goes to the cache or the swap file, as a small page
- * would, and the large page goes back to the pool. Reclaim takes large
- * pages whole rather than break them: breaking needs small pages first,
- * which is what memory is short of. Only when some piece cannot go (it
+ * would, and the large page goes back to the pool. Reclaim asked for a
+ * large page or more takes large pages whole rather than break them:
+ * breaking needs small pages first, which is what memory is short of
+ * (asked for less, page_out() breaks it). Only when some piece cannot go (it
  * does not compress and there is no swap, or no room) is the large page
  * broken, so that the pieces that can go are paged out on the next picks.
  * Unlocks and drops @piece. The pages paged out, or page_out()'s errors.
