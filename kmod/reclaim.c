@@ -173,10 +173,9 @@ static int store_page(struct esxmem_vm *vm, struct page *page,
 /*
  * Pages out the large page that @piece, referenced and locked, is part of,
  * whole: every piece goes to the cache or the swap file, as a small page
- * would, and the large page goes back to the pool. Reclaim asked for a
- * large page or more takes large pages whole rather than break them:
- * breaking needs small pages first, which is what memory is short of
- * (asked for less, page_out() breaks it). Only when some piece cannot go (it
+ * would, and the large page goes back to the pool: when reclaim is asked
+ * for a large page or more, or cannot have the small pages that breaking
+ * it takes (page_out()). Only when some piece cannot go (it
  * does not compress and there is no swap, or no room) is the large page
  * broken, so that the pieces that can go are paged out on the next picks.
  * Unlocks and drops @piece. The pages paged out, or page_out()'s errors.
@@ -262,9 +261,10 @@ static bool entry_is_large(esxmem_pte_t e)
  * is part of when @need, the pages still asked for, takes a large page;
  * when it takes less, the large page is broken instead (0), for its pieces
  * to go one by one, so that reclaim frees what it is asked and no more.
- * Breaking may take the pool up to one large page beyond its size (pool.c):
- * when even that cannot be had, the large page goes out whole after all.
- * The pages paged out on success;
+ * This is how the large pages of cold memory are broken. Breaking may take
+ * the pool up to one large page beyond its size for a moment (pool.c):
+ * when even that cannot be had, the large page goes out whole after all,
+ * as it needs no memory to free memory. The pages paged out on success;
  * -EAGAIN or -EBUSY to try another page (-EAGAIN also when the swap file's
  * filesystem is frozen: another page may compress); -E2BIG when it did not
  * compress and there is no swap; -ENOSPC when there is no room left;
@@ -497,12 +497,11 @@ static long pick_near(struct esxmem_vm *vm, pgoff_t from)
 }
 
 /*
- * Pages out up to @want pages of @vm, of the @need pages asked of it in
- * all; how many went. A large page goes out whole only while @need takes
- * all of it.
+ * Pages out up to @want pages of @vm; how many went. A large page goes out
+ * whole only while @want takes all of it: reclaim goes a batch at a time,
+ * for the free-memory states to be passed one by one.
  */
-static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want,
-				unsigned long need)
+static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 {
 	unsigned long done = 0, tries = 0;
 	long index, near = -ENOENT, err;
@@ -514,7 +513,7 @@ static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want,
 	if (held_due(vm))
 		clear_held(vm);
 	while (done < want && tries++ < 4 * want + PICK_TRIES) {
-		bool small = need - done < ESXMEM_LARGE_PAGES;
+		bool small = want - done < ESXMEM_LARGE_PAGES;
 
 		/* The pieces of a large page just broken go first. */
 		index = near >= 0 ? pick_near(vm, near) : -ENOENT;
@@ -524,7 +523,7 @@ static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want,
 			index = pick(vm, small);
 		if (index < 0)
 			break;
-		err = page_out(vm, index, need - done);
+		err = page_out(vm, index, want - done);
 		if (!err)
 			near = esxmem_large_base(index);
 		else if (err > 0)
@@ -574,7 +573,7 @@ static unsigned long reclaim_targets(void)
 		excess = target == U64_MAX ? 0 : above(vm, target);
 		if (excess)
 			done += reclaim_vm(vm, min_t(unsigned long, excess,
-						     RECLAIM_BATCH), excess);
+						     RECLAIM_BATCH));
 		esxmem_vm_put(vm);
 		if (kthread_should_stop())
 			break;
@@ -636,8 +635,7 @@ static unsigned long reclaim_emergency(void)
 		vm = emergency_victim();
 		if (!vm)
 			break;
-		done = reclaim_vm(vm, min_t(unsigned long, need, RECLAIM_BATCH),
-				  need);
+		done = reclaim_vm(vm, min_t(unsigned long, need, RECLAIM_BATCH));
 		esxmem_vm_put(vm);
 	}
 	atomic64_add(done, &esxmem_reclaimer.emergency_pages);
