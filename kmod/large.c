@@ -339,7 +339,7 @@ static bool underused(struct folio *folio)
  * the zero state) and costs the guest only the 2 MiB mapping of the little
  * data it holds. Its pieces are read once a pass, at the visit of its first
  * one, stopping as soon as the verdict is known: a full large page costs a
- * read of the first word of a few hundred pieces.
+ * look at a few hundred pieces, each up to its first byte that is not zero.
  * 1 when the large page stays, with @page as it was; otherwise @page is
  * unlocked and dropped, and the break's result returned (0 when broken).
  */
