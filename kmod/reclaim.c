@@ -432,16 +432,19 @@ next:
 
 /*
  * A private page of @vm at random, or -ENOENT. With @small, a small page
- * if one is found, a piece of a large page only when none is: reclaim
- * asked for less than a large page.
+ * where the window looked at holds one, rather than a piece of a large
+ * page there: reclaim asked for less than a large page, which would have
+ * to be broken. Only within the window, so that the choice stays random:
+ * small pages that do not compress must not keep reclaim from the rest.
  */
 static long pick(struct esxmem_vm *vm, bool small)
 {
 	unsigned long n = vm->npages, start, i, t;
-	long large = -ENOENT;
+	long large;
 
 	for (t = 0; t < PICK_TRIES; t++) {
 		start = get_random_u64() % n;
+		large = -ENOENT;
 		spin_lock(&vm->lock);
 		for (i = 0; i < min_t(unsigned long, PICK_WINDOW, n); i++) {
 			pgoff_t index = (start + i) % n;
@@ -458,23 +461,20 @@ static long pick(struct esxmem_vm *vm, bool small)
 			return index;
 		}
 		spin_unlock(&vm->lock);
+		if (large >= 0)
+			return large;
 	}
 	/* Few private pages: look at every entry, from a random start. */
 	start = get_random_u64() % n;
 	for (i = 0; i < n; i++) {
 		pgoff_t index = (start + i) % n;
-		esxmem_pte_t e = READ_ONCE(vm->pmap[index]);
 
-		if (reclaimable(e)) {
-			if (!small || !entry_is_large(e))
-				return index;
-			if (large < 0)
-				large = index;
-		}
+		if (reclaimable(READ_ONCE(vm->pmap[index])))
+			return index;
 		if (!(i % 4096))
 			cond_resched();
 	}
-	return large;
+	return -ENOENT;
 }
 
 /*
