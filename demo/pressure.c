@@ -73,12 +73,6 @@ int main(int argc, char **argv)
 
 	REQUIRE(duration >= 60 && duration <= 3600, "usage: pressure [SECONDS, 60..3600]");
 	demo_begin(conf);
-	/*
-	 * Small pages: reclamation takes a large page whole, 2 MiB at a time,
-	 * which keeps this small pool out of the hard state the scenario
-	 * shows (demo_begin() puts the knob back at the end).
-	 */
-	REQUIRE_OK(esx_sysfs_write("large_pages", "never"));
 	REQUIRE_OK(esxmem_open(&nl));
 	printf("demo: == pressure: a growing workload on a pool of %d MiB ==\n", POOL_MIB);
 	printf("demo: \"grower\" adds 16 MiB to its workload every 2 s, up to 240 MiB, and\n"

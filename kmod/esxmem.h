@@ -179,11 +179,13 @@ struct esxmem_large {
 	/* Knobs (sysfs), read without a lock. */
 	bool enabled;			/* back new guest RAM with them */
 	enum esxmem_break_large break_for_sharing;
+	unsigned int max_zero_pieces;	/* more, and the scanner breaks it */
 	/* Statistics. */
 	atomic_long_t in_use;		/* large pages backing guest RAM */
 	atomic_long_t allocs;
 	atomic_long_t fallbacks;	/* small pages where one could be */
 	atomic_long_t breaks;
+	atomic_long_t underused_breaks;	/* ... of them, mostly zero */
 	atomic_long_t break_failures;	/* held by someone, or no memory */
 };
 
@@ -205,6 +207,7 @@ vm_fault_t esxmem_large_fault_write(struct vm_fault *vmf,
 				    struct esxmem_vm *vm);
 void esxmem_large_touched(struct esxmem_vm *vm, pgoff_t base);
 int esxmem_large_break(struct esxmem_vm *vm, pgoff_t index);
+int esxmem_large_scan(struct esxmem_vm *vm, pgoff_t index, struct page *page);
 bool esxmem_large_break_for_sharing(void);
 void esxmem_zero_left(struct esxmem_vm *vm, pgoff_t start,
 		      unsigned long pages);

@@ -18,10 +18,12 @@
  *  - broken (esxmem_large_break()): every piece gets a small page of its
  *    own with its data, all-zero pieces go to the zero state, and the
  *    folio goes back to the pool. Sharing breaks large pages in the
- *    pressure states (share/break_large), the balloon and partial holes
- *    break the pages they touch;
- *  - paged out whole by reclaim (reclaim.c), or freed whole by a hole or
- *    the object's end (fault.c).
+ *    pressure states (share/break_large), and in any state a large page
+ *    that is mostly zero (esxmem_large_scan()); the balloon and partial
+ *    holes break the pages they touch;
+ *  - paged out whole by reclaim (reclaim.c), or broken by it when it is
+ *    asked for less than a large page; or freed whole by a hole or the
+ *    object's end (fault.c).
  * The pmap holds a single reference to the folio, whichever number of
  * pieces name it: code that takes a piece for a small page must not, and
  * esxmem_vm_isolate_page() refuses pieces, so that no path that frees or
@@ -44,6 +46,7 @@
 struct esxmem_large esxmem_large = {
 	.enabled = true,
 	.break_for_sharing = ESXMEM_BREAK_PRESSURE,
+	.max_zero_pieces = ESXMEM_LARGE_PAGES / 2,
 };
 
 /*
@@ -194,7 +197,7 @@ static bool piece_is_zero(struct page *page)
  * not be copied away from under them; -ENOMEM when the small pages cannot
  * be had.
  */
-int esxmem_large_break(struct esxmem_vm *vm, pgoff_t index)
+static int break_large(struct esxmem_vm *vm, pgoff_t index, bool mostly_zero)
 {
 	pgoff_t base = esxmem_large_base(index);
 	struct page **small = NULL;
@@ -273,6 +276,8 @@ int esxmem_large_break(struct esxmem_vm *vm, pgoff_t index)
 	esxmem_vm_free_page(&folio->page);
 	atomic_long_dec(&esxmem_large.in_use);
 	atomic_long_inc(&esxmem_large.breaks);
+	if (mostly_zero)
+		atomic_long_inc(&esxmem_large.underused_breaks);
 	kfree(small);
 	return 0;
 
@@ -289,4 +294,66 @@ put:
 	if (err)
 		atomic_long_inc(&esxmem_large.break_failures);
 	return err;
+}
+
+/* break_large() for everyone but the scanner's underused large pages. */
+int esxmem_large_break(struct esxmem_vm *vm, pgoff_t index)
+{
+	return break_large(vm, index, false);
+}
+
+/*
+ * Whether more than large_max_zero_pieces pieces of @folio are all zero.
+ * The guest may write meanwhile: this is only the decision, and the break
+ * looks at every piece again once the large page is unmapped.
+ */
+static bool underused(struct folio *folio)
+{
+	unsigned int max = READ_ONCE(esxmem_large.max_zero_pieces);
+	unsigned long i, zero = 0, data = 0;
+
+	if (max >= ESXMEM_LARGE_PAGES)
+		return false;
+	for (i = 0; i < ESXMEM_LARGE_PAGES; i++) {
+		if (piece_is_zero(folio_page(folio, i))) {
+			if (++zero > max)
+				return true;
+		} else if (++data >= ESXMEM_LARGE_PAGES - max) {
+			/* Too few left to be zero: no need to read them. */
+			return false;
+		}
+		if (!(i % 64))
+			cond_resched();
+	}
+	return false;
+}
+
+/*
+ * The sharing scanner's visit of piece @index of a large page, @page, which
+ * it holds referenced and locked. The large page is broken when sharing may
+ * break it (share/break_large), or, in any state, when it is underused: more
+ * than large_max_zero_pieces of its pieces are all zero, as in a sparse
+ * guest or where a migration wrote a few pages of a 2 MiB range. A large
+ * page is mostly zero only until the guest fills it, and its zero pieces
+ * take memory the pool counts in full; breaking it frees them (they go to
+ * the zero state) and costs the guest only the 2 MiB mapping of the little
+ * data it holds. Its pieces are read once a pass, at the visit of its first
+ * one, stopping as soon as the verdict is known: a full large page costs a
+ * look at a few hundred pieces, each up to its first byte that is not zero.
+ * 1 when the large page stays, with @page as it was; otherwise @page is
+ * unlocked and dropped, and the break's result returned (0 when broken).
+ */
+int esxmem_large_scan(struct esxmem_vm *vm, pgoff_t index, struct page *page)
+{
+	bool mostly_zero = false;
+
+	if (!esxmem_large_break_for_sharing()) {
+		if (index != esxmem_large_base(index) ||
+		    !underused(page_folio(page)))
+			return 1;
+		mostly_zero = true;
+	}
+	unlock_page(page);
+	put_page(page);
+	return break_large(vm, index, mostly_zero);
 }

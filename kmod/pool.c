@@ -182,7 +182,7 @@ void esxmem_pool_uncharge(unsigned long pages)
  * growth) if that leaves the pool at most @beyond pages over its size;
  * returns false, charging nothing, otherwise. Never waits.
  */
-bool esxmem_pool_charge_beyond(unsigned long pages, unsigned long beyond)
+static bool charge_beyond(unsigned long pages, unsigned long beyond)
 {
 	long used = atomic_long_read(&esxmem_pool.used);
 
@@ -192,6 +192,13 @@ bool esxmem_pool_charge_beyond(unsigned long pages, unsigned long beyond)
 			return false;
 	} while (!atomic_long_try_cmpxchg(&esxmem_pool.used, &used,
 					  used + pages));
+	return true;
+}
+
+bool esxmem_pool_charge_beyond(unsigned long pages, unsigned long beyond)
+{
+	if (!charge_beyond(pages, beyond))
+		return false;
 	pool_update_state();
 	return true;
 }
@@ -227,8 +234,8 @@ static struct page *alloc_page_charged(struct esxmem_vm *vm, pgoff_t index,
 /*
  * A zeroed large page (ESXMEM_LARGE_ORDER) for the aligned range at @base
  * of @vm, charged to the pool, or NULL. Only while memory is plentiful
- * (the high state, nobody held back) and only if the host has one free
- * at once: a fault never waits or compacts for a large page, it takes
+ * (the high state, and still high with it; nobody held back) and only if
+ * the host has one free at once: a fault never waits or compacts for a large page, it takes
  * small pages instead. The folio is prepared as the page cache prepares
  * its large folios, which the kernel's PMD mapping code expects.
  */
@@ -242,6 +249,17 @@ struct folio *esxmem_vm_alloc_large(struct esxmem_vm *vm, pgoff_t base)
 	    esxmem_reclaim_holds_back(vm) ||
 	    !pool_try_charge_pages(ESXMEM_LARGE_PAGES))
 		return NULL;
+	/*
+	 * Nor one that would take the pool out of the high state: the last
+	 * 2 MiB before a threshold go in small pages, so that the states are
+	 * passed one by one, and no write that needs 4 KiB makes reclaim
+	 * free 2 MiB.
+	 */
+	if (esxmem_pool_free_pages() <
+	    (long)READ_ONCE(esxmem_pool.thresholds.of[ESXMEM_STATE_SOFT])) {
+		esxmem_pool_uncharge(ESXMEM_LARGE_PAGES);
+		return NULL;
+	}
 	page = esxmem_numa_alloc(&vm->numa, base, gfp, ESXMEM_LARGE_ORDER);
 	if (!page) {
 		esxmem_pool_uncharge(ESXMEM_LARGE_PAGES);
@@ -254,14 +272,16 @@ struct folio *esxmem_vm_alloc_large(struct esxmem_vm *vm, pgoff_t base)
 /*
  * A small page for breaking a large one (large.c): the pool may go up to
  * one large page beyond its size meanwhile, as the large page goes back
- * once its pieces are copied. Never waits.
+ * once its pieces are copied. That moment is not a state of the pool: the
+ * state follows when the large page goes back (or, should the break fail,
+ * the small pages). Never waits.
  */
 struct page *esxmem_vm_alloc_page_breaking(struct esxmem_vm *vm,
 					   pgoff_t index)
 {
 	struct page *page;
 
-	if (!esxmem_pool_charge_beyond(1, ESXMEM_LARGE_PAGES))
+	if (!charge_beyond(1, ESXMEM_LARGE_PAGES))
 		return ERR_PTR(-ENOMEM);
 	page = esxmem_numa_alloc(&vm->numa, index,
 				 GFP_HIGHUSER | __GFP_NOWARN |

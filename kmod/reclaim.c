@@ -173,9 +173,9 @@ static int store_page(struct esxmem_vm *vm, struct page *page,
 /*
  * Pages out the large page that @piece, referenced and locked, is part of,
  * whole: every piece goes to the cache or the swap file, as a small page
- * would, and the large page goes back to the pool. Reclaim takes large
- * pages whole rather than break them: breaking needs small pages first,
- * which is what memory is short of. Only when some piece cannot go (it
+ * would, and the large page goes back to the pool: when reclaim is asked
+ * for a large page or more, or cannot have the small pages that breaking
+ * it takes (page_out()). Only when some piece cannot go (it
  * does not compress and there is no swap, or no room) is the large page
  * broken, so that the pieces that can go are paged out on the next picks.
  * Unlocks and drops @piece. The pages paged out, or page_out()'s errors.
@@ -247,15 +247,31 @@ unlock:
 }
 
 /*
+ * Whether the private page of entry @e is a piece of a large page. Read
+ * without a page reference: the pmap's keeps it, or, should the entry
+ * have changed meanwhile, the answer is a hint for pick() and no more.
+ */
+static bool entry_is_large(esxmem_pte_t e)
+{
+	return esxmem_page_is_large(pfn_to_page(esxmem_pte_payload(e)));
+}
+
+/*
  * Compresses or swaps out the private page at @index, or the large page it
- * is part of. The pages paged out on success;
+ * is part of when @need, the pages still asked for, takes a large page;
+ * when it takes less, the large page is broken instead (0), for its pieces
+ * to go one by one, so that reclaim frees what it is asked and no more.
+ * This is how the large pages of cold memory are broken. Breaking may take
+ * the pool up to one large page beyond its size for a moment (pool.c):
+ * when even that cannot be had, the large page goes out whole after all,
+ * as it needs no memory to free memory. The pages paged out on success;
  * -EAGAIN or -EBUSY to try another page (-EAGAIN also when the swap file's
  * filesystem is frozen: another page may compress); -E2BIG when it did not
  * compress and there is no swap; -ENOSPC when there is no room left;
  * -ENOMEM when the compression store may not grow and there is no swap; or
  * the swap file's error. The page stays as it was on any error.
  */
-static long page_out(struct esxmem_vm *vm, pgoff_t index)
+static long page_out(struct esxmem_vm *vm, pgoff_t index, unsigned long need)
 {
 	struct esxmem_vm_reclaim *r = &vm->reclaim;
 	esxmem_pte_t e, out;
@@ -273,6 +289,23 @@ static long page_out(struct esxmem_vm *vm, pgoff_t index)
 	e = READ_ONCE(vm->pmap[index]);
 	if (!esxmem_pte_private(e, page) || (e & ESXMEM_PTE_HELD))
 		goto unlock;
+	if (esxmem_page_is_large(page) && need < ESXMEM_LARGE_PAGES) {
+		unlock_page(page);
+		put_page(page);
+		err = esxmem_large_break(vm, index);
+		/* Held: page_out_large() marks it so, for picks to pass over. */
+		if (err != -ENOMEM && err != -EBUSY)
+			return err;
+		page = esxmem_vm_get_private(vm, index);
+		if (!page)
+			return -EAGAIN;
+		err = -EAGAIN;
+		if (!trylock_page(page))
+			goto put;
+		e = READ_ONCE(vm->pmap[index]);
+		if (!esxmem_pte_private(e, page) || (e & ESXMEM_PTE_HELD))
+			goto unlock;
+	}
 	if (esxmem_page_is_large(page))
 		return page_out_large(vm, index, page);
 	/*
@@ -397,23 +430,39 @@ next:
 	}
 }
 
-/* A private page of @vm at random, or -ENOENT. */
-static long pick(struct esxmem_vm *vm)
+/*
+ * A private page of @vm at random, or -ENOENT. With @small, a small page
+ * where the window looked at holds one, rather than a piece of a large
+ * page there: reclaim asked for less than a large page, which would have
+ * to be broken. Only within the window, so that the choice stays random:
+ * small pages that do not compress must not keep reclaim from the rest.
+ */
+static long pick(struct esxmem_vm *vm, bool small)
 {
 	unsigned long n = vm->npages, start, i, t;
+	long large;
 
 	for (t = 0; t < PICK_TRIES; t++) {
 		start = get_random_u64() % n;
+		large = -ENOENT;
 		spin_lock(&vm->lock);
 		for (i = 0; i < min_t(unsigned long, PICK_WINDOW, n); i++) {
 			pgoff_t index = (start + i) % n;
+			esxmem_pte_t e = vm->pmap[index];
 
-			if (reclaimable(vm->pmap[index])) {
-				spin_unlock(&vm->lock);
-				return index;
+			if (!reclaimable(e))
+				continue;
+			if (small && entry_is_large(e)) {
+				if (large < 0)
+					large = index;
+				continue;
 			}
+			spin_unlock(&vm->lock);
+			return index;
 		}
 		spin_unlock(&vm->lock);
+		if (large >= 0)
+			return large;
 	}
 	/* Few private pages: look at every entry, from a random start. */
 	start = get_random_u64() % n;
@@ -428,11 +477,34 @@ static long pick(struct esxmem_vm *vm)
 	return -ENOENT;
 }
 
-/* Pages out up to @want pages of @vm; how many went. */
+/*
+ * The first private small page at or after @from in its 2 MiB, or -ENOENT:
+ * after a large page is broken, its pieces go before another large page is
+ * broken.
+ */
+static long pick_near(struct esxmem_vm *vm, pgoff_t from)
+{
+	pgoff_t end = min(esxmem_large_base(from) + ESXMEM_LARGE_PAGES,
+			  vm->npages);
+
+	for (; from < end; from++) {
+		esxmem_pte_t e = READ_ONCE(vm->pmap[from]);
+
+		if (reclaimable(e) && !entry_is_large(e))
+			return from;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Pages out up to @want pages of @vm; how many went. A large page goes out
+ * whole only while @want takes all of it: reclaim goes a batch at a time,
+ * for the free-memory states to be passed one by one.
+ */
 static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 {
 	unsigned long done = 0, tries = 0;
-	long index, err;
+	long index, near = -ENOENT, err;
 
 	/* Pairs with the release in esxmem_vm_fix_size(). */
 	if (!smp_load_acquire(&vm->pmap) || !want)
@@ -441,11 +513,20 @@ static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 	if (held_due(vm))
 		clear_held(vm);
 	while (done < want && tries++ < 4 * want + PICK_TRIES) {
-		index = pick(vm);
+		bool small = want - done < ESXMEM_LARGE_PAGES;
+
+		/* The pieces of a large page just broken go first. */
+		index = near >= 0 ? pick_near(vm, near) : -ENOENT;
+		near = index >= 0 && esxmem_large_base(index + 1) ==
+			esxmem_large_base(index) ? index + 1 : -ENOENT;
+		if (index < 0)
+			index = pick(vm, small);
 		if (index < 0)
 			break;
-		err = page_out(vm, index);
-		if (err > 0)
+		err = page_out(vm, index, want - done);
+		if (!err)
+			near = esxmem_large_base(index);
+		else if (err > 0)
 			done += err;
 		else if (err != -EAGAIN && err != -EBUSY && err != -E2BIG)
 			break;		/* nowhere to put pages */

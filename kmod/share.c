@@ -715,17 +715,19 @@ again:
 	/*
 	 * A piece of a large page is hashed, and may be a hint, but shares
 	 * nothing while the page stands (esxmem_vm_isolate_page() refuses
-	 * it); when share/break_large says so, the page is broken first and
-	 * the visit goes on with the piece's own small page.
+	 * it); when share/break_large says so, or the page is mostly zero,
+	 * the page is broken first and the visit goes on with the piece's own
+	 * small page.
 	 */
-	if (esxmem_page_is_large(page) && !broken &&
-	    esxmem_large_break_for_sharing()) {
-		unlock_page(page);
-		put_page(page);
-		broken = true;
-		if (esxmem_large_break(vm, index))
-			return true;
-		goto again;
+	if (esxmem_page_is_large(page) && !broken) {
+		int err = esxmem_large_scan(vm, index, page);
+
+		if (err <= 0) {
+			broken = true;
+			if (err)
+				return true;
+			goto again;
+		}
 	}
 
 	if (page_is_zero(page)) {

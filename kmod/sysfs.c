@@ -37,6 +37,8 @@ COUNTER_ATTR(large_pages_in_use, atomic_long_read(&esxmem_large.in_use));
 COUNTER_ATTR(large_page_allocs, atomic_long_read(&esxmem_large.allocs));
 COUNTER_ATTR(large_page_fallbacks, atomic_long_read(&esxmem_large.fallbacks));
 COUNTER_ATTR(large_page_breaks, atomic_long_read(&esxmem_large.breaks));
+COUNTER_ATTR(large_page_underused_breaks,
+	     atomic_long_read(&esxmem_large.underused_breaks));
 COUNTER_ATTR(large_page_break_failures,
 	     atomic_long_read(&esxmem_large.break_failures));
 
@@ -70,6 +72,30 @@ static ssize_t large_pages_store(struct kobject *kobj,
 }
 
 static struct kobj_attribute large_pages_attr = __ATTR_RW_MODE(large_pages, 0644);
+
+static ssize_t large_max_zero_pieces_show(struct kobject *kobj,
+					  struct kobj_attribute *attr,
+					  char *buf)
+{
+	return sysfs_emit(buf, "%u\n",
+			  READ_ONCE(esxmem_large.max_zero_pieces));
+}
+
+/* 0 to 512; 512 keeps every large page however empty. */
+static ssize_t large_max_zero_pieces_store(struct kobject *kobj,
+					   struct kobj_attribute *attr,
+					   const char *buf, size_t count)
+{
+	unsigned int v;
+
+	if (kstrtouint(buf, 10, &v) || v > ESXMEM_LARGE_PAGES)
+		return -EINVAL;
+	WRITE_ONCE(esxmem_large.max_zero_pieces, v);
+	return count;
+}
+
+static struct kobj_attribute large_max_zero_pieces_attr =
+	__ATTR_RW_MODE(large_max_zero_pieces, 0644);
 
 static ssize_t state_show(struct kobject *kobj, struct kobj_attribute *attr,
 			  char *buf)
@@ -519,6 +545,8 @@ static struct attribute *esxmem_attrs[] = {
 	&large_page_allocs_attr.attr,
 	&large_page_fallbacks_attr.attr,
 	&large_page_breaks_attr.attr,
+	&large_max_zero_pieces_attr.attr,
+	&large_page_underused_breaks_attr.attr,
 	&large_page_break_failures_attr.attr,
 	NULL,
 };

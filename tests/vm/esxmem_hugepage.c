@@ -19,6 +19,11 @@
  *  - a large page held by a pipe is never broken: a hole over part of it
  *    fails with EBUSY and changes nothing, and goes through once the pipe
  *    lets go; a hole over all of it frees it, charged until let go;
+ *  - the sharing scanner, in the high state with share/break_large
+ *    "pressure", breaks large pages with more than large_max_zero_pieces
+ *    (256 by default, 0 to 512) all-zero pieces and no others: their zero
+ *    pieces go to the zero state and the pool gets them back, every byte
+ *    reads back, and with 512 none is broken;
  *  - sharing with share/break_large "always" breaks large pages to merge
  *    their pieces with another VM's identical pages, and every byte reads
  *    back in both; with "never" nothing is broken or merged;
@@ -35,7 +40,7 @@
 #define OBJ_PAGES	(16 * LARGE)		/* 32 MiB */
 #define WAIT_SECS	120.0
 
-static char saved_large[32], saved_break[32], saved_sharing[8];
+static char saved_large[32], saved_break[32], saved_sharing[8], saved_zero[8];
 
 static void restore(void)
 {
@@ -52,6 +57,7 @@ static void restore(void)
 		esx_sysfs_write("share/break_large", open + 1);
 	}
 	esx_sysfs_write("share/enabled", saved_sharing);
+	esx_sysfs_write("large_max_zero_pieces", saved_zero);
 }
 
 /* The kB of FilePmdMapped of the mapping that holds @addr (smaps). */
@@ -361,11 +367,89 @@ static void test_share(void)
 	CHECK(esx_pool_back(used0, WAIT_SECS), "closing returns every page");
 }
 
+/*
+ * Large pages mostly zero are broken by the scanner's pass in the high
+ * state, with share/break_large "pressure": more than large_max_zero_pieces
+ * all-zero pieces, and their zero pieces take no page any more.
+ */
+static void test_underused(void)
+{
+	long used0 = esx_sysfs_long("used_pages"), breaks0 = esx_sysfs_long("large_page_underused_breaks");
+	long in_use0 = esx_sysfs_long("large_pages_in_use");
+	int fd = esx_open();
+	uint8_t *p = map_at(fd, 3 * LARGE, 0);
+	size_t i, bad = 0;
+	unsigned long long scans0;
+	char now[32];
+
+	esx_sysfs_string("large_max_zero_pieces", now, sizeof(now));
+	CHECK(!strcmp(now, "256"), "large_max_zero_pieces is 256 by default: %s", now);
+	CHECK(esx_sysfs_write("large_max_zero_pieces", "513") == -EINVAL &&
+	      esx_sysfs_write("large_max_zero_pieces", "half") == -EINVAL &&
+	      esx_sysfs_long("large_max_zero_pieces") == 256, "bad values are refused and change nothing");
+
+	/* Sparse: 8 pieces of data in 512. */
+	for (i = 0; i < LARGE; i += LARGE / 8)
+		fill(p + i * ESX_PAGE, 1, i, 6);
+	/* Dense enough: 200 zero pieces, at most 256 allowed. */
+	fill(p + LARGE * ESX_PAGE, LARGE - 200, LARGE, 6);
+	/* Sparse again, with its data at the end. */
+	fill(p + (3 * LARGE - 8) * ESX_PAGE, 8, 3 * LARGE - 8, 6);
+	REQUIRE(esx_sysfs_long("large_pages_in_use") - in_use0 == 3, "three large pages: %ld",
+		esx_sysfs_long("large_pages_in_use") - in_use0);
+	REQUIRE(esx_sysfs_long("used_pages") - used0 == 3 * (long)LARGE, "charged whole");
+
+	esx_share_rate("20000");
+	REQUIRE_OK(esx_sysfs_write("share/break_large", "pressure"));
+	esx_sysfs_string("state", now, sizeof(now));
+	REQUIRE(!strcmp(now, "high"), "the state is high: %s", now);
+
+	/* 512: none is broken, however empty. */
+	REQUIRE_OK(esx_sysfs_write("large_max_zero_pieces", "512"));
+	REQUIRE_OK(esx_sysfs_write("share/enabled", "1"));
+	scans0 = esx_stats(fd).full_scans;
+	CHECK(ESX_WAIT_FOR(esx_stats(fd).full_scans >= scans0 + 2, WAIT_SECS), "the scanner passes");
+	CHECK(esx_sysfs_long("large_page_underused_breaks") == breaks0 &&
+	      esx_sysfs_long("large_pages_in_use") - in_use0 == 3,
+	      "large_max_zero_pieces 512: nothing broken");
+
+	/* 256: the two sparse ones go, the dense one stays. */
+	REQUIRE_OK(esx_sysfs_write("large_max_zero_pieces", "256"));
+	CHECK(ESX_WAIT_FOR(esx_sysfs_long("large_page_underused_breaks") - breaks0 >= 2, WAIT_SECS),
+	      "the sparse large pages are broken: %ld", esx_sysfs_long("large_page_underused_breaks") - breaks0);
+	scans0 = esx_stats(fd).full_scans;
+	CHECK(ESX_WAIT_FOR(esx_stats(fd).full_scans >= scans0 + 2, WAIT_SECS), "the scanner passes");
+	REQUIRE_OK(esx_sysfs_write("share/enabled", "0"));
+	CHECK(esx_sysfs_long("large_page_underused_breaks") - breaks0 == 2 &&
+	      esx_sysfs_long("large_pages_in_use") - in_use0 == 1,
+	      "only the sparse ones: %ld broken, %ld large pages left",
+	      esx_sysfs_long("large_page_underused_breaks") - breaks0,
+	      esx_sysfs_long("large_pages_in_use") - in_use0);
+	CHECK(esx_stats(fd).state_pages[ESXMEM_PAGE_ZERO] == 2 * (LARGE - 8),
+	      "their zero pieces are in the zero state: %llu",
+	      (unsigned long long)esx_stats(fd).state_pages[ESXMEM_PAGE_ZERO]);
+	CHECK(esx_sysfs_long("used_pages") - used0 == (long)LARGE + 16,
+	      "the pool charges the dense one and 16 pages: %ld", esx_sysfs_long("used_pages") - used0);
+	for (i = 0; i < 3 * LARGE; i++) {
+		bool data = (i < LARGE && !(i % (LARGE / 8))) || (i >= LARGE && i < 2 * LARGE - 200) ||
+			    i >= 3 * LARGE - 8;
+		uint8_t *q = p + i * ESX_PAGE;
+
+		if (data ? bad_pages(q, 1, i, 6) != 0 : q[0] || memcmp(q, q + 1, ESX_PAGE - 1))
+			bad++;
+	}
+	CHECK(!bad, "every byte reads back: %zu pages wrong", bad);
+	munmap(p, 3 * LARGE * ESX_PAGE);
+	close(fd);
+	CHECK(esx_pool_back(used0, WAIT_SECS), "closing returns every page");
+}
+
 int main(void)
 {
 	esx_sysfs_string("large_pages", saved_large, sizeof(saved_large));
 	esx_sysfs_string("share/break_large", saved_break, sizeof(saved_break));
 	esx_sysfs_string("share/enabled", saved_sharing, sizeof(saved_sharing));
+	esx_sysfs_string("large_max_zero_pieces", saved_zero, sizeof(saved_zero));
 	atexit(restore);
 	/* Counts must not move under the checks; test_share starts sharing. */
 	esx_background_off();
@@ -384,6 +468,7 @@ int main(void)
 	test_fallback();
 	test_zero();
 	test_held();
+	test_underused();
 	test_share();
 	return vmtest_done("esxmem_hugepage");
 }

@@ -503,15 +503,36 @@ struct states {
 	long changes;		/* changes expected since then */
 };
 
-/* Writes or punches pages of the object until exactly @free pages are free. */
+/*
+ * Writes or punches pages of the object until exactly @free pages are free.
+ * With large pages (the default), the first write to an empty 2 MiB range
+ * takes a large page for all of it while the pool stays in the high state,
+ * and the writes after it in that range take nothing: free_pages is read
+ * after each step. When a large page takes it below @free, a hole over a
+ * page of it not written yet breaks it, and gives its zero pieces back:
+ * the rest of that range then takes small pages, one at a time.
+ */
 static void set_free(struct states *s, long free)
 {
-	long cur = esx_sysfs_long("free_pages");
+	long cur = esx_sysfs_long("free_pages"), was;
 
-	for (; cur > free; cur--, s->top++)
-		s->p[s->top * ESX_PAGE] = 0xee;
-	for (; cur < free; cur++, s->top--)
-		REQUIRE_OK(esx_punch(s->fd, (s->top - 1) * (off_t)ESX_PAGE, ESX_PAGE));
+	while (cur != free) {
+		was = cur;
+		if (cur > free) {
+			s->p[s->top * ESX_PAGE] = 0xee;
+			s->top++;
+			cur = esx_sysfs_long("free_pages");
+			if (cur >= free || was - cur == 1)
+				continue;
+			REQUIRE(s->top % 512, "a large page for page %ld, at the end of its range",
+				s->top - 1);
+			REQUIRE_OK(esx_punch(s->fd, s->top * (off_t)ESX_PAGE, ESX_PAGE));
+		} else {
+			REQUIRE_OK(esx_punch(s->fd, (s->top - 1) * (off_t)ESX_PAGE, ESX_PAGE));
+			s->top--;
+		}
+		cur = esx_sysfs_long("free_pages");
+	}
 }
 
 /* Moves to @free pages free; the state must be @want after @changes more changes. */
@@ -746,8 +767,6 @@ int main(void)
 	saved = knobs_read();
 	atexit(cleanup);
 	esx_background_off();
-	/* Free pages move one at a time below: a large page would take 512. */
-	esx_large_pages("never");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("pool_pages %ld, used_pages %ld, fault_wait_ms %ld, thresholds %ld/%ld/%ld/%ld\n",
 	       saved.pool_pages, esx_sysfs_long("used_pages"), saved.fault_wait_ms,

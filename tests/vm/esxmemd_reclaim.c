@@ -207,8 +207,6 @@ int main(void)
 	esx_sysfs_string("pool_pages", saved_pool, sizeof(saved_pool));
 	atexit(restore);
 	esx_background_off();
-	/* Free pages are set to the page around each threshold below. */
-	esx_large_pages("never");
 	REQUIRE_OK(esxmem_open(&nl));
 	REQUIRE_OK(esxmem_events_open(&events));
 	REQUIRE(!mkdir(SWAPDIR, 0700) || errno == EEXIST, "mkdir");
