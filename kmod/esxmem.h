@@ -410,6 +410,12 @@ bool esxmem_vm_isolate_page(struct esxmem_vm *vm, pgoff_t index,
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
 
 /* share.c: content-based page sharing. */
+enum esxmem_share_mode {
+	ESXMEM_SHARE_ISOLATED,	/* within sharing domains only */
+	ESXMEM_SHARE_SAFE,	/* across domains, idle pages, copy on access */
+	ESXMEM_SHARE_OPEN,	/* across domains, nothing hidden */
+};
+
 struct esxmem_share {
 	struct mutex lock;		/* the frame table, frame counts */
 	struct mutex run_lock;		/* held while the scanner works */
@@ -418,6 +424,7 @@ struct esxmem_share {
 	/* Knobs (sysfs), read without a lock. */
 	bool enabled;
 	bool isolate_vms;		/* every VM its own sharing domain */
+	enum esxmem_share_mode mode;	/* set by esxmem_share_set_mode() */
 	unsigned int scan_time_secs;	/* the advisor's time for a VM's pass */
 	unsigned int max_cpu_percent;	/* its cap, of one CPU */
 	unsigned int pages_per_sec;	/* fixed rates if non-zero */
@@ -445,6 +452,7 @@ int esxmem_share_init(void);
 void esxmem_share_exit(void);
 void esxmem_share_kick(void);
 void esxmem_share_set_enabled(bool on);
+int esxmem_share_set_mode(enum esxmem_share_mode mode);
 void esxmem_share_put(struct page *frame);
 bool esxmem_share_claim(struct page *frame);
 void esxmem_share_forget_vm(struct esxmem_vm *vm);

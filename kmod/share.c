@@ -66,6 +66,7 @@
 #define CPU_BURST_NS		(100 * NSEC_PER_MSEC)	/* the cap's window */
 #define CPU_NAP_MAX_NS		NSEC_PER_SEC		/* the longest nap the cap asks */
 #define DOMAIN_ALONE		(1U << 31)
+#define DOMAIN_ALL		0U
 #define COUNT_MASK		0xffffffffUL
 
 struct esxmem_share esxmem_share = {
@@ -245,19 +246,39 @@ bool esxmem_share_claim(struct page *frame)
 	return claimed;
 }
 
+/*
+ * The salt of @vm's content keys, which is also its frames' domain. In the
+ * safe and open modes (share/mode) every VM has the same one, DOMAIN_ALL:
+ * 0, which no VM has otherwise (domain 0 means alone). isolate_vms holds in
+ * every mode.
+ */
 static u32 share_domain(struct esxmem_vm *vm)
 {
 	u32 domain = READ_ONCE(vm->domain);
 
-	if (!domain || READ_ONCE(esxmem_share.isolate_vms))
+	if (READ_ONCE(esxmem_share.isolate_vms))
+		return DOMAIN_ALONE | vm->id;
+	if (READ_ONCE(esxmem_share.mode) != ESXMEM_SHARE_ISOLATED)
+		return DOMAIN_ALL;
+	if (!domain)
 		return DOMAIN_ALONE | vm->id;
 	return domain;
 }
 
 /*
+ * Whether entry @e, which shares @frame, may go on sharing it under the
+ * rules in force, @domain being its VM's. A frame's domain is set when it
+ * is made and never changes.
+ */
+static bool share_allowed(esxmem_pte_t e, struct page *frame, u32 domain)
+{
+	return frame_domain(frame) == domain;
+}
+
+/*
  * Gives @vm's pages private copies of the shared frames they may no longer
- * share: every one with @all, else those of another sharing domain than
- * the VM has now (its domain changed, or isolate_vms was set), as KSM's
+ * share: every one with @all, else those share_allowed() refuses now (the
+ * VM's domain changed, isolate_vms was set, share/mode changed), as KSM's
  * run=2 does. Under run_lock, so that no merge of the old rules lands
  * meanwhile. 0, or the error when no page could be had for a copy: the
  * pages done so far stay done.
@@ -290,8 +311,7 @@ int esxmem_share_unmerge_vm(struct esxmem_vm *vm, bool all)
 		spin_unlock(&vm->lock);
 		if (!frame)
 			continue;
-		/* A frame's domain is set when it is made and never changes. */
-		if (all || frame_domain(frame) != domain)
+		if (all || !share_allowed(e, frame, domain))
 			err = esxmem_vm_unshare_page(vm, i, frame);
 		put_page(frame);
 		if (fatal_signal_pending(current))
@@ -1108,6 +1128,19 @@ void esxmem_share_set_enabled(bool on)
 	mutex_lock(&esxmem_share.run_lock);
 	mutex_unlock(&esxmem_share.run_lock);
 	esxmem_share_kick();
+}
+
+/*
+ * Sets share/mode. What is shared already and the new mode forbids is
+ * unshared before this returns (the scanner shares it again under the new
+ * rules where they allow): 0, or the error of an unshare that found no
+ * page for its copy.
+ */
+int esxmem_share_set_mode(enum esxmem_share_mode mode)
+{
+	WRITE_ONCE(esxmem_share.mode, mode);
+	esxmem_share_kick();
+	return esxmem_share_unmerge_all(false);
 }
 
 /* Wakes the scanner after a knob changed. */
