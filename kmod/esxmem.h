@@ -425,6 +425,7 @@ struct esxmem_share {
 	bool enabled;
 	bool isolate_vms;		/* every VM its own sharing domain */
 	enum esxmem_share_mode mode;	/* set by esxmem_share_set_mode() */
+	unsigned int safe_idle_passes;	/* safe mode: visits a page stays idle */
 	unsigned int scan_time_secs;	/* the advisor's time for a VM's pass */
 	unsigned int max_cpu_percent;	/* its cap, of one CPU */
 	unsigned int pages_per_sec;	/* fixed rates if non-zero */
@@ -442,10 +443,13 @@ struct esxmem_share {
 	atomic_long_t hints_evicted;	/* hints pushed out by others */
 	atomic_long_t collisions;	/* same hash, other content */
 	atomic_long_t table_full;	/* hints not kept for want of room */
+	atomic_long_t candidates;	/* safe mode: pages taken as candidates */
+	atomic_long_t access_copies;	/* ... and copied on their next access */
 };
 
 #define ESXMEM_SCAN_RATE_MAX	10000000	/* pages a second */
 #define ESXMEM_SCAN_TIME_MAX	86400		/* seconds: a day */
+#define ESXMEM_SAFE_IDLE_PASSES_MAX 100
 
 extern struct esxmem_share esxmem_share;
 int esxmem_share_init(void);
@@ -453,6 +457,7 @@ void esxmem_share_exit(void);
 void esxmem_share_kick(void);
 void esxmem_share_set_enabled(bool on);
 int esxmem_share_set_mode(enum esxmem_share_mode mode);
+void esxmem_share_release_later(esxmem_pte_t e);
 void esxmem_share_put(struct page *frame);
 bool esxmem_share_claim(struct page *frame);
 void esxmem_share_forget_vm(struct esxmem_vm *vm);

@@ -45,6 +45,7 @@
 #include <linux/gcd.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
+#include <linux/llist.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/random.h>
@@ -77,6 +78,7 @@ struct esxmem_share esxmem_share = {
 	.scan_time_secs = 3600,
 	.max_cpu_percent = 10,
 	.vm_pages_per_sec = 5000,
+	.safe_idle_passes = 2,
 };
 
 static struct esxmem_frames frames;
@@ -268,11 +270,15 @@ static u32 share_domain(struct esxmem_vm *vm)
 /*
  * Whether entry @e, which shares @frame, may go on sharing it under the
  * rules in force, @domain being its VM's. A frame's domain is set when it
- * is made and never changes.
+ * is made and never changes. In the safe mode only what the safe mode
+ * merged may stay: its sharers are still left for copy on access.
  */
 static bool share_allowed(esxmem_pte_t e, struct page *frame, u32 domain)
 {
-	return frame_domain(frame) == domain;
+	if (frame_domain(frame) != domain)
+		return false;
+	return READ_ONCE(esxmem_share.mode) != ESXMEM_SHARE_SAFE ||
+	       (e & ESXMEM_PTE_CANDIDATE);
 }
 
 /*
@@ -484,12 +490,18 @@ static bool pages_equal(struct page *a, struct page *b)
 static void map_frame(struct esxmem_vm *vm, pgoff_t index, struct page *page,
 		      enum esxmem_page_state state, struct page *frame)
 {
+	/*
+	 * An idle page is what gets shared: its sampling mark must stay; and
+	 * a candidate of the safe mode stays one, merged or not.
+	 */
+	u64 keep = ESXMEM_PTE_SAMPLED |
+		   (state == ESXMEM_PAGE_SHARED ? ESXMEM_PTE_CANDIDATE : 0);
+
 	spin_lock(&vm->lock);
 	WARN_ON_ONCE(!esxmem_pte_maps(vm->pmap[index], page));
-	/* An idle page is what gets shared: its sampling mark must stay. */
 	esxmem_vm_set_pte(vm, index,
 			  esxmem_pte_make(state, frame ? page_to_pfn(frame) : 0,
-					  vm->pmap[index] & ESXMEM_PTE_SAMPLED));
+					  vm->pmap[index] & keep));
 	spin_unlock(&vm->lock);
 }
 
@@ -536,6 +548,134 @@ static bool merge_into_frame(struct esxmem_vm *vm, pgoff_t index,
 	}
 	put_page(frame);
 	return merged;
+}
+
+/* ---- the safe mode ------------------------------------------------------ */
+
+static bool safe_mode(void)
+{
+	return READ_ONCE(esxmem_share.mode) == ESXMEM_SHARE_SAFE;
+}
+
+/*
+ * New frames of the safe mode come from a small reserve of pages allocated
+ * beforehand, one picked at random: a page freed just before a merge (one
+ * a VM has templated for Rowhammer, say) is not the page the merge gets,
+ * as the page allocator's last-in first-out lists would make it. Only the
+ * scanner, under run_lock, touches the reserve.
+ */
+#define SAFE_RESERVE		32
+static struct page *safe_reserve[SAFE_RESERVE];
+
+static struct page *safe_new_frame(struct esxmem_vm *vm, pgoff_t index)
+{
+	struct page *frame;
+	unsigned int i;
+
+	lockdep_assert_held(&esxmem_share.run_lock);
+	for (i = 0; i < SAFE_RESERVE; i++) {
+		if (safe_reserve[i])
+			continue;
+		frame = esxmem_vm_alloc_page_nowait(vm, index, false);
+		if (IS_ERR(frame))
+			break;
+		safe_reserve[i] = frame;
+	}
+	i = get_random_u32() % SAFE_RESERVE;
+	frame = safe_reserve[i];
+	safe_reserve[i] = NULL;
+	return frame ?: ERR_PTR(-ENOMEM);
+}
+
+/*
+ * What a candidate's copy on access lets go of (fault.c): a shared frame's
+ * sharer, or a private page. Letting go of them costs differently (a page
+ * freed, or a count lowered), so the fault only queues it, at the same cost
+ * for both, and the scanner lets go of it a moment later.
+ */
+struct safe_release {
+	struct llist_node node;
+	esxmem_pte_t e;
+};
+
+static LLIST_HEAD(safe_releases);
+
+void esxmem_share_release_later(esxmem_pte_t e)
+{
+	struct safe_release *r = kmalloc(sizeof(*r), GFP_NOWAIT | __GFP_NOWARN);
+
+	if (!r) {
+		esxmem_vm_release(e);
+		return;
+	}
+	r->e = e;
+	llist_add(&r->node, &safe_releases);
+}
+
+static void safe_release_queued(void)
+{
+	struct llist_node *list = llist_del_all(&safe_releases);
+	struct safe_release *r, *next;
+
+	llist_for_each_entry_safe(r, next, list, node) {
+		esxmem_vm_release(r->e);
+		kfree(r);
+	}
+}
+
+/* The reserve goes back to the pool when the safe mode ends. */
+static void safe_reserve_drain(void)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&esxmem_share.run_lock);
+	for (i = 0; i < SAFE_RESERVE; i++) {
+		if (safe_reserve[i])
+			esxmem_vm_free_page(safe_reserve[i]);
+		safe_reserve[i] = NULL;
+	}
+}
+
+/*
+ * The safe mode's idle test of locked private @page at @index of @vm:
+ * whether it is a candidate (VUsion, SOSP'17). The first visit unmaps the
+ * page and marks the entry trapped; a fault at the entry clears the mark
+ * (fault.c). A page still trapped and mapped nowhere after
+ * share/safe_idle_passes more visits was not touched meanwhile: it becomes
+ * a candidate, left unmapped, so that its next access, merged or not,
+ * takes the same copy (fault.c). Its visits are counted in folio->index,
+ * which nothing else uses for a private page, and which the trap resets.
+ */
+static bool safe_candidate(struct esxmem_vm *vm, pgoff_t index,
+			   struct page *page)
+{
+	struct folio *folio = page_folio(page);
+	esxmem_pte_t e = READ_ONCE(vm->pmap[index]);
+	bool trap = !(e & ESXMEM_PTE_TRAPPED) || page_mapped(page);
+
+	if (e & ESXMEM_PTE_CANDIDATE)
+		return true;
+	if (!trap && ++folio->index < READ_ONCE(esxmem_share.safe_idle_passes))
+		return false;
+	/* Idle long enough; a page someone holds is passed over. */
+	if (!trap && !esxmem_vm_isolate_page(vm, index, page))
+		trap = true;
+	if (trap) {
+		esxmem_vm_unmap_page(vm, index);
+		folio->index = 0;
+	}
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	if (WARN_ON_ONCE(!esxmem_pte_private(e, page))) {
+		spin_unlock(&vm->lock);
+		return false;
+	}
+	e &= ~(ESXMEM_PTE_TRAPPED | ESXMEM_PTE_CANDIDATE);
+	vm->pmap[index] = e | (trap ? ESXMEM_PTE_TRAPPED : ESXMEM_PTE_CANDIDATE);
+	spin_unlock(&vm->lock);
+	if (!trap)
+		atomic_long_inc(&esxmem_share.candidates);
+	return !trap;
 }
 
 /*
@@ -588,8 +728,12 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 		ret = HINT_BUSY;
 		goto out;
 	}
-	if (!esxmem_pte_private(vm2->pmap[index2], page2)) {
-		/* Freed or replaced since: the hint is stale. */
+	if (!esxmem_pte_private(vm2->pmap[index2], page2) ||
+	    (safe_mode() && !(vm2->pmap[index2] & ESXMEM_PTE_CANDIDATE))) {
+		/*
+		 * Freed or replaced since (a candidate's access copies it):
+		 * the hint is stale.
+		 */
 	} else if (!esxmem_vm_isolate_page(vm2, index2, page2) || !esxmem_vm_isolate_page(vm, index, page)) {
 		ret = HINT_BUSY;
 	} else if (page_key(page2, domain) == key) {
@@ -605,7 +749,8 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 		 * a VM could choose where another VM's data lives (and steer
 		 * it onto memory it has templated for Rowhammer).
 		 */
-		frame = esxmem_vm_alloc_page_nowait(vm, index, false);
+		frame = safe_mode() ? safe_new_frame(vm, index) :
+			esxmem_vm_alloc_page_nowait(vm, index, false);
 		if (IS_ERR(frame)) {
 			frame = NULL;
 			ret = HINT_BUSY;
@@ -710,7 +855,7 @@ static bool forget_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
 static bool scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 {
 	struct esxmem_vm *held = NULL;
-	bool freed = false, broken = false;
+	bool freed = false, broken = false, candidate;
 	enum hint_result r;
 	struct page *page;
 	u64 key, last_key, val;
@@ -762,6 +907,11 @@ again:
 		freed = merge_zero(vm, index, page);
 		goto unlock;
 	}
+	/* Pieces of a large page are never candidates: they share nothing. */
+	candidate = safe_mode();
+	if (candidate && (esxmem_page_is_large(page) ||
+			  !safe_candidate(vm, index, page)))
+		goto unlock;
 
 	key = page_key(page, domain);
 	last_key = page_private(page);
@@ -772,8 +922,11 @@ again:
 	pos = frames.slot ? esxmem_frames_find(&frames, key) : -1;
 	if (pos < 0) {
 		mutex_unlock(&esxmem_share.lock);
-		/* Only a page that kept its content since the last visit. */
-		if (frames.slot && last_key == key)
+		/*
+		 * Only a page that kept its content since the last visit, as
+		 * a candidate has.
+		 */
+		if (frames.slot && (last_key == key || candidate))
 			set_hint(vm, index, key, 0);
 		goto unlock;
 	}
@@ -1097,13 +1250,18 @@ static int scanner_main(void *unused)
 	while (!kthread_should_stop()) {
 		unsigned int rate = READ_ONCE(esxmem_share.pages_per_sec);
 
-		/* Dead frames go back to the pool, scanning or not. */
+		/*
+		 * Dead frames and what copies on access let go of go back to
+		 * the pool, scanning or not.
+		 */
+		safe_release_queued();
 		reap_dead_frames();
 		if (!READ_ONCE(esxmem_share.enabled)) {
-			wait_event_freezable(esxmem_share.wait,
+			/* A second at most for what copies let go of. */
+			wait_event_freezable_timeout(esxmem_share.wait,
 					     READ_ONCE(esxmem_share.enabled) ||
 					     frames_dead() ||
-					     kthread_should_stop());
+					     kthread_should_stop(), HZ);
 			st.stamp = local_clock();
 			continue;
 		}
@@ -1139,6 +1297,11 @@ void esxmem_share_set_enabled(bool on)
 int esxmem_share_set_mode(enum esxmem_share_mode mode)
 {
 	WRITE_ONCE(esxmem_share.mode, mode);
+	if (mode != ESXMEM_SHARE_SAFE) {
+		mutex_lock(&esxmem_share.run_lock);
+		safe_reserve_drain();
+		mutex_unlock(&esxmem_share.run_lock);
+	}
 	esxmem_share_kick();
 	return esxmem_share_unmerge_all(false);
 }
@@ -1174,6 +1337,10 @@ int esxmem_share_init(void)
 void esxmem_share_exit(void)
 {
 	kthread_stop(scanner);
+	safe_release_queued();
+	mutex_lock(&esxmem_share.run_lock);
+	safe_reserve_drain();
+	mutex_unlock(&esxmem_share.run_lock);
 	reap_dead_frames();
 	/* Every VM is gone, and with it every frame. */
 	WARN_ON_ONCE(frames.shared);

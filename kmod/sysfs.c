@@ -330,11 +330,16 @@ THREAD_KNOB(pages_per_sec, esxmem_share.pages_per_sec, 0, ESXMEM_SCAN_RATE_MAX,
 	    esxmem_share_kick);
 THREAD_KNOB(vm_pages_per_sec, esxmem_share.vm_pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,
 	    esxmem_share_kick);
+THREAD_KNOB(safe_idle_passes, esxmem_share.safe_idle_passes, 1,
+	    ESXMEM_SAFE_IDLE_PASSES_MAX, esxmem_share_kick);
+COUNTER_ATTR(candidates, atomic_long_read(&esxmem_share.candidates));
+COUNTER_ATTR(access_copies, atomic_long_read(&esxmem_share.access_copies));
 
 static struct attribute *share_attrs[] = {
 	&enabled_attr.attr,
 	&isolate_vms_attr.attr,
 	&mode_attr.attr,
+	&safe_idle_passes_attr.attr,
 	&break_large_attr.attr,
 	&scan_time_secs_attr.attr,
 	&max_cpu_percent_attr.attr,
@@ -353,6 +358,8 @@ static struct attribute *share_attrs[] = {
 	&hints_evicted_attr.attr,
 	&collisions_attr.attr,
 	&table_full_attr.attr,
+	&candidates_attr.attr,
+	&access_copies_attr.attr,
 	&scan_cpu_us_attr.attr,
 	&cpu_capped_us_attr.attr,
 	&guest_pages_attr.attr,
