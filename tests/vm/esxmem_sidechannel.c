@@ -224,7 +224,8 @@ static void attack(const char *mode, double *write_acc, double *read_acc)
 	struct sample *ws = calloc(ATTACK_PAGES, sizeof(*ws));
 	struct sample *rs = calloc(ATTACK_PAGES, sizeof(*rs));
 	uint32_t *of_kind[2], n_kind[2] = { 0, 0 }, copy_of[KIND_PAGES];
-	uint64_t goal_v, goal_a, copies0;
+	uint64_t goal_v, goal_a;
+	long copies0, copies;
 	int vfd, afd;
 	bool merged;
 
@@ -304,10 +305,11 @@ static void attack(const char *mode, double *write_acc, double *read_acc)
 		else
 			rs[n_read++] = (struct sample){ ns(&t0, &t1), kind[acc[i].page] == MATCHING };
 	}
+	/* A count of the whole host: any other candidate touched counts too. */
+	copies = esx_sysfs_long("share/access_copies") - copies0;
 	if (!strcmp(mode, "safe"))
-		CHECK(esx_sysfs_long("share/access_copies") - copies0 == ATTACK_PAGES,
-		      "safe: %ld first accesses of %u copied",
-		      esx_sysfs_long("share/access_copies") - (long)copies0, ATTACK_PAGES);
+		CHECK(copies >= ATTACK_PAGES, "safe: %ld first accesses of %u took a copy",
+		      copies, ATTACK_PAGES);
 
 	for (i = 0; i < ATTACK_PAGES; i++)
 		bad += !!memcmp(attacker + (size_t)i * ESX_PAGE, expect + (size_t)i * ESX_PAGE,
