@@ -8,7 +8,8 @@
  *
  *   swap_files_lock (swap.c)		giving VMs swap files
  *     esxmem_vms_lock			the VM registry, VM policy
- *   esxmem_share.run_lock,		a background thread's batch
+ *   esxmem_share.run_lock,		a background thread's batch (and
+ *					the safe mode's reserve, share.c)
  *   esxmem_sampler.run_lock
  *     vm->balloon_lock			one balloon request a VM
  *       vm->zero_sem			leaving the zero state

@@ -21,6 +21,12 @@
  * and ours (so no GUP pin can write it). Writes to shared frames then go
  * through .page_mkwrite and copy-on-write (fault.c).
  *
+ * share/mode chooses who shares with whom: isolated (sharing domains, the
+ * salt above), or safe and open, where every VM has one salt. The safe
+ * mode (below, "the safe mode") hides from a guest whether its pages were
+ * merged: only idle pages become candidates, every candidate is left
+ * unmapped whether merged or not, and its next access takes a copy.
+ *
  * A shared frame's machine page holds its key in page->index and its
  * domain and sharer count in page->private: these pages are never in the
  * page cache, so the fields are ours. Lock order: see esxmem.h.
