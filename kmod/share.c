@@ -861,7 +861,7 @@ static bool forget_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
 static bool scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 {
 	struct esxmem_vm *held = NULL;
-	bool freed = false, broken = false, candidate;
+	bool freed = false, broken = false, candidate, known;
 	enum hint_result r;
 	struct page *page;
 	u64 key, last_key, val;
@@ -899,7 +899,18 @@ again:
 		goto again;
 	}
 
-	if (page_is_zero(page)) {
+	/*
+	 * A candidate of the safe mode is mapped nowhere and held by nobody:
+	 * its content, and the key it got when it became one, stand. Its
+	 * visit takes the lock only as long as a look in the table: a fault
+	 * on it must not wait for a hash more often than a fault on a merged
+	 * page, which the scanner never visits, or the wait would tell them
+	 * apart. (A key salted before isolate_vms changed only misses merges
+	 * until the page is accessed.)
+	 */
+	known = safe_mode() && (READ_ONCE(vm->pmap[index]) &
+				ESXMEM_PTE_CANDIDATE) && page_private(page);
+	if (!known && page_is_zero(page)) {
 		/*
 		 * A hint under the page's old content goes with it, or the
 		 * VM's teardown would have to look for it in the whole table.
@@ -915,11 +926,11 @@ again:
 	}
 	/* Pieces of a large page are never candidates: they share nothing. */
 	candidate = safe_mode();
-	if (candidate && (esxmem_page_is_large(page) ||
-			  !safe_candidate(vm, index, page)))
+	if (candidate && !known && (esxmem_page_is_large(page) ||
+				    !safe_candidate(vm, index, page)))
 		goto unlock;
 
-	key = page_key(page, domain);
+	key = known ? page_private(page) : page_key(page, domain);
 	last_key = page_private(page);
 	set_page_private(page, key);
 	mutex_lock(&esxmem_share.lock);
