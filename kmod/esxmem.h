@@ -8,7 +8,8 @@
  *
  *   swap_files_lock (swap.c)		giving VMs swap files
  *     esxmem_vms_lock			the VM registry, VM policy
- *   esxmem_share.run_lock,		a background thread's batch
+ *   esxmem_share.run_lock,		a background thread's batch (and
+ *					the safe mode's reserve, share.c)
  *   esxmem_sampler.run_lock
  *     vm->balloon_lock			one balloon request a VM
  *       vm->zero_sem			leaving the zero state
@@ -413,6 +414,12 @@ bool esxmem_vm_isolate_page(struct esxmem_vm *vm, pgoff_t index,
 long esxmem_fallocate(struct file *file, int mode, loff_t offset, loff_t len);
 
 /* share.c: content-based page sharing. */
+enum esxmem_share_mode {
+	ESXMEM_SHARE_ISOLATED,	/* within sharing domains only */
+	ESXMEM_SHARE_SAFE,	/* across domains, idle pages, copy on access */
+	ESXMEM_SHARE_OPEN,	/* across domains, nothing hidden */
+};
+
 struct esxmem_share {
 	struct mutex lock;		/* the frame table, frame counts */
 	struct mutex run_lock;		/* held while the scanner works */
@@ -421,6 +428,8 @@ struct esxmem_share {
 	/* Knobs (sysfs), read without a lock. */
 	bool enabled;
 	bool isolate_vms;		/* every VM its own sharing domain */
+	enum esxmem_share_mode mode;	/* set by esxmem_share_set_mode() */
+	unsigned int safe_idle_passes;	/* safe mode: visits a page stays idle */
 	unsigned int scan_time_secs;	/* the advisor's time for a VM's pass */
 	unsigned int max_cpu_percent;	/* its cap, of one CPU */
 	unsigned int pages_per_sec;	/* fixed rates if non-zero */
@@ -438,16 +447,21 @@ struct esxmem_share {
 	atomic_long_t hints_evicted;	/* hints pushed out by others */
 	atomic_long_t collisions;	/* same hash, other content */
 	atomic_long_t table_full;	/* hints not kept for want of room */
+	atomic_long_t candidates;	/* safe mode: pages taken as candidates */
+	atomic_long_t access_copies;	/* ... and copied on their next access */
 };
 
 #define ESXMEM_SCAN_RATE_MAX	10000000	/* pages a second */
 #define ESXMEM_SCAN_TIME_MAX	86400		/* seconds: a day */
+#define ESXMEM_SAFE_IDLE_PASSES_MAX 100
 
 extern struct esxmem_share esxmem_share;
 int esxmem_share_init(void);
 void esxmem_share_exit(void);
 void esxmem_share_kick(void);
 void esxmem_share_set_enabled(bool on);
+int esxmem_share_set_mode(enum esxmem_share_mode mode);
+void esxmem_share_release_later(esxmem_pte_t e);
 void esxmem_share_put(struct page *frame);
 bool esxmem_share_claim(struct page *frame);
 void esxmem_share_forget_vm(struct esxmem_vm *vm);

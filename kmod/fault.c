@@ -278,6 +278,47 @@ static int fault_lock_page(struct vm_fault *vmf, struct page *page,
 			   struct file **fpin);
 
 /*
+ * The first access, read or write, to a candidate of the safe sharing mode
+ * (share.c), merged or not: the page at @index gets @copy, a copy of
+ * locked @old, which this unlocks, and @old loses the entry's reference.
+ * A merged page and an unmerged one take the same steps, so that a guest
+ * cannot tell them apart by the time its access takes nor by what it sees
+ * after: for both a fault, a new page, a copy, the old reference queued
+ * to be dropped (share.c), and the access then faults again and finds the
+ * copy. @copy is consumed: freed if
+ * the entry changed meanwhile.
+ */
+static void copy_on_access(struct esxmem_vm *vm, pgoff_t index,
+			   struct page *old, struct page *copy)
+{
+	esxmem_pte_t e;
+
+	VM_WARN_ON_ONCE_PAGE(!PageLocked(old), old);
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	if ((e & ESXMEM_PTE_CANDIDATE) && esxmem_pte_maps(e, old)) {
+		copy_highpage(copy, old);
+		esxmem_vm_set_pte(vm, index,
+				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
+						  page_to_pfn(copy),
+						  e & ESXMEM_PTE_SAMPLED));
+		copy = NULL;
+	}
+	spin_unlock(&vm->lock);
+	/* A candidate is mapped nowhere; the unmap makes sure of it. */
+	esxmem_vm_unmap_page(vm, index);
+	unlock_page(old);
+	if (copy) {
+		/* Someone else changed the entry first; theirs stands. */
+		esxmem_vm_free_page(copy);
+		return;
+	}
+	atomic_long_inc(&esxmem_share.access_copies);
+	/* A shared frame loses a sharer, a private page its only user. */
+	esxmem_share_release_later(e);
+}
+
+/*
  * The last sharer of a frame takes it over without a copy, unless someone
  * else still holds the frame (a pipe, a GUP pin taken while another VM
  * shared it): what they hold must never change under them, so the writer
@@ -326,6 +367,11 @@ again:
 		vm->pmap[index] = e;
 		esxmem_sample_touched(vm);
 	}
+	if (unlikely(e & ESXMEM_PTE_TRAPPED)) {
+		/* The sharing scanner's idle trap (share.c): touched. */
+		e &= ~ESXMEM_PTE_TRAPPED;
+		vm->pmap[index] = e;
+	}
 	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE &&
 	    esxmem_page_is_large(pfn_to_page(esxmem_pte_payload(e))))
 		esxmem_large_touched(vm, esxmem_large_base(index));
@@ -349,6 +395,21 @@ again:
 			goto again;
 		}
 		spin_unlock(&vm->lock);
+		if (unlikely(e & ESXMEM_PTE_CANDIDATE)) {
+			/* As for copy-on-write below. */
+			if (!fresh) {
+				unlock_page(page);
+				ret = fault_alloc(vmf, vm, &fpin, &fresh);
+				put_page(page);
+				if (ret)
+					break;
+				goto again;
+			}
+			copy_on_access(vm, index, page, fresh);
+			fresh = NULL;
+			put_page(page);
+			goto again;
+		}
 		if (write && esxmem_pte_state(e) == ESXMEM_PAGE_SHARED &&
 		    !claim_frame(vm, index, page)) {
 			/*
@@ -607,6 +668,12 @@ static vm_fault_t esxmem_page_mkwrite(struct vm_fault *vmf)
 		unlock_page(page);
 		esxmem_vm_unmap_page(vm, index);
 		return VM_FAULT_NOPAGE;
+	}
+	if (unlikely(e & ESXMEM_PTE_CANDIDATE)) {
+		/* Mapped before it became one: its copy waits in .fault. */
+		spin_unlock(&vm->lock);
+		unlock_page(page);
+		return mkwrite_via_fault(vm, index);
 	}
 	if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
 		vm->pmap[index] = e | ESXMEM_PTE_DIRTY;

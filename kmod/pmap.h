@@ -3,8 +3,8 @@
  * The pmap: one 64-bit entry per guest page of a VM memory object.
  *
  *   bits  0..2   enum esxmem_page_state
- *   bits  3..5   flags
- *   bits  6..63  payload: the machine page frame number for PRIVATE and
+ *   bits  3..7   flags
+ *   bits  8..63  payload: the machine page frame number for PRIVATE and
  *                SHARED pages, a slot for SWAPPED and COMPRESSED pages,
  *                nothing for the others.
  *
@@ -21,7 +21,7 @@ typedef u64 esxmem_pte_t;
 
 #define ESXMEM_PTE_STATE_BITS	3
 #define ESXMEM_PTE_STATE_MASK	((1ULL << ESXMEM_PTE_STATE_BITS) - 1)
-#define ESXMEM_PTE_PAYLOAD_SHIFT 6
+#define ESXMEM_PTE_PAYLOAD_SHIFT 8
 
 /* Set when the idle sampler has unmapped the page to trap its next touch. */
 #define ESXMEM_PTE_SAMPLED	(1ULL << 3)
@@ -33,8 +33,20 @@ typedef u64 esxmem_pte_t;
  * again (reclaim.c), and does not count as memory the VM can give.
  */
 #define ESXMEM_PTE_HELD		(1ULL << 5)
+/*
+ * Set when the sharing scanner took the page, private or shared, as a
+ * candidate in the safe mode (share.c): it is mapped nowhere, and its next
+ * access, read or write, gives it a private copy (fault.c).
+ */
+#define ESXMEM_PTE_CANDIDATE	(1ULL << 6)
+/*
+ * Set when the sharing scanner, in the safe mode, unmapped the private page
+ * to learn whether it stays idle; any fault at the entry clears it.
+ */
+#define ESXMEM_PTE_TRAPPED	(1ULL << 7)
 #define ESXMEM_PTE_FLAGS	(ESXMEM_PTE_SAMPLED | ESXMEM_PTE_DIRTY | \
-				 ESXMEM_PTE_HELD)
+				 ESXMEM_PTE_HELD | ESXMEM_PTE_CANDIDATE | \
+				 ESXMEM_PTE_TRAPPED)
 
 static inline enum esxmem_page_state esxmem_pte_state(esxmem_pte_t e)
 {

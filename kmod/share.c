@@ -21,6 +21,12 @@
  * and ours (so no GUP pin can write it). Writes to shared frames then go
  * through .page_mkwrite and copy-on-write (fault.c).
  *
+ * share/mode chooses who shares with whom: isolated (sharing domains, the
+ * salt above), or safe and open, where every VM has one salt. The safe
+ * mode (below, "the safe mode") hides from a guest whether its pages were
+ * merged: only idle pages become candidates, every candidate is left
+ * unmapped whether merged or not, and its next access takes a copy.
+ *
  * A shared frame's machine page holds its key in page->index and its
  * domain and sharer count in page->private: these pages are never in the
  * page cache, so the fields are ours. Lock order: see esxmem.h.
@@ -45,6 +51,7 @@
 #include <linux/gcd.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
+#include <linux/llist.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/random.h>
@@ -66,6 +73,7 @@
 #define CPU_BURST_NS		(100 * NSEC_PER_MSEC)	/* the cap's window */
 #define CPU_NAP_MAX_NS		NSEC_PER_SEC		/* the longest nap the cap asks */
 #define DOMAIN_ALONE		(1U << 31)
+#define DOMAIN_ALL		0U
 #define COUNT_MASK		0xffffffffUL
 
 struct esxmem_share esxmem_share = {
@@ -76,6 +84,7 @@ struct esxmem_share esxmem_share = {
 	.scan_time_secs = 3600,
 	.max_cpu_percent = 10,
 	.vm_pages_per_sec = 5000,
+	.safe_idle_passes = 2,
 };
 
 static struct esxmem_frames frames;
@@ -245,19 +254,43 @@ bool esxmem_share_claim(struct page *frame)
 	return claimed;
 }
 
+/*
+ * The salt of @vm's content keys, which is also its frames' domain. In the
+ * safe and open modes (share/mode) every VM has the same one, DOMAIN_ALL:
+ * 0, which no VM has otherwise (domain 0 means alone). isolate_vms holds in
+ * every mode.
+ */
 static u32 share_domain(struct esxmem_vm *vm)
 {
 	u32 domain = READ_ONCE(vm->domain);
 
-	if (!domain || READ_ONCE(esxmem_share.isolate_vms))
+	if (READ_ONCE(esxmem_share.isolate_vms))
+		return DOMAIN_ALONE | vm->id;
+	if (READ_ONCE(esxmem_share.mode) != ESXMEM_SHARE_ISOLATED)
+		return DOMAIN_ALL;
+	if (!domain)
 		return DOMAIN_ALONE | vm->id;
 	return domain;
 }
 
 /*
+ * Whether entry @e, which shares @frame, may go on sharing it under the
+ * rules in force, @domain being its VM's. A frame's domain is set when it
+ * is made and never changes. In the safe mode only what the safe mode
+ * merged may stay: its sharers are still left for copy on access.
+ */
+static bool share_allowed(esxmem_pte_t e, struct page *frame, u32 domain)
+{
+	if (frame_domain(frame) != domain)
+		return false;
+	return READ_ONCE(esxmem_share.mode) != ESXMEM_SHARE_SAFE ||
+	       (e & ESXMEM_PTE_CANDIDATE);
+}
+
+/*
  * Gives @vm's pages private copies of the shared frames they may no longer
- * share: every one with @all, else those of another sharing domain than
- * the VM has now (its domain changed, or isolate_vms was set), as KSM's
+ * share: every one with @all, else those share_allowed() refuses now (the
+ * VM's domain changed, isolate_vms was set, share/mode changed), as KSM's
  * run=2 does. Under run_lock, so that no merge of the old rules lands
  * meanwhile. 0, or the error when no page could be had for a copy: the
  * pages done so far stay done.
@@ -290,8 +323,7 @@ int esxmem_share_unmerge_vm(struct esxmem_vm *vm, bool all)
 		spin_unlock(&vm->lock);
 		if (!frame)
 			continue;
-		/* A frame's domain is set when it is made and never changes. */
-		if (all || frame_domain(frame) != domain)
+		if (all || !share_allowed(e, frame, domain))
 			err = esxmem_vm_unshare_page(vm, i, frame);
 		put_page(frame);
 		if (fatal_signal_pending(current))
@@ -464,12 +496,18 @@ static bool pages_equal(struct page *a, struct page *b)
 static void map_frame(struct esxmem_vm *vm, pgoff_t index, struct page *page,
 		      enum esxmem_page_state state, struct page *frame)
 {
+	/*
+	 * An idle page is what gets shared: its sampling mark must stay; and
+	 * a candidate of the safe mode stays one, merged or not.
+	 */
+	u64 keep = ESXMEM_PTE_SAMPLED |
+		   (state == ESXMEM_PAGE_SHARED ? ESXMEM_PTE_CANDIDATE : 0);
+
 	spin_lock(&vm->lock);
 	WARN_ON_ONCE(!esxmem_pte_maps(vm->pmap[index], page));
-	/* An idle page is what gets shared: its sampling mark must stay. */
 	esxmem_vm_set_pte(vm, index,
 			  esxmem_pte_make(state, frame ? page_to_pfn(frame) : 0,
-					  vm->pmap[index] & ESXMEM_PTE_SAMPLED));
+					  vm->pmap[index] & keep));
 	spin_unlock(&vm->lock);
 }
 
@@ -516,6 +554,134 @@ static bool merge_into_frame(struct esxmem_vm *vm, pgoff_t index,
 	}
 	put_page(frame);
 	return merged;
+}
+
+/* ---- the safe mode ------------------------------------------------------ */
+
+static bool safe_mode(void)
+{
+	return READ_ONCE(esxmem_share.mode) == ESXMEM_SHARE_SAFE;
+}
+
+/*
+ * New frames of the safe mode come from a small reserve of pages allocated
+ * beforehand, one picked at random: a page freed just before a merge (one
+ * a VM has templated for Rowhammer, say) is not the page the merge gets,
+ * as the page allocator's last-in first-out lists would make it. Only the
+ * scanner, under run_lock, touches the reserve.
+ */
+#define SAFE_RESERVE		32
+static struct page *safe_reserve[SAFE_RESERVE];
+
+static struct page *safe_new_frame(struct esxmem_vm *vm, pgoff_t index)
+{
+	struct page *frame;
+	unsigned int i;
+
+	lockdep_assert_held(&esxmem_share.run_lock);
+	for (i = 0; i < SAFE_RESERVE; i++) {
+		if (safe_reserve[i])
+			continue;
+		frame = esxmem_vm_alloc_page_nowait(vm, index, false);
+		if (IS_ERR(frame))
+			break;
+		safe_reserve[i] = frame;
+	}
+	i = get_random_u32() % SAFE_RESERVE;
+	frame = safe_reserve[i];
+	safe_reserve[i] = NULL;
+	return frame ?: ERR_PTR(-ENOMEM);
+}
+
+/*
+ * What a candidate's copy on access lets go of (fault.c): a shared frame's
+ * sharer, or a private page. Letting go of them costs differently (a page
+ * freed, or a count lowered), so the fault only queues it, at the same cost
+ * for both, and the scanner lets go of it a moment later.
+ */
+struct safe_release {
+	struct llist_node node;
+	esxmem_pte_t e;
+};
+
+static LLIST_HEAD(safe_releases);
+
+void esxmem_share_release_later(esxmem_pte_t e)
+{
+	struct safe_release *r = kmalloc(sizeof(*r), GFP_NOWAIT | __GFP_NOWARN);
+
+	if (!r) {
+		esxmem_vm_release(e);
+		return;
+	}
+	r->e = e;
+	llist_add(&r->node, &safe_releases);
+}
+
+static void safe_release_queued(void)
+{
+	struct llist_node *list = llist_del_all(&safe_releases);
+	struct safe_release *r, *next;
+
+	llist_for_each_entry_safe(r, next, list, node) {
+		esxmem_vm_release(r->e);
+		kfree(r);
+	}
+}
+
+/* The reserve goes back to the pool when the safe mode ends. */
+static void safe_reserve_drain(void)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&esxmem_share.run_lock);
+	for (i = 0; i < SAFE_RESERVE; i++) {
+		if (safe_reserve[i])
+			esxmem_vm_free_page(safe_reserve[i]);
+		safe_reserve[i] = NULL;
+	}
+}
+
+/*
+ * The safe mode's idle test of locked private @page at @index of @vm:
+ * whether it is a candidate (VUsion, SOSP'17). The first visit unmaps the
+ * page and marks the entry trapped; a fault at the entry clears the mark
+ * (fault.c). A page still trapped and mapped nowhere after
+ * share/safe_idle_passes more visits was not touched meanwhile: it becomes
+ * a candidate, left unmapped, so that its next access, merged or not,
+ * takes the same copy (fault.c). Its visits are counted in folio->index,
+ * which nothing else uses for a private page, and which the trap resets.
+ */
+static bool safe_candidate(struct esxmem_vm *vm, pgoff_t index,
+			   struct page *page)
+{
+	struct folio *folio = page_folio(page);
+	esxmem_pte_t e = READ_ONCE(vm->pmap[index]);
+	bool trap = !(e & ESXMEM_PTE_TRAPPED) || page_mapped(page);
+
+	if (e & ESXMEM_PTE_CANDIDATE)
+		return true;
+	if (!trap && ++folio->index < READ_ONCE(esxmem_share.safe_idle_passes))
+		return false;
+	/* Idle long enough; a page someone holds is passed over. */
+	if (!trap && !esxmem_vm_isolate_page(vm, index, page))
+		trap = true;
+	if (trap) {
+		esxmem_vm_unmap_page(vm, index);
+		folio->index = 0;
+	}
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	if (WARN_ON_ONCE(!esxmem_pte_private(e, page))) {
+		spin_unlock(&vm->lock);
+		return false;
+	}
+	e &= ~(ESXMEM_PTE_TRAPPED | ESXMEM_PTE_CANDIDATE);
+	vm->pmap[index] = e | (trap ? ESXMEM_PTE_TRAPPED : ESXMEM_PTE_CANDIDATE);
+	spin_unlock(&vm->lock);
+	if (!trap)
+		atomic_long_inc(&esxmem_share.candidates);
+	return !trap;
 }
 
 /*
@@ -568,8 +734,12 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 		ret = HINT_BUSY;
 		goto out;
 	}
-	if (!esxmem_pte_private(vm2->pmap[index2], page2)) {
-		/* Freed or replaced since: the hint is stale. */
+	if (!esxmem_pte_private(vm2->pmap[index2], page2) ||
+	    (safe_mode() && !(vm2->pmap[index2] & ESXMEM_PTE_CANDIDATE))) {
+		/*
+		 * Freed or replaced since (a candidate's access copies it):
+		 * the hint is stale.
+		 */
 	} else if (!esxmem_vm_isolate_page(vm2, index2, page2) || !esxmem_vm_isolate_page(vm, index, page)) {
 		ret = HINT_BUSY;
 	} else if (page_key(page2, domain) == key) {
@@ -585,7 +755,8 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 		 * a VM could choose where another VM's data lives (and steer
 		 * it onto memory it has templated for Rowhammer).
 		 */
-		frame = esxmem_vm_alloc_page_nowait(vm, index, false);
+		frame = safe_mode() ? safe_new_frame(vm, index) :
+			esxmem_vm_alloc_page_nowait(vm, index, false);
 		if (IS_ERR(frame)) {
 			frame = NULL;
 			ret = HINT_BUSY;
@@ -690,7 +861,7 @@ static bool forget_hint(struct esxmem_vm *vm, pgoff_t index, u64 key)
 static bool scan_page(struct esxmem_vm *vm, pgoff_t index, u32 domain)
 {
 	struct esxmem_vm *held = NULL;
-	bool freed = false, broken = false;
+	bool freed = false, broken = false, candidate, known;
 	enum hint_result r;
 	struct page *page;
 	u64 key, last_key, val;
@@ -730,7 +901,18 @@ again:
 		}
 	}
 
-	if (page_is_zero(page)) {
+	/*
+	 * A candidate of the safe mode is mapped nowhere and held by nobody:
+	 * its content, and the key it got when it became one, stand. Its
+	 * visit takes the lock only as long as a look in the table: a fault
+	 * on it must not wait for a hash more often than a fault on a merged
+	 * page, which the scanner never visits, or the wait would tell them
+	 * apart. (A key salted before isolate_vms changed only misses merges
+	 * until the page is accessed.)
+	 */
+	known = safe_mode() && (READ_ONCE(vm->pmap[index]) &
+				ESXMEM_PTE_CANDIDATE) && page_private(page);
+	if (!known && page_is_zero(page)) {
 		/*
 		 * A hint under the page's old content goes with it, or the
 		 * VM's teardown would have to look for it in the whole table.
@@ -744,8 +926,13 @@ again:
 		freed = merge_zero(vm, index, page);
 		goto unlock;
 	}
+	/* Pieces of a large page are never candidates: they share nothing. */
+	candidate = safe_mode();
+	if (candidate && !known && (esxmem_page_is_large(page) ||
+				    !safe_candidate(vm, index, page)))
+		goto unlock;
 
-	key = page_key(page, domain);
+	key = known ? page_private(page) : page_key(page, domain);
 	last_key = page_private(page);
 	set_page_private(page, key);
 	mutex_lock(&esxmem_share.lock);
@@ -754,8 +941,11 @@ again:
 	pos = frames.slot ? esxmem_frames_find(&frames, key) : -1;
 	if (pos < 0) {
 		mutex_unlock(&esxmem_share.lock);
-		/* Only a page that kept its content since the last visit. */
-		if (frames.slot && last_key == key)
+		/*
+		 * Only a page that kept its content since the last visit, as
+		 * a candidate has.
+		 */
+		if (frames.slot && (last_key == key || candidate))
 			set_hint(vm, index, key, 0);
 		goto unlock;
 	}
@@ -1079,13 +1269,18 @@ static int scanner_main(void *unused)
 	while (!kthread_should_stop()) {
 		unsigned int rate = READ_ONCE(esxmem_share.pages_per_sec);
 
-		/* Dead frames go back to the pool, scanning or not. */
+		/*
+		 * Dead frames and what copies on access let go of go back to
+		 * the pool, scanning or not.
+		 */
+		safe_release_queued();
 		reap_dead_frames();
 		if (!READ_ONCE(esxmem_share.enabled)) {
-			wait_event_freezable(esxmem_share.wait,
+			/* A second at most for what copies let go of. */
+			wait_event_freezable_timeout(esxmem_share.wait,
 					     READ_ONCE(esxmem_share.enabled) ||
 					     frames_dead() ||
-					     kthread_should_stop());
+					     kthread_should_stop(), HZ);
 			st.stamp = local_clock();
 			continue;
 		}
@@ -1110,6 +1305,24 @@ void esxmem_share_set_enabled(bool on)
 	mutex_lock(&esxmem_share.run_lock);
 	mutex_unlock(&esxmem_share.run_lock);
 	esxmem_share_kick();
+}
+
+/*
+ * Sets share/mode. What is shared already and the new mode forbids is
+ * unshared before this returns (the scanner shares it again under the new
+ * rules where they allow): 0, or the error of an unshare that found no
+ * page for its copy.
+ */
+int esxmem_share_set_mode(enum esxmem_share_mode mode)
+{
+	WRITE_ONCE(esxmem_share.mode, mode);
+	if (mode != ESXMEM_SHARE_SAFE) {
+		mutex_lock(&esxmem_share.run_lock);
+		safe_reserve_drain();
+		mutex_unlock(&esxmem_share.run_lock);
+	}
+	esxmem_share_kick();
+	return esxmem_share_unmerge_all(false);
 }
 
 /* Wakes the scanner after a knob changed. */
@@ -1143,6 +1356,10 @@ int esxmem_share_init(void)
 void esxmem_share_exit(void)
 {
 	kthread_stop(scanner);
+	safe_release_queued();
+	mutex_lock(&esxmem_share.run_lock);
+	safe_reserve_drain();
+	mutex_unlock(&esxmem_share.run_lock);
 	reap_dead_frames();
 	/* Every VM is gone, and with it every frame. */
 	WARN_ON_ONCE(frames.shared);

@@ -47,31 +47,41 @@ static ssize_t choice_show(char *buf, const char *const *names,
 static int choice_parse(const char *buf, const char *const *names,
 			unsigned int n);
 
+/*
+ * A knob that takes one of the names in array @_names: @_get is the index
+ * in force, @_set(index) sets it, 0 or -errno.
+ */
+#define CHOICE_ATTR(_name, _names, _get, _set)				\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return choice_show(buf, _names, ARRAY_SIZE(_names), (_get));	\
+}									\
+static ssize_t _name##_store(struct kobject *kobj,			\
+			     struct kobj_attribute *attr,		\
+			     const char *buf, size_t count)		\
+{									\
+	int v = choice_parse(buf, _names, ARRAY_SIZE(_names));		\
+	int err;							\
+									\
+	if (v < 0)							\
+		return v;						\
+	err = _set(v);							\
+	return err ?: count;						\
+}									\
+static struct kobj_attribute _name##_attr = __ATTR_RW_MODE(_name, 0644)
+
 static const char *const large_pages_names[] = { "never", "always" };
 
-static ssize_t large_pages_show(struct kobject *kobj,
-				struct kobj_attribute *attr, char *buf)
-{
-	return choice_show(buf, large_pages_names,
-			   ARRAY_SIZE(large_pages_names),
-			   READ_ONCE(esxmem_large.enabled));
-}
-
 /* New guest RAM only: large pages in place stay until broken or freed. */
-static ssize_t large_pages_store(struct kobject *kobj,
-				 struct kobj_attribute *attr,
-				 const char *buf, size_t count)
+static int set_large_pages(int v)
 {
-	int v = choice_parse(buf, large_pages_names,
-			     ARRAY_SIZE(large_pages_names));
-
-	if (v < 0)
-		return v;
 	WRITE_ONCE(esxmem_large.enabled, v);
-	return count;
+	return 0;
 }
 
-static struct kobj_attribute large_pages_attr = __ATTR_RW_MODE(large_pages, 0644);
+CHOICE_ATTR(large_pages, large_pages_names, READ_ONCE(esxmem_large.enabled),
+	    set_large_pages);
 
 static ssize_t large_max_zero_pieces_show(struct kobject *kobj,
 					  struct kobj_attribute *attr,
@@ -312,29 +322,30 @@ static const char *const break_large_names[] = {
 	[ESXMEM_BREAK_NEVER] = "never",
 };
 
-static ssize_t break_large_show(struct kobject *kobj,
-				struct kobj_attribute *attr, char *buf)
+static int set_break_large(int v)
 {
-	return choice_show(buf, break_large_names,
-			   ARRAY_SIZE(break_large_names),
-			   READ_ONCE(esxmem_large.break_for_sharing));
-}
-
-static ssize_t break_large_store(struct kobject *kobj,
-				 struct kobj_attribute *attr,
-				 const char *buf, size_t count)
-{
-	int v = choice_parse(buf, break_large_names,
-			     ARRAY_SIZE(break_large_names));
-
-	if (v < 0)
-		return v;
 	WRITE_ONCE(esxmem_large.break_for_sharing, v);
 	esxmem_share_kick();
-	return count;
+	return 0;
 }
 
-static struct kobj_attribute break_large_attr = __ATTR_RW_MODE(break_large, 0644);
+CHOICE_ATTR(break_large, break_large_names,
+	    READ_ONCE(esxmem_large.break_for_sharing), set_break_large);
+
+static const char *const share_mode_names[] = {
+	[ESXMEM_SHARE_ISOLATED] = "isolated",
+	[ESXMEM_SHARE_SAFE] = "safe",
+	[ESXMEM_SHARE_OPEN] = "open",
+};
+
+/* What the new mode forbids is unshared before the write returns. */
+static int set_share_mode(int v)
+{
+	return esxmem_share_set_mode(v);
+}
+
+CHOICE_ATTR(mode, share_mode_names, READ_ONCE(esxmem_share.mode),
+	    set_share_mode);
 
 THREAD_KNOB(scan_time_secs, esxmem_share.scan_time_secs, 1, ESXMEM_SCAN_TIME_MAX,
 	    esxmem_share_kick);
@@ -345,10 +356,16 @@ THREAD_KNOB(pages_per_sec, esxmem_share.pages_per_sec, 0, ESXMEM_SCAN_RATE_MAX,
 	    esxmem_share_kick);
 THREAD_KNOB(vm_pages_per_sec, esxmem_share.vm_pages_per_sec, 1, ESXMEM_SCAN_RATE_MAX,
 	    esxmem_share_kick);
+THREAD_KNOB(safe_idle_passes, esxmem_share.safe_idle_passes, 1,
+	    ESXMEM_SAFE_IDLE_PASSES_MAX, esxmem_share_kick);
+COUNTER_ATTR(candidates, atomic_long_read(&esxmem_share.candidates));
+COUNTER_ATTR(access_copies, atomic_long_read(&esxmem_share.access_copies));
 
 static struct attribute *share_attrs[] = {
 	&enabled_attr.attr,
 	&isolate_vms_attr.attr,
+	&mode_attr.attr,
+	&safe_idle_passes_attr.attr,
 	&break_large_attr.attr,
 	&scan_time_secs_attr.attr,
 	&max_cpu_percent_attr.attr,
@@ -367,6 +384,8 @@ static struct attribute *share_attrs[] = {
 	&hints_evicted_attr.attr,
 	&collisions_attr.attr,
 	&table_full_attr.attr,
+	&candidates_attr.attr,
+	&access_copies_attr.attr,
 	&scan_cpu_us_attr.attr,
 	&cpu_capped_us_attr.attr,
 	&guest_pages_attr.attr,

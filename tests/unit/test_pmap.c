@@ -18,7 +18,7 @@ END_TEST
 
 START_TEST(largest_payload_fits)
 {
-	/* 58 bits of page frame number: far beyond any machine. */
+	/* 56 bits of page frame number: far beyond any machine. */
 	u64 max = (1ULL << (64 - ESXMEM_PTE_PAYLOAD_SHIFT)) - 1;
 	esxmem_pte_t e = esxmem_pte_make(ESXMEM_PAGE_SHARED, max, ESXMEM_PTE_FLAGS);
 
