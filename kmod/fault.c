@@ -573,10 +573,19 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 			clear_highpage(copy);
 		else
 			copy_highpage(copy, old);
+		/*
+		 * A candidate of the safe mode (share.c) stays one: unshared
+		 * here for a mode change, a domain change or a punched hole,
+		 * not by its own access (faults copy a candidate before they
+		 * could get here), its next access must still take a copy, as
+		 * an unmerged candidate's does; else the guest could tell
+		 * which of its candidates had been merged.
+		 */
 		esxmem_vm_set_pte(vm, index,
 				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
 						  page_to_pfn(copy),
-						  ESXMEM_PTE_DIRTY));
+						  ESXMEM_PTE_DIRTY |
+						  (e & ESXMEM_PTE_CANDIDATE)));
 		copy = NULL;
 	}
 	spin_unlock(&vm->lock);
