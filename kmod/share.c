@@ -73,7 +73,16 @@
 #define CPU_BURST_NS		(100 * NSEC_PER_MSEC)	/* the cap's window */
 #define CPU_NAP_MAX_NS		NSEC_PER_SEC		/* the longest nap the cap asks */
 #define DOMAIN_ALONE		(1U << 31)
-#define DOMAIN_ALL		0U
+/*
+ * The salts of the safe and open modes: no VM has either otherwise, as VM
+ * ids start at 1 (vm.c) and the domains a VM may be given stop at
+ * ESXMEM_DOMAIN_MAX, below DOMAIN_ALONE. Each mode its own, so that after a
+ * switch between them no merge lands on a frame the other mode made (in
+ * the safe mode, one not taken from the reserve).
+ */
+#define DOMAIN_OPEN		0U
+#define DOMAIN_SAFE		(DOMAIN_ALONE | 0U)
+static_assert(ESXMEM_DOMAIN_MAX < DOMAIN_ALONE);
 #define COUNT_MASK		0xffffffffUL
 
 struct esxmem_share esxmem_share = {
@@ -256,9 +265,8 @@ bool esxmem_share_claim(struct page *frame)
 
 /*
  * The salt of @vm's content keys, which is also its frames' domain. In the
- * safe and open modes (share/mode) every VM has the same one, DOMAIN_ALL:
- * 0, which no VM has otherwise (domain 0 means alone). isolate_vms holds in
- * every mode.
+ * safe and open modes (share/mode) every VM has the same one, DOMAIN_SAFE
+ * or DOMAIN_OPEN. isolate_vms holds in every mode.
  */
 static u32 share_domain(struct esxmem_vm *vm)
 {
@@ -266,8 +274,14 @@ static u32 share_domain(struct esxmem_vm *vm)
 
 	if (READ_ONCE(esxmem_share.isolate_vms))
 		return DOMAIN_ALONE | vm->id;
-	if (READ_ONCE(esxmem_share.mode) != ESXMEM_SHARE_ISOLATED)
-		return DOMAIN_ALL;
+	switch (READ_ONCE(esxmem_share.mode)) {
+	case ESXMEM_SHARE_SAFE:
+		return DOMAIN_SAFE;
+	case ESXMEM_SHARE_OPEN:
+		return DOMAIN_OPEN;
+	default:
+		break;
+	}
 	if (!domain)
 		return DOMAIN_ALONE | vm->id;
 	return domain;
