@@ -673,8 +673,16 @@ static bool safe_candidate(struct esxmem_vm *vm, pgoff_t index,
 	esxmem_pte_t e = READ_ONCE(vm->pmap[index]);
 	bool trap = !(e & ESXMEM_PTE_TRAPPED) || page_mapped(page);
 
+	/* Faults map the page under its lock: what follows relies on it. */
+	VM_WARN_ON_ONCE_PAGE(!PageLocked(page), page);
 	if (e & ESXMEM_PTE_CANDIDATE)
 		return true;
+	/*
+	 * A page someone else holds (a VFIO or io_uring pin) would only fail
+	 * isolation below, pass after pass: not unmapped for nothing.
+	 */
+	if (esxmem_page_held(page, 1))
+		return false;
 	if (!trap && ++folio->index < READ_ONCE(esxmem_share.safe_idle_passes))
 		return false;
 	/* Idle long enough; a page someone holds is passed over. */
@@ -689,6 +697,16 @@ static bool safe_candidate(struct esxmem_vm *vm, pgoff_t index,
 	if (WARN_ON_ONCE(!esxmem_pte_private(e, page))) {
 		spin_unlock(&vm->lock);
 		return false;
+	}
+	/*
+	 * A fault may have cleared the trap and given up without mapping the
+	 * page (a retry, a fatal signal), its reference gone by the isolation
+	 * above: touched all the same. The page is mapped nowhere (isolated,
+	 * and locked here), so setting the trap again is a trap.
+	 */
+	if (!trap && !(e & ESXMEM_PTE_TRAPPED)) {
+		trap = true;
+		folio->index = 0;
 	}
 	e &= ~(ESXMEM_PTE_TRAPPED | ESXMEM_PTE_CANDIDATE);
 	vm->pmap[index] = e | (trap ? ESXMEM_PTE_TRAPPED : ESXMEM_PTE_CANDIDATE);
