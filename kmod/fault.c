@@ -284,9 +284,9 @@ static int fault_lock_page(struct vm_fault *vmf, struct page *page,
  * A merged page and an unmerged one take the same steps, so that a guest
  * cannot tell them apart by the time its access takes nor by what it sees
  * after: for both a fault, a new page, a copy, the old reference queued
- * to be dropped (share.c), and the access then faults again and finds the
- * copy. @copy is consumed: freed if
- * the entry changed meanwhile.
+ * to be dropped (share.c), and the same fault then looks at the entry
+ * again (goto again in esxmem_fault()) and maps the copy. @copy is
+ * consumed: freed if the entry changed meanwhile.
  */
 static void copy_on_access(struct esxmem_vm *vm, pgoff_t index,
 			   struct page *old, struct page *copy)

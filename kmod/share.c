@@ -581,8 +581,9 @@ static bool safe_mode(void)
  * New frames of the safe mode come from a small reserve of pages allocated
  * beforehand, one picked at random: a page freed just before a merge (one
  * a VM has templated for Rowhammer, say) is not the page the merge gets,
- * as the page allocator's last-in first-out lists would make it. Only the
- * scanner, under run_lock, touches the reserve.
+ * as the page allocator's last-in first-out lists would make it. The
+ * reserve is touched only under run_lock: by the scanner, and drained by
+ * a mode change and at module exit.
  */
 #define SAFE_RESERVE		32
 static struct page *safe_reserve[SAFE_RESERVE];
