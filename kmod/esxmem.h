@@ -459,6 +459,8 @@ void esxmem_share_kick(void);
 void esxmem_share_set_enabled(bool on);
 int esxmem_share_set_mode(enum esxmem_share_mode mode);
 void esxmem_share_release_later(esxmem_pte_t e);
+unsigned long esxmem_share_releases_pending(void);
+unsigned long esxmem_share_reserve_pages(void);
 void esxmem_share_put(struct page *frame);
 bool esxmem_share_claim(struct page *frame);
 void esxmem_share_forget_vm(struct esxmem_vm *vm);

@@ -347,6 +347,8 @@ int esxmem_share_unmerge_vm(struct esxmem_vm *vm, bool all)
 	return err;
 }
 
+static void safe_release_flush(void);
+
 /* esxmem_share_unmerge_vm() for every VM; the first error, if any. */
 int esxmem_share_unmerge_all(bool all)
 {
@@ -354,6 +356,8 @@ int esxmem_share_unmerge_all(bool all)
 	int err = 0, e;
 	u32 id = 0;
 
+	/* Copies need pool pages: those waiting to be let go of first. */
+	safe_release_flush();
 	for (;; id++) {
 		vm = esxmem_vm_next_held(&id);
 		if (!vm)
@@ -587,6 +591,7 @@ static bool safe_mode(void)
  */
 #define SAFE_RESERVE		32
 static struct page *safe_reserve[SAFE_RESERVE];
+static unsigned int safe_reserve_pages;	/* how many of them hold a page */
 
 static struct page *safe_new_frame(struct esxmem_vm *vm, pgoff_t index)
 {
@@ -601,10 +606,13 @@ static struct page *safe_new_frame(struct esxmem_vm *vm, pgoff_t index)
 		if (IS_ERR(frame))
 			break;
 		safe_reserve[i] = frame;
+		WRITE_ONCE(safe_reserve_pages, safe_reserve_pages + 1);
 	}
 	i = get_random_u32() % SAFE_RESERVE;
 	frame = safe_reserve[i];
 	safe_reserve[i] = NULL;
+	if (frame)
+		WRITE_ONCE(safe_reserve_pages, safe_reserve_pages - 1);
 	return frame ?: ERR_PTR(-ENOMEM);
 }
 
@@ -612,7 +620,10 @@ static struct page *safe_new_frame(struct esxmem_vm *vm, pgoff_t index)
  * What a candidate's copy on access lets go of (fault.c): a shared frame's
  * sharer, or a private page. Letting go of them costs differently (a page
  * freed, or a count lowered), so the fault only queues it, at the same cost
- * for both, and the scanner lets go of it a moment later.
+ * for both, and a work item of its own, queued by the first release on an
+ * empty list, lets go of it a moment later: not the scanner, which may
+ * sleep for a second or wait for run_lock while what waits here is pool
+ * memory someone is waiting for.
  */
 struct safe_release {
 	struct llist_node node;
@@ -620,6 +631,9 @@ struct safe_release {
 };
 
 static LLIST_HEAD(safe_releases);
+static atomic_long_t safe_releases_pending;
+static void safe_release_fn(struct work_struct *work);
+static DECLARE_WORK(safe_release_work, safe_release_fn);
 
 void esxmem_share_release_later(esxmem_pte_t e)
 {
@@ -630,7 +644,9 @@ void esxmem_share_release_later(esxmem_pte_t e)
 		return;
 	}
 	r->e = e;
-	llist_add(&r->node, &safe_releases);
+	atomic_long_inc(&safe_releases_pending);
+	if (llist_add(&r->node, &safe_releases))
+		queue_work(system_unbound_wq, &safe_release_work);
 }
 
 static void safe_release_queued(void)
@@ -641,7 +657,26 @@ static void safe_release_queued(void)
 	llist_for_each_entry_safe(r, next, list, node) {
 		esxmem_vm_release(r->e);
 		kfree(r);
+		atomic_long_dec(&safe_releases_pending);
+		cond_resched();
 	}
+}
+
+static void safe_release_fn(struct work_struct *work)
+{
+	safe_release_queued();
+}
+
+/* Waits until what was queued before the call is let go of. */
+static void safe_release_flush(void)
+{
+	flush_work(&safe_release_work);
+}
+
+/* Pool pages that copies on access let go of and that wait to be freed. */
+unsigned long esxmem_share_releases_pending(void)
+{
+	return atomic_long_read(&safe_releases_pending);
 }
 
 /* The reserve goes back to the pool when the safe mode ends. */
@@ -655,6 +690,13 @@ static void safe_reserve_drain(void)
 			esxmem_vm_free_page(safe_reserve[i]);
 		safe_reserve[i] = NULL;
 	}
+	WRITE_ONCE(safe_reserve_pages, 0);
+}
+
+/* Pool pages the safe mode's reserve holds, charged but in no VM. */
+unsigned long esxmem_share_reserve_pages(void)
+{
+	return READ_ONCE(safe_reserve_pages);
 }
 
 /*
@@ -1289,18 +1331,13 @@ static int scanner_main(void *unused)
 	while (!kthread_should_stop()) {
 		unsigned int rate = READ_ONCE(esxmem_share.pages_per_sec);
 
-		/*
-		 * Dead frames and what copies on access let go of go back to
-		 * the pool, scanning or not.
-		 */
-		safe_release_queued();
+		/* Dead frames go back to the pool, scanning or not. */
 		reap_dead_frames();
 		if (!READ_ONCE(esxmem_share.enabled)) {
-			/* A second at most for what copies let go of. */
-			wait_event_freezable_timeout(esxmem_share.wait,
+			wait_event_freezable(esxmem_share.wait,
 					     READ_ONCE(esxmem_share.enabled) ||
 					     frames_dead() ||
-					     kthread_should_stop(), HZ);
+					     kthread_should_stop());
 			st.stamp = local_clock();
 			continue;
 		}
@@ -1376,6 +1413,8 @@ int esxmem_share_init(void)
 void esxmem_share_exit(void)
 {
 	kthread_stop(scanner);
+	/* Every VM is gone: no fault queues a release any more. */
+	flush_work(&safe_release_work);
 	safe_release_queued();
 	mutex_lock(&esxmem_share.run_lock);
 	safe_reserve_drain();
