@@ -621,9 +621,11 @@ static struct page *safe_new_frame(struct esxmem_vm *vm, pgoff_t index)
  * sharer, or a private page. Letting go of them costs differently (a page
  * freed, or a count lowered), so the fault only queues it, at the same cost
  * for both, and a work item of its own, queued by the first release on an
- * empty list, lets go of it a moment later: not the scanner, which may
- * sleep for a second or wait for run_lock while what waits here is pool
- * memory someone is waiting for.
+ * empty list, lets go of it SAFE_RELEASE_DELAY later: not the scanner,
+ * which may sleep for a second or wait for run_lock while what waits here
+ * is pool memory someone is waiting for. Not at once either: a worker
+ * woken by the fault would run on the guest's CPU as the fault returns,
+ * within the access the guest times, and release that very page.
  */
 struct safe_release {
 	struct llist_node node;
@@ -632,8 +634,9 @@ struct safe_release {
 
 static LLIST_HEAD(safe_releases);
 static atomic_long_t safe_releases_pending;
+#define SAFE_RELEASE_DELAY	(HZ / 10)
 static void safe_release_fn(struct work_struct *work);
-static DECLARE_WORK(safe_release_work, safe_release_fn);
+static DECLARE_DELAYED_WORK(safe_release_work, safe_release_fn);
 
 void esxmem_share_release_later(esxmem_pte_t e)
 {
@@ -646,7 +649,8 @@ void esxmem_share_release_later(esxmem_pte_t e)
 	r->e = e;
 	atomic_long_inc(&safe_releases_pending);
 	if (llist_add(&r->node, &safe_releases))
-		queue_work(system_unbound_wq, &safe_release_work);
+		queue_delayed_work(system_unbound_wq, &safe_release_work,
+				   SAFE_RELEASE_DELAY);
 }
 
 static void safe_release_queued(void)
@@ -670,7 +674,7 @@ static void safe_release_fn(struct work_struct *work)
 /* Waits until what was queued before the call is let go of. */
 static void safe_release_flush(void)
 {
-	flush_work(&safe_release_work);
+	flush_delayed_work(&safe_release_work);
 }
 
 /* Pool pages that copies on access let go of and that wait to be freed. */
@@ -1414,7 +1418,7 @@ void esxmem_share_exit(void)
 {
 	kthread_stop(scanner);
 	/* Every VM is gone: no fault queues a release any more. */
-	flush_work(&safe_release_work);
+	flush_delayed_work(&safe_release_work);
 	safe_release_queued();
 	mutex_lock(&esxmem_share.run_lock);
 	safe_reserve_drain();
