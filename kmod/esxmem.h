@@ -403,6 +403,8 @@ bool esxmem_vma_is_ours(const struct vm_area_struct *vma);
 int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
 void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
+int esxmem_vm_move_candidate(struct esxmem_vm *vm, pgoff_t index,
+			     struct page *page);
 int esxmem_vm_unshare_page(struct esxmem_vm *vm, pgoff_t index,
 			   struct page *frame);
 int esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end);

@@ -627,6 +627,49 @@ int esxmem_vm_unshare_page(struct esxmem_vm *vm, pgoff_t index,
 }
 
 /*
+ * Moves the unmerged candidate of the safe mode at @index, private @page,
+ * onto a fresh copy, as esxmem_vm_unshare_page() does a merged one: when
+ * merged candidates are unshared, the unmerged ones are moved alongside,
+ * so that both kinds sit on pages written at the same moment and the
+ * first access cannot tell them apart by how warm the page it copies is.
+ * Consumes the caller's reference to @page. 0, or the error when no page
+ * could be had.
+ */
+int esxmem_vm_move_candidate(struct esxmem_vm *vm, pgoff_t index,
+			     struct page *page)
+{
+	struct page *copy = esxmem_vm_alloc_page(vm, index, false);
+	esxmem_pte_t e;
+
+	if (IS_ERR(copy)) {
+		put_page(page);
+		return PTR_ERR(copy);
+	}
+	lock_page(page);
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	/* A candidate is mapped nowhere; a page someone holds stays put. */
+	if (esxmem_pte_private(e, page) && (e & ESXMEM_PTE_CANDIDATE) &&
+	    !esxmem_page_is_large(page) && !esxmem_page_held(page, 1)) {
+		copy_highpage(copy, page);
+		esxmem_vm_set_pte(vm, index,
+				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
+						  page_to_pfn(copy), e));
+		copy = NULL;
+	}
+	spin_unlock(&vm->lock);
+	unlock_page(page);
+	put_page(page);
+	if (copy) {
+		esxmem_vm_free_page(copy);
+		return 0;
+	}
+	/* The pmap's reference: nothing can take a new one now. */
+	esxmem_vm_free_page(page);
+	return 0;
+}
+
+/*
  * A write that .page_mkwrite cannot serve without sleeping: the page goes
  * from the VMM's page tables, and the access comes back through .fault.
  */

@@ -305,7 +305,8 @@ static bool share_allowed(esxmem_pte_t e, struct page *frame, u32 domain)
  * Gives @vm's pages private copies of the shared frames they may no longer
  * share: every one with @all, else those share_allowed() refuses now (the
  * VM's domain changed, isolate_vms was set, share/mode changed), as KSM's
- * run=2 does. Under run_lock, so that no merge of the old rules lands
+ * run=2 does; and moves its unmerged candidates of the safe mode onto
+ * fresh copies alike (esxmem_vm_move_candidate()). Under run_lock, so that no merge of the old rules lands
  * meanwhile. 0, or the error when no page could be had for a copy: the
  * pages done so far stay done.
  */
@@ -325,21 +326,29 @@ int esxmem_share_unmerge_vm(struct esxmem_vm *vm, bool all)
 	for (i = 0; i < vm->npages && !err; i++) {
 		if (!(i % 4096))
 			cond_resched();
-		if (esxmem_pte_state(READ_ONCE(vm->pmap[i])) != ESXMEM_PAGE_SHARED)
+		e = READ_ONCE(vm->pmap[i]);
+		if (esxmem_pte_state(e) != ESXMEM_PAGE_SHARED &&
+		    !(e & ESXMEM_PTE_CANDIDATE))
 			continue;
 		frame = NULL;
 		spin_lock(&vm->lock);
 		e = vm->pmap[i];
-		if (esxmem_pte_state(e) == ESXMEM_PAGE_SHARED) {
+		if (esxmem_pte_has_pfn(e)) {
 			frame = pfn_to_page(esxmem_pte_payload(e));
 			get_page(frame);
 		}
 		spin_unlock(&vm->lock);
 		if (!frame)
 			continue;
+		if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
+			/* An unmerged candidate, moved as merged ones are. */
+			err = esxmem_vm_move_candidate(vm, i, frame);
+			goto next;
+		}
 		if (all || !share_allowed(e, frame, domain))
 			err = esxmem_vm_unshare_page(vm, i, frame);
 		put_page(frame);
+next:
 		if (fatal_signal_pending(current))
 			err = -EINTR;
 	}
