@@ -306,9 +306,9 @@ static bool share_allowed(esxmem_pte_t e, struct page *frame, u32 domain)
  * share: every one with @all, else those share_allowed() refuses now (the
  * VM's domain changed, isolate_vms was set, share/mode changed), as KSM's
  * run=2 does; and moves its unmerged candidates of the safe mode onto
- * fresh copies alike (esxmem_vm_move_candidate()). Under run_lock, so that no merge of the old rules lands
- * meanwhile. 0, or the error when no page could be had for a copy: the
- * pages done so far stay done.
+ * fresh copies alike (esxmem_vm_move_candidate()). Under run_lock, so
+ * that no merge of the old rules lands meanwhile. 0, or the error when no
+ * page could be had for a copy: the pages done so far stay done.
  */
 int esxmem_share_unmerge_vm(struct esxmem_vm *vm, bool all)
 {
@@ -595,34 +595,59 @@ static bool safe_mode(void)
  * beforehand, one picked at random: a page freed just before a merge (one
  * a VM has templated for Rowhammer, say) is not the page the merge gets,
  * as the page allocator's last-in first-out lists would make it. The
- * reserve is touched only under run_lock: by the scanner, and drained by
- * a mode change and at module exit.
+ * reserve is touched only under run_lock: filled at the start of each of
+ * the scanner's turns (safe_reserve_fill()), not under the page locks of a
+ * merge, so that a page freed during a turn is not picked in it; picked
+ * from by its merges; drained by a mode change and at module exit. Each
+ * fill also sends one page picked at random back, so that no page stays
+ * in the reserve for ever.
  */
-#define SAFE_RESERVE		32
+#define SAFE_RESERVE		256
 static struct page *safe_reserve[SAFE_RESERVE];
 static unsigned int safe_reserve_pages;	/* how many of them hold a page */
 
-static struct page *safe_new_frame(struct esxmem_vm *vm, pgoff_t index)
+static void safe_reserve_fill(struct esxmem_vm *vm)
 {
-	struct page *frame;
+	struct page *page;
 	unsigned int i;
 
 	lockdep_assert_held(&esxmem_share.run_lock);
+	i = get_random_u32() % SAFE_RESERVE;
+	if (safe_reserve[i]) {
+		esxmem_vm_free_page(safe_reserve[i]);
+		safe_reserve[i] = NULL;
+		WRITE_ONCE(safe_reserve_pages, safe_reserve_pages - 1);
+	}
 	for (i = 0; i < SAFE_RESERVE; i++) {
 		if (safe_reserve[i])
 			continue;
-		frame = esxmem_vm_alloc_page_nowait(vm, index, false);
-		if (IS_ERR(frame))
+		page = esxmem_vm_alloc_page_nowait(vm, 0, false);
+		if (IS_ERR(page))
 			break;
-		safe_reserve[i] = frame;
+		safe_reserve[i] = page;
 		WRITE_ONCE(safe_reserve_pages, safe_reserve_pages + 1);
 	}
-	i = get_random_u32() % SAFE_RESERVE;
-	frame = safe_reserve[i];
-	safe_reserve[i] = NULL;
-	if (frame)
+}
+
+/*
+ * A page of the reserve: the first one from a slot picked at random on;
+ * -ENOMEM when the reserve is empty.
+ */
+static struct page *safe_new_frame(void)
+{
+	unsigned int i, start = get_random_u32() % SAFE_RESERVE;
+	struct page *frame;
+
+	lockdep_assert_held(&esxmem_share.run_lock);
+	for (i = 0; i < SAFE_RESERVE; i++) {
+		frame = safe_reserve[(start + i) % SAFE_RESERVE];
+		if (!frame)
+			continue;
+		safe_reserve[(start + i) % SAFE_RESERVE] = NULL;
 		WRITE_ONCE(safe_reserve_pages, safe_reserve_pages - 1);
-	return frame ?: ERR_PTR(-ENOMEM);
+		return frame;
+	}
+	return ERR_PTR(-ENOMEM);
 }
 
 /*
@@ -843,7 +868,7 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 		 * a VM could choose where another VM's data lives (and steer
 		 * it onto memory it has templated for Rowhammer).
 		 */
-		frame = safe_mode() ? safe_new_frame(vm, index) :
+		frame = safe_mode() ? safe_new_frame() :
 			esxmem_vm_alloc_page_nowait(vm, index, false);
 		if (IS_ERR(frame)) {
 			frame = NULL;
@@ -1250,6 +1275,8 @@ static unsigned long scan_turn(struct esxmem_vm *vm, unsigned long n)
 	mutex_lock(&esxmem_share.run_lock);
 	if (!READ_ONCE(esxmem_share.enabled))
 		n = 0;
+	if (n && safe_mode())
+		safe_reserve_fill(vm);
 	if (n)
 		n = scan_vm(vm, n);
 	mutex_unlock(&esxmem_share.run_lock);
