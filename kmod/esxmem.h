@@ -406,6 +406,8 @@ bool esxmem_vma_is_ours(const struct vm_area_struct *vma);
 int esxmem_mmap(struct file *file, struct vm_area_struct *vma);
 void esxmem_vm_unmap_page(struct esxmem_vm *vm, pgoff_t index);
 int esxmem_vm_punch_hole(struct esxmem_vm *vm, loff_t offset, loff_t len);
+int esxmem_vm_move_candidate(struct esxmem_vm *vm, pgoff_t index,
+			     struct page *page);
 int esxmem_vm_unshare_page(struct esxmem_vm *vm, pgoff_t index,
 			   struct page *frame);
 int esxmem_vm_free_range(struct esxmem_vm *vm, pgoff_t start, pgoff_t end);
@@ -462,6 +464,8 @@ void esxmem_share_kick(void);
 void esxmem_share_set_enabled(bool on);
 int esxmem_share_set_mode(enum esxmem_share_mode mode);
 void esxmem_share_release_later(esxmem_pte_t e);
+unsigned long esxmem_share_releases_pending(void);
+unsigned long esxmem_share_reserve_pages(void);
 void esxmem_share_put(struct page *frame);
 bool esxmem_share_claim(struct page *frame);
 void esxmem_share_forget_vm(struct esxmem_vm *vm);

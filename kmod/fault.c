@@ -284,9 +284,9 @@ static int fault_lock_page(struct vm_fault *vmf, struct page *page,
  * A merged page and an unmerged one take the same steps, so that a guest
  * cannot tell them apart by the time its access takes nor by what it sees
  * after: for both a fault, a new page, a copy, the old reference queued
- * to be dropped (share.c), and the access then faults again and finds the
- * copy. @copy is consumed: freed if
- * the entry changed meanwhile.
+ * to be dropped (share.c), and the same fault then looks at the entry
+ * again (goto again in esxmem_fault()) and maps the copy. @copy is
+ * consumed: freed if the entry changed meanwhile.
  */
 static void copy_on_access(struct esxmem_vm *vm, pgoff_t index,
 			   struct page *old, struct page *copy)
@@ -573,10 +573,19 @@ static vm_fault_t cow_break(struct esxmem_vm *vm, pgoff_t index,
 			clear_highpage(copy);
 		else
 			copy_highpage(copy, old);
+		/*
+		 * A candidate of the safe mode (share.c) stays one: unshared
+		 * here for a mode change, a domain change or a punched hole,
+		 * not by its own access (faults copy a candidate before they
+		 * could get here), its next access must still take a copy, as
+		 * an unmerged candidate's does; else the guest could tell
+		 * which of its candidates had been merged.
+		 */
 		esxmem_vm_set_pte(vm, index,
 				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
 						  page_to_pfn(copy),
-						  ESXMEM_PTE_DIRTY));
+						  ESXMEM_PTE_DIRTY |
+						  (e & ESXMEM_PTE_CANDIDATE)));
 		copy = NULL;
 	}
 	spin_unlock(&vm->lock);
@@ -614,6 +623,49 @@ int esxmem_vm_unshare_page(struct esxmem_vm *vm, pgoff_t index,
 		return PTR_ERR(copy);
 	lock_page(frame);
 	cow_break(vm, index, frame, copy);
+	return 0;
+}
+
+/*
+ * Moves the unmerged candidate of the safe mode at @index, private @page,
+ * onto a fresh copy, as esxmem_vm_unshare_page() does a merged one: when
+ * merged candidates are unshared, the unmerged ones are moved alongside,
+ * so that both kinds sit on pages written at the same moment and the
+ * first access cannot tell them apart by how warm the page it copies is.
+ * Consumes the caller's reference to @page. 0, or the error when no page
+ * could be had.
+ */
+int esxmem_vm_move_candidate(struct esxmem_vm *vm, pgoff_t index,
+			     struct page *page)
+{
+	struct page *copy = esxmem_vm_alloc_page(vm, index, false);
+	esxmem_pte_t e;
+
+	if (IS_ERR(copy)) {
+		put_page(page);
+		return PTR_ERR(copy);
+	}
+	lock_page(page);
+	spin_lock(&vm->lock);
+	e = vm->pmap[index];
+	/* A candidate is mapped nowhere; a page someone holds stays put. */
+	if (esxmem_pte_private(e, page) && (e & ESXMEM_PTE_CANDIDATE) &&
+	    !esxmem_page_is_large(page) && !esxmem_page_held(page, 1)) {
+		copy_highpage(copy, page);
+		esxmem_vm_set_pte(vm, index,
+				  esxmem_pte_make(ESXMEM_PAGE_PRIVATE,
+						  page_to_pfn(copy), e));
+		copy = NULL;
+	}
+	spin_unlock(&vm->lock);
+	unlock_page(page);
+	put_page(page);
+	if (copy) {
+		esxmem_vm_free_page(copy);
+		return 0;
+	}
+	/* The pmap's reference: nothing can take a new one now. */
+	esxmem_vm_free_page(page);
 	return 0;
 }
 

@@ -287,7 +287,8 @@ static long page_out(struct esxmem_vm *vm, pgoff_t index, unsigned long need)
 	if (!trylock_page(page))
 		goto put;
 	e = READ_ONCE(vm->pmap[index]);
-	if (!esxmem_pte_private(e, page) || (e & ESXMEM_PTE_HELD))
+	if (!esxmem_pte_private(e, page) ||
+	    (e & (ESXMEM_PTE_HELD | ESXMEM_PTE_CANDIDATE)))
 		goto unlock;
 	if (esxmem_page_is_large(page) && need < ESXMEM_LARGE_PAGES) {
 		unlock_page(page);
@@ -397,10 +398,19 @@ int esxmem_page_in(struct esxmem_vm *vm, pgoff_t index, esxmem_pte_t e,
 
 /* ---- choosing pages and VMs -------------------------------------------- */
 
+/*
+ * A candidate of the safe sharing mode (share.c) is not reclaimed while it
+ * is one, merged or not: a merged one is a shared frame, which reclaim
+ * never takes, and an unmerged one paged out would come back by page-in,
+ * mapped without the copy on access; either way the guest could tell the
+ * two kinds apart. Keeping the mark through page-out and page-in would not
+ * help, as the merged kind would still never go out. A candidate's next
+ * access makes it an ordinary private page again.
+ */
 static bool reclaimable(esxmem_pte_t e)
 {
 	return esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE &&
-	       !(e & ESXMEM_PTE_HELD);
+	       !(e & (ESXMEM_PTE_HELD | ESXMEM_PTE_CANDIDATE));
 }
 
 /* Whether @vm's held marks are due to go, for its pages to be tried again. */

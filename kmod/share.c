@@ -73,7 +73,16 @@
 #define CPU_BURST_NS		(100 * NSEC_PER_MSEC)	/* the cap's window */
 #define CPU_NAP_MAX_NS		NSEC_PER_SEC		/* the longest nap the cap asks */
 #define DOMAIN_ALONE		(1U << 31)
-#define DOMAIN_ALL		0U
+/*
+ * The salts of the safe and open modes: no VM has either otherwise, as VM
+ * ids start at 1 (vm.c) and the domains a VM may be given stop at
+ * ESXMEM_DOMAIN_MAX, below DOMAIN_ALONE. Each mode its own, so that after a
+ * switch between them no merge lands on a frame the other mode made (in
+ * the safe mode, one not taken from the reserve).
+ */
+#define DOMAIN_OPEN		0U
+#define DOMAIN_SAFE		(DOMAIN_ALONE | 0U)
+static_assert(ESXMEM_DOMAIN_MAX < DOMAIN_ALONE);
 #define COUNT_MASK		0xffffffffUL
 
 struct esxmem_share esxmem_share = {
@@ -256,9 +265,8 @@ bool esxmem_share_claim(struct page *frame)
 
 /*
  * The salt of @vm's content keys, which is also its frames' domain. In the
- * safe and open modes (share/mode) every VM has the same one, DOMAIN_ALL:
- * 0, which no VM has otherwise (domain 0 means alone). isolate_vms holds in
- * every mode.
+ * safe and open modes (share/mode) every VM has the same one, DOMAIN_SAFE
+ * or DOMAIN_OPEN. isolate_vms holds in every mode.
  */
 static u32 share_domain(struct esxmem_vm *vm)
 {
@@ -266,8 +274,14 @@ static u32 share_domain(struct esxmem_vm *vm)
 
 	if (READ_ONCE(esxmem_share.isolate_vms))
 		return DOMAIN_ALONE | vm->id;
-	if (READ_ONCE(esxmem_share.mode) != ESXMEM_SHARE_ISOLATED)
-		return DOMAIN_ALL;
+	switch (READ_ONCE(esxmem_share.mode)) {
+	case ESXMEM_SHARE_SAFE:
+		return DOMAIN_SAFE;
+	case ESXMEM_SHARE_OPEN:
+		return DOMAIN_OPEN;
+	default:
+		break;
+	}
 	if (!domain)
 		return DOMAIN_ALONE | vm->id;
 	return domain;
@@ -291,9 +305,10 @@ static bool share_allowed(esxmem_pte_t e, struct page *frame, u32 domain)
  * Gives @vm's pages private copies of the shared frames they may no longer
  * share: every one with @all, else those share_allowed() refuses now (the
  * VM's domain changed, isolate_vms was set, share/mode changed), as KSM's
- * run=2 does. Under run_lock, so that no merge of the old rules lands
- * meanwhile. 0, or the error when no page could be had for a copy: the
- * pages done so far stay done.
+ * run=2 does; and moves its unmerged candidates of the safe mode onto
+ * fresh copies alike (esxmem_vm_move_candidate()). Under run_lock, so
+ * that no merge of the old rules lands meanwhile. 0, or the error when no
+ * page could be had for a copy: the pages done so far stay done.
  */
 int esxmem_share_unmerge_vm(struct esxmem_vm *vm, bool all)
 {
@@ -311,27 +326,37 @@ int esxmem_share_unmerge_vm(struct esxmem_vm *vm, bool all)
 	for (i = 0; i < vm->npages && !err; i++) {
 		if (!(i % 4096))
 			cond_resched();
-		if (esxmem_pte_state(READ_ONCE(vm->pmap[i])) != ESXMEM_PAGE_SHARED)
+		e = READ_ONCE(vm->pmap[i]);
+		if (esxmem_pte_state(e) != ESXMEM_PAGE_SHARED &&
+		    !(e & ESXMEM_PTE_CANDIDATE))
 			continue;
 		frame = NULL;
 		spin_lock(&vm->lock);
 		e = vm->pmap[i];
-		if (esxmem_pte_state(e) == ESXMEM_PAGE_SHARED) {
+		if (esxmem_pte_has_pfn(e)) {
 			frame = pfn_to_page(esxmem_pte_payload(e));
 			get_page(frame);
 		}
 		spin_unlock(&vm->lock);
 		if (!frame)
 			continue;
+		if (esxmem_pte_state(e) == ESXMEM_PAGE_PRIVATE) {
+			/* An unmerged candidate, moved as merged ones are. */
+			err = esxmem_vm_move_candidate(vm, i, frame);
+			goto next;
+		}
 		if (all || !share_allowed(e, frame, domain))
 			err = esxmem_vm_unshare_page(vm, i, frame);
 		put_page(frame);
+next:
 		if (fatal_signal_pending(current))
 			err = -EINTR;
 	}
 	mutex_unlock(&esxmem_share.run_lock);
 	return err;
 }
+
+static void safe_release_flush(void);
 
 /* esxmem_share_unmerge_vm() for every VM; the first error, if any. */
 int esxmem_share_unmerge_all(bool all)
@@ -340,6 +365,8 @@ int esxmem_share_unmerge_all(bool all)
 	int err = 0, e;
 	u32 id = 0;
 
+	/* Copies need pool pages: those waiting to be let go of first. */
+	safe_release_flush();
 	for (;; id++) {
 		vm = esxmem_vm_next_held(&id);
 		if (!vm)
@@ -567,37 +594,72 @@ static bool safe_mode(void)
  * New frames of the safe mode come from a small reserve of pages allocated
  * beforehand, one picked at random: a page freed just before a merge (one
  * a VM has templated for Rowhammer, say) is not the page the merge gets,
- * as the page allocator's last-in first-out lists would make it. Only the
- * scanner, under run_lock, touches the reserve.
+ * as the page allocator's last-in first-out lists would make it. The
+ * reserve is touched only under run_lock: filled at the start of each of
+ * the scanner's turns (safe_reserve_fill()), not under the page locks of a
+ * merge, so that a page freed during a turn is not picked in it; picked
+ * from by its merges; drained by a mode change and at module exit. Each
+ * fill also sends one page picked at random back, so that no page stays
+ * in the reserve for ever.
  */
-#define SAFE_RESERVE		32
+#define SAFE_RESERVE		256
 static struct page *safe_reserve[SAFE_RESERVE];
+static unsigned int safe_reserve_pages;	/* how many of them hold a page */
 
-static struct page *safe_new_frame(struct esxmem_vm *vm, pgoff_t index)
+static void safe_reserve_fill(struct esxmem_vm *vm)
 {
-	struct page *frame;
+	struct page *page;
 	unsigned int i;
 
 	lockdep_assert_held(&esxmem_share.run_lock);
+	i = get_random_u32() % SAFE_RESERVE;
+	if (safe_reserve[i]) {
+		esxmem_vm_free_page(safe_reserve[i]);
+		safe_reserve[i] = NULL;
+		WRITE_ONCE(safe_reserve_pages, safe_reserve_pages - 1);
+	}
 	for (i = 0; i < SAFE_RESERVE; i++) {
 		if (safe_reserve[i])
 			continue;
-		frame = esxmem_vm_alloc_page_nowait(vm, index, false);
-		if (IS_ERR(frame))
+		page = esxmem_vm_alloc_page_nowait(vm, 0, false);
+		if (IS_ERR(page))
 			break;
-		safe_reserve[i] = frame;
+		safe_reserve[i] = page;
+		WRITE_ONCE(safe_reserve_pages, safe_reserve_pages + 1);
 	}
-	i = get_random_u32() % SAFE_RESERVE;
-	frame = safe_reserve[i];
-	safe_reserve[i] = NULL;
-	return frame ?: ERR_PTR(-ENOMEM);
+}
+
+/*
+ * A page of the reserve: the first one from a slot picked at random on;
+ * -ENOMEM when the reserve is empty.
+ */
+static struct page *safe_new_frame(void)
+{
+	unsigned int i, start = get_random_u32() % SAFE_RESERVE;
+	struct page *frame;
+
+	lockdep_assert_held(&esxmem_share.run_lock);
+	for (i = 0; i < SAFE_RESERVE; i++) {
+		frame = safe_reserve[(start + i) % SAFE_RESERVE];
+		if (!frame)
+			continue;
+		safe_reserve[(start + i) % SAFE_RESERVE] = NULL;
+		WRITE_ONCE(safe_reserve_pages, safe_reserve_pages - 1);
+		return frame;
+	}
+	return ERR_PTR(-ENOMEM);
 }
 
 /*
  * What a candidate's copy on access lets go of (fault.c): a shared frame's
  * sharer, or a private page. Letting go of them costs differently (a page
  * freed, or a count lowered), so the fault only queues it, at the same cost
- * for both, and the scanner lets go of it a moment later.
+ * for both, and a work item of its own, queued by the first release on an
+ * empty list, lets go of it SAFE_RELEASE_DELAY later: not the scanner,
+ * which may sleep for a second or wait for run_lock while what waits here
+ * is pool memory someone is waiting for. Not at once either: a worker
+ * woken by the fault would run on the guest's CPU as the fault returns,
+ * within the access the guest times, and release that very page.
  */
 struct safe_release {
 	struct llist_node node;
@@ -605,6 +667,10 @@ struct safe_release {
 };
 
 static LLIST_HEAD(safe_releases);
+static atomic_long_t safe_releases_pending;
+#define SAFE_RELEASE_DELAY	(HZ / 10)
+static void safe_release_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(safe_release_work, safe_release_fn);
 
 void esxmem_share_release_later(esxmem_pte_t e)
 {
@@ -615,7 +681,10 @@ void esxmem_share_release_later(esxmem_pte_t e)
 		return;
 	}
 	r->e = e;
-	llist_add(&r->node, &safe_releases);
+	atomic_long_inc(&safe_releases_pending);
+	if (llist_add(&r->node, &safe_releases))
+		queue_delayed_work(system_unbound_wq, &safe_release_work,
+				   SAFE_RELEASE_DELAY);
 }
 
 static void safe_release_queued(void)
@@ -626,7 +695,26 @@ static void safe_release_queued(void)
 	llist_for_each_entry_safe(r, next, list, node) {
 		esxmem_vm_release(r->e);
 		kfree(r);
+		atomic_long_dec(&safe_releases_pending);
+		cond_resched();
 	}
+}
+
+static void safe_release_fn(struct work_struct *work)
+{
+	safe_release_queued();
+}
+
+/* Waits until what was queued before the call is let go of. */
+static void safe_release_flush(void)
+{
+	flush_delayed_work(&safe_release_work);
+}
+
+/* Pool pages that copies on access let go of and that wait to be freed. */
+unsigned long esxmem_share_releases_pending(void)
+{
+	return atomic_long_read(&safe_releases_pending);
 }
 
 /* The reserve goes back to the pool when the safe mode ends. */
@@ -640,6 +728,13 @@ static void safe_reserve_drain(void)
 			esxmem_vm_free_page(safe_reserve[i]);
 		safe_reserve[i] = NULL;
 	}
+	WRITE_ONCE(safe_reserve_pages, 0);
+}
+
+/* Pool pages the safe mode's reserve holds, charged but in no VM. */
+unsigned long esxmem_share_reserve_pages(void)
+{
+	return READ_ONCE(safe_reserve_pages);
 }
 
 /*
@@ -659,8 +754,16 @@ static bool safe_candidate(struct esxmem_vm *vm, pgoff_t index,
 	esxmem_pte_t e = READ_ONCE(vm->pmap[index]);
 	bool trap = !(e & ESXMEM_PTE_TRAPPED) || page_mapped(page);
 
+	/* Faults map the page under its lock: what follows relies on it. */
+	VM_WARN_ON_ONCE_PAGE(!PageLocked(page), page);
 	if (e & ESXMEM_PTE_CANDIDATE)
 		return true;
+	/*
+	 * A page someone else holds (a VFIO or io_uring pin) would only fail
+	 * isolation below, pass after pass: not unmapped for nothing.
+	 */
+	if (esxmem_page_held(page, 1))
+		return false;
 	if (!trap && ++folio->index < READ_ONCE(esxmem_share.safe_idle_passes))
 		return false;
 	/* Idle long enough; a page someone holds is passed over. */
@@ -675,6 +778,16 @@ static bool safe_candidate(struct esxmem_vm *vm, pgoff_t index,
 	if (WARN_ON_ONCE(!esxmem_pte_private(e, page))) {
 		spin_unlock(&vm->lock);
 		return false;
+	}
+	/*
+	 * A fault may have cleared the trap and given up without mapping the
+	 * page (a retry, a fatal signal), its reference gone by the isolation
+	 * above: touched all the same. The page is mapped nowhere (isolated,
+	 * and locked here), so setting the trap again is a trap.
+	 */
+	if (!trap && !(e & ESXMEM_PTE_TRAPPED)) {
+		trap = true;
+		folio->index = 0;
 	}
 	e &= ~(ESXMEM_PTE_TRAPPED | ESXMEM_PTE_CANDIDATE);
 	vm->pmap[index] = e | (trap ? ESXMEM_PTE_TRAPPED : ESXMEM_PTE_CANDIDATE);
@@ -755,7 +868,7 @@ static enum hint_result merge_with_hint(struct esxmem_vm *vm, pgoff_t index,
 		 * a VM could choose where another VM's data lives (and steer
 		 * it onto memory it has templated for Rowhammer).
 		 */
-		frame = safe_mode() ? safe_new_frame(vm, index) :
+		frame = safe_mode() ? safe_new_frame() :
 			esxmem_vm_alloc_page_nowait(vm, index, false);
 		if (IS_ERR(frame)) {
 			frame = NULL;
@@ -1175,6 +1288,8 @@ static unsigned long scan_turn(struct esxmem_vm *vm, unsigned long n)
 	mutex_lock(&esxmem_share.run_lock);
 	if (!READ_ONCE(esxmem_share.enabled))
 		n = 0;
+	if (n && safe_mode())
+		safe_reserve_fill(vm);
 	if (n)
 		n = scan_vm(vm, n);
 	mutex_unlock(&esxmem_share.run_lock);
@@ -1269,18 +1384,13 @@ static int scanner_main(void *unused)
 	while (!kthread_should_stop()) {
 		unsigned int rate = READ_ONCE(esxmem_share.pages_per_sec);
 
-		/*
-		 * Dead frames and what copies on access let go of go back to
-		 * the pool, scanning or not.
-		 */
-		safe_release_queued();
+		/* Dead frames go back to the pool, scanning or not. */
 		reap_dead_frames();
 		if (!READ_ONCE(esxmem_share.enabled)) {
-			/* A second at most for what copies let go of. */
-			wait_event_freezable_timeout(esxmem_share.wait,
+			wait_event_freezable(esxmem_share.wait,
 					     READ_ONCE(esxmem_share.enabled) ||
 					     frames_dead() ||
-					     kthread_should_stop(), HZ);
+					     kthread_should_stop());
 			st.stamp = local_clock();
 			continue;
 		}
@@ -1356,6 +1466,8 @@ int esxmem_share_init(void)
 void esxmem_share_exit(void)
 {
 	kthread_stop(scanner);
+	/* Every VM is gone: no fault queues a release any more. */
+	flush_delayed_work(&safe_release_work);
 	safe_release_queued();
 	mutex_lock(&esxmem_share.run_lock);
 	safe_reserve_drain();

@@ -360,6 +360,8 @@ THREAD_KNOB(safe_idle_passes, esxmem_share.safe_idle_passes, 1,
 	    ESXMEM_SAFE_IDLE_PASSES_MAX, esxmem_share_kick);
 COUNTER_ATTR(candidates, atomic_long_read(&esxmem_share.candidates));
 COUNTER_ATTR(access_copies, atomic_long_read(&esxmem_share.access_copies));
+COUNTER_ATTR(reserve_pages, esxmem_share_reserve_pages());
+COUNTER_ATTR(releases_pending, esxmem_share_releases_pending());
 
 static struct attribute *share_attrs[] = {
 	&enabled_attr.attr,
@@ -386,6 +388,8 @@ static struct attribute *share_attrs[] = {
 	&table_full_attr.attr,
 	&candidates_attr.attr,
 	&access_copies_attr.attr,
+	&reserve_pages_attr.attr,
+	&releases_pending_attr.attr,
 	&scan_cpu_us_attr.attr,
 	&cpu_capped_us_attr.attr,
 	&guest_pages_attr.attr,

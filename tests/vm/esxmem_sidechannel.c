@@ -20,7 +20,10 @@
  *  - safe: every candidate page, merged or not, faults on its first access
  *    and gets a private copy; the classifier must be right at most 55% of
  *    the time for writes and for reads. The merges must have happened (or
- *    there would be nothing to see), and every page keeps its content.
+ *    there would be nothing to see), and every page keeps its content;
+ *  - safe, then isolated before the timed accesses: the switch unshares
+ *    the merged candidates without their being accessed, and they must
+ *    stay candidates, so that the same holds as in safe.
  *
  * Accuracies are printed; no p-value decides anything. The objects use
  * 4 KiB pages: the pieces of a large page are never candidates nor merged,
@@ -214,8 +217,12 @@ static double ns(const struct timespec *a, const struct timespec *b)
 	return (b->tv_sec - a->tv_sec) * 1e9 + (b->tv_nsec - a->tv_nsec);
 }
 
-/* One attack under share/mode @mode: the write and read accuracies. */
-static void attack(const char *mode, double *write_acc, double *read_acc)
+/*
+ * One attack under share/mode @mode, switched to @then (if not NULL) once
+ * the scanner has passed: the write and read accuracies.
+ */
+static void attack(const char *mode, const char *then, double *write_acc,
+		   double *read_acc)
 {
 	uint8_t *victim, *attacker, *expect;
 	uint32_t vid, aid, i, n_write = 0, n_read = 0, bad = 0;
@@ -228,8 +235,10 @@ static void attack(const char *mode, double *write_acc, double *read_acc)
 	long copies0, copies;
 	int vfd, afd;
 	bool merged;
+	char label[32];
 
 	REQUIRE(kind && acc && ws && rs, "calloc");
+	snprintf(label, sizeof(label), "%s%s%s", mode, then ? " then " : "", then ?: "");
 	REQUIRE_OK(esx_sysfs_write("share/mode", mode));
 	expect = malloc((size_t)ATTACK_PAGES * ESX_PAGE);
 	of_kind[MATCHING] = calloc(KIND_PAGES, sizeof(uint32_t));
@@ -262,14 +271,20 @@ static void attack(const char *mode, double *write_acc, double *read_acc)
 	 * candidate too in the safe mode.
 	 */
 	merged = ESX_WAIT_FOR(shared(afd) == KIND_PAGES, WAIT_SECS);
-	CHECK(merged, "%s: %llu of %u matching pages merged", mode,
+	CHECK(merged, "%s: %llu of %u matching pages merged", label,
 	      (unsigned long long)shared(afd), KIND_PAGES);
 	goal_v = full_scans(vfd) + 2;
 	goal_a = full_scans(afd) + 2;
 	CHECK(ESX_WAIT_FOR(full_scans(vfd) >= goal_v && full_scans(afd) >= goal_a, WAIT_SECS),
 	      "%s: two more passes over both VMs", mode);
-	printf("%s: %llu matching pages shared, %ld candidates\n", mode,
+	printf("%s: %llu matching pages shared, %ld candidates\n", label,
 	       (unsigned long long)shared(afd), esx_sysfs_long("share/candidates"));
+	if (then) {
+		/* Unshares every merged page before it returns. */
+		REQUIRE_OK(esx_sysfs_write("share/mode", then));
+		CHECK(shared(afd) == 0, "%s: %llu pages still shared", label,
+		      (unsigned long long)shared(afd));
+	}
 
 	/* Half of each kind written, the other half read, all interleaved. */
 	for (i = 0; i < 2; i++) {
@@ -308,24 +323,24 @@ static void attack(const char *mode, double *write_acc, double *read_acc)
 	/* A count of the whole host: any other candidate touched counts too. */
 	copies = esx_sysfs_long("share/access_copies") - copies0;
 	if (!strcmp(mode, "safe"))
-		CHECK(copies >= ATTACK_PAGES, "safe: %ld first accesses of %u took a copy",
-		      copies, ATTACK_PAGES);
+		CHECK(copies >= ATTACK_PAGES, "%s: %ld first accesses of %u took a copy",
+		      label, copies, ATTACK_PAGES);
 
 	for (i = 0; i < ATTACK_PAGES; i++)
 		bad += !!memcmp(attacker + (size_t)i * ESX_PAGE, expect + (size_t)i * ESX_PAGE,
 				ESX_PAGE);
-	CHECK(bad == 0, "%s: %u attacker pages lost their content", mode, bad);
+	CHECK(bad == 0, "%s: %u attacker pages lost their content", label, bad);
 	for (i = 0, bad = 0; i < KIND_PAGES; i++)
 		bad += !!memcmp(victim + (size_t)i * ESX_PAGE,
 				expect + (size_t)copy_of[i] * ESX_PAGE, ESX_PAGE);
-	CHECK(bad == 0, "%s: %u victim pages lost their content", mode, bad);
+	CHECK(bad == 0, "%s: %u victim pages lost their content", label, bad);
 
-	median_of(ws, n_write, mode, "write");
-	median_of(rs, n_read, mode, "read");
+	median_of(ws, n_write, label, "write");
+	median_of(rs, n_read, label, "read");
 	*write_acc = accuracy(ws, n_write);
 	*read_acc = accuracy(rs, n_read);
 	printf("%s: classifier accuracy, first write %.1f%%, first read %.1f%% (%u and %u samples)\n",
-	       mode, 100 * *write_acc, 100 * *read_acc, n_write, n_read);
+	       label, 100 * *write_acc, 100 * *read_acc, n_write, n_read);
 
 	object_free(afd, attacker, SPARSE * ATTACK_PAGES, aid);
 	object_free(vfd, victim, SPARSE * KIND_PAGES, vid);
@@ -350,13 +365,18 @@ int main(void)
 	esx_share_rate("10000000");
 	REQUIRE_OK(esx_sysfs_write_long("share/safe_idle_passes", IDLE_PASSES));
 
-	attack("open", &w, &r);
+	attack("open", NULL, &w, &r);
 	CHECK(w >= 0.90, "open: the first write tells matching pages apart only %.1f%% of the time",
 	      100 * w);
 
-	attack("safe", &w, &r);
+	attack("safe", NULL, &w, &r);
 	CHECK(w <= 0.55 && r <= 0.55,
 	      "safe: the first write tells matching pages apart %.1f%% of the time, the first read %.1f%%",
+	      100 * w, 100 * r);
+
+	attack("safe", "isolated", &w, &r);
+	CHECK(w <= 0.55 && r <= 0.55,
+	      "safe then isolated: the first write tells matching pages apart %.1f%% of the time, the first read %.1f%%",
 	      100 * w, 100 * r);
 
 	esxmem_close(nl);
