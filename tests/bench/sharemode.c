@@ -16,9 +16,8 @@
  *       safe on the same guest so that drift of the host falls on both;
  *     - fast, the worst case: vm_pages_per_sec 5000, a pass every 0.8 s
  *       or as fast as the scanner gets through the guest.
- *    From the fast rounds, the cost of one trap fault (the extra time a
- *    round takes over its extra faults), and what it implies at the
- *    advisor's pace, a pass per share/scan_time_secs: P / scan_time_secs
+ *    From each, the cost of one trap fault (the extra time a round takes
+ *    over its extra faults), and what it implies at the advisor's pace, a pass per share/scan_time_secs: P / scan_time_secs
  *    faults a second for a VM of P pages.
  *
  * Output: "bench: sharemode_saved_<mode> <pages> pages",
@@ -29,10 +28,10 @@
  * "bench: sharemode_fast_pass_secs <s> s",
  * "bench: sharemode_rounds_fast_<mode> <rounds/s> rounds/s",
  * "bench: sharemode_safe_slowdown_fast <percent> %",
- * "bench: sharemode_trap_fault_us <us> us",
- * "bench: sharemode_scan_time_secs <s> s" and
- * "bench: sharemode_safe_slowdown_scan_time <percent> %" (for this 16 MiB
- * guest; it grows with the guest's pages).
+ * "bench: sharemode_scan_time_secs <s> s",
+ * "bench: sharemode_trap_fault_us_<pace> <us> us" and
+ * "bench: sharemode_safe_slowdown_scan_time_<pace> <percent> %" (for this
+ * 16 MiB guest; it grows with the guest's pages).
  */
 #include "esxtest.h"
 #include "vmtest.h"
@@ -143,7 +142,7 @@ struct load {
 	long rounds;
 	double secs;
 	uint64_t faults;
-	uint64_t passes;
+	uint64_t scanned;
 };
 
 static void load_add(struct load *sum, const struct load *l)
@@ -151,7 +150,7 @@ static void load_add(struct load *sum, const struct load *l)
 	sum->rounds += l->rounds;
 	sum->secs += l->secs;
 	sum->faults += l->faults;
-	sum->passes += l->passes;
+	sum->scanned += l->scanned;
 }
 
 static double load_rate(const struct load *l)
@@ -173,7 +172,7 @@ static struct load work(struct guest *g, const char *mode, double secs)
 	} while (l.secs < secs);
 	st = esx_stats(g->fd);
 	l.faults = st.faults - st0.faults;
-	l.passes = st.full_scans - st0.full_scans;
+	l.scanned = st.pages_scanned - st0.pages_scanned;
 	return l;
 }
 
@@ -221,16 +220,42 @@ static void paced(struct load sum[2])
 	guest_free(&g);
 }
 
-/* Seconds a pass took over @l, or the nominal @pages / @rate if none ended. */
-static double pass_secs(const struct load *l, double rate)
+/* Seconds a pass took over @l, at the pace the scanner went. */
+static double pass_secs(const struct load *l)
 {
-	return l->passes ? l->secs / l->passes : PAGES / rate;
+	return l->scanned ? l->secs * PAGES / l->scanned : 0;
+}
+
+/*
+ * A trap fault's cost in microseconds, from a round's extra time in safe
+ * (@l[1]) over isolated (@l[0]) and its extra faults; 0 if there were none.
+ * Whatever the scanner's trapping costs the guest besides the fault (its
+ * unmapping, the CPU it takes) counts in too.
+ */
+static double fault_us(const struct load l[2])
+{
+	double extra_faults;
+
+	if (!l[0].rounds || !l[1].rounds)
+		return 0;
+	extra_faults = (double)l[1].faults / l[1].rounds - (double)l[0].faults / l[0].rounds;
+	if (extra_faults <= 0)
+		return 0;
+	return 1e6 * (l[1].secs / l[1].rounds - l[0].secs / l[0].rounds) / extra_faults;
+}
+
+/* What a trap fault of @us implies for this guest at the advisor's pace. */
+static void print_scan_time(const char *pace, double us, long scan_time)
+{
+	printf("bench: sharemode_trap_fault_us_%s %.1f us\n", pace, us);
+	if (scan_time > 0)
+		printf("bench: sharemode_safe_slowdown_scan_time_%s %.4f %%\n", pace,
+		       100.0 * us * 1e-6 * PAGES / scan_time);
 }
 
 int main(void)
 {
 	struct load p[2] = { 0 }, f[2];
-	double extra_faults, fault_us;
 	long s[3], scan_time;
 	int held, m;
 
@@ -250,7 +275,7 @@ int main(void)
 	printf("bench: sharemode_safe_vs_open %.1f %%\n", s[2] ? 100.0 * s[1] / s[2] : 0.0);
 
 	paced(p);
-	printf("bench: sharemode_paced_pass_secs %.1f s\n", pass_secs(&p[1], atof(PACED_RATE)));
+	printf("bench: sharemode_paced_pass_secs %.1f s\n", pass_secs(&p[1]));
 	for (m = 0; m < 2; m++)
 		printf("bench: sharemode_rounds_paced_%s %.3f rounds/s (%.0f s, %llu faults)\n",
 		       modes[m], load_rate(&p[m]), p[m].secs, (unsigned long long)p[m].faults);
@@ -260,24 +285,17 @@ int main(void)
 	esx_share_rate(FAST_RATE);
 	for (m = 0; m < 2; m++)
 		f[m] = fast(modes[m]);
-	printf("bench: sharemode_fast_pass_secs %.2f s\n", pass_secs(&f[1], atof(FAST_RATE)));
+	printf("bench: sharemode_fast_pass_secs %.2f s\n", pass_secs(&f[1]));
 	for (m = 0; m < 2; m++)
 		printf("bench: sharemode_rounds_fast_%s %.2f rounds/s (%.0f s, %llu faults)\n",
 		       modes[m], load_rate(&f[m]), f[m].secs, (unsigned long long)f[m].faults);
 	printf("bench: sharemode_safe_slowdown_fast %.1f %%\n",
 	       100.0 * (1 - load_rate(&f[1]) / load_rate(&f[0])));
 
-	/* A round's extra time in safe over its extra faults. */
-	extra_faults = (double)f[1].faults / f[1].rounds - (double)f[0].faults / f[0].rounds;
-	if (extra_faults > 0 && load_rate(&f[1]) > 0 && load_rate(&f[0]) > 0) {
-		fault_us = 1e6 * (1 / load_rate(&f[1]) - 1 / load_rate(&f[0])) / extra_faults;
-		scan_time = esx_sysfs_long("share/scan_time_secs");
-		printf("bench: sharemode_trap_fault_us %.1f us\n", fault_us);
-		printf("bench: sharemode_scan_time_secs %ld s\n", scan_time);
-		if (scan_time > 0)
-			printf("bench: sharemode_safe_slowdown_scan_time %.4f %%\n",
-			       100.0 * fault_us * 1e-6 * PAGES / scan_time);
-	}
+	scan_time = esx_sysfs_long("share/scan_time_secs");
+	printf("bench: sharemode_scan_time_secs %ld s\n", scan_time);
+	print_scan_time("paced", fault_us(p), scan_time);
+	print_scan_time("fast", fault_us(f), scan_time);
 
 	esxmem_close(nl);
 	return vmtest_failures ? 1 : 0;
