@@ -7,16 +7,31 @@
  *    enough times for the safe mode's idle test, the pool pages they saved
  *    (4 x 4096 pages minus the pool's growth), in isolated, safe and open;
  *    and safe's savings as a share of open's;
- *  - cost: one guest reads its 16 MiB over and over for a few seconds
- *    while the scanner runs at vm_pages_per_sec (its default, 5000 pages a
- *    second: a pass every 0.8 s, far faster than the advisor's hour); its
- *    rounds a second in safe against isolated. A page the guest keeps
- *    touching never becomes a candidate: what it pays in safe is the idle
- *    test's trap, one minor fault per page and pass.
+ *  - cost: one guest reads its 16 MiB over and over while the scanner
+ *    runs; its rounds a second in safe against isolated. A page the guest
+ *    keeps touching never becomes a candidate: what it pays in safe is the
+ *    idle test's trap, one minor fault per page and pass. Measured twice:
+ *     - paced: a pass every PAGES / PACED_RATE s (about 14 s), over
+ *       PACED_SECS of work per mode, in rounds that alternate isolated and
+ *       safe on the same guest so that drift of the host falls on both;
+ *     - fast, the worst case: vm_pages_per_sec 5000, a pass every 0.8 s
+ *       or as fast as the scanner gets through the guest.
+ *    From each, the cost of one trap fault (the extra time a round takes
+ *    over its extra faults), and what it implies at the advisor's pace, a pass per share/scan_time_secs: P / scan_time_secs
+ *    faults a second for a VM of P pages.
  *
  * Output: "bench: sharemode_saved_<mode> <pages> pages",
- * "bench: sharemode_safe_vs_open <percent> %", "bench: sharemode_rounds_<mode>
- * <rounds/s> rounds/s", "bench: sharemode_safe_slowdown <percent> %".
+ * "bench: sharemode_safe_vs_open <percent> %",
+ * "bench: sharemode_paced_pass_secs <s> s",
+ * "bench: sharemode_rounds_paced_<mode> <rounds/s> rounds/s",
+ * "bench: sharemode_safe_slowdown_paced <percent> %",
+ * "bench: sharemode_fast_pass_secs <s> s",
+ * "bench: sharemode_rounds_fast_<mode> <rounds/s> rounds/s",
+ * "bench: sharemode_safe_slowdown_fast <percent> %",
+ * "bench: sharemode_scan_time_secs <s> s",
+ * "bench: sharemode_trap_fault_us_<pace> <us> us" and
+ * "bench: sharemode_safe_slowdown_scan_time_<pace> <percent> %" (for this
+ * 16 MiB guest; it grows with the guest's pages).
  */
 #include "esxtest.h"
 #include "vmtest.h"
@@ -29,6 +44,11 @@
 #define RAM_GPA		0x100000u
 #define CODE_GPA	0x1000u
 #define WORK_SECS	5.0
+#define FAST_RATE	"5000"
+#define PACED_RATE	"300"		/* a pass every 13.7 s */
+#define PACED_ROUNDS	4		/* isolated, safe, isolated, safe */
+#define PACED_SECS	50.0		/* of work per mode, in all */
+#define SETTLE_SECS	2.0		/* of work after a mode change, untimed */
 #define WAIT_SECS	300.0
 
 struct guest {
@@ -117,11 +137,49 @@ static long saved(const char *mode)
 	return (long)GUESTS * PAGES - used;
 }
 
-static double rounds_per_sec(const char *mode)
+/* The guest's work over a window, and what the scanner did to it meanwhile. */
+struct load {
+	long rounds;
+	double secs;
+	uint64_t faults;
+	uint64_t scanned;
+};
+
+static void load_add(struct load *sum, const struct load *l)
+{
+	sum->rounds += l->rounds;
+	sum->secs += l->secs;
+	sum->faults += l->faults;
+	sum->scanned += l->scanned;
+}
+
+static double load_rate(const struct load *l)
+{
+	return l->secs > 0 ? l->rounds / l->secs : 0;
+}
+
+/* Has @g read its RAM over and over for @secs. */
+static struct load work(struct guest *g, const char *mode, double secs)
+{
+	struct esxmem_vm_stats st0 = esx_stats(g->fd), st;
+	struct load l = { 0 };
+	double t0 = esx_now();
+
+	do {
+		CHECK(run(g, VMM_CHECK, 0x5eed) == 0, "%s: the guest reads what it wrote", mode);
+		l.rounds++;
+		l.secs = esx_now() - t0;
+	} while (l.secs < secs);
+	st = esx_stats(g->fd);
+	l.faults = st.faults - st0.faults;
+	l.scanned = st.pages_scanned - st0.pages_scanned;
+	return l;
+}
+
+static struct load fast(const char *mode)
 {
 	struct guest g;
-	double t0, t;
-	long rounds = 0;
+	struct load l;
 	uint64_t base;
 
 	REQUIRE_OK(esx_sysfs_write("share/mode", mode));
@@ -131,20 +189,74 @@ static double rounds_per_sec(const char *mode)
 	base = esx_stats(g.fd).full_scans;
 	REQUIRE(ESX_WAIT_FOR(esx_stats(g.fd).full_scans >= base + 2, WAIT_SECS),
 		"%s: two passes", mode);
-	t0 = esx_now();
-	do {
-		CHECK(run(&g, VMM_CHECK, 0x5eed) == 0, "%s: the guest reads what it wrote", mode);
-		rounds++;
-		t = esx_now() - t0;
-	} while (t < WORK_SECS);
+	l = work(&g, mode, WORK_SECS);
 	guest_free(&g);
-	return rounds / t;
+	return l;
+}
+
+/*
+ * One guest, the mode switched between rounds: a fresh guest would need a
+ * pass (14 s) before its pages are trapped as a guest's that ran for long.
+ * It has nothing shared, so a switch copies nothing; what a switch leaves
+ * behind (safe's last traps, in isolated) is gone after SETTLE_SECS.
+ */
+static void paced(struct load sum[2])
+{
+	struct guest g;
+	struct load l;
+	int round, m;
+
+	esx_share_rate(PACED_RATE);
+	REQUIRE_OK(esx_sysfs_write("share/mode", modes[0]));
+	guest_new(&g, 1);
+	run(&g, VMM_FILL, 0x5eed);
+	for (round = 0; round < PACED_ROUNDS; round++) {
+		m = round % 2;
+		REQUIRE_OK(esx_sysfs_write("share/mode", modes[m]));
+		work(&g, modes[m], SETTLE_SECS);
+		l = work(&g, modes[m], PACED_SECS / (PACED_ROUNDS / 2));
+		load_add(&sum[m], &l);
+	}
+	guest_free(&g);
+}
+
+/* Seconds a pass took over @l, at the pace the scanner went. */
+static double pass_secs(const struct load *l)
+{
+	return l->scanned ? l->secs * PAGES / l->scanned : 0;
+}
+
+/*
+ * A trap fault's cost in microseconds, from a round's extra time in safe
+ * (@l[1]) over isolated (@l[0]) and its extra faults; 0 if there were none.
+ * Whatever the scanner's trapping costs the guest besides the fault (its
+ * unmapping, the CPU it takes) counts in too.
+ */
+static double fault_us(const struct load l[2])
+{
+	double extra_faults;
+
+	if (!l[0].rounds || !l[1].rounds)
+		return 0;
+	extra_faults = (double)l[1].faults / l[1].rounds - (double)l[0].faults / l[0].rounds;
+	if (extra_faults <= 0)
+		return 0;
+	return 1e6 * (l[1].secs / l[1].rounds - l[0].secs / l[0].rounds) / extra_faults;
+}
+
+/* What a trap fault of @us implies for this guest at the advisor's pace. */
+static void print_scan_time(const char *pace, double us, long scan_time)
+{
+	printf("bench: sharemode_trap_fault_us_%s %.1f us\n", pace, us);
+	if (scan_time > 0)
+		printf("bench: sharemode_safe_slowdown_scan_time_%s %.4f %%\n", pace,
+		       100.0 * us * 1e-6 * PAGES / scan_time);
 }
 
 int main(void)
 {
-	long s[3];
-	double r[2];
+	struct load p[2] = { 0 }, f[2];
+	long s[3], scan_time;
 	int held, m;
 
 	REQUIRE_OK(esxmem_open(&nl));
@@ -154,7 +266,7 @@ int main(void)
 	atexit(mode_restore);
 	/* The pieces of large pages share nothing in the safe mode. */
 	esx_large_pages("never");
-	esx_share_rate("5000");
+	esx_share_rate(FAST_RATE);
 
 	for (m = 0; m < 3; m++) {
 		s[m] = saved(modes[m]);
@@ -162,11 +274,28 @@ int main(void)
 	}
 	printf("bench: sharemode_safe_vs_open %.1f %%\n", s[2] ? 100.0 * s[1] / s[2] : 0.0);
 
-	for (m = 0; m < 2; m++) {
-		r[m] = rounds_per_sec(modes[m]);
-		printf("bench: sharemode_rounds_%s %.2f rounds/s\n", modes[m], r[m]);
-	}
-	printf("bench: sharemode_safe_slowdown %.1f %%\n", 100.0 * (1 - r[1] / r[0]));
+	paced(p);
+	printf("bench: sharemode_paced_pass_secs %.1f s\n", pass_secs(&p[1]));
+	for (m = 0; m < 2; m++)
+		printf("bench: sharemode_rounds_paced_%s %.3f rounds/s (%.0f s, %llu faults)\n",
+		       modes[m], load_rate(&p[m]), p[m].secs, (unsigned long long)p[m].faults);
+	printf("bench: sharemode_safe_slowdown_paced %.2f %%\n",
+	       100.0 * (1 - load_rate(&p[1]) / load_rate(&p[0])));
+
+	esx_share_rate(FAST_RATE);
+	for (m = 0; m < 2; m++)
+		f[m] = fast(modes[m]);
+	printf("bench: sharemode_fast_pass_secs %.2f s\n", pass_secs(&f[1]));
+	for (m = 0; m < 2; m++)
+		printf("bench: sharemode_rounds_fast_%s %.2f rounds/s (%.0f s, %llu faults)\n",
+		       modes[m], load_rate(&f[m]), f[m].secs, (unsigned long long)f[m].faults);
+	printf("bench: sharemode_safe_slowdown_fast %.1f %%\n",
+	       100.0 * (1 - load_rate(&f[1]) / load_rate(&f[0])));
+
+	scan_time = esx_sysfs_long("share/scan_time_secs");
+	printf("bench: sharemode_scan_time_secs %ld s\n", scan_time);
+	print_scan_time("paced", fault_us(p), scan_time);
+	print_scan_time("fast", fault_us(f), scan_time);
 
 	esxmem_close(nl);
 	return vmtest_failures ? 1 : 0;
