@@ -395,9 +395,18 @@ again:
 			goto again;
 		}
 		spin_unlock(&vm->lock);
-		if (unlikely(e & ESXMEM_PTE_CANDIDATE)) {
-			/* As for copy-on-write below. */
+		/*
+		 * A candidate of the safe sharing mode gets its copy on any
+		 * access; a shared frame on a write, unless this is its last
+		 * sharer. Copy-on-write happens here, where the fault may
+		 * sleep for the copy: the write would otherwise come back to
+		 * .page_mkwrite, which may not.
+		 */
+		if (unlikely(e & ESXMEM_PTE_CANDIDATE) ||
+		    (write && esxmem_pte_state(e) == ESXMEM_PAGE_SHARED &&
+		     !claim_frame(vm, index, page))) {
 			if (!fresh) {
+				/* Not holding the page while it may sleep. */
 				unlock_page(page);
 				ret = fault_alloc(vmf, vm, &fpin, &fresh);
 				put_page(page);
@@ -405,28 +414,10 @@ again:
 					break;
 				goto again;
 			}
-			copy_on_access(vm, index, page, fresh);
-			fresh = NULL;
-			put_page(page);
-			goto again;
-		}
-		if (write && esxmem_pte_state(e) == ESXMEM_PAGE_SHARED &&
-		    !claim_frame(vm, index, page)) {
-			/*
-			 * Copy-on-write here, where the fault may sleep for
-			 * the copy: the write would otherwise come back to
-			 * .page_mkwrite, which may not.
-			 */
-			if (!fresh) {
-				/* Not holding the frame while it may sleep. */
-				unlock_page(page);
-				ret = fault_alloc(vmf, vm, &fpin, &fresh);
-				put_page(page);
-				if (ret)
-					break;
-				goto again;
-			}
-			cow_break(vm, index, page, fresh);
+			if (e & ESXMEM_PTE_CANDIDATE)
+				copy_on_access(vm, index, page, fresh);
+			else
+				cow_break(vm, index, page, fresh);
 			fresh = NULL;
 			put_page(page);
 			goto again;
