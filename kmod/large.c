@@ -231,6 +231,14 @@ static int break_large(struct esxmem_vm *vm, pgoff_t index, bool mostly_zero)
 	}
 	spin_unlock(&vm->lock);
 
+	/*
+	 * A pinned page first, before its mappings go: unmapping it would
+	 * only take the 2 MiB mapping from the guest for nothing.
+	 */
+	if (folio_maybe_dma_pinned(folio)) {
+		err = -EBUSY;
+		goto unlock;
+	}
 	/* The pmap's reference and ours, once nothing maps it. */
 	unmap_mapping_range(vm->mapping, (loff_t)base << PAGE_SHIFT, PMD_SIZE,
 			    0);
@@ -340,13 +348,19 @@ static bool underused(struct folio *folio)
  * data it holds. Its pieces are read once a pass, at the visit of its first
  * one, stopping as soon as the verdict is known: a full large page costs a
  * look at a few hundred pieces, each up to its first byte that is not zero.
- * 1 when the large page stays, with @page as it was; otherwise @page is
- * unlocked and dropped, and the break's result returned (0 when broken).
+ * A large page that someone holds (a long-term GUP pin, or one reclaim found
+ * held) is not looked at: its break would be refused anyway, and trying it
+ * would unmap it every pass. 1 when the large page stays, with @page as it
+ * was; otherwise @page is unlocked and dropped, and the break's result
+ * returned (0 when broken).
  */
 int esxmem_large_scan(struct esxmem_vm *vm, pgoff_t index, struct page *page)
 {
 	bool mostly_zero = false;
 
+	if (folio_maybe_dma_pinned(page_folio(page)) ||
+	    (READ_ONCE(vm->pmap[index]) & ESXMEM_PTE_HELD))
+		return 1;
 	if (!esxmem_large_break_for_sharing()) {
 		if (index != esxmem_large_base(index) ||
 		    !underused(page_folio(page)))
