@@ -271,6 +271,11 @@ struct esxmem_vm_reclaim {
 	atomic64_t compress_errors;
 	atomic64_t skipped;		/* victims held by someone else */
 	atomic64_t low_waits;		/* new pages held back in the low state */
+	/*
+	 * Under @lock: where the pieces of the large page reclaim broke last
+	 * may remain, or -ENOENT; they go before another one is broken.
+	 */
+	long broken_near;
 	/* Only the reclaim thread touches these. */
 	unsigned long held_checked;	/* jiffies: held marks last cleared */
 	unsigned long barren_until;	/* jiffies: gave nothing, passed over */

@@ -173,11 +173,12 @@ static int store_page(struct esxmem_vm *vm, struct page *page,
 /*
  * Pages out the large page that @piece, referenced and locked, is part of,
  * whole: every piece goes to the cache or the swap file, as a small page
- * would, and the large page goes back to the pool: when reclaim is asked
- * for a large page or more, or cannot have the small pages that breaking
- * it takes (page_out()). Only when some piece cannot go (it
- * does not compress and there is no swap, or no room) is the large page
- * broken, so that the pieces that can go are paged out on the next picks.
+ * would, and the large page goes back to the pool: when reclaim cannot
+ * have the small pages that breaking it takes, or finds it held (page_out()).
+ * Reclaim's batches are smaller than a large page, so it is not asked for
+ * a whole one otherwise. Only when some piece cannot go (it does not
+ * compress and there is no swap, or no room) is the large page broken, so
+ * that the pieces that can go are paged out on the next picks.
  * Unlocks and drops @piece. The pages paged out, or page_out()'s errors.
  */
 static long page_out_large(struct esxmem_vm *vm, pgoff_t index,
@@ -259,9 +260,10 @@ static bool entry_is_large(esxmem_pte_t e)
 /*
  * Compresses or swaps out the private page at @index, or the large page it
  * is part of when @need, the pages still asked for, takes a large page;
- * when it takes less, the large page is broken instead (0), for its pieces
- * to go one by one, so that reclaim frees what it is asked and no more.
- * This is how the large pages of cold memory are broken. Breaking may take
+ * when it takes less, as a batch of reclaim_vm() always does, the large
+ * page is broken instead (0), for its pieces to go one by one, so that
+ * reclaim frees what it is asked and no more. This is how the large pages
+ * of cold memory are broken. Breaking may take
  * the pool up to one large page beyond its size for a moment (pool.c):
  * when even that cannot be had, the large page goes out whole after all,
  * as it needs no memory to free memory. The pages paged out on success;
@@ -497,19 +499,22 @@ static long pick_near(struct esxmem_vm *vm, pgoff_t from)
 }
 
 /*
- * Pages out up to @want pages of @vm; how many went. A large page goes out
- * whole only while @want takes all of it: reclaim goes a batch at a time,
- * for the free-memory states to be passed one by one.
+ * Pages out up to @want pages of @vm; how many went. Reclaim goes a batch
+ * (RECLAIM_BATCH) at a time, for the free-memory states to be passed one
+ * by one, and a batch is smaller than a large page: the large pages it
+ * picks are broken, and their pieces go first, in this batch and the next
+ * ones (vm->reclaim.broken_near), before another large page is broken.
  */
 static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 {
 	unsigned long done = 0, tries = 0;
-	long index, near = -ENOENT, err;
+	long index, near, err;
 
 	/* Pairs with the release in esxmem_vm_fix_size(). */
 	if (!smp_load_acquire(&vm->pmap) || !want)
 		return 0;
 	mutex_lock(&vm->reclaim.lock);
+	near = vm->reclaim.broken_near;
 	if (held_due(vm))
 		clear_held(vm);
 	while (done < want && tries++ < 4 * want + PICK_TRIES) {
@@ -531,6 +536,7 @@ static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 		else if (err != -EAGAIN && err != -EBUSY && err != -E2BIG)
 			break;		/* nowhere to put pages */
 	}
+	vm->reclaim.broken_near = near;
 	mutex_unlock(&vm->reclaim.lock);
 	if (!done)
 		vm->reclaim.barren_until = jiffies + BARREN_PAUSE;
@@ -707,6 +713,7 @@ u64 esxmem_reclaim_sum(size_t offset)
 void esxmem_reclaim_init_vm(struct esxmem_vm *vm)
 {
 	mutex_init(&vm->reclaim.lock);
+	vm->reclaim.broken_near = -ENOENT;
 	vm->reclaim.held_checked = jiffies;
 	vm->reclaim.barren_until = jiffies;
 	vm->reclaim.swap_target = U64_MAX;
