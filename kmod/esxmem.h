@@ -109,6 +109,7 @@ struct esxmem_vm;
 #define ESXMEM_LARGE_PAGES	(1UL << ESXMEM_LARGE_ORDER)
 
 struct folio *esxmem_vm_alloc_large(struct esxmem_vm *vm, pgoff_t base);
+bool esxmem_pool_charge_breaking(unsigned long pages);
 struct page *esxmem_vm_alloc_page_breaking(struct esxmem_vm *vm,
 					   pgoff_t index);
 /* A page for page @index of @vm, on the node its memory policy asks for. */

@@ -200,9 +200,10 @@ static bool piece_is_zero(struct page *page)
 static int break_large(struct esxmem_vm *vm, pgoff_t index, bool mostly_zero)
 {
 	pgoff_t base = esxmem_large_base(index);
+	DECLARE_BITMAP(data, ESXMEM_LARGE_PAGES);
+	unsigned long i, charged = 0;
 	struct page **small = NULL;
 	struct folio *folio;
-	unsigned long i;
 	esxmem_pte_t e;
 	int err = 0;
 
@@ -247,20 +248,34 @@ static int break_large(struct esxmem_vm *vm, pgoff_t index, bool mostly_zero)
 		err = -EBUSY;
 		goto unlock;
 	}
+	/*
+	 * The pieces that hold data, and their small pages charged at once:
+	 * with the pool exhausted the break fails here, before it allocates
+	 * or copies anything.
+	 */
+	bitmap_zero(data, ESXMEM_LARGE_PAGES);
 	for (i = 0; i < ESXMEM_LARGE_PAGES; i++) {
-		struct page *piece = folio_page(folio, i);
-
-		if (piece_is_zero(piece))
-			continue;
-		small[i] = esxmem_vm_alloc_page_breaking(vm, base + i);
-		if (IS_ERR(small[i])) {
-			err = PTR_ERR(small[i]);
-			small[i] = NULL;
-			goto unlock;
-		}
-		copy_highpage(small[i], piece);
+		if (!piece_is_zero(folio_page(folio, i)))
+			__set_bit(i, data);
 		if (!(i % 64))
 			cond_resched();
+	}
+	charged = bitmap_weight(data, ESXMEM_LARGE_PAGES);
+	if (!esxmem_pool_charge_breaking(charged)) {
+		charged = 0;
+		err = -ENOMEM;
+		goto unlock;
+	}
+	for_each_set_bit(i, data, ESXMEM_LARGE_PAGES) {
+		small[i] = esxmem_vm_alloc_page_breaking(vm, base + i);
+		if (!small[i]) {
+			err = -ENOMEM;
+			goto unlock;
+		}
+		/* Its charge goes with it now: esxmem_vm_free_page(). */
+		charged--;
+		copy_highpage(small[i], folio_page(folio, i));
+		cond_resched();
 	}
 
 	spin_lock(&vm->lock);
@@ -299,6 +314,7 @@ put:
 				esxmem_vm_free_page(small[i]);
 		kfree(small);
 	}
+	esxmem_pool_uncharge(charged);
 	if (err)
 		atomic_long_inc(&esxmem_large.break_failures);
 	return err;

@@ -273,27 +273,29 @@ struct folio *esxmem_vm_alloc_large(struct esxmem_vm *vm, pgoff_t base)
 }
 
 /*
- * A small page for breaking a large one (large.c): the pool may go up to
- * one large page beyond its size meanwhile, as the large page goes back
- * once its pieces are copied. That moment is not a state of the pool: the
- * state follows when the large page goes back (or, should the break fail,
- * the small pages). Never waits.
+ * Charges the @pages small pages that breaking a large one takes (large.c),
+ * all at once, so that a break the pool cannot have fails before it
+ * allocates or copies anything: the pool may go up to one large page
+ * beyond its size meanwhile, as the large page goes back once its pieces
+ * are copied. That moment is not a state of the pool: the state follows
+ * when the large page goes back (or, should the break fail, the small
+ * pages). Never waits.
+ */
+bool esxmem_pool_charge_breaking(unsigned long pages)
+{
+	return charge_beyond(pages, ESXMEM_LARGE_PAGES);
+}
+
+/*
+ * A small page for breaking a large one, charged already by
+ * esxmem_pool_charge_breaking(), or NULL; the caller then uncharges it.
  */
 struct page *esxmem_vm_alloc_page_breaking(struct esxmem_vm *vm,
 					   pgoff_t index)
 {
-	struct page *page;
-
-	if (!charge_beyond(1, ESXMEM_LARGE_PAGES))
-		return ERR_PTR(-ENOMEM);
-	page = esxmem_numa_alloc(&vm->numa, index,
+	return esxmem_numa_alloc(&vm->numa, index,
 				 GFP_HIGHUSER | __GFP_NOWARN |
 				 __GFP_RETRY_MAYFAIL, 0);
-	if (!page) {
-		esxmem_pool_uncharge(1);
-		return ERR_PTR(-ENOMEM);
-	}
-	return page;
 }
 
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, pgoff_t index,

@@ -178,11 +178,13 @@ static int store_page(struct esxmem_vm *vm, struct page *page,
  * Reclaim's batches are smaller than a large page, so it is not asked for
  * a whole one otherwise. Only when some piece cannot go (it does not
  * compress and there is no swap, or no room) is the large page broken, so
- * that the pieces that can go are paged out on the next picks.
- * Unlocks and drops @piece. The pages paged out, or page_out()'s errors.
+ * that the pieces that can go are paged out on the next picks; not when
+ * page_out() found a moment ago that the small pages cannot be had
+ * (!@may_break). Unlocks and drops @piece. The pages paged out, or
+ * page_out()'s errors.
  */
 static long page_out_large(struct esxmem_vm *vm, pgoff_t index,
-			   struct page *piece)
+			   struct page *piece, bool may_break)
 {
 	struct folio *folio = page_folio(piece);
 	pgoff_t base = esxmem_large_base(index);
@@ -241,7 +243,7 @@ unlock:
 	kvfree(out);
 	folio_unlock(folio);
 	folio_put(folio);
-	if ((err == -E2BIG || err == -ENOSPC || err == -ENOMEM) &&
+	if (may_break && (err == -E2BIG || err == -ENOSPC || err == -ENOMEM) &&
 	    !esxmem_large_break(vm, index))
 		return -EAGAIN;
 	return err;
@@ -277,6 +279,7 @@ static long page_out(struct esxmem_vm *vm, pgoff_t index, unsigned long need)
 {
 	struct esxmem_vm_reclaim *r = &vm->reclaim;
 	esxmem_pte_t e, out;
+	bool may_break = true;
 	struct page *page;
 	int err;
 
@@ -298,6 +301,7 @@ static long page_out(struct esxmem_vm *vm, pgoff_t index, unsigned long need)
 		/* Held: page_out_large() marks it so, for picks to pass over. */
 		if (err != -ENOMEM && err != -EBUSY)
 			return err;
+		may_break = err != -ENOMEM;
 		page = esxmem_vm_get_private(vm, index);
 		if (!page)
 			return -EAGAIN;
@@ -309,7 +313,7 @@ static long page_out(struct esxmem_vm *vm, pgoff_t index, unsigned long need)
 			goto unlock;
 	}
 	if (esxmem_page_is_large(page))
-		return page_out_large(vm, index, page);
+		return page_out_large(vm, index, page, may_break);
 	/*
 	 * A held page first, before its mappings go: unmapping it would only
 	 * make the VMM fault it back for nothing.
