@@ -110,6 +110,7 @@ struct esxmem_vm;
 #define ESXMEM_LARGE_PAGES	(1UL << ESXMEM_LARGE_ORDER)
 
 struct folio *esxmem_vm_alloc_large(struct esxmem_vm *vm, pgoff_t base);
+bool esxmem_pool_charge_breaking(unsigned long pages);
 struct page *esxmem_vm_alloc_page_breaking(struct esxmem_vm *vm,
 					   pgoff_t index);
 /* A page for page @index of @vm, on the node its memory policy asks for. */
@@ -272,6 +273,11 @@ struct esxmem_vm_reclaim {
 	atomic64_t compress_errors;
 	atomic64_t skipped;		/* victims held by someone else */
 	atomic64_t low_waits;		/* new pages held back in the low state */
+	/*
+	 * Under @lock: where the pieces of the large page reclaim broke last
+	 * may remain, or -ENOENT; they go before another one is broken.
+	 */
+	long broken_near;
 	/* Only the reclaim thread touches these. */
 	unsigned long held_checked;	/* jiffies: held marks last cleared */
 	unsigned long barren_until;	/* jiffies: gave nothing, passed over */

@@ -200,9 +200,10 @@ static bool piece_is_zero(struct page *page)
 static int break_large(struct esxmem_vm *vm, pgoff_t index, bool mostly_zero)
 {
 	pgoff_t base = esxmem_large_base(index);
+	DECLARE_BITMAP(data, ESXMEM_LARGE_PAGES);
+	unsigned long i, charged = 0;
 	struct page **small = NULL;
 	struct folio *folio;
-	unsigned long i;
 	esxmem_pte_t e;
 	int err = 0;
 
@@ -231,6 +232,14 @@ static int break_large(struct esxmem_vm *vm, pgoff_t index, bool mostly_zero)
 	}
 	spin_unlock(&vm->lock);
 
+	/*
+	 * A pinned page first, before its mappings go: unmapping it would
+	 * only take the 2 MiB mapping from the guest for nothing.
+	 */
+	if (folio_maybe_dma_pinned(folio)) {
+		err = -EBUSY;
+		goto unlock;
+	}
 	/* The pmap's reference and ours, once nothing maps it. */
 	unmap_mapping_range(vm->mapping, (loff_t)base << PAGE_SHIFT, PMD_SIZE,
 			    0);
@@ -239,20 +248,34 @@ static int break_large(struct esxmem_vm *vm, pgoff_t index, bool mostly_zero)
 		err = -EBUSY;
 		goto unlock;
 	}
+	/*
+	 * The pieces that hold data, and their small pages charged at once:
+	 * with the pool exhausted the break fails here, before it allocates
+	 * or copies anything.
+	 */
+	bitmap_zero(data, ESXMEM_LARGE_PAGES);
 	for (i = 0; i < ESXMEM_LARGE_PAGES; i++) {
-		struct page *piece = folio_page(folio, i);
-
-		if (piece_is_zero(piece))
-			continue;
-		small[i] = esxmem_vm_alloc_page_breaking(vm, base + i);
-		if (IS_ERR(small[i])) {
-			err = PTR_ERR(small[i]);
-			small[i] = NULL;
-			goto unlock;
-		}
-		copy_highpage(small[i], piece);
+		if (!piece_is_zero(folio_page(folio, i)))
+			__set_bit(i, data);
 		if (!(i % 64))
 			cond_resched();
+	}
+	charged = bitmap_weight(data, ESXMEM_LARGE_PAGES);
+	if (!esxmem_pool_charge_breaking(charged)) {
+		charged = 0;
+		err = -ENOMEM;
+		goto unlock;
+	}
+	for_each_set_bit(i, data, ESXMEM_LARGE_PAGES) {
+		small[i] = esxmem_vm_alloc_page_breaking(vm, base + i);
+		if (!small[i]) {
+			err = -ENOMEM;
+			goto unlock;
+		}
+		/* Its charge goes with it now: esxmem_vm_free_page(). */
+		charged--;
+		copy_highpage(small[i], folio_page(folio, i));
+		cond_resched();
 	}
 
 	spin_lock(&vm->lock);
@@ -291,6 +314,7 @@ put:
 				esxmem_vm_free_page(small[i]);
 		kfree(small);
 	}
+	esxmem_pool_uncharge(charged);
 	if (err)
 		atomic_long_inc(&esxmem_large.break_failures);
 	return err;
@@ -340,13 +364,19 @@ static bool underused(struct folio *folio)
  * data it holds. Its pieces are read once a pass, at the visit of its first
  * one, stopping as soon as the verdict is known: a full large page costs a
  * look at a few hundred pieces, each up to its first byte that is not zero.
- * 1 when the large page stays, with @page as it was; otherwise @page is
- * unlocked and dropped, and the break's result returned (0 when broken).
+ * A large page that someone holds (a long-term GUP pin, or one reclaim found
+ * held) is not looked at: its break would be refused anyway, and trying it
+ * would unmap it every pass. 1 when the large page stays, with @page as it
+ * was; otherwise @page is unlocked and dropped, and the break's result
+ * returned (0 when broken).
  */
 int esxmem_large_scan(struct esxmem_vm *vm, pgoff_t index, struct page *page)
 {
 	bool mostly_zero = false;
 
+	if (folio_maybe_dma_pinned(page_folio(page)) ||
+	    (READ_ONCE(vm->pmap[index]) & ESXMEM_PTE_HELD))
+		return 1;
 	if (!esxmem_large_break_for_sharing()) {
 		if (index != esxmem_large_base(index) ||
 		    !underused(page_folio(page)))

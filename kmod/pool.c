@@ -99,12 +99,18 @@ int esxmem_pool_configure(const struct esxmem_pool_config *c)
 	return 0;
 }
 
-static bool pool_try_charge_pages(unsigned long pages)
+/*
+ * Charges @pages if that leaves at least @keep pages of the pool free;
+ * returns false, charging nothing, otherwise. The test and the charge are
+ * one step, so nobody ever sees a charge that is taken back.
+ */
+static bool pool_try_charge_keeping(unsigned long pages, unsigned long keep)
 {
 	long used = atomic_long_read(&esxmem_pool.used);
 
 	do {
-		if (used + (long)pages > (long)READ_ONCE(esxmem_pool.pages))
+		if (used + (long)pages + (long)keep >
+		    (long)READ_ONCE(esxmem_pool.pages))
 			return false;
 	} while (!atomic_long_try_cmpxchg(&esxmem_pool.used, &used,
 					  used + pages));
@@ -113,7 +119,7 @@ static bool pool_try_charge_pages(unsigned long pages)
 
 static bool pool_try_charge(void)
 {
-	return pool_try_charge_pages(1);
+	return pool_try_charge_keeping(1, 0);
 }
 
 /*
@@ -235,31 +241,28 @@ static struct page *alloc_page_charged(struct esxmem_vm *vm, pgoff_t index,
  * A zeroed large page (ESXMEM_LARGE_ORDER) for the aligned range at @base
  * of @vm, charged to the pool, or NULL. Only while memory is plentiful
  * (the high state, and still high with it; nobody held back) and only if
- * the host has one free at once: a fault never waits or compacts for a large page, it takes
- * small pages instead. The folio is prepared as the page cache prepares
+ * the host has one free at once: a fault never waits or compacts for a
+ * large page, it takes small pages instead. The folio is prepared as the page cache prepares
  * its large folios, which the kernel's PMD mapping code expects.
  */
 struct folio *esxmem_vm_alloc_large(struct esxmem_vm *vm, pgoff_t base)
 {
 	gfp_t gfp = (GFP_HIGHUSER | __GFP_ZERO | __GFP_NOWARN |
 		     __GFP_NOMEMALLOC) & ~__GFP_DIRECT_RECLAIM;
+	unsigned long keep;
 	struct page *page;
 
-	if (READ_ONCE(esxmem_pool.state) != ESXMEM_STATE_HIGH ||
-	    esxmem_reclaim_holds_back(vm) ||
-	    !pool_try_charge_pages(ESXMEM_LARGE_PAGES))
-		return NULL;
 	/*
 	 * Nor one that would take the pool out of the high state: the last
 	 * 2 MiB before a threshold go in small pages, so that the states are
 	 * passed one by one, and no write that needs 4 KiB makes reclaim
 	 * free 2 MiB.
 	 */
-	if (esxmem_pool_free_pages() <
-	    (long)READ_ONCE(esxmem_pool.thresholds.of[ESXMEM_STATE_SOFT])) {
-		esxmem_pool_uncharge(ESXMEM_LARGE_PAGES);
+	keep = READ_ONCE(esxmem_pool.thresholds.of[ESXMEM_STATE_SOFT]);
+	if (READ_ONCE(esxmem_pool.state) != ESXMEM_STATE_HIGH ||
+	    esxmem_reclaim_holds_back(vm) ||
+	    !pool_try_charge_keeping(ESXMEM_LARGE_PAGES, keep))
 		return NULL;
-	}
 	page = esxmem_numa_alloc(&vm->numa, base, gfp, ESXMEM_LARGE_ORDER);
 	if (!page) {
 		esxmem_pool_uncharge(ESXMEM_LARGE_PAGES);
@@ -270,27 +273,29 @@ struct folio *esxmem_vm_alloc_large(struct esxmem_vm *vm, pgoff_t base)
 }
 
 /*
- * A small page for breaking a large one (large.c): the pool may go up to
- * one large page beyond its size meanwhile, as the large page goes back
- * once its pieces are copied. That moment is not a state of the pool: the
- * state follows when the large page goes back (or, should the break fail,
- * the small pages). Never waits.
+ * Charges the @pages small pages that breaking a large one takes (large.c),
+ * all at once, so that a break the pool cannot have fails before it
+ * allocates or copies anything: the pool may go up to one large page
+ * beyond its size meanwhile, as the large page goes back once its pieces
+ * are copied. That moment is not a state of the pool: the state follows
+ * when the large page goes back (or, should the break fail, the small
+ * pages). Never waits.
+ */
+bool esxmem_pool_charge_breaking(unsigned long pages)
+{
+	return charge_beyond(pages, ESXMEM_LARGE_PAGES);
+}
+
+/*
+ * A small page for breaking a large one, charged already by
+ * esxmem_pool_charge_breaking(), or NULL; the caller then uncharges it.
  */
 struct page *esxmem_vm_alloc_page_breaking(struct esxmem_vm *vm,
 					   pgoff_t index)
 {
-	struct page *page;
-
-	if (!charge_beyond(1, ESXMEM_LARGE_PAGES))
-		return ERR_PTR(-ENOMEM);
-	page = esxmem_numa_alloc(&vm->numa, index,
+	return esxmem_numa_alloc(&vm->numa, index,
 				 GFP_HIGHUSER | __GFP_NOWARN |
 				 __GFP_RETRY_MAYFAIL, 0);
-	if (!page) {
-		esxmem_pool_uncharge(1);
-		return ERR_PTR(-ENOMEM);
-	}
-	return page;
 }
 
 struct page *esxmem_vm_alloc_page(struct esxmem_vm *vm, pgoff_t index,

@@ -173,15 +173,18 @@ static int store_page(struct esxmem_vm *vm, struct page *page,
 /*
  * Pages out the large page that @piece, referenced and locked, is part of,
  * whole: every piece goes to the cache or the swap file, as a small page
- * would, and the large page goes back to the pool: when reclaim is asked
- * for a large page or more, or cannot have the small pages that breaking
- * it takes (page_out()). Only when some piece cannot go (it
- * does not compress and there is no swap, or no room) is the large page
- * broken, so that the pieces that can go are paged out on the next picks.
- * Unlocks and drops @piece. The pages paged out, or page_out()'s errors.
+ * would, and the large page goes back to the pool: when reclaim cannot
+ * have the small pages that breaking it takes, or finds it held (page_out()).
+ * Reclaim's batches are smaller than a large page, so it is not asked for
+ * a whole one otherwise. Only when some piece cannot go (it does not
+ * compress and there is no swap, or no room) is the large page broken, so
+ * that the pieces that can go are paged out on the next picks; not when
+ * page_out() found a moment ago that the small pages cannot be had
+ * (!@may_break). Unlocks and drops @piece. The pages paged out, or
+ * page_out()'s errors.
  */
 static long page_out_large(struct esxmem_vm *vm, pgoff_t index,
-			   struct page *piece)
+			   struct page *piece, bool may_break)
 {
 	struct folio *folio = page_folio(piece);
 	pgoff_t base = esxmem_large_base(index);
@@ -240,7 +243,7 @@ unlock:
 	kvfree(out);
 	folio_unlock(folio);
 	folio_put(folio);
-	if ((err == -E2BIG || err == -ENOSPC || err == -ENOMEM) &&
+	if (may_break && (err == -E2BIG || err == -ENOSPC || err == -ENOMEM) &&
 	    !esxmem_large_break(vm, index))
 		return -EAGAIN;
 	return err;
@@ -259,9 +262,10 @@ static bool entry_is_large(esxmem_pte_t e)
 /*
  * Compresses or swaps out the private page at @index, or the large page it
  * is part of when @need, the pages still asked for, takes a large page;
- * when it takes less, the large page is broken instead (0), for its pieces
- * to go one by one, so that reclaim frees what it is asked and no more.
- * This is how the large pages of cold memory are broken. Breaking may take
+ * when it takes less, as a batch of reclaim_vm() always does, the large
+ * page is broken instead (0), for its pieces to go one by one, so that
+ * reclaim frees what it is asked and no more. This is how the large pages
+ * of cold memory are broken. Breaking may take
  * the pool up to one large page beyond its size for a moment (pool.c):
  * when even that cannot be had, the large page goes out whole after all,
  * as it needs no memory to free memory. The pages paged out on success;
@@ -275,6 +279,7 @@ static long page_out(struct esxmem_vm *vm, pgoff_t index, unsigned long need)
 {
 	struct esxmem_vm_reclaim *r = &vm->reclaim;
 	esxmem_pte_t e, out;
+	bool may_break = true;
 	struct page *page;
 	int err;
 
@@ -297,6 +302,7 @@ static long page_out(struct esxmem_vm *vm, pgoff_t index, unsigned long need)
 		/* Held: page_out_large() marks it so, for picks to pass over. */
 		if (err != -ENOMEM && err != -EBUSY)
 			return err;
+		may_break = err != -ENOMEM;
 		page = esxmem_vm_get_private(vm, index);
 		if (!page)
 			return -EAGAIN;
@@ -308,7 +314,7 @@ static long page_out(struct esxmem_vm *vm, pgoff_t index, unsigned long need)
 			goto unlock;
 	}
 	if (esxmem_page_is_large(page))
-		return page_out_large(vm, index, page);
+		return page_out_large(vm, index, page, may_break);
 	/*
 	 * A held page first, before its mappings go: unmapping it would only
 	 * make the VMM fault it back for nothing.
@@ -507,19 +513,22 @@ static long pick_near(struct esxmem_vm *vm, pgoff_t from)
 }
 
 /*
- * Pages out up to @want pages of @vm; how many went. A large page goes out
- * whole only while @want takes all of it: reclaim goes a batch at a time,
- * for the free-memory states to be passed one by one.
+ * Pages out up to @want pages of @vm; how many went. Reclaim goes a batch
+ * (RECLAIM_BATCH) at a time, for the free-memory states to be passed one
+ * by one, and a batch is smaller than a large page: the large pages it
+ * picks are broken, and their pieces go first, in this batch and the next
+ * ones (vm->reclaim.broken_near), before another large page is broken.
  */
 static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 {
 	unsigned long done = 0, tries = 0;
-	long index, near = -ENOENT, err;
+	long index, near, err;
 
 	/* Pairs with the release in esxmem_vm_fix_size(). */
 	if (!smp_load_acquire(&vm->pmap) || !want)
 		return 0;
 	mutex_lock(&vm->reclaim.lock);
+	near = vm->reclaim.broken_near;
 	if (held_due(vm))
 		clear_held(vm);
 	while (done < want && tries++ < 4 * want + PICK_TRIES) {
@@ -541,6 +550,7 @@ static unsigned long reclaim_vm(struct esxmem_vm *vm, unsigned long want)
 		else if (err != -EAGAIN && err != -EBUSY && err != -E2BIG)
 			break;		/* nowhere to put pages */
 	}
+	vm->reclaim.broken_near = near;
 	mutex_unlock(&vm->reclaim.lock);
 	if (!done)
 		vm->reclaim.barren_until = jiffies + BARREN_PAUSE;
@@ -717,6 +727,7 @@ u64 esxmem_reclaim_sum(size_t offset)
 void esxmem_reclaim_init_vm(struct esxmem_vm *vm)
 {
 	mutex_init(&vm->reclaim.lock);
+	vm->reclaim.broken_near = -ENOENT;
 	vm->reclaim.held_checked = jiffies;
 	vm->reclaim.barren_until = jiffies;
 	vm->reclaim.swap_target = U64_MAX;

@@ -187,7 +187,8 @@ build_tests() {
 	install -m 0755 "$top/tests/host/init" "$root/init"
 	for ko in "$ESXMEM_MODULES/kmod/esxmem.ko" "$balloon_ko" \
 		"$ESXMEM_MODULES/tests/kmod/esxtest_assign.ko" \
-		"$ESXMEM_MODULES/tests/kmod/esxtest_copypark.ko"; do
+		"$ESXMEM_MODULES/tests/kmod/esxtest_copypark.ko" \
+		"$ESXMEM_MODULES/tests/kmod/esxtest_pin.ko"; do
 		[ -e "$ko" ] || die "$ko missing: run 'make modules' (for $KVER)"
 		cp "$ko" "$root/lib/modules/esxmem/"
 	done

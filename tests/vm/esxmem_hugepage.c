@@ -24,6 +24,8 @@
  *    (256 by default, 0 to 512) all-zero pieces and no others: their zero
  *    pieces go to the zero state and the pool gets them back, every byte
  *    reads back, and with 512 none is broken;
+ *  - a mostly-zero large page pinned long-term (esxtest_pin) is neither
+ *    unmapped nor broken by the scanner, and no failed break is counted;
  *  - sharing with share/break_large "always" breaks large pages to merge
  *    their pieces with another VM's identical pages, and every byte reads
  *    back in both; with "never" nothing is broken or merged;
@@ -444,6 +446,66 @@ static void test_underused(void)
 	CHECK(esx_pool_back(used0, WAIT_SECS), "closing returns every page");
 }
 
+#define PIN_NAME	"esxtest_pin"
+#define PIN_ADDR	"/sys/module/" PIN_NAME "/parameters/addr"
+
+/* Pins the page at @addr with esxtest_pin (NULL: unpins it). */
+static int pin_page(const void *addr)
+{
+	char buf[32];
+	int fd = open(PIN_ADDR, O_WRONLY | O_CLOEXEC), len, err = 0;
+
+	if (fd < 0)
+		return -errno;
+	len = snprintf(buf, sizeof(buf), "%lu", (unsigned long)(uintptr_t)addr);
+	if (write(fd, buf, (size_t)len) != len)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * A mostly-zero large page that a device holds pinned is left to it by the
+ * sharing scanner: not unmapped, not broken and no failure counted, pass
+ * after pass.
+ */
+static void test_pinned_sparse(void)
+{
+	long used0 = esx_sysfs_long("used_pages"), in_use0 = esx_sysfs_long("large_pages_in_use");
+	long failures0 = esx_sysfs_long("large_page_break_failures");
+	long breaks0 = esx_sysfs_long("large_page_underused_breaks");
+	int fd = esx_open();
+	uint8_t *p = map_at(fd, LARGE, 0);
+	unsigned long long scans0;
+
+	REQUIRE_OK(esx_load_module("/lib/modules/esxmem/" PIN_NAME ".ko", ""));
+	fill(p, 8, 0, 7);
+	REQUIRE(esx_sysfs_long("large_pages_in_use") - in_use0 == 1 && pmd_mapped_kib(p) == 2048,
+		"one large page, mapped with a PMD: %ld kB", pmd_mapped_kib(p));
+	REQUIRE_OK(pin_page(p));
+	REQUIRE_OK(esx_sysfs_write("large_max_zero_pieces", "256"));
+	esx_share_rate("20000");
+	REQUIRE_OK(esx_sysfs_write("share/enabled", "1"));
+	scans0 = esx_stats(fd).full_scans;
+	CHECK(ESX_WAIT_FOR(esx_stats(fd).full_scans >= scans0 + 3, WAIT_SECS), "the scanner passes");
+	CHECK(esx_sysfs_long("large_page_break_failures") == failures0 &&
+	      esx_sysfs_long("large_page_underused_breaks") == breaks0 &&
+	      esx_sysfs_long("large_pages_in_use") - in_use0 == 1,
+	      "the pinned large page is left alone: %ld failed breaks, %ld broken",
+	      esx_sysfs_long("large_page_break_failures") - failures0,
+	      esx_sysfs_long("large_page_underused_breaks") - breaks0);
+	CHECK(pmd_mapped_kib(p) == 2048, "and stays mapped with its PMD: %ld kB", pmd_mapped_kib(p));
+	CHECK_OK(pin_page(NULL));
+	REQUIRE_OK(esx_sysfs_write("share/enabled", "0"));
+	CHECK(bad_pages(p, 8, 0, 7) == 0 && esx_is_zero(p + 8 * ESX_PAGE, (LARGE - 8) * ESX_PAGE),
+	      "every byte reads back");
+	munmap(p, LARGE * ESX_PAGE);
+	close(fd);
+	if (syscall(SYS_delete_module, PIN_NAME, O_NONBLOCK))
+		fprintf(stderr, "unload %s: %s\n", PIN_NAME, strerror(errno));
+	CHECK(esx_pool_back(used0, WAIT_SECS), "closing returns every page");
+}
+
 int main(void)
 {
 	esx_sysfs_string("large_pages", saved_large, sizeof(saved_large));
@@ -469,6 +531,7 @@ int main(void)
 	test_zero();
 	test_held();
 	test_underused();
+	test_pinned_sparse();
 	test_share();
 	return vmtest_done("esxmem_hugepage");
 }

@@ -22,6 +22,8 @@
  *    low state, and all its data reads back;
  *  - bad swap files are refused with the documented error and change
  *    nothing; a swap file in use cannot be replaced;
+ *  - swapping 1,024 pages of a VM in large pages breaks at most three of
+ *    them;
  *  - the compression store grows only as far as the pool allows: with the
  *    pool exhausted, pages that each need a zspage of their own take the
  *    pool at most 16 pages beyond its size, and every page reads back.
@@ -364,6 +366,47 @@ static void test_emergency(int swapfd)
 }
 
 /*
+ * Reclaim of part of a VM in large pages breaks only as many large pages as
+ * it takes: its batches are smaller than a large page, and the pieces of the
+ * one broken last go first, in the next batches too.
+ */
+#define BREAK_PAGES	(2 * PAGES)
+#define BREAK_TAKE	1024u
+
+static void test_breaks(int swapfd)
+{
+	int fd = esx_open();
+	long large0 = esx_sysfs_long("large_pages_in_use"), large, breaks0, breaks;
+	uint32_t id, i;
+	char *map;
+
+	REQUIRE(!ioctl(fd, ESXMEM_IOC_SET_SIZE, &(uint64_t){ (uint64_t)BREAK_PAGES * ESX_PAGE }),
+		"set size");
+	map = esx_map(fd, BREAK_PAGES, 0);
+	REQUIRE(map, "mmap");
+	id = esx_stats(fd).id;
+	REQUIRE_OK(esxmem_vm_set_swap(nl, id, swapfd));
+	for (i = 0; i < BREAK_PAGES; i++)
+		fill((uint64_t *)(map + (size_t)i * ESX_PAGE), i, 0);
+	large = esx_sysfs_long("large_pages_in_use") - large0;
+	CHECK(large >= 8, "only %ld large pages to reclaim from", large);
+	breaks0 = esx_sysfs_long("large_page_breaks");
+	set_reclaim(id, BREAK_PAGES - BREAK_TAKE, 0);
+	CHECK(ESX_WAIT_FOR(state(id, ESXMEM_PAGE_SWAPPED) >= BREAK_TAKE, 120),
+	      "%llu of %u pages swapped", (unsigned long long)state(id, ESXMEM_PAGE_SWAPPED),
+	      BREAK_TAKE);
+	breaks = esx_sysfs_long("large_page_breaks") - breaks0;
+	CHECK(breaks <= (long)(BREAK_TAKE + 511) / 512 + 1,
+	      "%ld large pages broken to swap %u pages", breaks, BREAK_TAKE);
+	printf("breaks: %u pages swapped from %ld large pages broke %ld\n", BREAK_TAKE, large,
+	       breaks);
+	set_reclaim(id, ESXMEM_NO_TARGET, 0);
+	CHECK(verify(map, NULL) == 0, "pages differ after the partial swap");
+	munmap(map, BREAK_PAGES * ESX_PAGE);
+	close(fd);
+}
+
+/*
  * Page @i of the store test compresses to about 40 + 16 i bytes: random
  * bytes, then zeros. So each page lands in a zsmalloc size class of its
  * own, and each needs a new zspage of 1 to 4 pages.
@@ -474,6 +517,7 @@ int main(void)
 	munmap(map, PAGES * ESX_PAGE);
 	close(fd);
 	test_emergency(swapfd);
+	test_breaks(swapfd);
 	test_store_beyond();
 	CHECK(esx_sysfs_long("reclaim/swapped_pages") == 0 &&
 	      esx_sysfs_long("reclaim/compressed_pages") == 0,
