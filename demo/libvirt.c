@@ -348,9 +348,8 @@ int main(void)
 	       boot_secs);
 
 	/* A short pool held in the soft state: the balloons take memory back. */
-	pool = esx_sysfs_long("used_pages") * 100 / 97;
-	REQUIRE_OK(esx_sysfs_write("state_high_permille", "900"));
-	REQUIRE_OK(esx_sysfs_write_long("pool_pages", pool));
+	pool = esx_pool_hold_soft();
+	REQUIRE(pool > 0, "hold the pool in the soft state: %s", strerror((int)-pool));
 	printf("demo: the pool shrinks to %.1f MiB, 3 %% free, and is held in the soft state:\n"
 	       "demo: esxmemd inflates both balloons, esxballoon's over vsock, the stock one through\n"
 	       "demo: libvirt (virDomainSetMemory); libvirt's \"actual\" falls as it inflates.\n",

@@ -210,15 +210,10 @@ int main(void)
 		      (unsigned long long)esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES));
 	}
 
-	/*
-	 * A tight pool: 3% free, the soft state; and held there (high only
-	 * above 90% free), so that each balloon goes on towards its VM's
-	 * target, rather than stopping once the pool is high again.
-	 */
-	REQUIRE_OK(esx_sysfs_write("state_high_permille", "900"));
-	pool = (esx_sysfs_long("used_pages") * 100) / 97;
+	/* A tight pool held in the soft state. */
 	t0 = esx_now();
-	REQUIRE_OK(esx_sysfs_write_long("pool_pages", pool));
+	pool = esx_pool_hold_soft();
+	REQUIRE(pool > 0, "hold the pool in the soft state: %s", strerror((int)-pool));
 	esx_sysfs_string("state", state, sizeof(state));
 	CHECK(!strcmp(state, "soft"), "state %s with a pool of %ld pages", state, pool);
 

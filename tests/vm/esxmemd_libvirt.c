@@ -284,11 +284,10 @@ int main(void)
 		      (unsigned long long)esxmem_vm_value(before[i], ESXMEM_VM_CONSUMED_PAGES));
 	}
 
-	/* A tight pool held in the soft state, as in esxmemd_guests. */
-	REQUIRE_OK(esx_sysfs_write("state_high_permille", "900"));
-	pool = (esx_sysfs_long("used_pages") * 100) / 97;
+	/* A tight pool held in the soft state. */
 	t0 = esx_now();
-	REQUIRE_OK(esx_sysfs_write_long("pool_pages", pool));
+	pool = esx_pool_hold_soft();
+	REQUIRE(pool > 0, "hold the pool in the soft state: %s", strerror((int)-pool));
 	esx_sysfs_string("state", state, sizeof(state));
 	CHECK(!strcmp(state, "soft"), "state %s with a pool of %ld pages", state, pool);
 

@@ -319,6 +319,25 @@ static inline bool esx_pool_back(long used0, double secs)
 	return ESX_WAIT_FOR(esx_sysfs_long("used_pages") <= used0, secs);
 }
 
+/*
+ * Holds the pool in the soft state, where balloons take memory back: the
+ * pool shrunk to 3% free, and the high state only above 90% free, so that
+ * balloons go on towards their VMs' targets rather than stopping once the
+ * pool is high again. The caller restores pool_pages and
+ * state_high_permille. The pool's new size in pages, or -errno.
+ */
+static inline long esx_pool_hold_soft(void)
+{
+	long pool;
+	int err = esx_sysfs_write("state_high_permille", "900");
+
+	if (err)
+		return err;
+	pool = esx_sysfs_long("used_pages") * 100 / 97;
+	err = esx_sysfs_write_long("pool_pages", pool);
+	return err ? err : pool;
+}
+
 static inline int esx_punch(int fd, off_t offset, off_t len)
 {
 	struct esxmem_range r = { .offset = (uint64_t)offset, .length = (uint64_t)len };
